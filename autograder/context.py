@@ -1,0 +1,84 @@
+"""What trusted checks may use: seeded data and a trusted training loop, cached per grading run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from autograder import datasets
+from autograder.spec import CheckFailed
+
+
+def configure_tensorflow(threads: int) -> None:
+    """Limit TensorFlow's thread pools in the grading process (call before any TF work)."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        pass  # already initialised in this process: keep the first setting
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    accuracy: float
+    history: dict[str, list[float]]
+
+
+@dataclass
+class GradingContext:
+    seed: int = 0
+    data_source: str = "synthetic"
+    data_dir: str | None = None
+    _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        if self.data_source not in datasets.SOURCES:
+            raise ValueError(f"data_source must be one of {datasets.SOURCES}. Received: {self.data_source!r}")
+
+    def fashion_mnist(self, n_train: int, n_test: int) -> tuple[datasets.Split, datasets.Split]:
+        key = ("fashion_mnist", n_train, n_test)
+        if key not in self._cache:
+            self._cache[key] = datasets.fashion_mnist(self.data_source, n_train=n_train, n_test=n_test,
+                                                      seed=self.seed, data_dir=self.data_dir)
+        return self._cache[key]
+
+    def train_and_evaluate(self, model, train: datasets.Split, test: datasets.Split, *, epochs: int,
+                           batch_size: int, max_params: int) -> TrainingRun:
+        """Fit the student's compiled model with its own compile settings on trusted data."""
+        import keras
+
+        if getattr(model, "optimizer", None) is None or not model.get_compile_config():
+            raise CheckFailed("The model is not compiled, so it cannot be trained. Call model.compile(...) "
+                              "before returning it.")
+        x_train, x_test = self._fit_to_input(model, train.images), self._fit_to_input(model, test.images)
+        if model.built and model.count_params() > max_params:
+            raise CheckFailed(f"The model has {model.count_params():,} parameters, too many to train here "
+                              f"(limit {max_params:,}).")
+        keras.utils.set_random_seed(self.seed)
+        try:
+            history = model.fit(x_train, train.labels, epochs=epochs, batch_size=batch_size, verbose=0,
+                                shuffle=True)
+            scores = model.evaluate(x_test, test.labels, verbose=0, return_dict=True)
+        except Exception as exc:  # noqa: BLE001 - a student model/compile combination that cannot train
+            raise CheckFailed(f"Training the model failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        predictions = np.asarray(model.predict(x_test, verbose=0))
+        if predictions.ndim != 2 or predictions.shape[0] != len(test.labels):
+            raise CheckFailed(f"The model's predictions have shape {predictions.shape}; expected one row of "
+                              "class scores per image.")
+        accuracy = float(np.mean(np.argmax(predictions, axis=1) == test.labels))
+        curves = {name: [float(v) for v in values] for name, values in history.history.items()}
+        curves["test_loss"] = [float(scores.get("loss", float("nan")))]
+        return TrainingRun(accuracy, curves)
+
+    @staticmethod
+    def _fit_to_input(model, images: np.ndarray) -> np.ndarray:
+        """Scale to [0, 1] and match the model's input rank, so accuracy is judged on its own."""
+        x = images.astype(np.float32) / 255.0
+        try:
+            rank = len(model.inputs[0].shape)
+        except (AttributeError, IndexError, TypeError, ValueError):
+            return x
+        return x.reshape(x.shape[:rank - 1] + (-1,)) if rank == 2 else (x[..., 0] if rank == 3 else x)

@@ -1,0 +1,260 @@
+"""Probes and checks shared by assignments: ``normalize`` and compiled Keras classifiers.
+
+Each ``add_*`` function registers probes and checks on an assignment, so the
+graded properties are declared once and read the same in every assignment.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograder import modelspec
+from autograder.artifacts import describe
+from autograder.spec import Assignment, CheckFailed
+
+N_CLASSES = 10
+
+
+# ----------------------------------------------------------------- probe helpers
+def unpack_pair(value: Any) -> tuple[Any, Any] | None:
+    """(first, second) when the student returned a pair, else None."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return value[0], value[1]
+    return None
+
+
+def spec_to_json(spec: Any) -> Any:
+    """A ``tf.data`` element_spec as plain JSON (dtype names and shapes)."""
+    if isinstance(spec, (tuple, list)):
+        return [spec_to_json(item) for item in spec]
+    if isinstance(spec, dict):
+        return {str(key): spec_to_json(item) for key, item in spec.items()}
+    shape = getattr(spec, "shape", None)
+    dtype = getattr(spec, "dtype", None)
+    if shape is None or dtype is None:
+        return describe(spec)
+    return {"dtype": dtype.name, "shape": None if shape.rank is None else [d for d in shape.as_list()]}
+
+
+def expect_pair(evidence, function: str) -> None:
+    returned = evidence.get("returned")
+    if not evidence.get("is_pair", False):
+        raise CheckFailed(f"`{function}` should return a pair (images, labels); it returned {returned}.")
+
+
+# ----------------------------------------------------------------- normalize
+def add_normalize_checks(assignment: Assignment, image_shape: tuple[int, ...]) -> None:
+    """normalize(images, labels): float32 images in [0, 1], labels untouched, NumPy and Dataset.map."""
+
+    def make_inputs(seed: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed + 101)
+        images = rng.integers(0, 256, size=(12, *image_shape), dtype=np.uint8)
+        images.reshape(12, -1)[0, :2] = (0, 255)  # both ends of the range are always present
+        labels = rng.integers(0, N_CLASSES, size=12).astype(np.int64)
+        return {"images": images, "labels": labels}
+
+    @assignment.probe(uses="normalize", inputs=make_inputs)
+    def normalize_numpy(student, inputs, ctx):
+        out = student.call("normalize", inputs["images"].copy(), inputs["labels"].copy())
+        pair = unpack_pair(out)
+        return {"returned": describe(out), "is_pair": pair is not None,
+                "images": pair[0] if pair else None, "labels": pair[1] if pair else None}
+
+    @assignment.probe(uses="normalize", inputs=make_inputs)
+    def normalize_dataset_map(student, inputs, ctx):
+        import tensorflow as tf
+
+        dataset = tf.data.Dataset.from_tensor_slices((inputs["images"], inputs["labels"]))
+        mapped = student.run("`normalize` inside Dataset.map", dataset.map, student.get("normalize"))
+        spec = spec_to_json(mapped.element_spec)
+        images, labels = [], []
+        for element in student.run("Iterating the mapped dataset", list, mapped):
+            pair = unpack_pair(element)
+            if pair is None:
+                return {"spec": spec, "is_pair": False, "returned": describe(element)}
+            images.append(np.asarray(pair[0]))
+            labels.append(np.asarray(pair[1]))
+        return {"spec": spec, "is_pair": True, "returned": "a pair",
+                "images": np.stack(images), "labels": np.stack(labels)}
+
+    @assignment.check("normalize_numpy", points=1, title="normalize returns float32 images for a NumPy uint8 array",
+                      hint="Cast before dividing, e.g. tf.cast(images, tf.float32) / 255.0 or "
+                           "images.astype('float32') / 255.0.")
+    def normalize_float32(evidence, ctx):
+        expect_pair(evidence, "normalize")
+        images = evidence.array("images", "the normalized images")
+        if images.dtype != np.float32:
+            raise CheckFailed(f"Given uint8 images, normalize returned dtype {images.dtype}, not float32.")
+
+    @assignment.check("normalize_numpy", points=2, title="normalize scales pixel values from [0, 255] to [0, 1]",
+                      hint="Divide every pixel by 255 (not 256, not the image's own maximum).")
+    def normalize_values(evidence, ctx):
+        expect_pair(evidence, "normalize")
+        images = evidence.array("images", "the normalized images")
+        expected = evidence.inputs["images"].astype(np.float64) / 255.0
+        if images.shape != expected.shape:
+            raise CheckFailed(f"The images changed shape: {expected.shape} went in, {images.shape} came out.")
+        if not np.issubdtype(images.dtype, np.number):
+            raise CheckFailed(f"The images are not numbers (dtype {images.dtype}).")
+        low, high = float(np.min(images)), float(np.max(images))
+        if not np.allclose(images, expected, atol=1e-5):
+            raise CheckFailed(f"Pixel 0 should become 0.0 and pixel 255 should become 1.0; your values "
+                              f"range from {low:.4g} to {high:.4g}.")
+
+    @assignment.check("normalize_numpy", points=1, title="normalize returns the labels unchanged",
+                      hint="Return the labels exactly as they came in; only the images change.")
+    def normalize_labels_unchanged(evidence, ctx):
+        expect_pair(evidence, "normalize")
+        labels = evidence.array("labels", "the labels")
+        expected = evidence.inputs["labels"]
+        if labels.shape != expected.shape or not np.array_equal(labels, expected):
+            raise CheckFailed("The labels that came back differ from the labels that went in.")
+        if labels.dtype != expected.dtype:
+            raise CheckFailed(f"The labels changed dtype from {expected.dtype} to {labels.dtype}.")
+
+    @assignment.check("normalize_dataset_map", points=2,
+                      title="normalize works inside tf.data.Dataset.map",
+                      hint="Use TensorFlow operations (tf.cast, /) that work on symbolic tensors, not NumPy-only "
+                           "methods such as .astype().")
+    def normalize_in_dataset_map(evidence, ctx):
+        expect_pair(evidence, "normalize")
+        spec = evidence.value("spec", "the mapped dataset's element_spec")
+        image_dtype = spec[0]["dtype"] if isinstance(spec, list) and isinstance(spec[0], dict) else spec
+        if image_dtype != "float32":
+            raise CheckFailed(f"After dataset.map(normalize) the images have dtype {image_dtype}, not float32.")
+        images = evidence.array("images", "the mapped images")
+        labels = evidence.array("labels", "the mapped labels")
+        if images.shape != evidence.inputs["images"].shape or not np.allclose(
+                images, evidence.inputs["images"] / 255.0, atol=1e-5):
+            raise CheckFailed("Inside Dataset.map the images are not scaled to [0, 1] like image / 255.")
+        if not np.array_equal(labels, evidence.inputs["labels"]):
+            raise CheckFailed("Inside Dataset.map the labels changed.")
+
+
+# ----------------------------------------------------------------- classifiers
+def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: tuple[int, ...],
+                          layers: list[str], parameters: int, min_accuracy: float,
+                          train_size: int, test_size: int, epochs: int, prefix: str) -> None:
+    """A compiled 10-class softmax classifier: structure, compile settings and a training run."""
+
+    probe_name = f"{prefix}_build"
+
+    @assignment.probe(uses=builder, name=probe_name)
+    def build(student, inputs, ctx):
+        model = student.call(builder)
+        return {"model": model, "returned": describe(model)}
+
+    what = f"the model returned by {builder}()"
+    shape_text = "(None, " + ", ".join(str(d) for d in input_shape) + ")"
+
+    def register(check_id: str, points: float, title: str, hint: str = ""):
+        return assignment.check(probe_name, points=points, title=title, hint=hint, id=f"{prefix}_{check_id}")
+
+    def sample_batch(ctx, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        _, test = ctx.fashion_mnist(64, n)
+        return test.images.astype(np.float32).reshape((n, *input_shape)) / 255.0, test.labels
+
+    @register("returns_model", 1, f"{builder}() returns a Keras model",
+              "Build the model with keras.Sequential([...]) or keras.Model(inputs, outputs) and return it.")
+    def returns_model(evidence, ctx):
+        evidence.model("model", what)
+
+    @register("input_shape", 1, f"the model takes {shape_text} inputs",
+              f"Start with keras.Input(shape={input_shape}) (or give the first layer that input shape).")
+    def model_input_shape(evidence, ctx):
+        model = evidence.model("model", what)
+        if not model.built or not getattr(model, "inputs", None):
+            raise CheckFailed("The model has no input shape yet, so Keras has not built it.")
+        found = tuple(model.inputs[0].shape)
+        if found != (None, *input_shape):
+            raise CheckFailed(f"The model's input shape is {found}; expected {shape_text}.")
+
+    @register("output_shape", 1, "the model outputs 10 class scores per image",
+              "The last layer must be Dense(10).")
+    def model_output_shape(evidence, ctx):
+        model = evidence.model("model", what)
+        batch, _ = sample_batch(ctx, 4)
+        try:
+            output = np.asarray(model.predict(batch, verbose=0))
+        except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
+            raise CheckFailed(f"The model could not predict on a batch of shape {batch.shape}: "
+                              f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        if output.shape != (4, N_CLASSES):
+            raise CheckFailed(f"For 4 images the model returned shape {output.shape}; expected (4, 10).")
+
+    @register("parameter_count", 2, f"the model has {parameters:,} parameters",
+              "Compare your layers and their sizes with the instructions; model.summary() shows the count per layer.")
+    def parameter_count(evidence, ctx):
+        model = evidence.model("model", what)
+        if not model.built:
+            raise CheckFailed("The model has no weights yet (no input shape), so it has 0 parameters.")
+        if model.count_params() != parameters:
+            raise CheckFailed(f"The model has {model.count_params():,} parameters; expected {parameters:,}.")
+
+    @register("layers", 2, "the layers are the ones asked for, in order",
+              "Follow the layer list in the instructions; an activation may be a layer or an argument.")
+    def layer_order(evidence, ctx):
+        found = modelspec.layer_stack(evidence.model("model", what))
+        if found != layers:
+            raise CheckFailed(modelspec.describe_stack_difference(layers, found))
+
+    @register("softmax_output", 1, "the output layer gives probabilities (softmax)",
+              "Give the last Dense layer activation='softmax'.")
+    def softmax_output(evidence, ctx):
+        model = evidence.model("model", what)
+        batch, _ = sample_batch(ctx, 8)
+        try:
+            output = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
+        except Exception as exc:  # noqa: BLE001
+            raise CheckFailed(f"The model could not predict: {type(exc).__name__}") from exc
+        if output.ndim != 2 or np.any(output < -1e-6) or not np.allclose(output.sum(axis=1), 1.0, atol=1e-4):
+            raise CheckFailed("The outputs are not probabilities: each row should be non-negative and sum to 1.")
+
+    @register("optimizer", 1, "compiled with the Adam optimizer",
+              "model.compile(optimizer='adam', ...) or optimizer=keras.optimizers.Adam().")
+    def optimizer(evidence, ctx):
+        name = modelspec.optimizer_name(evidence.model("model", what))
+        if name is None:
+            raise CheckFailed("The model is not compiled.")
+        if name != "Adam":
+            raise CheckFailed(f"The model is compiled with {name}, not Adam.")
+
+    @register("loss", 1, "compiled with sparse categorical cross-entropy on probabilities",
+              "Labels are class numbers (0-9), so use loss='sparse_categorical_crossentropy' "
+              "(from_logits stays False because the model already applies softmax).")
+    def loss(evidence, ctx):
+        name, from_logits = modelspec.compiled_loss(evidence.model("model", what))
+        if name is None:
+            raise CheckFailed("The model is not compiled with a loss.")
+        if name != "sparse_categorical_crossentropy":
+            raise CheckFailed(f"The loss is {name}.")
+        if from_logits:
+            raise CheckFailed("The loss has from_logits=True, but the model's outputs are already probabilities.")
+
+    @register("accuracy_metric", 1, "reports an 'accuracy' metric that measures classification accuracy",
+              "model.compile(..., metrics=['accuracy']); the callback reads logs['accuracy'].")
+    def accuracy_metric(evidence, ctx):
+        model = evidence.model("model", what)
+        batch, labels = sample_batch(ctx, 64)
+        try:
+            scores = model.evaluate(batch, labels, verbose=0, return_dict=True)
+            predicted = np.argmax(np.asarray(model.predict(batch, verbose=0)), axis=1)
+        except Exception as exc:  # noqa: BLE001
+            raise CheckFailed(f"Evaluating the model failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+        if "accuracy" not in scores:
+            names = ", ".join(sorted(k for k in scores if k != "loss")) or "none"
+            raise CheckFailed(f"model.evaluate reports no 'accuracy' (metrics found: {names}).")
+        if abs(float(scores["accuracy"]) - float(np.mean(predicted == labels))) > 1e-4:
+            raise CheckFailed("The metric named 'accuracy' does not match the share of correctly classified images.")
+
+    @register("trains", 3, f"reaches at least {min_accuracy:.0%} test accuracy after a short training run",
+              "Check the activations, the loss and the optimizer: a correct model learns this data quickly.")
+    def trains(evidence, ctx):
+        fresh = evidence.model("model", what, fresh=True)  # training must not change what other checks see
+        train, test = ctx.fashion_mnist(train_size, test_size)
+        run = ctx.train_and_evaluate(fresh, train, test, epochs=epochs, batch_size=32,
+                                     max_params=20 * parameters)
+        if not run.accuracy >= min_accuracy:
+            raise CheckFailed(f"After {epochs} epochs on {train_size:,} images the test accuracy is "
+                              f"{run.accuracy:.1%}; at least {min_accuracy:.0%} is expected.")

@@ -1,0 +1,209 @@
+"""Hidden grader for ``cnn``: normalize, a tf.data input pipeline and a small CNN."""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.artifacts import describe
+from autograder.graders._common import add_classifier_checks, add_normalize_checks, spec_to_json, unpack_pair
+from autograder.spec import Assignment, CheckFailed
+
+ASSIGNMENT = Assignment(
+    id="cnn",
+    title="Fashion-MNIST with a convolutional network and tf.data",
+    student_names=("normalize", "make_batches", "build_cnn"),
+)
+
+add_normalize_checks(ASSIGNMENT, image_shape=(28, 28, 1))
+
+N_TRAIN, N_TEST = 100, 45
+ELEMENT_CAP = 3 * N_TRAIN  # more elements than this in one pass means the dataset repeats
+_END = object()
+
+
+def _pipeline_inputs(seed: int) -> dict[str, np.ndarray]:
+    """Images whose first pixel is their index, so every example can be traced through the pipeline."""
+    rng = np.random.default_rng(seed + 202)
+    def images(n):
+        batch = rng.integers(0, 256, size=(n, 28, 28, 1), dtype=np.uint8)
+        batch[:, 0, 0, 0] = np.arange(n)
+        return batch
+    return {"train_images": images(N_TRAIN), "train_labels": rng.integers(0, 10, N_TRAIN).astype(np.int64),
+            "test_images": images(N_TEST), "test_labels": rng.integers(0, 10, N_TEST).astype(np.int64)}
+
+
+def _one_pass(student, dataset, label: str) -> dict:
+    sizes, images, labels = [], [], []
+    iterator = student.run(f"iter({label})", iter, dataset)
+    while sum(sizes) <= ELEMENT_CAP:
+        batch = student.run(f"Reading {label}", next, iterator, _END)
+        if batch is _END:
+            break
+        pair = unpack_pair(batch)
+        if pair is None:
+            return {"is_pair": False, "returned": describe(batch)}
+        batch_images, batch_labels = np.asarray(pair[0]), np.asarray(pair[1])
+        sizes.append(int(batch_images.shape[0]) if batch_images.ndim else 0)
+        images.append(batch_images)
+        labels.append(batch_labels)
+    uniform = len({(i.shape[1:], i.dtype) for i in images}) <= 1
+    return {"is_pair": True, "sizes": sizes, "uniform": uniform,
+            "images": np.concatenate(images) if images and uniform else None,
+            "labels": np.concatenate(labels) if labels and uniform else None}
+
+
+@ASSIGNMENT.probe(uses=("make_batches", "normalize"), inputs=_pipeline_inputs)
+def pipeline(student, inputs, ctx):
+    import tensorflow as tf
+
+    def datasets():
+        return (tf.data.Dataset.from_tensor_slices((inputs["train_images"], inputs["train_labels"])),
+                tf.data.Dataset.from_tensor_slices((inputs["test_images"], inputs["test_labels"])))
+
+    out = student.call("make_batches", *datasets())
+    pair = unpack_pair(out)
+    observed = {"returned": describe(out), "is_pair": pair is not None}
+    if pair is None:
+        return observed
+    train, test = pair
+    observed["are_datasets"] = all(isinstance(d, tf.data.Dataset) for d in pair)
+    if not observed["are_datasets"]:
+        return observed
+    observed["train_spec"] = spec_to_json(train.element_spec)
+    observed["test_spec"] = spec_to_json(test.element_spec)
+    for key, (dataset, label) in {"epoch1": (train, "the training batches"), "epoch2": (train, "the training batches"),
+                                  "test": (test, "the test batches")}.items():
+        result = _one_pass(student, dataset, label)
+        observed[f"{key}_is_pair"] = result["is_pair"]
+        observed[f"{key}_sizes"] = result.get("sizes")
+        observed[f"{key}_images"] = result.get("images")
+        observed[f"{key}_labels"] = result.get("labels")
+    small = unpack_pair(student.call("make_batches", *datasets(), batch_size=16))
+    if small is not None and all(isinstance(d, tf.data.Dataset) for d in small):
+        observed["small_train_sizes"] = _one_pass(student, small[0], "the training batches").get("sizes")
+        observed["small_test_sizes"] = _one_pass(student, small[1], "the test batches").get("sizes")
+    return observed
+
+
+def _datasets(evidence) -> None:
+    if not evidence.get("is_pair"):
+        raise CheckFailed(f"make_batches should return (train_batches, test_batches); it returned "
+                          f"{evidence.get('returned')}.")
+    if not evidence.get("are_datasets"):
+        raise CheckFailed("make_batches should return two tf.data.Dataset objects.")
+
+
+def _pass(evidence, key: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    _datasets(evidence)
+    if not evidence.get(f"{key}_is_pair"):
+        raise CheckFailed("Each batch should be an (images, labels) pair.")
+    return (evidence.array(f"{key}_images", "the batched images"), evidence.array(f"{key}_labels", "the labels"),
+            evidence.value(f"{key}_sizes", "the batch sizes"))
+
+
+def _example_ids(images: np.ndarray) -> np.ndarray:
+    scale = 255.0 if float(np.max(images)) <= 1.0 + 1e-6 else 1.0
+    return np.rint(images.reshape(len(images), -1)[:, 0].astype(np.float64) * scale).astype(np.int64)
+
+
+def _expected_sizes(n: int, batch: int) -> list[int]:
+    return [batch] * (n // batch) + ([n % batch] if n % batch else [])
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="batches have float32 images of shape (None, 28, 28, 1) and integer labels",
+                  hint="Map normalize over both datasets, then batch them.")
+def batches_element_spec(evidence, ctx):
+    _datasets(evidence)
+    for name in ("train_spec", "test_spec"):
+        spec = evidence.value(name, "the element_spec")
+        if not (isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, dict) for s in spec)):
+            raise CheckFailed(f"Each element should be an (images, labels) pair; the element_spec is {spec}.")
+        images, labels = spec
+        if images["dtype"] != "float32" or images["shape"] != [None, 28, 28, 1]:
+            raise CheckFailed(f"The {name[:-5]} images have dtype {images['dtype']} and shape {images['shape']}; "
+                              "expected float32 and [None, 28, 28, 1].")
+        if not labels["dtype"].startswith(("int", "uint")) or labels["shape"] != [None]:
+            raise CheckFailed(f"The {name[:-5]} labels have dtype {labels['dtype']} and shape {labels['shape']}; "
+                              "expected integers of shape [None].")
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="batch_size is honoured (32 by default)",
+                  hint="Call .batch(batch_size) with the function's argument on both datasets.")
+def batches_batch_size(evidence, ctx):
+    _, _, train_sizes = _pass(evidence, "epoch1")
+    _, _, test_sizes = _pass(evidence, "test")
+    if train_sizes != _expected_sizes(N_TRAIN, 32) or test_sizes != _expected_sizes(N_TEST, 32):
+        raise CheckFailed(f"With the default batch size, {N_TRAIN} training and {N_TEST} test images gave "
+                          f"batches of {train_sizes[:6]} and {test_sizes[:6]}; expected "
+                          f"{_expected_sizes(N_TRAIN, 32)} and {_expected_sizes(N_TEST, 32)}.")
+    small = (evidence.get("small_train_sizes"), evidence.get("small_test_sizes"))
+    if small != (_expected_sizes(N_TRAIN, 16), _expected_sizes(N_TEST, 16)):
+        raise CheckFailed("make_batches(..., batch_size=16) did not make batches of 16.")
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="every training example appears exactly once per epoch (no repeat())",
+                  hint="Do not call .repeat(): Keras runs the epochs itself.")
+def batches_no_repeat(evidence, ctx):
+    images, _, sizes = _pass(evidence, "epoch1")
+    if sum(sizes) > N_TRAIN:
+        raise CheckFailed(f"One pass over the training batches gave more than {N_TRAIN} examples: the dataset "
+                          "repeats.")
+    if sorted(_example_ids(images).tolist()) != list(range(N_TRAIN)):
+        raise CheckFailed(f"One pass should contain each of the {N_TRAIN} training examples once.")
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="batched images are normalized to [0, 1] with their labels",
+                  hint="Apply normalize with dataset.map(normalize) before batching.")
+def batches_normalized(evidence, ctx):
+    images, labels, _ = _pass(evidence, "test")
+    expected = evidence.inputs["test_images"].astype(np.float64) / 255.0
+    if float(np.max(images)) > 1.0 + 1e-6:
+        raise CheckFailed(f"Batched pixel values go up to {float(np.max(images)):.4g}: normalize was not applied.")
+    ids = _example_ids(images)
+    if images.shape[1:] != expected.shape[1:] or np.any(ids >= N_TEST) or np.any(ids < 0):
+        raise CheckFailed("The batched test images are not the normalized input images.")
+    if not np.allclose(images, expected[ids], atol=1e-5) or not np.array_equal(labels, evidence.inputs["test_labels"][ids]):
+        raise CheckFailed("The batched images or their labels do not match the normalized inputs.")
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="the training examples are shuffled before batching",
+                  hint="Call .shuffle(buffer_size) on the examples before .batch(...); shuffling after batching "
+                       "only reorders whole batches.")
+def batches_train_shuffled(evidence, ctx):
+    images, _, sizes = _pass(evidence, "epoch1")
+    ids = _example_ids(images)
+    if np.array_equal(ids, np.arange(len(ids))):
+        raise CheckFailed("The training examples come out in their original order.")
+    start, contiguous = 0, True
+    for size in sizes:
+        block = np.sort(ids[start:start + size])
+        contiguous &= bool(np.array_equal(block, np.arange(block[0], block[0] + size))) if size else True
+        start += size
+    if contiguous:
+        raise CheckFailed("Each batch holds consecutive examples: the batches were shuffled, not the examples.")
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="the training order changes from epoch to epoch",
+                  hint="Keep reshuffle_each_iteration at its default, and cache() before shuffle(), not after.")
+def batches_reshuffled_each_epoch(evidence, ctx):
+    first, _, _ = _pass(evidence, "epoch1")
+    second, _, _ = _pass(evidence, "epoch2")
+    if np.array_equal(_example_ids(first), _example_ids(second)):
+        raise CheckFailed("Two passes over the training batches gave the same order.")
+
+
+@ASSIGNMENT.check("pipeline", points=1, title="the test set keeps its order",
+                  hint="Do not shuffle the test dataset: evaluation results should line up with the labels.")
+def batches_test_in_order(evidence, ctx):
+    images, labels, _ = _pass(evidence, "test")
+    if not np.array_equal(_example_ids(images), np.arange(N_TEST)):
+        raise CheckFailed("The test examples come out in a different order from the one they went in.")
+    if not np.array_equal(labels, evidence.inputs["test_labels"]):
+        raise CheckFailed("The test labels are not in their original order.")
+
+
+add_classifier_checks(
+    ASSIGNMENT, builder="build_cnn", input_shape=(28, 28, 1),
+    layers=["Conv2D(32, 3x3, same)", "ReLU", "MaxPooling2D(2x2, strides 2)", "Conv2D(64, 3x3, same)", "ReLU",
+            "MaxPooling2D(2x2, strides 2)", "Flatten", "Dense(128)", "ReLU", "Dense(10)", "Softmax"],
+    parameters=421_642, min_accuracy=0.85, train_size=2000, test_size=500, epochs=2, prefix="cnn",
+)

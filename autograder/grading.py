@@ -1,0 +1,110 @@
+"""Grade a submission: find its files, run them in the sandbox, judge every check."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import graders
+from autograder.context import GradingContext
+from autograder.outcomes import CheckResult, Outcome, ProbeStatus, judge
+from autograder.runner import Limits, SandboxSession
+
+SUBMISSION_SUFFIXES = (".py",)
+
+
+@dataclass
+class AssignmentResult:
+    assignment: str
+    title: str
+    file: str | None
+    checks: list[CheckResult]
+    seconds: float
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.checks)
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    assignments: list[AssignmentResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(a.score for a in self.assignments)
+
+    @property
+    def max_score(self) -> float:
+        return sum(a.max_score for a in self.assignments)
+
+    @property
+    def grader_faults(self) -> list[CheckResult]:
+        return [c for a in self.assignments for c in a.checks if c.grader_fault]
+
+
+def find_submission_file(submission: Path, assignment_id: str) -> Path | None:
+    """The file for ``assignment_id`` in a submission directory, or the submission itself if it is that file."""
+    if submission.is_file():
+        return submission if submission.stem == assignment_id else None
+    for suffix in SUBMISSION_SUFFIXES:
+        candidate = submission / f"{assignment_id}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def assignments_for(submission: Path, requested: str | None) -> list[str]:
+    if requested is not None:
+        graders.load(requested)  # validates the id
+        return [requested]
+    if submission.is_file():
+        if submission.stem in graders.ASSIGNMENT_IDS:
+            return [submission.stem]
+        raise ValueError(f"cannot tell the assignment from the file name; pass --assignment. "
+                         f"Received: {submission.name!r}")
+    return list(graders.ASSIGNMENT_IDS)
+
+
+def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
+                     limits: Limits) -> AssignmentResult:
+    assignment = graders.load(assignment_id)
+    started = time.monotonic()
+    if file is None:
+        missing = ProbeStatus("not_attempted", f"No {assignment_id}.py was found in the submission.")
+        checks = [judge(assignment.id, check, missing, None, context) for check in assignment.checks]
+        return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
+    with SandboxSession(assignment, file, seed=context.seed, limits=limits) as session:
+        observed = session.run()
+        checks = [judge(assignment.id, check, *observed[check.probe], context) for check in assignment.checks]
+    return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started)
+
+
+def grade_submission(submission: Path, *, assignment: str | None = None, context: GradingContext | None = None,
+                     limits: Limits | None = None) -> SubmissionResult:
+    submission = Path(submission)
+    if not submission.exists():
+        raise FileNotFoundError(f"submission not found. Received: {str(submission)!r}")
+    context = context or GradingContext()
+    limits = limits or Limits()
+    started = time.monotonic()
+    result = SubmissionResult(str(submission))
+    for assignment_id in assignments_for(submission, assignment):
+        file = find_submission_file(submission, assignment_id)
+        result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits))
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def outcome_counts(result: SubmissionResult) -> dict[Outcome, int]:
+    counts = {outcome: 0 for outcome in Outcome}
+    for assignment in result.assignments:
+        for check in assignment.checks:
+            counts[check.outcome] += 1
+    return counts

@@ -1,0 +1,83 @@
+"""The one place where what happened (probe status, exceptions) becomes an outcome."""
+from __future__ import annotations
+
+import enum
+import logging
+import traceback
+from dataclasses import dataclass
+
+from autograder.spec import Check, CheckFailed
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(str, enum.Enum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class ProbeStatus:
+    """How running one probe in the sandbox ended (plain data from the worker)."""
+
+    state: str  # "ok", "not_attempted", "error", "timeout", "grader_error"
+    message: str = ""
+
+
+_PROBE_STATE_TO_OUTCOME = {
+    "not_attempted": Outcome.NOT_ATTEMPTED,
+    "error": Outcome.ERROR,
+    "timeout": Outcome.TIMEOUT,
+    "grader_error": Outcome.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    assignment: str
+    check_id: str
+    title: str
+    max_score: float
+    score: float
+    outcome: Outcome
+    message: str
+    hidden: bool = True
+    grader_fault: bool = False  # True only when the kit itself broke, never the student
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome is Outcome.PASSED
+
+
+def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context) -> CheckResult:
+    """Run one check and map whatever happens to exactly one outcome.
+
+    Only :class:`CheckFailed` is a student failure. Any other exception raised by
+    trusted check code is a bug in the kit: it scores zero, is reported as an
+    ``error`` marked ``grader_fault`` and logged with its traceback, so it can
+    never pass silently nor pose as feedback about the student's code.
+    """
+
+    def result(outcome: Outcome, message: str, score: float = 0.0, fault: bool = False) -> CheckResult:
+        return CheckResult(assignment, check.id, check.title, check.points, score, outcome,
+                           message, check.hidden, fault)
+
+    if status.state != "ok":
+        fault = status.state == "grader_error"
+        return result(_PROBE_STATE_TO_OUTCOME[status.state], status.message, fault=fault)
+    try:
+        check.verify(evidence, context)
+    except CheckFailed as failure:
+        message = str(failure)
+        if check.hint:
+            message = f"{message} Hint: {check.hint}" if message else check.hint
+        return result(Outcome.FAILED, message)
+    except Exception as exc:  # noqa: BLE001 - deliberately recorded as a kit fault, see docstring
+        log.error("grader fault in %s.%s:\n%s", assignment, check.id, traceback.format_exc())
+        return result(Outcome.ERROR,
+                      f"Internal grader error ({type(exc).__name__}: {exc}). This is not your fault; "
+                      "please tell your instructor.", fault=True)
+    return result(Outcome.PASSED, "", score=check.points)

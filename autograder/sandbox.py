@@ -1,0 +1,188 @@
+"""The sandbox worker: the only module that imports and runs student code.
+
+Started by :mod:`autograder.runner` as ``python -m autograder.sandbox JOB_DIR`` in a
+separate process. It reads ``JOB_DIR/job.json``, imports the submission, runs the
+requested probes one at a time and writes each probe's plain observations to
+``JOB_DIR/out/<probe>/``. Before and after each step it appends a line to
+``JOB_DIR/progress`` so the grading process can tell which step hung or died.
+
+Nothing this process writes is trusted as a verdict: the grading process loads
+the observations as data and makes every judgement itself.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import io
+import json
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from autograder.artifacts import RESULT_FILE, describe, encode_values
+
+STUDENT_MODULE_PREFIX = "submission_"
+
+
+class NotAttempted(Exception):
+    """The student has not written this part yet."""
+
+
+class StudentError(Exception):
+    """Student code raised; the message says where and what."""
+
+
+class ExportError(Exception):
+    """An object the student returned could not be written as plain data."""
+
+
+def _student_location(tb, filename: str) -> str:
+    frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) == filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" (your file, line {frame.lineno}: `{(frame.line or '').strip()}`)"
+
+
+class Student:
+    """The imported submission, with calls that turn exceptions into student-facing errors."""
+
+    def __init__(self, module, filename: str):
+        self._module = module
+        self._filename = filename
+
+    def get(self, name: str) -> Any:
+        if not hasattr(self._module, name):
+            raise NotAttempted(f"`{name}` is not defined in {Path(self._filename).name}.")
+        return getattr(self._module, name)
+
+    def call(self, name: str, *args, **kwargs) -> Any:
+        return self.run(f"`{name}`", self.get(name), *args, **kwargs)
+
+    def run(self, label: str, fn: Callable, *args, **kwargs) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NotImplementedError as exc:
+            raise NotAttempted(f"{label} is not implemented yet (it raises NotImplementedError).") from exc
+        except SystemExit as exc:
+            raise StudentError(f"{label} called sys.exit({exc.code!r}); remove that call.") from exc
+        except Exception as exc:  # noqa: BLE001 - student code may raise anything
+            where = _student_location(exc.__traceback__, self._filename)
+            raise StudentError(f"{label} raised {type(exc).__name__}: {str(exc)[:400]}{where}") from exc
+
+
+@dataclass
+class ProbeContext:
+    seed: int
+    scratch: Path
+
+    @contextlib.contextmanager
+    def capture_stdout(self):
+        buffer = io.StringIO()
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+
+
+def import_submission(path: Path, name: str) -> Student:
+    filename = os.path.abspath(path)
+    spec = importlib.util.spec_from_file_location(STUDENT_MODULE_PREFIX + name, filename)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    student = Student(module, filename)
+    try:
+        student.run(f"Importing {path.name}", spec.loader.exec_module, module)
+    except NotAttempted as exc:
+        raise StudentError(f"Importing {path.name} raised NotImplementedError at module level; "
+                           "keep `raise NotImplementedError` inside functions.") from exc
+    except StudentError:
+        raise
+    return student
+
+
+def _load_inputs(directory: Path) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    if not directory.is_dir():
+        return inputs
+    for path in sorted(directory.glob("*.npy")):
+        inputs[path.stem] = np.load(path, allow_pickle=False)
+    scalars = directory / "inputs.json"
+    if scalars.exists():
+        inputs.update(json.loads(scalars.read_text(encoding="utf-8")))
+    return inputs
+
+
+def _write_result(directory: Path, payload: dict) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    temporary = directory / (RESULT_FILE + ".tmp")
+    temporary.write_text(json.dumps(payload), encoding="utf-8")
+    temporary.replace(directory / RESULT_FILE)
+
+
+def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_dir: Path) -> dict:
+    import keras
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(context.seed)
+    try:
+        values = probe.run(student, inputs, context)
+        if not isinstance(values, dict):
+            raise TypeError(f"probe {probe.name} returned {describe(values)}")
+        try:
+            manifest = encode_values(values, out_dir)
+        except Exception as exc:  # noqa: BLE001 - saving student objects can fail in many ways
+            raise ExportError(f"What your code returned could not be saved for grading "
+                              f"({type(exc).__name__}: {str(exc)[:300]}).") from exc
+    except NotAttempted as exc:
+        return {"state": "not_attempted", "message": str(exc)}
+    except (StudentError, ExportError) as exc:
+        return {"state": "error", "message": str(exc)}
+    except Exception:  # noqa: BLE001 - a bug in the kit's own probe code
+        return {"state": "grader_error",
+                "message": "Internal grader error while running your code; this is not your fault.",
+                "traceback": traceback.format_exc()}
+    return {"state": "ok", "values": manifest}
+
+
+def main(argv: list[str]) -> int:
+    job_dir = Path(argv[1]).resolve()
+    job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
+    progress = open(job_dir / "progress", "a", encoding="utf-8", buffering=1)
+
+    def mark(line: str) -> None:
+        progress.write(line + "\n")
+        progress.flush()
+        os.fsync(progress.fileno())
+
+    assignment = importlib.import_module(f"autograder.graders.{job['assignment']}").ASSIGNMENT
+    import keras
+
+    context = ProbeContext(seed=int(job["seed"]), scratch=Path(job["scratch"]))
+    os.chdir(context.scratch)
+    mark("import")
+    keras.utils.set_random_seed(context.seed)
+    try:
+        student = import_submission(Path(job["submission"]), job["assignment"])
+    except StudentError as exc:
+        _write_result(job_dir / "import", {"state": "error", "message": str(exc)})
+        mark("import-failed")
+        return 0
+    mark("imported")
+    for name in job["probes"]:
+        mark(f"start {name}")
+        probe = assignment.probes[name]
+        payload = run_probe(probe, student, _load_inputs(job_dir / "inputs" / name), context,
+                            (job_dir / "out" / name))
+        _write_result(job_dir / "out" / name, payload)
+        mark(f"end {name}")
+    mark("done")
+    return 0
+
+
+if __name__ == "__main__":
+    os._exit(main(sys.argv))  # os._exit: student atexit hooks and threads cannot run after this
