@@ -53,7 +53,7 @@ class GradingContext:
         if getattr(model, "optimizer", None) is None or not model.get_compile_config():
             raise CheckFailed("The model is not compiled, so it cannot be trained. Call model.compile(...) "
                               "before returning it.")
-        x_train, x_test = self._fit_to_input(model, train.images), self._fit_to_input(model, test.images)
+        x_train, x_test = self.fit_to_input(model, train.images), self.fit_to_input(model, test.images)
         if model.built and model.count_params() > max_params:
             raise CheckFailed(f"The model has {model.count_params():,} parameters, too many to train here "
                               f"(limit {max_params:,}).")
@@ -74,7 +74,7 @@ class GradingContext:
         return TrainingRun(accuracy, curves)
 
     @staticmethod
-    def _fit_to_input(model, images: np.ndarray) -> np.ndarray:
+    def fit_to_input(model, images: np.ndarray) -> np.ndarray:
         """Scale to [0, 1] and match the model's input rank, so accuracy is judged on its own."""
         x = images.astype(np.float32) / 255.0
         try:

@@ -151,9 +151,10 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
     def register(check_id: str, points: float, title: str, hint: str = ""):
         return assignment.check(probe_name, points=points, title=title, hint=hint, id=f"{prefix}_{check_id}")
 
-    def sample_batch(ctx, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    def sample_batch(ctx, model, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+        """Normalized images shaped for the model's own input, so each check judges one property."""
         _, test = ctx.fashion_mnist(64, n)
-        return test.images.astype(np.float32).reshape((n, *input_shape)) / 255.0, test.labels
+        return ctx.fit_to_input(model, test.images), test.labels
 
     @register("returns_model", 1, f"{builder}() returns a Keras model",
               "Build the model with keras.Sequential([...]) or keras.Model(inputs, outputs) and return it.")
@@ -174,7 +175,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
               "The last layer must be Dense(10).")
     def model_output_shape(evidence, ctx):
         model = evidence.model("model", what)
-        batch, _ = sample_batch(ctx, 4)
+        batch, _ = sample_batch(ctx, model, 4)
         try:
             output = np.asarray(model.predict(batch, verbose=0))
         except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
@@ -203,7 +204,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
               "Give the last Dense layer activation='softmax'.")
     def softmax_output(evidence, ctx):
         model = evidence.model("model", what)
-        batch, _ = sample_batch(ctx, 8)
+        batch, _ = sample_batch(ctx, model, 8)
         try:
             output = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
@@ -236,7 +237,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
               "model.compile(..., metrics=['accuracy']); the callback reads logs['accuracy'].")
     def accuracy_metric(evidence, ctx):
         model = evidence.model("model", what)
-        batch, labels = sample_batch(ctx, 64)
+        batch, labels = sample_batch(ctx, model, 64)
         try:
             scores = model.evaluate(batch, labels, verbose=0, return_dict=True)
             predicted = np.argmax(np.asarray(model.predict(batch, verbose=0)), axis=1)

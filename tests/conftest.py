@@ -1,0 +1,36 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """The real command line in a subprocess, as instructors run it."""
+    return subprocess.run([sys.executable, "-m", "autograder", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+
+
+@pytest.fixture(scope="session")
+def grading_context():
+    from autograder.context import GradingContext, configure_tensorflow
+
+    configure_tensorflow(2)
+    return GradingContext(seed=0)
+
+
+@pytest.fixture
+def submit(tmp_path):
+    """Write {filename: source} into a fresh submission directory and return it."""
+    def write(files: dict[str, str]) -> Path:
+        directory = tmp_path / "submission"
+        directory.mkdir(exist_ok=True)
+        for name, text in files.items():
+            (directory / name).write_text(text, encoding="utf-8")
+        return directory
+    return write
