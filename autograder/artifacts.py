@@ -182,8 +182,10 @@ class Evidence:
 
     def _require(self, key: str, what: str | None) -> dict:
         entry = self._manifest.get(key)
-        if entry is None or (entry["kind"] == "json" and entry["value"] is None):
+        if entry is None:
             raise CheckFailed(f"{what or key}: nothing was returned.")
+        if entry["kind"] == "json" and entry["value"] is None:
+            raise CheckFailed(f"{what or key}: got None. Did you forget a `return` statement?")
         return entry
 
     @staticmethod

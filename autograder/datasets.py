@@ -86,6 +86,6 @@ def fashion_mnist(source: str, *, n_train: int, n_test: int, seed: int,
     if source == "synthetic":
         return synthetic_fashion_mnist(n_train, seed), synthetic_fashion_mnist(n_test, seed + 10_000)
     if source == "tfds":
-        return (tfds_fashion_mnist(f"train[:{n_train}]", data_dir=data_dir),
-                tfds_fashion_mnist(f"test[:{n_test}]", data_dir=data_dir))
+        return (tfds_fashion_mnist(f"train[:{n_train}]", n_train, data_dir=data_dir),
+                tfds_fashion_mnist(f"test[:{n_test}]", n_test, data_dir=data_dir))
     raise ValueError(f"source must be one of {SOURCES}. Received: {source!r}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -136,8 +137,8 @@ class SandboxSession:
         return {name: (statuses[name], self._evidence(name, statuses[name])) for name in self.assignment.probes}
 
     def _run_worker(self, job_dir: Path, probes: list[str]) -> _WorkerEnd:
-        scratch = job_dir / "scratch"
-        scratch.mkdir(parents=True)
+        job_dir.mkdir(parents=True)
+        scratch = Path(tempfile.mkdtemp(prefix="ag-scratch-"))  # the student's cwd, away from the job files
         for name in probes:
             _write_inputs(job_dir / "inputs" / name, self.inputs[name])
         job = {"assignment": self.assignment.id, "submission": str(self.submission),
@@ -145,12 +146,18 @@ class SandboxSession:
         (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         progress = job_dir / "progress"
         progress.touch()
-        with open(job_dir / "worker.log", "wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "autograder.sandbox", str(job_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=scratch,
-                env=_worker_env(self.limits.threads), start_new_session=True)
-            state = self._wait(process, progress)
+        try:
+            with open(job_dir / "worker.log", "wb") as log:
+                # The job path goes over stdin, which the worker reads before importing student code.
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "autograder.sandbox"],
+                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=scratch,
+                    env=_worker_env(self.limits.threads), start_new_session=True)
+                process.stdin.write(f"{job_dir}\n".encode())
+                process.stdin.close()
+                state = self._wait(process, progress)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
         text = progress.read_text(encoding="utf-8").splitlines()
         finished = [line.split(" ", 1)[1] for line in text if line.startswith("end ")]
         started = [line.split(" ", 1)[1] for line in text if line.startswith("start ")]

@@ -1,7 +1,7 @@
 """The sandbox worker: the only module that imports and runs student code.
 
-Started by :mod:`autograder.runner` as ``python -m autograder.sandbox JOB_DIR`` in a
-separate process. It reads ``JOB_DIR/job.json``, imports the submission, runs the
+Started by :mod:`autograder.runner` as ``python -m autograder.sandbox`` in a separate
+process, with the job directory's path on standard input. It reads ``JOB_DIR/job.json``, imports the submission, runs the
 requested probes one at a time and writes each probe's plain observations to
 ``JOB_DIR/out/<probe>/``. Before and after each step it appends a line to
 ``JOB_DIR/progress`` so the grading process can tell which step hung or died.
@@ -149,8 +149,9 @@ def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_
     return {"state": "ok", "values": manifest}
 
 
-def main(argv: list[str]) -> int:
-    job_dir = Path(argv[1]).resolve()
+def main() -> int:
+    job_dir = Path(sys.stdin.readline().strip()).resolve()
+    sys.stdin = open(os.devnull, encoding="utf-8")  # student code reads nothing of the grader's
     job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
     progress = open(job_dir / "progress", "a", encoding="utf-8", buffering=1)
 
@@ -185,4 +186,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    os._exit(main(sys.argv))  # os._exit: student atexit hooks and threads cannot run after this
+    os._exit(main())  # os._exit: student atexit hooks and threads cannot run after this

@@ -1,0 +1,72 @@
+"""The real command line, in a subprocess: reference solutions, stubs, JSON contract, usage errors."""
+import json
+
+import jsonschema
+import pytest
+
+from autograder.report import SCHEMA_PATH
+from conftest import ROOT, run_cli
+
+SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference") / "results.json"
+    completed = run_cli("grade", str(ROOT / "solutions"), "--json", str(out))
+    return completed, json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_reference_solutions_get_full_marks(reference):
+    completed, results = reference
+    assert completed.returncode == 0, completed.stderr
+    assert results["score"] == results["max_score"] > 0
+    assert {test["tags"][0] for test in results["tests"]} == {"fashion_mnist", "cnn"}
+    assert all(test["status"] == "passed" for test in results["tests"])
+    assert "Total: 55/55" in completed.stdout
+
+
+def test_results_json_follows_the_documented_schema(reference):
+    _, results = reference
+    jsonschema.validate(results, SCHEMA)
+    assert sum(test["max_score"] for test in results["tests"]) == results["max_score"]
+
+
+def test_schema_rejects_a_malformed_result(reference):
+    _, results = reference
+    broken = json.loads(json.dumps(results))
+    broken["tests"][0]["status"] = "not_attempted"  # Gradescope knows only passed/failed
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)
+
+
+def test_stubs_score_zero_as_not_attempted(tmp_path):
+    out = tmp_path / "results.json"
+    completed = run_cli("grade", str(ROOT / "exercises"), "--json", str(out))
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(results, SCHEMA)
+    assert results["score"] == 0 and results["max_score"] == 55
+    for test in results["tests"]:
+        assert test["extra_data"]["outcome"] == "not_attempted", test
+        assert "not implemented yet" in test["output"]
+        assert not test["extra_data"]["grader_fault"]
+
+
+def test_single_file_with_assignment_option(tmp_path):
+    single = tmp_path / "my_homework.py"
+    single.write_text((ROOT / "solutions" / "fashion_mnist.py").read_text(encoding="utf-8"), encoding="utf-8")
+    completed = run_cli("grade", str(single), "--assignment", "fashion_mnist", "--timeout", "120")
+    assert completed.returncode == 0, completed.stderr
+    assert "Total: 0/28" in completed.stdout  # the file name does not match, so nothing is found
+    renamed = tmp_path / "fashion_mnist.py"
+    single.rename(renamed)
+    completed = run_cli("grade", str(renamed))
+    assert completed.returncode == 0 and "Total: 28/28" in completed.stdout, completed.stdout[-2000:]
+
+
+@pytest.mark.parametrize("args", [["grade", "does/not/exist"], ["grade", "README.md"], ["grade", ".", "--timeout", "0"]])
+def test_usage_errors_exit_nonzero_with_a_message(args):
+    completed = run_cli(*args)
+    assert completed.returncode == 2
+    assert "error" in completed.stderr.lower()

@@ -1,0 +1,87 @@
+"""Small units: outcome mapping, declarations, layer-stack canonicalisation, activation aliases."""
+import keras
+import pytest
+import tensorflow as tf
+from keras import layers
+
+from autograder import modelspec
+from autograder.outcomes import Outcome, ProbeStatus, judge
+from autograder.spec import Assignment, CheckFailed
+
+
+def _assignment(verify):
+    assignment = Assignment("demo", "Demo", ("f",))
+
+    @assignment.probe(uses="f")
+    def run_f(student, inputs, ctx):
+        return {}
+
+    assignment.check("run_f", points=2, title="f works", hint="Fix f.")(verify)
+    return assignment
+
+
+def _judge(verify, status=ProbeStatus("ok")):
+    assignment = _assignment(verify)
+    return judge("demo", assignment.checks[0], status, evidence=None, context=None)
+
+
+def test_pass_fail_and_probe_states_map_to_outcomes():
+    def passes(evidence, ctx):
+        return None
+
+    def fails(evidence, ctx):
+        raise CheckFailed("wrong answer.")
+
+    assert _judge(passes).outcome is Outcome.PASSED and _judge(passes).score == 2
+    failed = _judge(fails)
+    assert failed.outcome is Outcome.FAILED and failed.score == 0 and failed.message == "wrong answer. Hint: Fix f."
+    for state, outcome in [("not_attempted", Outcome.NOT_ATTEMPTED), ("error", Outcome.ERROR),
+                           ("timeout", Outcome.TIMEOUT)]:
+        result = _judge(passes, ProbeStatus(state, "why"))
+        assert (result.outcome, result.score, result.message, result.grader_fault) == (outcome, 0, "why", False)
+
+
+def test_a_bug_in_check_code_is_a_grader_fault_not_student_feedback():
+    def buggy(evidence, ctx):
+        return {}["missing"]
+
+    result = _judge(buggy)
+    assert result.outcome is Outcome.ERROR and result.grader_fault and result.score == 0
+    assert "not your fault" in result.message
+
+
+def test_declarations_are_validated():
+    assignment = Assignment("demo", "Demo", ("f",))
+    with pytest.raises(ValueError, match="Received"):
+        assignment.probe(uses="g")
+    with pytest.raises(ValueError, match="undeclared probe"):
+        assignment.check("nope", points=1, title="t")
+
+
+def _stack(*model_layers, shape=(28, 28)):
+    return modelspec.layer_stack(keras.Sequential([keras.Input(shape), *model_layers]))
+
+
+def test_equivalent_spellings_give_the_same_stack():
+    expected = ["Flatten", "Dense(128)", "ReLU", "Dense(10)", "Softmax"]
+    assert _stack(layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dense(10, activation="softmax")) == expected
+    assert _stack(layers.Flatten(), layers.Dense(128), layers.ReLU(), layers.Dense(10), layers.Softmax()) == expected
+    assert _stack(layers.Flatten(), layers.Dense(128), layers.Activation("relu"), layers.Dense(10),
+                  layers.Activation("softmax")) == expected
+    assert _stack(layers.MaxPool2D(2), shape=(28, 28, 1)) == _stack(layers.MaxPooling2D((2, 2), strides=2),
+                                                                  shape=(28, 28, 1))
+
+
+def test_stack_difference_names_the_first_mismatch():
+    message = modelspec.describe_stack_difference(["Flatten", "Dense(128)"], ["Flatten", "Dense(64)"])
+    assert "step 2: expected Dense(128), found Dense(64)" in message
+
+
+def test_tf_nn_activations_reload_under_safe_mode(tmp_path):
+    from autograder.artifacts import load_model_safely
+
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation=tf.nn.softmax)])
+    model.save(tmp_path / "m.keras")
+    with pytest.raises(Exception):
+        keras.models.load_model(tmp_path / "m.keras", safe_mode=True)  # why the alias map exists
+    assert modelspec.layer_stack(load_model_safely(tmp_path / "m.keras")) == ["Dense(3)", "Softmax"]
