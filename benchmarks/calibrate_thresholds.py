@@ -159,7 +159,10 @@ def train(model, context: GradingContext, settings: Settings) -> Run:
                                          batch_size=BATCH_SIZE,
                                          max_params=MAX_PARAMS_FACTOR * settings.parameters)
     except CheckFailed as failure:
-        return Run(None, time.perf_counter() - started, str(failure)[:160])
+        cause = failure.__cause__  # the check's message keeps only the head of a TF error; show its last line
+        lines = [line.strip() for line in str(cause or failure).splitlines() if line.strip()]
+        detail = f"{type(cause).__name__}: {lines[-1] if lines else ''}" if cause else (lines[0] if lines else "")
+        return Run(None, time.perf_counter() - started, detail[:160])
     return Run(run.accuracy, time.perf_counter() - started)
 
 
@@ -214,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     header = ["seed"] + [label[m] for m in models] + ["s"]
     print("  ".join(header))
     rows = []
-    errors: list[str] = []
+    errors: dict[tuple[str, str], list[int]] = {}  # (model, error) -> seeds
     with tempfile.TemporaryDirectory(prefix="calibrate-") as tmp:
         for seed in seeds:
             context = GradingContext(seed=seed)  # one per seed: the same data for every model, as in grading
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 run = train(model, context, settings[architecture])
                 results[(architecture, variant)].append(run)
                 if run.accuracy is None:
-                    errors.append(f"seed {seed} {label[(architecture, variant)]}: {run.error}")
+                    errors.setdefault((label[(architecture, variant)], run.error), []).append(seed)
                 ok = passes(run, settings[architecture]) == (variant == "reference")
                 row.append(("err" if run.accuracy is None else f"{run.accuracy:.3f}") + ("" if ok else "!"))
                 keras.backend.clear_session()
@@ -274,11 +277,10 @@ def main(argv: list[str] | None = None) -> int:
     print_table(["architecture", "best wrong", "worst reference", "gap", "threshold", "threshold inside"],
                 window_rows)
     if errors:
-        print("\nTraining runs that raised (counted as failing, accuracy 0):")
-        for error in errors[:20]:
-            print(f"  {error}")
-        if len(errors) > 20:
-            print(f"  ... and {len(errors) - 20} more")
+        print("\nTraining runs that raised (counted as failing, accuracy 0 above):")
+        for (model, error), failed_seeds in errors.items():
+            print(f"  {model}, {len(failed_seeds)} seed(s) {failed_seeds[:10]}{' ...' if len(failed_seeds) > 10 else ''}: "
+                  f"{error}")
 
     print("\nRESULT: " + ("FAIL: a reference model failed a seed or a wrong variant passed one." if bad
                           else "ok: the reference passes every seed and no wrong variant passes any."))

@@ -1,0 +1,41 @@
+# Fresh machine: only Python 3.11+ and access to the package registry are needed.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+OUT    := grading-output
+# Offline ImageNet class names for decode_predictions (used by the `pretrained` assignment's checks).
+CLASS_INDEX := $(abspath ../shared/data/imagenet_class_index.json)
+export AUTOGRADER_IMAGENET_CLASS_INDEX := $(if $(wildcard $(CLASS_INDEX)),$(CLASS_INDEX),$(AUTOGRADER_IMAGENET_CLASS_INDEX))
+export TF_CPP_MIN_LOG_LEVEL := 3
+
+.PHONY: install demo test release benchmark clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Regenerate exercises/ and solutions/, then grade both on the offline synthetic data.
+demo: install
+	$(BIN)/python -m autograder release
+	$(BIN)/python -m autograder grade solutions --json $(OUT)/solutions.json
+	$(BIN)/python -m autograder grade exercises --json $(OUT)/exercises.json
+	@echo "Gradescope-style results written to $(OUT)/"
+
+## The project's own test suite.
+test: install
+	$(BIN)/python -m pytest
+
+release: install
+	$(BIN)/python -m autograder release
+
+benchmark: install
+	$(BIN)/python benchmarks/grade_time.py
+	$(BIN)/python benchmarks/calibrate_thresholds.py --seeds 20
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache
