@@ -141,11 +141,6 @@ class Evidence:
         self.inputs = inputs
         self._models: dict[str, Any] = {}
 
-    def has(self, key: str) -> bool:
-        entry = self._manifest.get(key)
-        return entry is not None and entry["kind"] != "unsupported" and not (
-            entry["kind"] == "json" and entry["value"] is None)
-
     def value(self, key: str, what: str | None = None) -> Any:
         entry = self._require(key, what)
         if entry["kind"] != "json":

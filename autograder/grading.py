@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autograder import graders
 from autograder.context import GradingContext
-from autograder.outcomes import CheckResult, Outcome, ProbeStatus, judge
+from autograder.outcomes import CheckResult, ProbeStatus, judge
 from autograder.runner import Limits, SandboxSession
 
 SUBMISSION_SUFFIXES = (".py",)
@@ -101,10 +101,3 @@ def grade_submission(submission: Path, *, assignment: str | None = None, context
     result.seconds = time.monotonic() - started
     return result
 
-
-def outcome_counts(result: SubmissionResult) -> dict[Outcome, int]:
-    counts = {outcome: 0 for outcome in Outcome}
-    for assignment in result.assignments:
-        for check in assignment.checks:
-            counts[check.outcome] += 1
-    return counts
