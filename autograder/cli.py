@@ -85,6 +85,7 @@ def _release(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are noise here
     args = build_parser().parse_args(argv)
     if args.command == "grade":
         return _grade(args)

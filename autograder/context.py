@@ -1,6 +1,7 @@
 """What trusted checks may use: seeded data and a trusted training loop, cached per grading run."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,20 @@ def configure_tensorflow(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass  # already initialised in this process: keep the first setting
+
+
+_CAUSE = re.compile(r"shape|dimension|must|expected|incompatible|cannot|could not|invalid", re.IGNORECASE)
+_NOISE = re.compile(r"^(\[\[|File |Detected at node|Traceback|Graph execution error)")
+
+
+def error_summary(exc: BaseException, limit: int = 240) -> str:
+    """The line of a (TensorFlow) error that states its cause, without graph-node dumps or file paths."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not _NOISE.match(line.strip())]
+    lines = [line for line in lines if "site-packages" not in line and "/autograder/" not in line]
+    causes = [line for line in lines if _CAUSE.search(line)]
+    chosen = (causes or lines or [type(exc).__name__])[-1]
+    chosen = re.sub(r" for '\{\{node [^']*'", "", chosen)
+    return f"{type(exc).__name__}: {chosen[:limit]}"
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ class GradingContext:
                                 shuffle=True)
             scores = model.evaluate(x_test, test.labels, verbose=0, return_dict=True)
         except Exception as exc:  # noqa: BLE001 - a student model/compile combination that cannot train
-            raise CheckFailed(f"Training the model failed: {type(exc).__name__}: {str(exc)[:300]}") from exc
+            raise CheckFailed(f"Training the model failed: {error_summary(exc)}") from exc
         predictions = np.asarray(model.predict(x_test, verbose=0))
         if predictions.ndim != 2 or predictions.shape[0] != len(test.labels):
             raise CheckFailed(f"The model's predictions have shape {predictions.shape}; expected one row of "

@@ -26,6 +26,7 @@ from autograder.outcomes import ProbeStatus
 from autograder.spec import Assignment
 
 POLL_SECONDS = 0.05
+STARTUP_SECONDS = 120.0  # the worker's own start (Python, TensorFlow); not charged to the student
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ class SandboxSession:
                 break
             if end.state == "worker_failed":
                 log = (job_dir / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
-                sys.stderr.write(f"grader fault: the sandbox worker failed to start:\n{log}\n")
+                sys.stderr.write(f"grader fault: the sandbox worker failed to start ({end.state}):\n{log}\n")
                 statuses.update({name: ProbeStatus("grader_error", "Internal grader error: the grading worker "
                                                    "could not start. This is not your fault.") for name in pending})
                 break
@@ -172,13 +173,14 @@ class SandboxSession:
         return _WorkerEnd(finished, running, "timeout" if state == "timeout" else "died", process.returncode)
 
     def _wait(self, process: subprocess.Popen, progress: Path) -> str:
-        last_size, last_change = -1, time.monotonic()
+        last_size, last_change, started = -1, time.monotonic(), False
         while process.poll() is None:
             size = progress.stat().st_size
             now = time.monotonic()
             if size != last_size:
                 last_size, last_change = size, now
-            elif now - last_change > self.limits.step_timeout:
+                started = started or "import" in progress.read_text(encoding="utf-8").split()
+            elif now - last_change > (self.limits.step_timeout if started else STARTUP_SECONDS):
                 self._kill(process)
                 return "timeout"
             time.sleep(POLL_SECONDS)
@@ -222,7 +224,7 @@ class SandboxSession:
     def _evidence(self, name: str, status: ProbeStatus) -> Evidence:
         if status.state != "ok":
             return Evidence({}, None, self.inputs[name])
-        for job_dir in sorted(self.root.glob("run*"), reverse=True):
+        for job_dir in sorted(self.root.glob("run*"), key=lambda p: int(p.name[3:]), reverse=True):
             directory = job_dir / "out" / name
             if (directory / RESULT_FILE).exists():
                 return Evidence(read_probe_result(directory)["values"], directory, self.inputs[name])

@@ -160,6 +160,8 @@ def main() -> int:
         progress.flush()
         os.fsync(progress.fileno())
 
+    mark("starting")
+
     assignment = importlib.import_module(f"autograder.graders.{job['assignment']}").ASSIGNMENT
     import keras
 

@@ -133,3 +133,11 @@ def test_same_submission_graded_twice_gets_the_same_result(submit, grading_conte
     first, second = (_only(_grade(directory, grading_context, "cnn"), "cnn") for _ in range(2))
     assert [(c.check_id, c.outcome, c.score, c.message) for c in first.checks] == \
            [(c.check_id, c.outcome, c.score, c.message) for c in second.checks]
+
+
+def test_a_model_that_cannot_train_gets_the_cause_not_a_stack_dump(submit, grading_context):
+    source = FASHION_BASE.replace('loss="sparse_categorical_crossentropy"', 'loss="mse"')
+    result = _only(_grade(submit({"fashion_mnist.py": source}), grading_context, "fashion_mnist"), "fashion_mnist")
+    trains = next(c for c in result.checks if c.check_id == "dense_trains")
+    assert trains.outcome is Outcome.FAILED and "Incompatible shapes: [32] vs. [32,10]" in trains.message
+    assert "site-packages" not in trains.message and "{{node" not in trains.message

@@ -11,6 +11,7 @@ import numpy as np
 
 from autograder import modelspec
 from autograder.artifacts import describe
+from autograder.context import error_summary
 from autograder.spec import Assignment, CheckFailed
 
 N_CLASSES = 10
@@ -180,7 +181,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
             output = np.asarray(model.predict(batch, verbose=0))
         except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
             raise CheckFailed(f"The model could not predict on a batch of shape {batch.shape}: "
-                              f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+                              f"{error_summary(exc)}") from exc
         if output.shape != (4, N_CLASSES):
             raise CheckFailed(f"For 4 images the model returned shape {output.shape}; expected (4, 10).")
 
@@ -208,7 +209,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
         try:
             output = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
         except Exception as exc:  # noqa: BLE001
-            raise CheckFailed(f"The model could not predict: {type(exc).__name__}") from exc
+            raise CheckFailed(f"The model could not predict: {error_summary(exc)}") from exc
         if output.ndim != 2 or np.any(output < -1e-6) or not np.allclose(output.sum(axis=1), 1.0, atol=1e-4):
             raise CheckFailed("The outputs are not probabilities: each row should be non-negative and sum to 1.")
 
@@ -242,7 +243,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
             scores = model.evaluate(batch, labels, verbose=0, return_dict=True)
             predicted = np.argmax(np.asarray(model.predict(batch, verbose=0)), axis=1)
         except Exception as exc:  # noqa: BLE001
-            raise CheckFailed(f"Evaluating the model failed: {type(exc).__name__}: {str(exc)[:200]}") from exc
+            raise CheckFailed(f"Evaluating the model failed: {error_summary(exc)}") from exc
         if "accuracy" not in scores:
             names = ", ".join(sorted(k for k in scores if k != "loss")) or "none"
             raise CheckFailed(f"model.evaluate reports no 'accuracy' (metrics found: {names}).")

@@ -16,7 +16,9 @@ add_normalize_checks(ASSIGNMENT, image_shape=(28, 28))
 add_classifier_checks(
     ASSIGNMENT, builder="build_dense_classifier", input_shape=(28, 28),
     layers=["Flatten", "Dense(128)", "ReLU", "Dense(10)", "Softmax"], parameters=101_770,
-    min_accuracy=0.85, train_size=2000, test_size=500, epochs=2, prefix="dense",
+    # Calibrated on 20 seeds (benchmarks/calibrate_thresholds.py): the reference scores 0.922-0.966,
+    # an output layer without softmax reaches up to 0.860 on one seed.
+    min_accuracy=0.89, train_size=2000, test_size=500, epochs=2, prefix="dense",
 )
 
 # Scripted epochs: (threshold passed to the constructor or None for the default, accuracies).
