@@ -6,8 +6,7 @@ markers), and whose hidden tests, if any, sit between ``### BEGIN HIDDEN TESTS``
 and ``### END HIDDEN TESTS``. Students get the solution regions replaced by
 ``raise NotImplementedError`` and never see hidden tests; ``solutions/`` keeps
 the code and drops only the marker lines. ``source/<id>/test_<id>.py`` holds the
-public self-check tests and ``source/conftest.py`` their shared pytest setup;
-both are copied unchanged.
+public self-check tests, copied unchanged.
 """
 from __future__ import annotations
 
@@ -76,7 +75,6 @@ def planned_outputs(root: Path) -> dict[Path, str]:
     """Every generated file (relative to ``root``) and its content."""
     source = root / "source"
     outputs: dict[Path, str] = {}
-    conftest = source / "conftest.py"
     for assignment_dir in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
         name = assignment_dir.name
         main = assignment_dir / f"{name}.py"
@@ -90,9 +88,6 @@ def planned_outputs(root: Path) -> dict[Path, str]:
         if public_tests.is_file():
             for target in ("exercises", "solutions"):
                 outputs[Path(target) / public_tests.name] = public_tests.read_text(encoding="utf-8")
-    if conftest.is_file():
-        for target in ("exercises", "solutions"):
-            outputs[Path(target) / "conftest.py"] = conftest.read_text(encoding="utf-8")
     return outputs
 
 

@@ -64,6 +64,11 @@ def _worker_env(threads: int) -> dict[str, str]:
     return env
 
 
+def _progress_lines(progress: Path) -> list[str]:
+    """The worker's progress lines: "starting", "import", "imported", "start X", "end X", "done"."""
+    return progress.read_text(encoding="utf-8").splitlines()
+
+
 def _write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     scalars = {}
@@ -116,7 +121,7 @@ class SandboxSession:
                 break
             if end.state == "worker_failed":
                 log = (job_dir / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
-                sys.stderr.write(f"grader fault: the sandbox worker failed to start ({end.state}):\n{log}\n")
+                sys.stderr.write(f"grader fault: the sandbox worker failed to start:\n{log}\n")
                 statuses.update({name: ProbeStatus("grader_error", "Internal grader error: the grading worker "
                                                    "could not start. This is not your fault.") for name in pending})
                 break
@@ -159,7 +164,7 @@ class SandboxSession:
                 state = self._wait(process, progress)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        text = progress.read_text(encoding="utf-8").splitlines()
+        text = _progress_lines(progress)
         finished = [line.split(" ", 1)[1] for line in text if line.startswith("end ")]
         started = [line.split(" ", 1)[1] for line in text if line.startswith("start ")]
         if "import-failed" in text:
@@ -179,7 +184,7 @@ class SandboxSession:
             now = time.monotonic()
             if size != last_size:
                 last_size, last_change = size, now
-                started = started or "import" in progress.read_text(encoding="utf-8").split()
+                started = started or "import" in _progress_lines(progress)
             elif now - last_change > (self.limits.step_timeout if started else STARTUP_SECONDS):
                 self._kill(process)
                 return "timeout"

@@ -1,9 +1,9 @@
 """The sandbox worker: the only module that imports and runs student code.
 
 Started by :mod:`autograder.runner` as ``python -m autograder.sandbox`` in a separate
-process, with the job directory's path on standard input. It reads ``JOB_DIR/job.json``, imports the submission, runs the
-requested probes one at a time and writes each probe's plain observations to
-``JOB_DIR/out/<probe>/``. Before and after each step it appends a line to
+process, with the job directory's path on standard input. It reads ``JOB_DIR/job.json``,
+imports the submission, runs the requested probes one at a time and writes each probe's
+plain observations to ``JOB_DIR/out/<probe>/``. Before and after each step it appends a line to
 ``JOB_DIR/progress`` so the grading process can tell which step hung or died.
 
 Nothing this process writes is trusted as a verdict: the grading process loads

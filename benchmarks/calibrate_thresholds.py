@@ -47,7 +47,6 @@ import argparse
 import importlib.util
 import inspect
 import os
-import re
 import statistics
 import sys
 import tempfile
@@ -58,8 +57,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from autograder import graders  # noqa: E402
-from autograder.context import GradingContext, configure_tensorflow  # noqa: E402
+from autograder.context import GradingContext, configure_tensorflow, error_summary  # noqa: E402
 from autograder.spec import CheckFailed  # noqa: E402
+from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -161,37 +161,19 @@ def train(model, context: GradingContext, settings: Settings) -> Run:
                                          batch_size=BATCH_SIZE,
                                          max_params=MAX_PARAMS_FACTOR * settings.parameters)
     except CheckFailed as failure:
-        return Run(None, time.perf_counter() - started, error_summary(failure))
+        return Run(None, time.perf_counter() - started, failure_text(failure))
     return Run(run.accuracy, time.perf_counter() - started)
 
 
-def error_summary(failure: CheckFailed) -> str:
-    """One stable line for a failed training run.
-
-    The check's own message keeps only the first 300 characters of the exception, which
-    for a TensorFlow graph error is a traceback header; the cause's last message line
-    (minus node and op names, which change from run to run) says what went wrong.
-    """
-    cause = failure.__cause__
-    if cause is None:
+def failure_text(failure: CheckFailed) -> str:
+    """One line for a failed training run: the cause, as the kit itself reports it."""
+    if failure.__cause__ is None:
         return " ".join(str(failure).split())[:160]
-    skip = ("[[", "File ", "Detected at node", "Graph execution error")
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(skip)] or lines or [""]
-    return re.sub(r"\s*\[Op:[^\]]*\]", "", f"{type(cause).__name__}: {useful[-1]}")[:160]
+    return error_summary(failure.__cause__, limit=160)
 
 
 def passes(run: Run, settings: Settings) -> bool:
     return run.accuracy is not None and run.accuracy >= settings.min_accuracy  # as `not accuracy >= min` fails
-
-
-def print_table(header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
 
 
 def main(argv: list[str] | None = None) -> int:

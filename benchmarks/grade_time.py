@@ -64,6 +64,7 @@ from autograder.context import GradingContext, configure_tensorflow  # noqa: E40
 from autograder.grading import find_submission_file  # noqa: E402
 from autograder.outcomes import judge  # noqa: E402
 from autograder.runner import Limits, SandboxSession  # noqa: E402
+from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -273,17 +274,6 @@ def run_cli(assignment: str | None, timeout: float) -> dict:
 
 
 # ------------------------------------------------------------------ printing
-def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) if rows else len(header[i])
-              for i in range(len(header))]
-    print(f"\n{title}")
-    line = "  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))
-    print(line)
-    print("-" * len(line))
-    for row in rows:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))))
-
-
 def seconds_text(value: float) -> str:
     return "n/a" if value != value else f"{value:.3f}"
 
@@ -311,7 +301,7 @@ def timing_table(title: str, runs: list[list[tuple[str, str, float]]]) -> None:
             finite = [v for v in seen if v == v]
             row.append(seconds_text(statistics.median(finite)) if finite else "n/a")
         table.append(row)
-    print_table(title, header, table)
+    print_table(header, table, title)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -358,8 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     import tensorflow as tf
 
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}")
-    print_table("Grading process: TensorFlow import (once per process)", ["step", "seconds"],
-                [[label, seconds_text(value)] for label, value in imports.items()])
+    print_table(["step", "seconds"], [[label, seconds_text(value)] for label, value in imports.items()],
+                "Grading process: TensorFlow import (once per process)")
 
     limits = Limits()
     timings: dict[str, list] = {a: [] for a in assignments}
@@ -396,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for i, cli in enumerate(cli_runs):
         memory_rows.append([f"CLI run {i + 1}: largest process in its tree (os.wait4)", f"{cli['peak_mib']:.0f}"])
-    print_table("Peak memory", ["process", "MiB"], memory_rows)
+    print_table(["process", "MiB"], memory_rows, "Peak memory")
     print("* RUSAGE_CHILDREN counts each worker from fork, when it still shares this process's pages, so it "
           "is at least this process's RSS when the last worker was spawned; the polled VmHWM is the "
           "worker's own peak.")
@@ -409,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
             score = f"{cli['score'][0]:g}/{cli['score'][1]:g}" if cli["score"] else "?"
             reported = f"{cli['reported_seconds']:.1f}" if cli["reported_seconds"] is not None else "?"
             rows.append([f"run {i + 1}", f"{cli['seconds']:.2f}", reported, str(cli["returncode"]), score])
-        print_table(f"End to end: {command}", ["run", "wall (s)", "grading, as reported (s)", "exit", "score"],
-                    rows)
+        print_table(["run", "wall (s)", "grading, as reported (s)", "exit", "score"], rows,
+                    f"End to end: {command}")
         worst = max(cli["seconds"] for cli in cli_runs)
         if args.assignment:
             print(f"Target: under {TARGET_SECONDS:g} s for BOTH assignments; only {args.assignment} was run "
