@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import datasets
+from autograder import datasets, imagenet
 from autograder.spec import CheckFailed
 
 
@@ -47,6 +47,7 @@ class GradingContext:
     seed: int = 0
     data_source: str = "synthetic"
     data_dir: str | None = None
+    class_index_path: Any = field(default_factory=imagenet.class_index_path)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -60,15 +61,45 @@ class GradingContext:
                                                       seed=self.seed, data_dir=self.data_dir)
         return self._cache[key]
 
+    def two_class_images(self, n_train: int, n_test: int, image_size: int) -> tuple[datasets.Split, datasets.Split]:
+        """Two-class RGB images (cats_vs_dogs or its synthetic stand-in) at ``image_size``."""
+        key = ("two_class", n_train, n_test, image_size)
+        if key not in self._cache:
+            self._cache[key] = datasets.two_class(self.data_source, n_train=n_train, n_test=n_test,
+                                                  image_size=image_size, seed=self.seed, data_dir=self.data_dir)
+        return self._cache[key]
+
+    def require(self, resource: str) -> None:
+        """Raise :class:`~autograder.imagenet.MissingResource` when a grading resource is unavailable."""
+        loaders = {"imagenet_class_index": self.imagenet_class_index}
+        if resource not in loaders:
+            raise ValueError(f"unknown grading resource; expected one of {sorted(loaders)}. Received: {resource!r}")
+        loaders[resource]()
+
+    def imagenet_class_index(self) -> dict[str, list[str]]:
+        if "class_index" not in self._cache:
+            self._cache["class_index"] = imagenet.load_class_index(self.class_index_path)
+        return self._cache["class_index"]
+
     def train_and_evaluate(self, model, train: datasets.Split, test: datasets.Split, *, epochs: int,
-                           batch_size: int, max_params: int) -> TrainingRun:
-        """Fit the student's compiled model with its own compile settings on trusted data."""
+                           batch_size: int, max_params: int, inputs=None) -> TrainingRun:
+        """Fit the student's compiled model with its own compile settings on trusted data.
+
+        ``inputs`` turns uint8 images into what the model is fed (default: scale to
+        [0, 1] and match the model's input rank). Accuracy is computed here, not
+        read from the student's metrics: argmax for several outputs; for one output,
+        a logit above 0 when the loss says ``from_logits`` and a probability above
+        0.5 otherwise.
+        """
         import keras
+
+        from autograder import modelspec
 
         if getattr(model, "optimizer", None) is None or not model.get_compile_config():
             raise CheckFailed("The model is not compiled, so it cannot be trained. Call model.compile(...) "
                               "before returning it.")
-        x_train, x_test = self.fit_to_input(model, train.images), self.fit_to_input(model, test.images)
+        prepare = inputs or (lambda images: self.fit_to_input(model, images))
+        x_train, x_test = prepare(train.images), prepare(test.images)
         if model.built and model.count_params() > max_params:
             raise CheckFailed(f"The model has {model.count_params():,} parameters, too many to train here "
                               f"(limit {max_params:,}).")
@@ -76,16 +107,19 @@ class GradingContext:
         try:
             history = model.fit(x_train, train.labels, epochs=epochs, batch_size=batch_size, verbose=0,
                                 shuffle=True)
-            scores = model.evaluate(x_test, test.labels, verbose=0, return_dict=True)
+            predictions = np.asarray(model.predict(x_test, verbose=0, batch_size=64))
         except Exception as exc:  # noqa: BLE001 - a student model/compile combination that cannot train
             raise CheckFailed(f"Training the model failed: {error_summary(exc)}") from exc
-        predictions = np.asarray(model.predict(x_test, verbose=0))
         if predictions.ndim != 2 or predictions.shape[0] != len(test.labels):
             raise CheckFailed(f"The model's predictions have shape {predictions.shape}; expected one row of "
-                              "class scores per image.")
-        accuracy = float(np.mean(np.argmax(predictions, axis=1) == test.labels))
+                              "scores per image.")
+        if predictions.shape[1] == 1:
+            threshold = 0.0 if modelspec.compiled_loss(model)[1] else 0.5
+            predicted = (predictions[:, 0] > threshold).astype(np.int64)
+        else:
+            predicted = np.argmax(predictions, axis=1)
+        accuracy = float(np.mean(predicted == test.labels))
         curves = {name: [float(v) for v in values] for name, values in history.history.items()}
-        curves["test_loss"] = [float(scores.get("loss", float("nan")))]
         return TrainingRun(accuracy, curves)
 
     @staticmethod

@@ -80,7 +80,8 @@ def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingC
         missing = ProbeStatus("not_attempted", f"No {assignment_id}.py was found in the submission.")
         checks = [judge(assignment.id, check, missing, None, context) for check in assignment.checks]
         return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
-    with SandboxSession(assignment, file, seed=context.seed, limits=limits) as session:
+    with SandboxSession(assignment, file, seed=context.seed, limits=limits,
+                        class_index=context.class_index_path) as session:
         observed = session.run()
         checks = [judge(assignment.id, check, *observed[check.probe], context) for check in assignment.checks]
     return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started)

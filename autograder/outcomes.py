@@ -6,6 +6,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 
+from autograder.imagenet import MissingResource
 from autograder.spec import Check, CheckFailed
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ class CheckResult:
 def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context) -> CheckResult:
     """Run one check and map whatever happens to exactly one outcome.
 
-    Only :class:`CheckFailed` is a student failure. Any other exception raised by
+    Only :class:`CheckFailed` is a student failure. :class:`MissingResource` (the
+    grading machine lacks, say, the ImageNet class index) is an ``error`` whose
+    message names what to provide. Any other exception raised by
     trusted check code is a bug in the kit: it scores zero, is reported as an
     ``error`` marked ``grader_fault`` and logged with its traceback, so it can
     never pass silently nor pose as feedback about the student's code.
@@ -65,6 +68,13 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
         return CheckResult(assignment, check.id, check.title, check.points, score, outcome,
                            message, check.hidden, fault)
 
+    if status.state == "not_attempted":
+        return result(Outcome.NOT_ATTEMPTED, status.message)
+    try:  # a missing resource explains a failed probe too (e.g. decode_predictions could not download)
+        for resource in check.requires:
+            context.require(resource)
+    except MissingResource as missing:
+        return result(Outcome.ERROR, str(missing), fault=True)
     if status.state != "ok":
         fault = status.state == "grader_error"
         return result(_PROBE_STATE_TO_OUTCOME[status.state], status.message, fault=fault)
@@ -75,6 +85,8 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
         if check.hint:
             message = f"{message} Hint: {check.hint}" if message else check.hint
         return result(Outcome.FAILED, message)
+    except MissingResource as missing:  # the grading machine lacks a file: say which, blame nobody
+        return result(Outcome.ERROR, str(missing), fault=True)
     except Exception as exc:  # noqa: BLE001 - deliberately recorded as a kit fault, see docstring
         log.error("grader fault in %s.%s:\n%s", assignment, check.id, traceback.format_exc())
         return result(Outcome.ERROR,

@@ -84,8 +84,10 @@ def _write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
 class SandboxSession:
     """Owns the temporary job directory; observations stay readable until ``close``."""
 
-    def __init__(self, assignment: Assignment, submission: Path, *, seed: int, limits: Limits):
+    def __init__(self, assignment: Assignment, submission: Path, *, seed: int, limits: Limits,
+                 class_index: Path | None = None):
         self.assignment = assignment
+        self.class_index = class_index  # ImageNet class names for decode_predictions, offline
         self.submission = Path(submission).resolve()
         self.seed = seed
         self.limits = limits
@@ -148,7 +150,8 @@ class SandboxSession:
         for name in probes:
             _write_inputs(job_dir / "inputs" / name, self.inputs[name])
         job = {"assignment": self.assignment.id, "submission": str(self.submission),
-               "probes": probes, "seed": self.seed, "scratch": str(scratch)}
+               "probes": probes, "seed": self.seed, "scratch": str(scratch),
+               "imagenet_class_index": str(self.class_index) if self.class_index else None}
         (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         progress = job_dir / "progress"
         progress.touch()

@@ -26,16 +26,9 @@ from typing import Any, Callable
 import numpy as np
 
 from autograder.artifacts import RESULT_FILE, describe, encode_values
+from autograder.spec import NotAttempted, StudentError
 
 STUDENT_MODULE_PREFIX = "submission_"
-
-
-class NotAttempted(Exception):
-    """The student has not written this part yet."""
-
-
-class StudentError(Exception):
-    """Student code raised; the message says where and what."""
 
 
 class ExportError(Exception):
@@ -87,6 +80,31 @@ class ProbeContext:
         buffer = io.StringIO()
         with contextlib.redirect_stdout(buffer):
             yield buffer
+
+
+def _refuse_network(*args, **kwargs):
+    raise OSError("Network access is disabled while grading: nothing may be downloaded (for example "
+                  "pre-trained weights or datasets). Use the arguments you were given, such as weights=None.")
+
+
+def block_network() -> None:
+    """Make downloads fail at once with a clear message instead of hanging offline."""
+    import socket
+
+    socket.socket.connect = _refuse_network
+    socket.socket.connect_ex = _refuse_network
+    socket.create_connection = _refuse_network
+    socket.getaddrinfo = _refuse_network
+
+
+def provide_class_index(path: str | None) -> None:
+    """Hand Keras the ImageNet class index, so decode_predictions never tries to download it."""
+    if not path:
+        return
+    from keras.src.applications import imagenet_utils
+
+    with open(path, encoding="utf-8") as handle:
+        imagenet_utils.CLASS_INDEX = json.load(handle)
 
 
 def import_submission(path: Path, name: str) -> Student:
@@ -166,6 +184,8 @@ def main() -> int:
     import keras
 
     context = ProbeContext(seed=int(job["seed"]), scratch=Path(job["scratch"]))
+    provide_class_index(job.get("imagenet_class_index"))
+    block_network()
     os.chdir(context.scratch)
     mark("import")
     keras.utils.set_random_seed(context.seed)

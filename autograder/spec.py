@@ -18,6 +18,16 @@ class CheckFailed(Exception):
     """The submission does not have the property a check grades."""
 
 
+# Raised inside the sandbox worker by ``Student`` calls. They live here, not in the
+# worker's module (which runs as ``__main__``), so probes can catch them by class.
+class NotAttempted(Exception):
+    """The student has not written this part yet."""
+
+
+class StudentError(Exception):
+    """Student code raised; the message says where and what."""
+
+
 @dataclass(frozen=True)
 class Probe:
     name: str
@@ -35,6 +45,7 @@ class Check:
     verify: Callable[..., None]
     hint: str = ""
     hidden: bool = True
+    requires: tuple[str, ...] = ()  # grading resources (GradingContext.require) the verdict depends on
 
 
 @dataclass
@@ -64,7 +75,7 @@ class Assignment:
         return register
 
     def check(self, probe: str, *, points: float, title: str, hint: str = "", hidden: bool = True,
-              id: str | None = None):  # noqa: A002 - "id" is the public name of a check
+              id: str | None = None, requires: tuple[str, ...] = ()):  # noqa: A002 - "id" is the public name
         if probe not in self.probes:
             raise ValueError(f"check refers to an undeclared probe. Received: {probe!r}")
         if points <= 0:
@@ -74,7 +85,7 @@ class Assignment:
             check_id = id or fn.__name__
             if any(c.id == check_id for c in self.checks):
                 raise ValueError(f"duplicate check id. Received: {check_id!r}")
-            self.checks.append(Check(check_id, title, float(points), probe, fn, hint, hidden))
+            self.checks.append(Check(check_id, title, float(points), probe, fn, hint, hidden, tuple(requires)))
             return fn
 
         return register

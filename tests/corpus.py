@@ -6,6 +6,7 @@ so a mistake costs points where it is made and nowhere else.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 
 FASHION_BASE = '''
@@ -73,7 +74,117 @@ def build_cnn():
     return model
 '''
 
-BASES = {"fashion_mnist": FASHION_BASE, "cnn": CNN_BASE}
+GAP_BASE = '''
+import tensorflow as tf
+import keras
+from keras import layers
+
+IMAGE_SIZE = 100
+
+
+def pre_process_image(image, label, image_size=IMAGE_SIZE):
+    image = tf.cast(image, tf.float32) / 255.0
+    image = tf.image.resize(image, (image_size, image_size))
+    return image, label
+
+
+def build_head(image_size=IMAGE_SIZE):
+    model = keras.Sequential([keras.Input((image_size, image_size, 3))])
+    for filters in (32, 32, 64):
+        model.add(layers.Conv2D(filters, (3, 3)))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
+        model.add(layers.MaxPooling2D((2, 2)))
+    return model
+
+
+def build_standard_classifier(dropout_rate=None):
+    stack = [layers.Flatten(), layers.BatchNormalization(), layers.Dense(100), layers.ReLU()]
+    if dropout_rate is not None:
+        stack.append(layers.Dropout(dropout_rate))
+    stack += [layers.BatchNormalization(), layers.Dense(100), layers.ReLU(), layers.Dense(1, activation="sigmoid")]
+    return keras.Sequential(stack)
+
+
+def add_gap(head):
+    model = keras.Sequential([head, layers.GlobalAveragePooling2D(), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    return model
+'''
+
+TRANSFER_BASE = '''
+import keras
+from keras import layers
+
+IMAGE_SIZE = 160
+
+
+def load_vgg_base(image_size=IMAGE_SIZE, weights="imagenet"):
+    return keras.applications.VGG16(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
+
+
+def freeze_vgg(vgg):
+    vgg.trainable = False
+    return vgg
+
+
+def build_transfer_model(vgg):
+    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+
+
+def unfreeze_from(vgg, layer_name="block4_conv1"):
+    names = [layer.name for layer in vgg.layers]
+    start = names.index(layer_name)
+    vgg.trainable = True
+    for layer in vgg.layers[:start]:
+        layer.trainable = False
+    return vgg
+
+
+def compile_for_fine_tuning(model, base_learning_rate=1e-4):
+    model.compile(optimizer=keras.optimizers.RMSprop(learning_rate=base_learning_rate / 10),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
+    return model
+'''
+
+PRETRAINED_BASE = '''
+import numpy as np
+import keras
+
+PREPROCESSORS = {"resnet50": keras.applications.resnet50.preprocess_input,
+                 "vgg16": keras.applications.vgg16.preprocess_input}
+
+
+def load_image_batch(path, target_size=(224, 224)):
+    image = keras.utils.load_img(path, target_size=target_size)
+    array = keras.utils.img_to_array(image)
+    return np.expand_dims(array, axis=0)
+
+
+def preprocess(batch, model_name):
+    if model_name not in PREPROCESSORS:
+        raise ValueError(f"model_name must be one of {sorted(PREPROCESSORS)}. Received: {model_name!r}")
+    return PREPROCESSORS[model_name](np.array(batch, dtype=np.float32, copy=True))
+
+
+def top_predictions(model, batch, top=3):
+    scores = model.predict(batch, verbose=0)
+    return keras.applications.imagenet_utils.decode_predictions(scores, top=top)[0]
+
+
+def build_feature_extractor(weights="imagenet", input_shape=None):
+    return keras.applications.VGG16(weights=weights, include_top=False, input_shape=input_shape)
+
+
+def extract_features(model, batch):
+    return model.predict(batch, verbose=0)
+'''
+
+BASES = {"fashion_mnist": FASHION_BASE, "cnn": CNN_BASE, "gap": GAP_BASE, "transfer": TRANSFER_BASE,
+         "pretrained": PRETRAINED_BASE}
 
 
 @dataclass(frozen=True)
@@ -90,6 +201,21 @@ class Variant:
                 raise AssertionError(f"{self.name}: edit target not in the base: {old!r}")
             text = text.replace(old, new)
         return text
+
+
+    def edited_names(self) -> set[str] | None:
+        """Top-level functions and classes this variant changes; None when it changes module-level code."""
+        def parts(text):
+            body = ast.parse(text).body
+            named = {node.name: ast.dump(node) for node in body
+                     if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
+            rest = [ast.dump(node) for node in body if not isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+            return named, rest
+        base_named, base_rest = parts(BASES[self.assignment])
+        named, rest = parts(self.source())
+        if rest != base_rest or set(named) != set(base_named):
+            return None
+        return {name for name in named if named[name] != base_named[name]}
 
 
 def mistake(name, assignment, edits, breaks):
@@ -159,6 +285,156 @@ MISTAKES = [
               'loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)')], {"cnn_loss"}),
 ]
 
+GAP_HEAD_BLOCK = """        model.add(layers.Conv2D(filters, (3, 3)))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())"""
+GAP_OUTPUT = 'layers.Dense(1, activation="sigmoid")])'
+MISTAKES += [
+    mistake("pre_process without scaling", "gap", [("tf.cast(image, tf.float32) / 255.0", "tf.cast(image, tf.float32)")],
+            {"pre_process_scaled"}),
+    mistake("pre_process ignores image_size", "gap",
+            [("tf.image.resize(image, (image_size, image_size))", "tf.image.resize(image, (IMAGE_SIZE, IMAGE_SIZE))")],
+            {"pre_process_resized"}),
+    mistake("crop or pad instead of resize", "gap",
+            [("tf.image.resize(image, (image_size, image_size))",
+              "tf.image.resize_with_crop_or_pad(image, image_size, image_size)")],
+            {"pre_process_values"}),
+    mistake("NumPy inside pre_process", "gap",
+            [("image = tf.cast(image, tf.float32) / 255.0", "image = image.numpy().astype('float32') / 255.0")],
+            {"pre_process_dataset_map"}),
+    mistake("one-hot label", "gap", [("    return image, label", "    return image, tf.one_hot(label, 2)")],
+            {"pre_process_label"}),
+    mistake("head with same padding", "gap",
+            [("layers.Conv2D(filters, (3, 3))", 'layers.Conv2D(filters, (3, 3), padding="same")')],
+            {"head_output_shape", "head_default_size", "head_layers"}),
+    mistake("BatchNormalization after ReLU in the head", "gap",
+            [(GAP_HEAD_BLOCK, """        model.add(layers.Conv2D(filters, (3, 3), activation="relu"))
+        model.add(layers.BatchNormalization())""")],
+            {"head_layers"}),
+    mistake("head filters 32, 64, 128", "gap", [("for filters in (32, 32, 64):", "for filters in (32, 64, 128):")],
+            {"head_output_shape", "head_default_size", "head_parameters", "head_layers"}),
+    mistake("head ignores image_size", "gap",
+            [("keras.Input((image_size, image_size, 3))", "keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3))")],
+            {"head_input_shape"}),  # Keras 3 still runs the convolutions on 48x48 batches
+    mistake("BatchNormalization after ReLU in the classifier", "gap",
+            [("stack += [layers.BatchNormalization(), layers.Dense(100), layers.ReLU(),",
+              "stack += [layers.Dense(100), layers.ReLU(), layers.BatchNormalization(),")],
+            {"classifier_layers"}),
+    mistake("dropout always 0.5", "gap",
+            [("    if dropout_rate is not None:\n        stack.append(layers.Dropout(dropout_rate))",
+              "    stack.append(layers.Dropout(0.5))")],
+            {"classifier_layers", "classifier_dropout"}),
+    mistake("classifier without sigmoid", "gap",
+            [('layers.ReLU(), layers.Dense(1, activation="sigmoid")]', "layers.ReLU(), layers.Dense(1)]")],
+            {"classifier_layers", "classifier_probability"}),
+    mistake("Flatten instead of global average pooling", "gap",
+            [("[head, layers.GlobalAveragePooling2D(),", "[head, layers.Flatten(),")],
+            {"gap_layers", "gap_parameters"}),
+    mistake("softmax on one unit", "gap", [(GAP_OUTPUT, 'layers.Dense(1, activation="softmax")])')],
+            {"gap_layers", "gap_probability", "gap_trains"}),
+    mistake("sigmoid output with a from-logits loss", "gap",
+            [('loss="binary_crossentropy"', "loss=keras.losses.BinaryCrossentropy(from_logits=True)")],
+            {"gap_loss", "gap_trains"}),
+    mistake("add_gap not compiled", "gap",
+            [('    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])\n', "")],
+            {"gap_optimizer", "gap_loss", "gap_accuracy_metric", "gap_trains"}),
+
+    mistake("VGG16 with its classifier top", "transfer", [("VGG16(include_top=False,", "VGG16(include_top=True,")],
+            {"vgg_no_top", "vgg_parameters", "vgg_input_shape", "vgg_default_size", "vgg_layer_names_kept"}),
+    mistake("base ignores image_size", "transfer",
+            [("input_shape=(image_size, image_size, 3)", "input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3)")],
+            {"vgg_input_shape"}),
+    mistake("freezes only the first blocks", "transfer",
+            [("    vgg.trainable = False\n    return vgg",
+              "    for layer in vgg.layers[:-4]:\n        layer.trainable = False\n    return vgg")],
+            {"freeze_no_trainable_weights", "freeze_training_keeps_base"}),
+    mistake("freezes the outer model", "transfer",
+            [("    model.compile(optimizer=keras.optimizers.Adam(),",
+              "    model.trainable = False\n    model.compile(optimizer=keras.optimizers.Adam(),")],
+            {"transfer_trainable", "transfer_training_moves_head_only", "transfer_trains"}),
+    mistake("sigmoid output with a from-logits loss", "transfer",
+            [("layers.GlobalAveragePooling2D(), layers.Dense(1)])",
+              'layers.GlobalAveragePooling2D(), layers.Dense(1, activation="sigmoid")])')],
+            {"transfer_logit_output", "transfer_trains"}),
+    mistake("Flatten instead of global average pooling", "transfer",
+            [("[vgg, layers.GlobalAveragePooling2D(),", "[vgg, layers.Flatten(),")],
+            {"transfer_layers"}),
+    mistake("unfreezes every layer", "transfer",
+            [("    for layer in vgg.layers[:start]:\n        layer.trainable = False\n", "")],
+            {"unfreeze_flags", "unfreeze_counts", "unfreeze_layer_name", "unfreeze_training_step"}),
+    mistake("forgets to make the base trainable again", "transfer",
+            [("    vgg.trainable = True\n    for layer in vgg.layers[:start]:\n        layer.trainable = False\n",
+              "    for position, layer in enumerate(vgg.layers):\n        layer.trainable = position >= start\n")],
+            {"unfreeze_flags"}),  # Keras 3 trains the inner layers through the outer model all the same
+    mistake("always unfreezes from block4_conv1", "transfer",
+            [("start = names.index(layer_name)", 'start = names.index("block4_conv1")')],
+            {"unfreeze_layer_name"}),
+    mistake("unfreezes from the layer after layer_name", "transfer",
+            [("vgg.layers[:start]:", "vgg.layers[:start + 1]:")],
+            {"unfreeze_flags", "unfreeze_counts", "unfreeze_layer_name", "unfreeze_training_step"}),
+    mistake("fine-tuning rate not divided by 10", "transfer",
+            [("learning_rate=base_learning_rate / 10", "learning_rate=base_learning_rate")],
+            {"fine_learning_rate", "fine_learning_rate_argument"}),
+    mistake("fine-tuning rate hard-coded", "transfer",
+            [("learning_rate=base_learning_rate / 10", "learning_rate=1e-5")],
+            {"fine_learning_rate_argument"}),
+    mistake("Adam for fine-tuning", "transfer",
+            [("keras.optimizers.RMSprop(learning_rate=", "keras.optimizers.Adam(learning_rate=")],
+            {"fine_optimizer"}),
+    mistake("re-freezes the base before fine-tuning", "transfer",
+            [("    model.compile(optimizer=keras.optimizers.RMSprop(",
+              "    model.layers[0].trainable = False\n    model.compile(optimizer=keras.optimizers.RMSprop(")],
+            {"fine_keeps_trainability"}),
+
+    mistake("missing batch dimension", "pretrained", [("return np.expand_dims(array, axis=0)", "return array")],
+            {"image_batch_shape"}),
+    mistake("pixels scaled to [0, 1] when loading", "pretrained",
+            [("return np.expand_dims(array, axis=0)", "return np.expand_dims(array / 255.0, axis=0)")],
+            {"image_batch_values"}),
+    mistake("load_image_batch ignores target_size", "pretrained",
+            [("load_img(path, target_size=target_size)", "load_img(path, target_size=(224, 224))")],
+            {"image_batch_shape"}),
+    mistake("load_image_batch returns a tensor", "pretrained",
+            [("return np.expand_dims(array, axis=0)", "import tensorflow as tf\n    return tf.expand_dims(array, 0)")],
+            {"image_batch_type"}),
+    mistake("preprocess changes the caller's array", "pretrained",
+            [("PREPROCESSORS[model_name](np.array(batch, dtype=np.float32, copy=True))",
+              "PREPROCESSORS[model_name](batch)")],
+            {"preprocess_keeps_input"}),
+    mistake("scales to [0, 1] before preprocess_input", "pretrained",
+            [("np.array(batch, dtype=np.float32, copy=True))", "np.array(batch, dtype=np.float32) / 255.0)")],
+            {"preprocess_resnet50", "preprocess_vgg16"}),
+    mistake("unknown model name falls back to VGG16", "pretrained",
+            [("    if model_name not in PREPROCESSORS:\n        raise ValueError(", "    if False:\n        raise ValueError("),
+             ("PREPROCESSORS[model_name](", "PREPROCESSORS.get(model_name, keras.applications.vgg16.preprocess_input)(")],
+            {"preprocess_unknown_name"}),
+    mistake("ResNet50V2's preprocessing for ResNet50", "pretrained",
+            [('"resnet50": keras.applications.resnet50.preprocess_input',
+              '"resnet50": keras.applications.resnet_v2.preprocess_input')],
+            {"preprocess_resnet50"}),
+    mistake("top_predictions ignores top", "pretrained", [("decode_predictions(scores, top=top)", "decode_predictions(scores, top=3)")],
+            {"predictions_top_argument"}),
+    mistake("returns the predictions of every image", "pretrained",
+            [("decode_predictions(scores, top=top)[0]", "decode_predictions(scores, top=top)")],
+            {"predictions_default_top", "predictions_top_argument", "predictions_classes", "predictions_tuple_fields"}),
+    mistake("predictions for the second image", "pretrained",
+            [("decode_predictions(scores, top=top)[0]", "decode_predictions(scores, top=top)[1]")],
+            {"predictions_classes"}),
+    mistake("preprocesses again inside top_predictions", "pretrained",
+            [("scores = model.predict(batch, verbose=0)",
+              "scores = model.predict(keras.applications.resnet50.preprocess_input(batch.copy()), verbose=0)")],
+            {"predictions_classes"}),
+    mistake("feature extractor keeps the top", "pretrained",
+            [("VGG16(weights=weights, include_top=False,", "VGG16(weights=weights, include_top=True,")],
+            {"extractor_no_top", "extractor_parameters", "extractor_input_shape", "extractor_default_input"}),
+    mistake("feature extractor ignores input_shape", "pretrained",
+            [("include_top=False, input_shape=input_shape)", "include_top=False, input_shape=(224, 224, 3))")],
+            {"extractor_input_shape", "extractor_default_input"}),
+    mistake("features of the first image only", "pretrained",
+            [("return model.predict(batch, verbose=0)", "return model.predict(batch, verbose=0)[0]")],
+            {"features_shape"}),
+]
+
 CORRECT = [
     correct("functional API with ReLU layers", "fashion_mnist", [(
         '''    model = keras.Sequential([
@@ -191,5 +467,102 @@ CORRECT = [
     correct("normalize with x / 255.0 on tensors", "cnn", [
         ("return tf.cast(images, tf.float32) / 255.0, labels",
          "images = tf.convert_to_tensor(images)\n    return tf.cast(images, tf.float32) * (1.0 / 255.0), labels"),
+    ]),
+]
+
+CORRECT += [
+    correct("functional head, Activation layers, head.add and convert_image_dtype", "gap", [
+        ("    image = tf.cast(image, tf.float32) / 255.0\n    image = tf.image.resize(image, (image_size, image_size))",
+         "    image = tf.image.convert_image_dtype(image, tf.float32)\n"
+         "    image = tf.image.resize(image, [image_size, image_size], method='nearest')"),
+        ("""    model = keras.Sequential([keras.Input((image_size, image_size, 3))])
+    for filters in (32, 32, 64):
+        model.add(layers.Conv2D(filters, (3, 3)))
+        model.add(layers.BatchNormalization())
+        model.add(layers.ReLU())
+        model.add(layers.MaxPooling2D((2, 2)))
+    return model""", """    inputs = keras.Input(shape=(image_size, image_size, 3))
+    x = inputs
+    for filters in [32, 32, 64]:
+        x = layers.Conv2D(filters, 3, padding="valid")(x)
+        x = layers.BatchNormalization()(x)
+        x = layers.Activation("relu")(x)
+        x = layers.MaxPool2D(pool_size=2)(x)
+    return keras.Model(inputs, x)"""),
+        ("layers.Dense(100), layers.ReLU()]", 'layers.Dense(100, activation="relu")]'),
+        ("""    model = keras.Sequential([head, layers.GlobalAveragePooling2D(), layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])""",
+         """    x = layers.GlobalAvgPool2D()(head.outputs[0])
+    x = layers.Dense(1)(x)
+    model = keras.Model(head.inputs, layers.Activation("sigmoid")(x))
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.001),
+                  loss=keras.losses.BinaryCrossentropy(), metrics=["accuracy"])"""),
+    ]),
+    correct("book style: tf.keras, head.add and stacked Sequential", "gap", [
+        ("import keras\n", "import keras\nfrom tensorflow.keras import layers as tfl\n"),
+        ("""    model = keras.Sequential([head, layers.GlobalAveragePooling2D(), layers.Dense(1, activation="sigmoid")])""",
+         """    head.add(tfl.GlobalAveragePooling2D())
+    head.add(tfl.Dense(1, activation=tf.nn.sigmoid))
+    model = head"""),
+        ("    return image, label", "    return (image, label)"),
+    ]),
+    correct("functional model, per-layer freezing and the book's set_trainable loop", "transfer", [
+        ("""    vgg.trainable = False
+    return vgg""", """    for layer in vgg.layers:
+        layer.trainable = False
+    return vgg"""),
+        ("""    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])""",
+         """    inputs = keras.Input(shape=tuple(vgg.inputs[0].shape[1:]))
+    features = vgg(inputs, training=False)
+    pooled = layers.GlobalAveragePooling2D()(features)
+    model = keras.Model(inputs, layers.Dense(1, activation=None)(pooled))"""),
+        ("""    names = [layer.name for layer in vgg.layers]
+    start = names.index(layer_name)
+    vgg.trainable = True
+    for layer in vgg.layers[:start]:
+        layer.trainable = False""", """    vgg.trainable = True
+    set_trainable = False
+    for layer in vgg.layers:
+        if layer.name == layer_name:
+            set_trainable = True
+        layer.trainable = set_trainable"""),
+    ]),
+    correct("tf.keras spelling and string losses", "transfer", [
+        ("import keras\n", "import keras\nimport tensorflow as tf\n"),
+        ("keras.optimizers.RMSprop(learning_rate=base_learning_rate / 10)",
+         "tf.keras.optimizers.RMSprop(learning_rate=base_learning_rate * 0.1)"),
+        ("optimizer=keras.optimizers.Adam(),", 'optimizer="adam",'),
+        ("return keras.applications.VGG16(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))",
+         "base = tf.keras.applications.vgg16.VGG16(weights=weights, include_top=False,\n"
+         "                                           input_shape=(image_size, image_size, 3))\n    return base"),
+    ]),
+    correct("PIL loading, if/elif preprocessing, model() call", "pretrained", [
+        ("""    image = keras.utils.load_img(path, target_size=target_size)
+    array = keras.utils.img_to_array(image)
+    return np.expand_dims(array, axis=0)""", """    from PIL import Image
+    height, width = target_size
+    image = Image.open(path).convert("RGB").resize((width, height))
+    return np.asarray(image, dtype=np.float32)[np.newaxis, ...]"""),
+        ("""    if model_name not in PREPROCESSORS:
+        raise ValueError(f"model_name must be one of {sorted(PREPROCESSORS)}. Received: {model_name!r}")
+    return PREPROCESSORS[model_name](np.array(batch, dtype=np.float32, copy=True))""",
+         """    batch = np.copy(batch)
+    if model_name == "resnet50":
+        return keras.applications.resnet50.preprocess_input(batch)
+    elif model_name == "vgg16":
+        return keras.applications.vgg16.preprocess_input(batch)
+    raise ValueError("unknown model: " + model_name)"""),
+        ("""    scores = model.predict(batch, verbose=0)
+    return keras.applications.imagenet_utils.decode_predictions(scores, top=top)[0]""",
+         """    scores = model.predict(batch)
+    decoded = keras.applications.resnet50.decode_predictions(scores, top=top)
+    return [(wnid, name, float(score)) for wnid, name, score in decoded[0]]"""),
+        ("return model.predict(batch, verbose=0)", "return np.asarray(model(batch))"),
+    ]),
+    correct("vgg16 module and explicit imagenet_utils caffe mode", "pretrained", [
+        ("return keras.applications.VGG16(weights=weights, include_top=False, input_shape=input_shape)",
+         "from keras.applications import vgg16\n    return vgg16.VGG16(include_top=False, weights=weights, input_shape=input_shape)"),
+        ("PREPROCESSORS[model_name](np.array(batch, dtype=np.float32, copy=True))",
+         "keras.applications.imagenet_utils.preprocess_input(np.array(batch, dtype='float32'), mode='caffe')"),
     ]),
 ]

@@ -6,7 +6,7 @@ import pytest
 from autograder.grading import grade_submission
 from autograder.outcomes import Outcome
 from autograder.runner import Limits
-from corpus import CNN_BASE, FASHION_BASE
+from corpus import CNN_BASE, FASHION_BASE, PRETRAINED_BASE
 
 FAST = Limits(step_timeout=20)
 
@@ -141,3 +141,17 @@ def test_a_model_that_cannot_train_gets_the_cause_not_a_stack_dump(submit, gradi
     trains = next(c for c in result.checks if c.check_id == "dense_trains")
     assert trains.outcome is Outcome.FAILED and "Incompatible shapes: [32] vs. [32,10]" in trains.message
     assert "site-packages" not in trains.message and "{{node" not in trains.message
+
+
+def test_downloads_fail_at_once_with_a_clear_message(submit, grading_context):
+    source = PRETRAINED_BASE.replace(
+        "def extract_features(model, batch):\n",
+        "def extract_features(model, batch):\n    import urllib.request\n"
+        "    urllib.request.urlopen('http://example.com/weights.h5', timeout=30)\n")
+    result = _only(_grade(submit({"pretrained.py": source}), grading_context, "pretrained", Limits(step_timeout=60)),
+                   "pretrained")
+    for check in result.checks:
+        if check.check_id.startswith("features"):
+            assert check.outcome is Outcome.ERROR and "Network access is disabled" in check.message, check
+        else:
+            assert check.passed, check

@@ -1,10 +1,12 @@
 """Realistic mistakes lose exactly the checks they break; correct variants get full marks."""
 import pytest
 
+from dataclasses import replace
+
 from autograder import graders
 from autograder.grading import grade_submission
-from autograder.outcomes import Outcome
-from autograder.runner import Limits
+from autograder.outcomes import Outcome, judge
+from autograder.runner import Limits, SandboxSession
 from corpus import CORRECT, MISTAKES
 
 LIMITS = Limits(step_timeout=120)
@@ -17,6 +19,23 @@ def _grade(variant, submit, grading_context):
     return assignment
 
 
+def _grade_affected(variant, submit, grading_context):
+    """Run only the probes that use a function the mistake edits (all of them if module-level code changed).
+
+    A probe calls only the functions it declares, so the other probes see exactly the
+    reference code, whose full marks ``test_reference_gets_full_marks`` asserts.
+    """
+    full = graders.load(variant.assignment)
+    edited = variant.edited_names()
+    probes = {name: probe for name, probe in full.probes.items() if edited is None or set(probe.uses) & edited}
+    partial = replace(full, probes=probes, checks=[c for c in full.checks if c.probe in probes])
+    path = submit({f"{variant.assignment}.py": variant.source()}) / f"{variant.assignment}.py"
+    with SandboxSession(partial, path, seed=grading_context.seed, limits=LIMITS,
+                        class_index=grading_context.class_index_path) as session:
+        observed = session.run()
+        return partial, [judge(partial.id, check, *observed[check.probe], grading_context) for check in partial.checks]
+
+
 def test_corpus_is_big_enough_and_names_real_checks():
     assert len(MISTAKES) >= 15 and len(CORRECT) >= 3
     for variant in MISTAKES:
@@ -26,15 +45,23 @@ def test_corpus_is_big_enough_and_names_real_checks():
 
 @pytest.mark.parametrize("variant", MISTAKES, ids=lambda v: f"{v.assignment}-{v.name}")
 def test_mistake_loses_exactly_the_checks_it_breaks(variant, submit, grading_context):
-    result = _grade(variant, submit, grading_context)
-    lost = {check.check_id for check in result.checks if not check.passed}
-    assert lost == variant.breaks, {c.check_id: c.message for c in result.checks if not c.passed}
-    for check in result.checks:
+    assignment, checks = _grade_affected(variant, submit, grading_context)
+    assert variant.breaks <= {check.id for check in assignment.checks}, "a broken check was not graded"
+    lost = {check.check_id for check in checks if not check.passed}
+    assert lost == variant.breaks, {c.check_id: c.message for c in checks if not c.passed}
+    for check in checks:
         if check.check_id in variant.breaks:
             assert check.score == 0 and check.message, check
             assert check.outcome in (Outcome.FAILED, Outcome.ERROR), check
             assert not check.grader_fault, check
-    assert result.score == result.max_score - sum(c.max_score for c in result.checks if c.check_id in variant.breaks)
+
+
+@pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
+def test_reference_gets_full_marks(assignment_id, submit, grading_context):
+    from corpus import Variant
+
+    result = _grade(Variant("reference", assignment_id, ()), submit, grading_context)
+    assert result.score == result.max_score > 0, {c.check_id: c.message for c in result.checks if not c.passed}
 
 
 @pytest.mark.parametrize("variant", CORRECT, ids=lambda v: f"{v.assignment}-{v.name}")

@@ -40,3 +40,33 @@ def test_tfds_loader_uses_the_split_api_on_mock_data():
         train, test = datasets.fashion_mnist("tfds", n_train=20, n_test=10, seed=0)
     assert train.images.shape == (20, 28, 28, 1) and train.images.dtype == np.uint8
     assert test.images.shape == (10, 28, 28, 1) and test.labels.dtype == np.int64
+
+
+def test_two_class_images_are_deterministic_rgb_and_balanced():
+    a, b = (datasets.synthetic_two_class(200, 32, seed=5) for _ in range(2))
+    assert np.array_equal(a.images, b.images) and np.array_equal(a.labels, b.labels)
+    assert a.images.shape == (200, 32, 32, 3) and a.images.dtype == np.uint8
+    assert set(a.labels.tolist()) == {0, 1} and 0.3 < a.labels.mean() < 0.7
+    assert not np.array_equal(a.images, datasets.synthetic_two_class(200, 32, seed=6).images)
+
+
+def test_two_class_images_differ_in_colour_but_overlap():
+    split = datasets.synthetic_two_class(400, 32, seed=0)
+    warmth = split.images[..., 0].mean(axis=(1, 2)) - split.images[..., 2].mean(axis=(1, 2))
+    accuracy = np.mean((warmth > 0) == (split.labels == 0))
+    assert 0.8 < accuracy < 1.0  # a learnable cue, not a copy of the label
+
+
+@pytest.mark.parametrize("bad", [{"n": 0}, {"image_size": 4}])
+def test_two_class_rejects_bad_sizes(bad):
+    with pytest.raises(ValueError, match="Received"):
+        datasets.synthetic_two_class(**{"n": 10, "image_size": 32, "seed": 0, **bad})
+
+
+def test_cats_vs_dogs_uses_the_current_split_api_on_mock_data():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=12):
+        train, test = datasets.two_class("tfds", n_train=8, n_test=4, image_size=24, seed=0)
+    assert datasets.CATS_VS_DOGS_SPLITS == ("train[:80%]", "train[80%:]")
+    assert train.images.shape == (8, 24, 24, 3) and train.images.dtype == np.uint8
+    assert test.images.shape == (4, 24, 24, 3) and set(test.labels.tolist()) <= {0, 1}

@@ -5,7 +5,7 @@ import importlib
 
 from autograder.spec import Assignment
 
-ASSIGNMENT_IDS = ("fashion_mnist", "cnn")
+ASSIGNMENT_IDS = ("fashion_mnist", "cnn", "gap", "pretrained", "transfer")
 
 
 def load(assignment_id: str) -> Assignment:

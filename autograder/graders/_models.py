@@ -1,0 +1,135 @@
+"""Helpers for checks on Keras models: weight counts, predictions, training steps, compile settings.
+
+Probe-side helpers (``shippable``) run in the sandbox worker; everything else runs
+in the grading process on models loaded with ``safe_mode=True``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from autograder import modelspec
+from autograder.context import error_summary
+from autograder.spec import CheckFailed
+
+MAX_SHIPPED_PARAMETERS = 60_000_000  # larger models are described, not saved (VGG16 with its top is 138M)
+
+
+# ----------------------------------------------------------------- sandbox side
+def shippable(value: Any) -> Any:
+    """The value itself, unless it is a Keras model too large to hand over: then a short description."""
+    import keras
+
+    if isinstance(value, keras.Model) and value.built and value.count_params() > MAX_SHIPPED_PARAMETERS:
+        return {"too_large": int(value.count_params()), "layers": [type(layer).__name__ for layer in value.layers]}
+    return value
+
+
+def shapes(model: Any) -> dict[str, Any]:
+    """Input and output shapes of a model as JSON (None when they cannot be read)."""
+    def as_list(tensors):
+        try:
+            return [None if d is None else int(d) for d in tensors[0].shape]
+        except (AttributeError, IndexError, TypeError, ValueError):
+            return None
+    return {"input_shape": as_list(getattr(model, "inputs", None)),
+            "output_shape": as_list(getattr(model, "outputs", None)),
+            "parameters": int(model.count_params()) if getattr(model, "built", False) else None}
+
+
+# ----------------------------------------------------------------- grading side
+def model(evidence, key: str, what: str, *, fresh: bool = False):
+    """The model a probe shipped, or CheckFailed saying what came back instead."""
+    value = evidence.get(key)
+    if isinstance(value, dict) and "too_large" in value:
+        raise CheckFailed(f"{what} has {value['too_large']:,} parameters, far more than expected "
+                          f"(its layers: {', '.join(value['layers'][-4:])}). Did you keep the classifier top "
+                          "(include_top=True)?")
+    return evidence.model(key, what, fresh=fresh)
+
+
+def weight_counts(m) -> tuple[int, int, int]:
+    """(total, trainable, non-trainable) parameters, counted from the weights Keras would train."""
+    def size(weights):
+        return int(sum(int(np.prod(w.shape)) for w in weights))
+    trainable, frozen = size(m.trainable_weights), size(m.non_trainable_weights)
+    return trainable + frozen, trainable, frozen
+
+
+def predict(m, batch: np.ndarray, what: str) -> np.ndarray:
+    try:
+        return np.asarray(m.predict(batch, verbose=0))
+    except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
+        raise CheckFailed(f"{what} could not predict on a batch of shape {batch.shape}: {error_summary(exc)}") from exc
+
+
+def input_shape(m) -> tuple:
+    if not getattr(m, "inputs", None):
+        raise CheckFailed("The model has no input shape yet, so Keras has not built it.")
+    return tuple(m.inputs[0].shape)
+
+
+def weight_snapshot(m) -> dict[str, np.ndarray]:
+    return {w.path: np.array(w.numpy()) for w in m.weights}
+
+
+def changed_after_training_step(m, x: np.ndarray, y: np.ndarray) -> dict[str, bool]:
+    """Train a copy one step with a trusted optimizer; which weights moved (by Keras path)?
+
+    Only trainability is judged here, so the student's own optimizer and loss
+    do not matter: a fresh Adam and mean squared error move every trainable weight.
+    """
+    import keras
+
+    before = weight_snapshot(m)
+    m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+    try:
+        m.train_on_batch(x, y)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckFailed(f"One training step on the model failed: {error_summary(exc)}") from exc
+    after = weight_snapshot(m)
+    return {path: not np.array_equal(before[path], after[path]) for path in before}
+
+
+def holds_weights(m, array: np.ndarray) -> bool:
+    """Whether some weight of the model equals ``array`` (it was built on the given layers)."""
+    return any(tuple(w.shape) == array.shape and np.allclose(w.numpy(), array) for w in m.weights)
+
+
+def require_optimizer(m, expected: str) -> None:
+    name = modelspec.optimizer_name(m)
+    if name is None:
+        raise CheckFailed("The model is not compiled.")
+    if name != expected:
+        raise CheckFailed(f"The model is compiled with {name}, not {expected}.")
+
+
+def require_binary_loss(m, *, from_logits: bool) -> None:
+    name, logits = modelspec.compiled_loss(m)
+    if name is None:
+        raise CheckFailed("The model is not compiled with a loss.")
+    if name != "binary_crossentropy":
+        raise CheckFailed(f"The loss is {name}; two classes with one output unit need binary cross-entropy.")
+    if logits != from_logits:
+        if from_logits:
+            raise CheckFailed("The loss treats the output as a probability (from_logits=False), but the model "
+                              "outputs a logit (no activation).")
+        raise CheckFailed("The loss has from_logits=True, but the model's sigmoid already outputs a probability.")
+
+
+def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> None:
+    if not m.get_compile_config():
+        raise CheckFailed("The model is not compiled.")
+    try:
+        scores = m.evaluate(x, y, verbose=0, return_dict=True)
+    except Exception as exc:  # noqa: BLE001
+        raise CheckFailed(f"Evaluating the model failed: {error_summary(exc)}") from exc
+    if "accuracy" not in scores:
+        names = ", ".join(sorted(k for k in scores if k != "loss")) or "none"
+        raise CheckFailed(f"model.evaluate reports no 'accuracy' (metrics found: {names}).")
+
+
+def expect_stack(found: list[str], expected: list[str]) -> None:
+    if found != expected:
+        raise CheckFailed(modelspec.describe_stack_difference(expected, found))

@@ -1,0 +1,437 @@
+"""Hidden grader for ``gap``: image pre-processing, a convolutional head, Flatten+Dense vs global average pooling."""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder import modelspec
+from autograder.artifacts import describe
+from autograder.graders import _models
+from autograder.graders._common import spec_to_json, unpack_pair
+from autograder.spec import Assignment, CheckFailed, StudentError
+
+ASSIGNMENT = Assignment(
+    id="gap",
+    title="Convolutional head, Flatten + Dense classifier and global average pooling",
+    student_names=("pre_process_image", "build_head", "build_standard_classifier", "add_gap"),
+)
+
+DEFAULT_SIZE = 100
+SMALL_SIZE = 24       # pre_process_image(..., image_size=SMALL_SIZE)
+HEAD_SIZE = 48        # build_head(HEAD_SIZE) -> (4, 4, 64)
+TRAIN_SIZE = 32       # add_gap is graded and trained on a head for 32x32 images
+HEAD_OUTPUT_100 = (10, 10, 64)
+HEAD_PARAMETERS, HEAD_TRAINABLE = 29_152, 28_896
+CLASSIFIER_PARAMETERS = 676_301
+DROPOUT_RATE = 0.3
+HEAD_LAYERS = [op for filters in (32, 32, 64) for op in
+               (f"Conv2D({filters}, 3x3, valid)", "BatchNormalization", "ReLU", "MaxPooling2D(2x2, strides 2)")]
+CLASSIFIER_LAYERS = ["Flatten", "BatchNormalization", "Dense(100)", "ReLU", "BatchNormalization", "Dense(100)",
+                     "ReLU", "Dense(1)", "Sigmoid"]
+GAP_LAYERS = ["GlobalAveragePooling2D", "Dense(1)", "Sigmoid"]
+MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS = 0.80, 400, 200, 4
+
+
+def head_output_size(size: int) -> int:
+    for _ in range(3):
+        size = (size - 2) // 2
+    return size
+
+
+def reference_head(image_size: int):
+    """The contract's head, built by the kit (trusted) so add_gap is graded on its own."""
+    import keras
+    from keras import layers
+
+    blocks = [[layers.Conv2D(filters, 3), layers.BatchNormalization(momentum=0.9),  # settles in a short run
+               layers.ReLU(), layers.MaxPooling2D(2)] for filters in (32, 32, 64)]
+    # `head.inputs` / `head.outputs` exist for students who continue with the functional API.
+    return keras.Sequential([keras.Input((image_size, image_size, 3)), *sum(blocks, [])], name="head")
+
+
+# ----------------------------------------------------------------- pre_process_image
+def _smooth_images(seed: int) -> dict[str, np.ndarray]:
+    """Three smooth uint8 pictures of different sizes: any sensible interpolation gives similar values."""
+    rng = np.random.default_rng(seed + 303)
+    inputs = {}
+    for k, (h, w) in enumerate(((37, 53), (64, 64), (120, 90))):
+        y, x = np.mgrid[0:h, 0:w] / max(h, w)
+        phases = rng.uniform(0, 2 * np.pi, size=(3, 2))
+        channels = [0.5 + 0.4 * np.sin(2 * np.pi * (1.3 * y + p[0])) * np.cos(2 * np.pi * (0.9 * x + p[1]))
+                    for p in phases]
+        image = np.stack(channels, axis=-1)
+        image[0, 0] = (0.0, 1.0, 0.5)  # both ends of the range occur
+        inputs[f"image{k}"] = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
+    inputs["labels"] = np.array([0, 1, 1], np.int64)
+    return inputs
+
+
+@ASSIGNMENT.probe(uses="pre_process_image", inputs=_smooth_images)
+def pre_process(student, inputs, ctx):
+    import tensorflow as tf
+
+    observed = {}
+    for k in range(3):
+        out = student.call("pre_process_image", tf.constant(inputs[f"image{k}"]), tf.constant(inputs["labels"][k]),
+                           image_size=SMALL_SIZE)
+        pair = unpack_pair(out)
+        observed[f"small{k}_returned"] = describe(out)
+        observed[f"small{k}_is_pair"] = pair is not None
+        observed[f"small{k}"] = pair[0] if pair else None
+        observed[f"label{k}"] = pair[1] if pair else None
+    default = unpack_pair(student.call("pre_process_image", tf.constant(inputs["image0"]),
+                                       tf.constant(inputs["labels"][0])))
+    observed["default"] = default[0] if default else None
+
+    def pictures():
+        for k in range(3):
+            yield inputs[f"image{k}"], inputs["labels"][k]
+
+    dataset = tf.data.Dataset.from_generator(pictures, output_signature=(
+        tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)))
+    try:  # a failure here costs only the Dataset.map check
+        mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map, student.get("pre_process_image"))
+        elements = student.run("Iterating the mapped dataset", list, mapped)
+    except StudentError as failure:
+        observed["mapped_error"] = str(failure)
+        return observed
+    observed["mapped_spec"] = spec_to_json(mapped.element_spec)
+    pairs = [unpack_pair(element) for element in elements]
+    if all(pairs) and len({tuple(p[0].shape) for p in pairs}) == 1:
+        observed["mapped_images"] = np.stack([np.asarray(p[0]) for p in pairs])
+        observed["mapped_labels"] = np.stack([np.asarray(p[1]) for p in pairs])
+    else:
+        observed["mapped_images"] = f"elements: {[describe(e) for e in elements]}"
+    return observed
+
+
+def _expected_resize(image: np.ndarray, size: int) -> np.ndarray:
+    import tensorflow as tf
+
+    return tf.image.resize(image.astype(np.float32) / 255.0, (size, size)).numpy()
+
+
+def _outputs(evidence) -> list[np.ndarray]:
+    outputs = []
+    for k in range(3):
+        if not evidence.get(f"small{k}_is_pair"):
+            raise CheckFailed(f"pre_process_image should return a pair (image, label); it returned "
+                              f"{evidence.get(f'small{k}_returned')}.")
+        outputs.append(evidence.array(f"small{k}", "the pre-processed image"))
+    return outputs
+
+
+@ASSIGNMENT.check("pre_process", points=1, title="pre_process_image returns float32 images",
+                  hint="tf.cast(image, tf.float32) before dividing; tf.image.resize also returns float32.")
+def pre_process_float32(evidence, ctx):
+    for image in _outputs(evidence):
+        if image.dtype != np.float32:
+            raise CheckFailed(f"Given a uint8 image, pre_process_image returned dtype {image.dtype}, not float32.")
+
+
+@ASSIGNMENT.check("pre_process", points=2, title="pixel values are scaled from [0, 255] to [0, 1]",
+                  hint="Divide by 255.0 (after casting to float32).")
+def pre_process_scaled(evidence, ctx):
+    for k, image in enumerate(_outputs(evidence)):
+        source = evidence.inputs[f"image{k}"].astype(np.float64)
+        if not np.issubdtype(image.dtype, np.number) or image.size == 0:
+            raise CheckFailed(f"The image that came back is not numeric pixels ({image.dtype}, {image.shape}).")
+        low, high = float(np.min(image)), float(np.max(image))
+        if low < -1e-3 or high > 1.0 + 1e-3 or high < 0.5 * float(np.max(source)) / 255.0:
+            raise CheckFailed(f"Pixel values should lie in [0, 1] (pixel / 255); yours range from {low:.4g} "
+                              f"to {high:.4g}.")
+
+
+@ASSIGNMENT.check("pre_process", points=2, title="images are resized to image_size x image_size (100 by default)",
+                  hint="tf.image.resize(image, (image_size, image_size)) with the function's argument.")
+def pre_process_resized(evidence, ctx):
+    for k, image in enumerate(_outputs(evidence)):
+        height, width = evidence.inputs[f"image{k}"].shape[:2]
+        if image.shape != (SMALL_SIZE, SMALL_SIZE, 3):
+            raise CheckFailed(f"A {height}x{width} image with image_size={SMALL_SIZE} came back with shape "
+                              f"{image.shape}; expected ({SMALL_SIZE}, {SMALL_SIZE}, 3).")
+    default = evidence.array("default", "the image pre-processed with the default size")
+    if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3):
+        raise CheckFailed(f"With the default image_size the image has shape {default.shape}; expected "
+                          f"({DEFAULT_SIZE}, {DEFAULT_SIZE}, 3).")
+
+
+@ASSIGNMENT.check("pre_process", points=1, title="the resized image shows the same picture",
+                  hint="Resize the whole picture (tf.image.resize); cropping or padding changes what is shown.")
+def pre_process_values(evidence, ctx):
+    default = evidence.array("default", "the image pre-processed with the default size")
+    if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3):
+        raise CheckFailed(f"The default-size image has shape {default.shape}, so it cannot be compared.")
+    expected = _expected_resize(evidence.inputs["image0"], DEFAULT_SIZE)
+    scale = 255.0 if float(np.max(default)) > 1.5 else 1.0  # judge the picture, not the scaling
+    difference = float(np.mean(np.abs(default.astype(np.float64) / scale - expected)))
+    if difference > 0.03:
+        raise CheckFailed(f"The resized image differs from the resized input picture by {difference:.3f} on "
+                          "average (on a 0-1 scale); the picture itself was changed.")
+
+
+@ASSIGNMENT.check("pre_process", points=1, title="the label is returned unchanged",
+                  hint="Return the label exactly as it came in.")
+def pre_process_label(evidence, ctx):
+    _outputs(evidence)
+    for k in range(3):
+        label = evidence.array(f"label{k}", "the label")
+        if label.shape != () or int(label) != int(evidence.inputs["labels"][k]):
+            raise CheckFailed(f"Label {int(evidence.inputs['labels'][k])} came back as {label.tolist()}.")
+
+
+@ASSIGNMENT.check("pre_process", points=2, title="pre_process_image works inside Dataset.map on images of any size",
+                  hint="Use TensorFlow operations only (tf.cast, tf.image.resize), no NumPy or .numpy() calls.")
+def pre_process_dataset_map(evidence, ctx):
+    if evidence.get("mapped_error"):
+        raise CheckFailed(evidence.get("mapped_error"))
+    spec = evidence.value("mapped_spec", "the mapped dataset's element_spec")
+    if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], dict)):
+        raise CheckFailed(f"Each mapped element should be an (image, label) pair; the element_spec is {spec}.")
+    if spec[0]["dtype"] != "float32":
+        raise CheckFailed(f"After dataset.map the images have dtype {spec[0]['dtype']}, not float32.")
+    mapped = evidence.get("mapped_images")
+    if isinstance(mapped, str):
+        raise CheckFailed(f"Images of different sizes did not all come out as ({DEFAULT_SIZE}, {DEFAULT_SIZE}, 3) "
+                          f"({mapped}).")
+    images = evidence.array("mapped_images", "the mapped images")
+    direct = evidence.array("default", "the image pre-processed directly")
+    if images.shape[1:] != direct.shape or not np.allclose(images[0], direct, atol=1e-4):
+        raise CheckFailed("Inside Dataset.map the result differs from calling pre_process_image directly.")
+
+
+# ----------------------------------------------------------------- build_head
+@ASSIGNMENT.probe(uses="build_head")
+def head(student, inputs, ctx):
+    return {"small": _models.shippable(student.call("build_head", HEAD_SIZE)),
+            "default": _models.shippable(student.call("build_head"))}
+
+
+def _head(evidence, key="small"):
+    what = "build_head()" if key == "default" else f"build_head({HEAD_SIZE})"
+    return _models.model(evidence, key, f"the model returned by {what}")
+
+
+@ASSIGNMENT.check("head", points=1, title="build_head returns a Keras model",
+                  hint="Build a keras.Sequential starting with keras.Input((image_size, image_size, 3)).")
+def head_returns_model(evidence, ctx):
+    _head(evidence)
+
+
+@ASSIGNMENT.check("head", points=1, title="the head takes image_size x image_size RGB images",
+                  hint="Use the image_size argument: keras.Input((image_size, image_size, 3)).")
+def head_input_shape(evidence, ctx):
+    found = _models.input_shape(_head(evidence))
+    if found != (None, HEAD_SIZE, HEAD_SIZE, 3):
+        raise CheckFailed(f"build_head({HEAD_SIZE}) takes inputs of shape {found}; expected "
+                          f"(None, {HEAD_SIZE}, {HEAD_SIZE}, 3).")
+
+
+@ASSIGNMENT.check("head", points=1, title="the head's output has the shape valid convolutions and pooling give",
+                  hint="3x3 convolutions without padding (padding='valid') shrink each side by 2; 2x2 pooling "
+                       "halves it.")
+def head_output_shape(evidence, ctx):
+    model = _head(evidence)
+    side = head_output_size(HEAD_SIZE)
+    batch = np.random.default_rng(ctx.seed).uniform(0, 1, (2, HEAD_SIZE, HEAD_SIZE, 3)).astype(np.float32)
+    output = _models.predict(model, batch, f"build_head({HEAD_SIZE})")
+    if output.shape != (2, side, side, 64):
+        raise CheckFailed(f"For 2 images of {HEAD_SIZE}x{HEAD_SIZE} the head returned shape {output.shape}; "
+                          f"expected (2, {side}, {side}, 64).")
+
+
+@ASSIGNMENT.check("head", points=1, title="with the default image_size the head maps (100, 100, 3) to (10, 10, 64)",
+                  hint="Give image_size the default value IMAGE_SIZE (100).")
+def head_default_size(evidence, ctx):
+    model = _head(evidence, "default")
+    found_in = _models.input_shape(model)
+    found_out = tuple(model.outputs[0].shape) if getattr(model, "outputs", None) else None
+    if found_in != (None, DEFAULT_SIZE, DEFAULT_SIZE, 3) or found_out != (None, *HEAD_OUTPUT_100):
+        raise CheckFailed(f"build_head() maps {found_in} to {found_out}; expected (None, 100, 100, 3) to "
+                          "(None, 10, 10, 64).")
+
+
+@ASSIGNMENT.check("head", points=2, title=f"the head has {HEAD_PARAMETERS:,} parameters, {HEAD_TRAINABLE:,} trainable",
+                  hint="Three Conv2D layers with 32, 32 and 64 filters of 3x3, each followed by BatchNormalization "
+                       "(whose moving mean and variance are the non-trainable parameters).")
+def head_parameters(evidence, ctx):
+    total, trainable, _ = _models.weight_counts(_head(evidence, "default"))
+    if (total, trainable) != (HEAD_PARAMETERS, HEAD_TRAINABLE):
+        raise CheckFailed(f"The head has {total:,} parameters of which {trainable:,} are trainable; expected "
+                          f"{HEAD_PARAMETERS:,} and {HEAD_TRAINABLE:,}.")
+
+
+@ASSIGNMENT.check("head", points=2, title="each block is Conv2D → BatchNormalization → ReLU → MaxPooling2D",
+                  hint="Normalize the convolution's output before the activation: Conv2D without activation, "
+                       "then BatchNormalization, then ReLU, then MaxPooling2D((2, 2)).")
+def head_layers(evidence, ctx):
+    _models.expect_stack(modelspec.layer_stack(_head(evidence)), HEAD_LAYERS)
+
+
+# ----------------------------------------------------------------- build_standard_classifier
+@ASSIGNMENT.probe(uses="build_standard_classifier")
+def classifier(student, inputs, ctx):
+    observed = {}
+    for key, kwargs in (("plain", {}), ("dropout", {"dropout_rate": DROPOUT_RATE})):
+        model = student.call("build_standard_classifier", **kwargs)
+        if getattr(model, "built", True) is False:  # stacked on the 100-pixel head's output
+            student.run("Building the classifier on (10, 10, 64) features", model.build, (None, *HEAD_OUTPUT_100))
+        observed[key] = _models.shippable(model)
+    return observed
+
+
+def _classifier(evidence, key="plain"):
+    call = "build_standard_classifier(dropout_rate=0.3)" if key == "dropout" else "build_standard_classifier()"
+    return _models.model(evidence, key, f"the model returned by {call}")
+
+
+@ASSIGNMENT.check("classifier", points=1, title="build_standard_classifier returns a Keras model",
+                  hint="Return keras.Sequential([...]) without an Input: it is stacked on the head.")
+def classifier_returns_model(evidence, ctx):
+    _classifier(evidence)
+
+
+@ASSIGNMENT.check("classifier", points=2, title="the classifier's layers are the ones asked for, in order",
+                  hint="Flatten → BatchNormalization → Dense(100) → ReLU → BatchNormalization → Dense(100) → ReLU "
+                       "→ Dense(1) → sigmoid; without dropout_rate there is no Dropout layer.")
+def classifier_layers(evidence, ctx):
+    _models.expect_stack(modelspec.layer_stack(_classifier(evidence)), CLASSIFIER_LAYERS)
+
+
+@ASSIGNMENT.check("classifier", points=2,
+                  title=f"on the 100-pixel head's output the classifier has {CLASSIFIER_PARAMETERS:,} parameters",
+                  hint="Flatten gives 10·10·64 = 6,400 values; BatchNormalization on them has 4·6,400 parameters and "
+                       "Dense(100) 6,400·100 + 100.")
+def classifier_parameters(evidence, ctx):
+    total, _, _ = _models.weight_counts(_classifier(evidence))
+    if total != CLASSIFIER_PARAMETERS:
+        raise CheckFailed(f"Built on (10, 10, 64) features the classifier has {total:,} parameters; expected "
+                          f"{CLASSIFIER_PARAMETERS:,}.")
+
+
+@ASSIGNMENT.check("classifier", points=1, title="the classifier outputs one probability per image (sigmoid)",
+                  hint="The last layer is Dense(1, activation='sigmoid').")
+def classifier_probability(evidence, ctx):
+    model = _classifier(evidence)
+    features = np.random.default_rng(ctx.seed).normal(0, 3, (16, *HEAD_OUTPUT_100)).astype(np.float32)
+    output = _models.predict(model, features, "The classifier")
+    if output.shape != (16, 1):
+        raise CheckFailed(f"For 16 feature maps the classifier returned shape {output.shape}; expected (16, 1).")
+    if np.any(output < 0) or np.any(output > 1) or np.ptp(output) < 1e-6:
+        raise CheckFailed(f"The outputs range from {float(output.min()):.3g} to {float(output.max()):.3g}; a sigmoid "
+                          "gives varying values between 0 and 1.")
+
+
+@ASSIGNMENT.check("classifier", points=2, title="dropout_rate adds Dropout(dropout_rate) after the first ReLU",
+                  hint="if dropout_rate is not None: add layers.Dropout(dropout_rate) right after the first "
+                       "Dense(100)'s ReLU; use the argument, not a fixed rate.")
+def classifier_dropout(evidence, ctx):
+    plain = modelspec.layer_stack(_classifier(evidence))
+    with_dropout = modelspec.layer_stack(_classifier(evidence, "dropout"))
+    if any(op.startswith("Dropout") for op in plain):
+        raise CheckFailed("Without dropout_rate the classifier should have no Dropout layer.")
+    if "ReLU" not in plain:
+        raise CheckFailed("The classifier has no ReLU after its first Dense layer.")
+    position = plain.index("ReLU") + 1
+    expected = plain[:position] + [f"Dropout({DROPOUT_RATE:g})"] + plain[position:]
+    if with_dropout != expected:
+        raise CheckFailed(f"With dropout_rate={DROPOUT_RATE} the layers are {' → '.join(with_dropout)}; expected "
+                          f"{' → '.join(expected)}.")
+
+
+# ----------------------------------------------------------------- add_gap
+@ASSIGNMENT.probe(uses="add_gap")
+def gap_model(student, inputs, ctx):
+    given = reference_head(TRAIN_SIZE)
+    first_kernel, parameters = np.array(given.layers[0].kernel.numpy()), int(given.count_params())
+    model = student.call("add_gap", given)  # may extend `given` in place (head.add): a correct choice
+    return {"model": _models.shippable(model), "head_kernel": first_kernel, "head_parameters": parameters}
+
+
+def _gap(evidence, fresh=False):
+    return _models.model(evidence, "model", "the model returned by add_gap(head)", fresh=fresh)
+
+
+def _images(ctx, n=32):
+    _, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
+    return test.images[:n].astype(np.float32) / 255.0, test.labels[:n]
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="add_gap returns a Keras model",
+                  hint="Stack the head, GlobalAveragePooling2D and Dense(1, activation='sigmoid'), compile, return.")
+def gap_returns_model(evidence, ctx):
+    _gap(evidence)
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="the model outputs one value per image",
+                  hint="The last layer is Dense(1, ...).")
+def gap_output_shape(evidence, ctx):
+    x, _ = _images(ctx, 4)
+    output = _models.predict(_gap(evidence), x, "The model")
+    if output.shape != (4, 1):
+        raise CheckFailed(f"For 4 images the model returned shape {output.shape}; expected (4, 1).")
+
+
+@ASSIGNMENT.check("gap_model", points=2, title="the head is followed by GlobalAveragePooling2D and Dense(1, sigmoid)",
+                  hint="head → layers.GlobalAveragePooling2D() → layers.Dense(1, activation='sigmoid'); no Flatten.")
+def gap_layers(evidence, ctx):
+    _models.expect_stack(modelspec.layer_stack(_gap(evidence)), HEAD_LAYERS + GAP_LAYERS)
+
+
+@ASSIGNMENT.check("gap_model", points=2, title="global average pooling adds only 65 parameters to the head",
+                  hint="Pooling has no parameters; Dense(1) on 64 averages has 64 weights and 1 bias.")
+def gap_parameters(evidence, ctx):
+    total, _, _ = _models.weight_counts(_gap(evidence))
+    added = total - int(evidence.value("head_parameters"))
+    if added != 65:
+        raise CheckFailed(f"The model adds {added:,} parameters to the head; expected 65.")
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="the model is built on the head it was given",
+                  hint="Use the `head` argument (for example keras.Sequential([head, ...])); do not build a new one.")
+def gap_uses_head(evidence, ctx):
+    if not _models.holds_weights(_gap(evidence), evidence.array("head_kernel")):
+        raise CheckFailed("The model does not contain the head's layers it was given.")
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="the output is a probability (sigmoid)",
+                  hint="Dense(1, activation='sigmoid'): softmax over one unit is always 1.")
+def gap_probability(evidence, ctx):
+    x, _ = _images(ctx, 16)
+    output = _models.predict(_gap(evidence), x, "The model")
+    if np.any(output < 0) or np.any(output > 1):
+        raise CheckFailed(f"The outputs range from {float(output.min()):.3g} to {float(output.max()):.3g}, "
+                          "outside [0, 1].")
+    if np.ptp(output) < 1e-6:
+        raise CheckFailed(f"The output is {float(output.flat[0]):.3g} for every image.")
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="compiled with the Adam optimizer",
+                  hint="model.compile(optimizer='adam', ...).")
+def gap_optimizer(evidence, ctx):
+    _models.require_optimizer(_gap(evidence), "Adam")
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="compiled with binary cross-entropy on probabilities",
+                  hint="loss='binary_crossentropy' (from_logits stays False: the sigmoid outputs probabilities).")
+def gap_loss(evidence, ctx):
+    _models.require_binary_loss(_gap(evidence), from_logits=False)
+
+
+@ASSIGNMENT.check("gap_model", points=1, title="reports an 'accuracy' metric",
+                  hint="model.compile(..., metrics=['accuracy']).")
+def gap_accuracy_metric(evidence, ctx):
+    x, y = _images(ctx)
+    _models.require_accuracy_metric(_gap(evidence), x, y)
+
+
+@ASSIGNMENT.check("gap_model", points=3,
+                  title=f"reaches at least {MIN_ACCURACY:.0%} test accuracy after a short training run",
+                  hint="Check the output activation, the loss and the optimizer: a correct model learns this quickly.")
+def gap_trains(evidence, ctx):
+    model = _gap(evidence, fresh=True)
+    train, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
+    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=16, max_params=200_000,
+                                 inputs=lambda images: images.astype(np.float32) / 255.0)
+    if not run.accuracy >= MIN_ACCURACY:
+        raise CheckFailed(f"After {EPOCHS} epochs on {N_TRAIN} images the test accuracy is {run.accuracy:.1%}; "
+                          f"at least {MIN_ACCURACY:.0%} is expected.")

@@ -1,0 +1,453 @@
+"""Hidden grader for ``pretrained``: loading pictures, preprocess_input, decoding predictions, VGG16 features.
+
+Nothing here needs ImageNet weights: predictions are judged on a small model
+whose outputs the kit knows, and the feature extractor on VGG16 with
+``weights=None``. Decoding class names needs ImageNet's class index, which the
+kit hands to the sandbox offline (see :mod:`autograder.imagenet`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from autograder import modelspec
+from autograder.artifacts import describe
+from autograder.graders import _models
+from autograder.spec import Assignment, CheckFailed, NotAttempted
+
+ASSIGNMENT = Assignment(
+    id="pretrained",
+    title="Pre-trained ResNet50 and VGG16: predictions and feature extraction",
+    student_names=("load_image_batch", "preprocess", "top_predictions", "build_feature_extractor",
+                   "extract_features"),
+)
+
+PICTURE_SHAPE = (40, 56, 3)
+TARGET = (24, 32)
+DEFAULT_TARGET = (224, 224)
+MODEL_NAMES = ("resnet50", "vgg16")
+UNKNOWN_NAME = "mobilenet"
+VGG_PARAMETERS = 14_714_688
+FEATURE_INPUT = (64, 64, 3)
+KNOWN_INPUT = (4, 4, 3)
+N_CLASSES = 1000
+CLASS_INDEX = ("imagenet_class_index",)  # decoding needs ImageNet's class names, supplied offline
+
+
+# ----------------------------------------------------------------- load_image_batch
+def _picture(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed + 505)
+    h, w, _ = PICTURE_SHAPE
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    channels = [0.5 + 0.45 * np.sin(2 * np.pi * (a * y + b * x + c)) for a, b, c in rng.uniform(0.3, 1.2, (3, 3))]
+    return {"picture": np.clip(np.rint(np.stack(channels, -1) * 255), 0, 255).astype(np.uint8)}
+
+
+def _as_array(value):
+    """Arrays and tensors as themselves; anything else described, so checks can say what came back."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return value
+    return describe(value)
+
+
+@ASSIGNMENT.probe(uses="load_image_batch", inputs=_picture)
+def image_batch(student, inputs, ctx):
+    from PIL import Image
+
+    path = Path(ctx.scratch) / "photo.png"
+    Image.fromarray(inputs["picture"]).save(path)
+    small = student.call("load_image_batch", str(path), target_size=TARGET)
+    default = student.call("load_image_batch", str(path))
+    return {"small": _as_array(small), "small_type": type(small).__module__.split(".")[0] + "." + type(small).__name__,
+            "default": _as_array(default)}
+
+
+def _loaded(evidence, key="small") -> np.ndarray:
+    value = evidence.get(key)
+    if isinstance(value, str):
+        raise CheckFailed(f"load_image_batch should return an array; it returned {value}.")
+    return evidence.array(key, "the loaded batch")
+
+
+@ASSIGNMENT.check("image_batch", points=1, title="load_image_batch returns a float32 NumPy array",
+                  hint="keras.utils.img_to_array gives float32; np.expand_dims keeps it a NumPy array.")
+def image_batch_type(evidence, ctx):
+    batch = _loaded(evidence)
+    kind = evidence.get("small_type")
+    if kind != "numpy.ndarray":
+        raise CheckFailed(f"load_image_batch returned a {kind}; expected a numpy.ndarray.")
+    if batch.dtype != np.float32:
+        raise CheckFailed(f"The batch has dtype {batch.dtype}; expected float32.")
+
+
+@ASSIGNMENT.check("image_batch", points=2, title="the picture comes back as a batch of one at target_size",
+                  hint="Load with target_size=target_size, then add the batch axis: np.expand_dims(array, axis=0) "
+                       "gives (1, height, width, 3).")
+def image_batch_shape(evidence, ctx):
+    batch = _loaded(evidence)
+    expected = (1, *TARGET, 3)
+    if batch.shape == expected[1:]:
+        raise CheckFailed(f"The result has shape {batch.shape}: the batch axis is missing (expected {expected}).")
+    if batch.shape != expected:
+        raise CheckFailed(f"With target_size={TARGET} the result has shape {batch.shape}; expected {expected}.")
+
+
+@ASSIGNMENT.check("image_batch", points=1, title="the default target_size is 224 x 224",
+                  hint="Keep the default target_size=(224, 224).")
+def image_batch_default_size(evidence, ctx):
+    batch = _loaded(evidence, "default")
+    if batch.shape[-3:] != (*DEFAULT_TARGET, 3):
+        raise CheckFailed(f"By default the result has shape {batch.shape}; expected (1, 224, 224, 3).")
+
+
+@ASSIGNMENT.check("image_batch", points=2, title="pixel values stay in 0-255 and show the picture",
+                  hint="Do not divide by 255 here: each model's preprocess_input expects 0-255 pixels.")
+def image_batch_values(evidence, ctx):
+    import tensorflow as tf
+
+    batch = _loaded(evidence).astype(np.float64)
+    picture = batch[0] if batch.ndim == 4 and len(batch) == 1 else batch  # the shape is another check's business
+    if picture.ndim != 3 or picture.shape[-1] != 3:
+        raise CheckFailed(f"The result has shape {batch.shape}, which does not hold one RGB picture.")
+    if float(picture.max()) <= 1.0 + 1e-6:
+        raise CheckFailed(f"The pixel values go up to {float(picture.max()):.3g}: they were scaled to [0, 1].")
+    expected = tf.image.resize(evidence.inputs["picture"].astype(np.float32), picture.shape[:2]).numpy()
+    difference = float(np.mean(np.abs(picture - expected)))
+    if difference > 12.0:
+        raise CheckFailed(f"The pixels differ from the picture by {difference:.1f} on average (0-255 scale).")
+
+
+# ----------------------------------------------------------------- preprocess
+def _batch_inputs(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed + 606)
+    return {"batch": rng.uniform(0, 255, size=(2, 8, 8, 3)).astype(np.float32)}
+
+
+@ASSIGNMENT.probe(uses="preprocess", inputs=_batch_inputs)
+def preprocessing(student, inputs, ctx):
+    observed = {}
+    for name in MODEL_NAMES:
+        given = inputs["batch"].copy()
+        observed[name] = _as_array(student.call("preprocess", given, name))
+        observed[f"{name}_input_after"] = given
+    fn = student.get("preprocess")
+    try:
+        fn(inputs["batch"].copy(), UNKNOWN_NAME)
+        observed["unknown"] = {"raised": None}
+    except NotImplementedError as exc:
+        raise NotAttempted("`preprocess` is not implemented yet (it raises NotImplementedError).") from exc
+    except Exception as exc:  # noqa: BLE001 - what the student raises is the observation
+        observed["unknown"] = {"raised": type(exc).__name__, "message": str(exc)[:300]}
+    return observed
+
+
+def _expected_preprocessing(name: str, batch: np.ndarray) -> np.ndarray:
+    import keras
+
+    module = {"resnet50": keras.applications.resnet50, "vgg16": keras.applications.vgg16}[name]
+    return module.preprocess_input(batch.copy())
+
+
+def _check_preprocessed(evidence, name: str) -> None:
+    value = evidence.get(name)
+    if isinstance(value, str):
+        raise CheckFailed(f"preprocess(batch, '{name}') should return an array; it returned {value}.")
+    found = evidence.array(name, "the preprocessed batch").astype(np.float64)
+    given = evidence.inputs["batch"]
+    expected = _expected_preprocessing(name, given)
+    if found.shape != expected.shape:
+        raise CheckFailed(f"preprocess(batch, '{name}') returned shape {found.shape}; expected {expected.shape}.")
+    if np.allclose(found, expected, atol=1e-3):
+        return
+    if np.allclose(found, _expected_preprocessing(name, given / 255.0), atol=1e-3):
+        raise CheckFailed(f"The batch was scaled to [0, 1] before {name}'s preprocess_input; it expects 0-255 pixels.")
+    if np.allclose(found, given, atol=1e-3):
+        raise CheckFailed(f"preprocess(batch, '{name}') returned the pixels unchanged.")
+    raise CheckFailed(f"preprocess(batch, '{name}') differs from keras.applications.{name}.preprocess_input "
+                      f"(largest difference {float(np.max(np.abs(found - expected))):.3g}).")
+
+
+@ASSIGNMENT.check("preprocessing", points=2, title="preprocess(batch, 'resnet50') matches ResNet50's preprocess_input",
+                  hint="keras.applications.resnet50.preprocess_input on the 0-255 pixels.")
+def preprocess_resnet50(evidence, ctx):
+    _check_preprocessed(evidence, "resnet50")
+
+
+@ASSIGNMENT.check("preprocessing", points=2, title="preprocess(batch, 'vgg16') matches VGG16's preprocess_input",
+                  hint="keras.applications.vgg16.preprocess_input on the 0-255 pixels.")
+def preprocess_vgg16(evidence, ctx):
+    _check_preprocessed(evidence, "vgg16")
+
+
+@ASSIGNMENT.check("preprocessing", points=2, title="the caller's array is left unchanged",
+                  hint="preprocess_input may change a float array in place: pass it a copy (np.array(batch, copy=True)).")
+def preprocess_keeps_input(evidence, ctx):
+    for name in MODEL_NAMES:
+        after = evidence.array(f"{name}_input_after", "the caller's array")
+        if not np.array_equal(after, evidence.inputs["batch"]):
+            raise CheckFailed(f"After preprocess(batch, '{name}') the caller's batch has changed.")
+
+
+@ASSIGNMENT.check("preprocessing", points=1, title="an unknown model name raises a clear ValueError",
+                  hint="if model_name not in (...): raise ValueError(f\"... Received: {model_name!r}\").")
+def preprocess_unknown_name(evidence, ctx):
+    outcome = evidence.value("unknown", "what preprocess did with an unknown name")
+    if outcome["raised"] is None:
+        raise CheckFailed(f"preprocess(batch, '{UNKNOWN_NAME}') returned a result instead of raising ValueError.")
+    if outcome["raised"] != "ValueError":
+        raise CheckFailed(f"preprocess(batch, '{UNKNOWN_NAME}') raised {outcome['raised']}, not ValueError.")
+    message = outcome.get("message", "")
+    if UNKNOWN_NAME not in message and not all(name in message for name in MODEL_NAMES):
+        raise CheckFailed(f"The ValueError's message ({message!r}) names neither the value received nor the "
+                          "accepted names.")
+
+
+# ----------------------------------------------------------------- top_predictions
+def _known_model_inputs(seed: int) -> dict[str, np.ndarray]:
+    """Weights of a Flatten → Dense(1000, softmax) model whose two images have distinct, untied top classes."""
+    rng = np.random.default_rng(seed + 707)
+    features = int(np.prod(KNOWN_INPUT))
+    kernel = rng.normal(0, 0.02, size=(features, N_CLASSES)).astype(np.float32)
+    bias = rng.normal(0, 0.5, size=N_CLASSES).astype(np.float32)
+    favourites = rng.choice(N_CLASSES, size=10, replace=False)
+    bias[favourites[:5]] += np.array([6.0, 5.5, 5.0, 4.5, 4.0], np.float32)   # first image's top five
+    batch = rng.uniform(0, 1, size=(2, *KNOWN_INPUT)).astype(np.float32)
+    batch[1] += 3.0
+    kernel[:, favourites[5:]] += np.array([0.2, 0.19, 0.18, 0.17, 0.16], np.float32)  # second image differs
+    return {"kernel": kernel, "bias": bias, "batch": batch}
+
+
+def known_model(kernel: np.ndarray, bias: np.ndarray):
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(KNOWN_INPUT), layers.Flatten(), layers.Dense(N_CLASSES, activation="softmax")])
+    model.layers[-1].set_weights([kernel, bias])
+    return model
+
+
+def _as_rows(value) -> list | str:
+    if not isinstance(value, (list, tuple)):
+        return describe(value)
+    rows = []
+    for item in value:
+        if isinstance(item, (list, tuple)) and len(item) == 3:
+            try:
+                rows.append([str(item[0]), str(item[1]), float(item[2])])
+                continue
+            except (TypeError, ValueError):
+                pass
+        rows.append(describe(item))
+    return rows
+
+
+@ASSIGNMENT.probe(uses="top_predictions", inputs=_known_model_inputs)
+def predictions(student, inputs, ctx):
+    model = known_model(inputs["kernel"], inputs["bias"])
+    return {"default": _as_rows(student.call("top_predictions", model, inputs["batch"].copy())),
+            "five": _as_rows(student.call("top_predictions", model, inputs["batch"].copy(), top=5))}
+
+
+def _scores(evidence) -> np.ndarray:
+    flat = evidence.inputs["batch"].reshape(len(evidence.inputs["batch"]), -1).astype(np.float64)
+    logits = flat @ evidence.inputs["kernel"] + evidence.inputs["bias"]
+    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def _expected_rows(evidence, ctx, image: int, top: int) -> list[list]:
+    index = ctx.imagenet_class_index()
+    probabilities = _scores(evidence)[image]
+    best = np.argsort(probabilities)[::-1][:top]
+    return [[*index[str(int(k))], float(probabilities[k])] for k in best]
+
+
+def _rows(evidence, key: str, top: int) -> list[list]:
+    rows = evidence.value(key, "the predictions")
+    if isinstance(rows, str):
+        raise CheckFailed(f"top_predictions should return a list of tuples; it returned {rows}.")
+    bad = [row for row in rows if not (isinstance(row, list) and len(row) == 3)]
+    if bad:
+        raise CheckFailed(f"Each prediction should be a (class_id, class_name, score) tuple; found {bad[0]}. "
+                          "Return decode_predictions(...)[0], the list for the first image.")
+    return rows
+
+
+def _same(found: list[list], expected: list[list]) -> bool:
+    return len(found) == len(expected) and all(
+        f[0] == e[0] and f[1] == e[1] and abs(f[2] - e[2]) < 1e-4 for f, e in zip(found, expected))
+
+
+@ASSIGNMENT.check("predictions", points=1, title="top_predictions returns 3 (class_id, class_name, score) tuples by default",
+                  hint="Keep the default top=3 and return the list for the first image.", requires=CLASS_INDEX)
+def predictions_default_top(evidence, ctx):
+    rows = _rows(evidence, "default", 3)
+    if len(rows) != 3:
+        raise CheckFailed(f"By default top_predictions returned {len(rows)} predictions; expected 3.")
+
+
+@ASSIGNMENT.check("predictions", points=1, title="top_predictions honours top",
+                  hint="Pass top=top to decode_predictions.", requires=CLASS_INDEX)
+def predictions_top_argument(evidence, ctx):
+    rows = _rows(evidence, "five", 5)
+    if len(rows) != 5:
+        raise CheckFailed(f"With top=5 top_predictions returned {len(rows)} predictions.")
+
+
+@ASSIGNMENT.check("predictions", points=2, title="the classes are the model's best for the first image, best first",
+                  hint="scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Do not preprocess "
+                       "the batch again: it arrives ready.", requires=CLASS_INDEX)
+def predictions_classes(evidence, ctx):
+    found = _rows(evidence, "default", 3)
+    expected = _expected_rows(evidence, ctx, 0, len(found) or 3)
+    if _same(found, expected):
+        return
+    if _same(found, _expected_rows(evidence, ctx, 1, len(found) or 3)):
+        raise CheckFailed("These are the predictions for the second image; return those of the first ([0]).")
+    if _same(found[::-1], expected):
+        raise CheckFailed("The predictions are in reverse order; the best class comes first.")
+    names = [row[1] for row in found]
+    raise CheckFailed(f"Expected {[row[1] for row in expected]} with scores "
+                      f"{[round(row[2], 4) for row in expected]}; got {names}.")
+
+
+@ASSIGNMENT.check("predictions", points=1, title="class ids are WordNet ids and scores are the model's probabilities",
+                  hint="Keep decode_predictions' tuples as they are: (wnid such as 'n01440764', name, score).",
+                  requires=CLASS_INDEX)
+def predictions_tuple_fields(evidence, ctx):
+    index = ctx.imagenet_class_index()
+    wnids = {entry[0] for entry in index.values()}
+    found = _rows(evidence, "default", 3)
+    if any(row[0] not in wnids for row in found):
+        raise CheckFailed(f"The first field should be an ImageNet WordNet id; found {found[0][0]!r}.")
+    if any(not 0.0 <= row[2] <= 1.0 for row in found):
+        raise CheckFailed(f"The scores should be probabilities between 0 and 1; found {[row[2] for row in found]}.")
+
+
+# ----------------------------------------------------------------- build_feature_extractor
+@ASSIGNMENT.probe(uses="build_feature_extractor")
+def feature_extractor(student, inputs, ctx):
+    sized = student.call("build_feature_extractor", weights=None, input_shape=FEATURE_INPUT)
+    default = student.call("build_feature_extractor", weights=None)
+    return {"model": _models.shippable(sized),
+            "default": _models.shapes(default) if hasattr(default, "count_params") else describe(default)}
+
+
+def _extractor(evidence):
+    return _models.model(evidence, "model",
+                         f"the model returned by build_feature_extractor(weights=None, input_shape={FEATURE_INPUT})")
+
+
+@ASSIGNMENT.check("feature_extractor", points=1, title="build_feature_extractor returns a Keras model",
+                  hint="keras.applications.VGG16(weights=weights, include_top=False, input_shape=input_shape).")
+def extractor_returns_model(evidence, ctx):
+    _extractor(evidence)
+
+
+@ASSIGNMENT.check("feature_extractor", points=2, title="the classifier top is left out",
+                  hint="include_top=False: no Flatten or Dense layers; the output is a stack of feature maps.")
+def extractor_no_top(evidence, ctx):
+    model = _extractor(evidence)
+    extra = [op for op in modelspec.layer_stack(model) if op.startswith(("Dense", "Flatten", "Global"))]
+    if extra or len(model.outputs[0].shape) != 4:
+        raise CheckFailed(f"The model ends in {', '.join(extra) or 'a flat output'}: that is the classifier top.")
+
+
+@ASSIGNMENT.check("feature_extractor", points=1, title=f"VGG16 without its top: {VGG_PARAMETERS:,} parameters",
+                  hint="Use VGG16 (not ResNet50) with include_top=False.")
+def extractor_parameters(evidence, ctx):
+    total, _, _ = _models.weight_counts(_extractor(evidence))
+    if total != VGG_PARAMETERS:
+        raise CheckFailed(f"The model has {total:,} parameters; expected {VGG_PARAMETERS:,}.")
+
+
+@ASSIGNMENT.check("feature_extractor", points=1, title="input_shape is honoured",
+                  hint="Pass input_shape=input_shape to VGG16.")
+def extractor_input_shape(evidence, ctx):
+    model = _extractor(evidence)
+    found = _models.input_shape(model)
+    if found != (None, *FEATURE_INPUT):
+        raise CheckFailed(f"With input_shape={FEATURE_INPUT} the model takes {found}.")
+    output = _models.predict(model, np.zeros((1, *FEATURE_INPUT), np.float32), "The feature extractor")
+    if output.shape != (1, 2, 2, 512):
+        raise CheckFailed(f"A 64x64 image gives features of shape {output.shape}; expected (1, 2, 2, 512).")
+
+
+@ASSIGNMENT.check("feature_extractor", points=1, title="without input_shape it accepts images of any size",
+                  hint="Keep the default input_shape=None and pass it on: VGG16 then takes (None, None, 3) images.")
+def extractor_default_input(evidence, ctx):
+    default = evidence.get("default")
+    if not isinstance(default, dict):
+        raise CheckFailed(f"build_feature_extractor(weights=None) returned {default}, not a Keras model.")
+    if default["input_shape"] != [None, None, None, 3]:
+        raise CheckFailed(f"build_feature_extractor(weights=None) takes inputs of shape {default['input_shape']}; "
+                          "expected [None, None, None, 3].")
+
+
+# ----------------------------------------------------------------- extract_features
+def _feature_inputs(seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed + 808)
+    return {"kernel": rng.normal(0, 0.3, size=(3, 3, 3, 8)).astype(np.float32),
+            "bias": rng.normal(0, 0.1, size=8).astype(np.float32),
+            "batch": rng.uniform(-1, 1, size=(2, 8, 8, 3)).astype(np.float32)}
+
+
+def features_model(kernel: np.ndarray, bias: np.ndarray):
+    """A small convolutional feature extractor with known weights (VGG16's shape of output, in miniature)."""
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(8, 3, padding="same", activation="relu"),
+                              layers.MaxPooling2D(2)])
+    model.layers[0].set_weights([kernel, bias])
+    return model
+
+
+@ASSIGNMENT.probe(uses="extract_features", inputs=_feature_inputs)
+def features(student, inputs, ctx):
+    model = features_model(inputs["kernel"], inputs["bias"])
+    return {"features": _as_array(student.call("extract_features", model, inputs["batch"].copy()))}
+
+
+def _features(evidence) -> np.ndarray:
+    value = evidence.get("features")
+    if isinstance(value, str):
+        raise CheckFailed(f"extract_features should return an array; it returned {value}.")
+    return evidence.array("features", "the features").astype(np.float64)
+
+
+def _expected_features(evidence) -> np.ndarray:
+    model = features_model(evidence.inputs["kernel"], evidence.inputs["bias"])
+    return np.asarray(model.predict(evidence.inputs["batch"], verbose=0), np.float64)
+
+
+@ASSIGNMENT.check("features", points=1, title="extract_features returns an array",
+                  hint="return model.predict(batch).")
+def features_returns_array(evidence, ctx):
+    _features(evidence)
+
+
+@ASSIGNMENT.check("features", points=2, title="one stack of feature maps per image in the batch",
+                  hint="Keep the batch axis and the maps' shape: do not index [0], flatten or pool them.")
+def features_shape(evidence, ctx):
+    found, expected = _features(evidence), _expected_features(evidence)
+    if found.shape != expected.shape:
+        raise CheckFailed(f"For a batch of {expected.shape[0]} images the features have shape {found.shape}; "
+                          f"expected {expected.shape}.")
+
+
+@ASSIGNMENT.check("features", points=2, title="the features are the model's output for the batch as given",
+                  hint="The batch is already preprocessed: return model.predict(batch) without changing it.")
+def features_values(evidence, ctx):
+    found, expected = _features(evidence), _expected_features(evidence)
+    if found.shape == expected.shape[1:]:  # the batch axis was dropped: shape's business; judge the values
+        expected = expected[0]
+    elif found.shape != expected.shape and found.size == expected.size:
+        found = found.reshape(expected.shape)
+    if found.shape != expected.shape:
+        raise CheckFailed(f"The features have shape {found.shape}, so their values cannot be compared with "
+                          f"model.predict(batch) of shape {expected.shape}.")
+    if not np.allclose(found, expected, atol=1e-4):
+        raise CheckFailed(f"The features differ from model.predict(batch) by up to "
+                          f"{float(np.max(np.abs(found - expected))):.3g}.")

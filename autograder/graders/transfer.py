@@ -1,0 +1,495 @@
+"""Hidden grader for ``transfer``: a frozen VGG16 base, a GAP + logit head, and fine-tuning its top blocks.
+
+VGG16's structure and parameter counts do not depend on the image size, so the
+kit grades at 32x32 (64x64 where a size must show) to stay fast on a laptop CPU.
+Without ImageNet weights in the Keras cache the base is VGG16 with random
+He-normal weights (Keras' default initialisation shrinks the signal through 13
+layers); the training task is chosen so that a frozen random base still
+separates its classes (see ``autograder.datasets.synthetic_two_class``).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder import imagenet, modelspec
+from autograder.graders import _models
+from autograder.spec import Assignment, CheckFailed
+
+ASSIGNMENT = Assignment(
+    id="transfer",
+    title="Transfer learning and fine-tuning with VGG16",
+    student_names=("load_vgg_base", "freeze_vgg", "build_transfer_model", "unfreeze_from", "compile_for_fine_tuning"),
+)
+
+DEFAULT_SIZE, SIZE, TRAIN_SIZE = 160, 64, 32
+VGG_PARAMETERS = 14_714_688
+HEAD_PARAMETERS = 513
+FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN = 12_979_713, 1_735_488
+FIRST_UNFROZEN, OTHER_LAYER_NAME = "block4_conv1", "block5_conv1"
+BASE_LEARNING_RATE, OTHER_BASE_LEARNING_RATE = 1e-4, 1e-3
+MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH = 0.75, 240, 150, 4, 16
+
+
+def vgg_layer_names() -> list[str]:
+    names = []
+    for block, convs in enumerate((2, 2, 3, 3, 3), start=1):
+        names += [f"block{block}_conv{i}" for i in range(1, convs + 1)] + [f"block{block}_pool"]
+    return names
+
+
+VGG_OPS = [op for name in vgg_layer_names() for op in (
+    ["MaxPooling2D(2x2, strides 2)"] if name.endswith("pool") else
+    [f"Conv2D({64 * 2 ** min(int(name[5]) - 1, 3)}, 3x3, same)", "ReLU"])]
+
+
+def reference_base(image_size: int, seed: int, *, trainable: bool = True):
+    """VGG16 without its top, built by the kit: ImageNet weights when cached, else seeded He-normal weights."""
+    import keras
+
+    weights = imagenet.cached_vgg16_weights()
+    base = keras.applications.VGG16(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
+    if weights is None:
+        rng = np.random.default_rng(seed + 404)
+        for layer in base.layers:
+            if layer.weights:
+                kernel, bias = layer.get_weights()
+                fan_in = int(np.prod(kernel.shape[:3]))
+                layer.set_weights([rng.normal(0.0, np.sqrt(2.0 / fan_in), kernel.shape).astype(np.float32),
+                                   np.zeros_like(bias)])
+    base.trainable = trainable
+    return base
+
+
+def reference_transfer_model(base):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(1)])
+
+
+def _inputs(images: np.ndarray) -> np.ndarray:
+    """What the grading runs feed VGG16: its own ("caffe") preprocessing of 0-255 pixels."""
+    import keras
+
+    return keras.applications.vgg16.preprocess_input(images.astype(np.float32))
+
+
+def _batch(ctx, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    _, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
+    return _inputs(test.images[:n]), test.labels[:n]
+
+
+def _base_of(model):
+    """The VGG16 part of a model: the nested base, or the model itself when it is the base."""
+    for layer in getattr(model, "layers", []):
+        if layer.name.startswith("vgg16") or hasattr(layer, "layers") and any(
+                inner.name == "block1_conv1" for inner in layer.layers):
+            return layer
+    return model
+
+
+def _weight_layers(base) -> list:
+    return [layer for layer in base.layers if layer.weights]
+
+
+def _layer_changes(model, x, y) -> dict[str, bool]:
+    """Which VGG layers (by name) and which head ('head') moved after one trusted training step."""
+    base = _base_of(model)
+    before = {layer.name: [np.array(w.numpy()) for w in layer.weights] for layer in _weight_layers(base)}
+    head = [w for w in model.weights if all(w is not v for v in base.weights)]
+    head_before = [np.array(w.numpy()) for w in head]
+    _models.changed_after_training_step(model, x, y.reshape(-1, 1).astype(np.float32))
+    changes = {layer.name: any(not np.array_equal(a, w.numpy()) for a, w in zip(before[layer.name], layer.weights))
+               for layer in _weight_layers(base)}
+    changes["head"] = any(not np.array_equal(a, w.numpy()) for a, w in zip(head_before, head))
+    return changes
+
+
+# ----------------------------------------------------------------- load_vgg_base
+@ASSIGNMENT.probe(uses="load_vgg_base")
+def vgg_base(student, inputs, ctx):
+    small = student.call("load_vgg_base", image_size=SIZE, weights=None)
+    default = student.call("load_vgg_base", weights=None)
+    return {"model": _models.shippable(small),
+            "default": _models.shapes(default) if hasattr(default, "count_params") else None}
+
+
+def _vgg(evidence):
+    return _models.model(evidence, "model", f"the model returned by load_vgg_base(image_size={SIZE}, weights=None)")
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title="load_vgg_base returns a Keras model",
+                  hint="Return keras.applications.VGG16(include_top=False, weights=weights, input_shape=...).")
+def vgg_returns_model(evidence, ctx):
+    _vgg(evidence)
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title="the base has no classifier top (include_top=False)",
+                  hint="include_top=False drops VGG16's Flatten and Dense layers; the base ends with block5_pool.")
+def vgg_no_top(evidence, ctx):
+    stack = modelspec.layer_stack(_vgg(evidence))
+    extra = [op for op in stack if op.startswith(("Dense", "Flatten", "Global"))]
+    if extra:
+        raise CheckFailed(f"The base contains {', '.join(extra)}: that is the classifier top.")
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title=f"the base has {VGG_PARAMETERS:,} parameters",
+                  hint="VGG16 without its top has 13 convolution layers and 14,714,688 parameters.")
+def vgg_parameters(evidence, ctx):
+    total, _, _ = _models.weight_counts(_vgg(evidence))
+    if total != VGG_PARAMETERS:
+        raise CheckFailed(f"The base has {total:,} parameters; expected {VGG_PARAMETERS:,}.")
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title="the base takes image_size x image_size RGB images",
+                  hint="input_shape=(image_size, image_size, 3), from the argument.")
+def vgg_input_shape(evidence, ctx):
+    model = _vgg(evidence)
+    found = _models.input_shape(model)
+    if found != (None, SIZE, SIZE, 3):
+        raise CheckFailed(f"load_vgg_base(image_size={SIZE}) takes inputs of shape {found}; expected "
+                          f"(None, {SIZE}, {SIZE}, 3).")
+    batch = np.zeros((1, SIZE, SIZE, 3), np.float32)
+    output = _models.predict(model, batch, "The base")
+    if output.shape != (1, SIZE // 32, SIZE // 32, 512):
+        raise CheckFailed(f"For a {SIZE}x{SIZE} image the base returned shape {output.shape}; expected "
+                          f"(1, {SIZE // 32}, {SIZE // 32}, 512).")
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title="by default the base maps 160x160 images to (5, 5, 512)",
+                  hint="Give image_size the default IMAGE_SIZE (160).")
+def vgg_default_size(evidence, ctx):
+    default = evidence.get("default")
+    if not isinstance(default, dict):
+        raise CheckFailed("load_vgg_base(weights=None) did not return a Keras model.")
+    if default["input_shape"] != [None, DEFAULT_SIZE, DEFAULT_SIZE, 3] or default["output_shape"] != [None, 5, 5, 512]:
+        raise CheckFailed(f"load_vgg_base(weights=None) maps {default['input_shape']} to {default['output_shape']}; "
+                          "expected [None, 160, 160, 3] to [None, 5, 5, 512].")
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title="the layers keep VGG16's names (block1_conv1 … block5_pool)",
+                  hint="Use keras.applications.VGG16 itself; unfreeze_from finds layers by these names.")
+def vgg_layer_names_kept(evidence, ctx):
+    found = [layer.name for layer in _vgg(evidence).layers if type(layer).__name__ != "InputLayer"]
+    if found != vgg_layer_names():
+        missing = [name for name in vgg_layer_names() if name not in found]
+        raise CheckFailed(f"The base's layers are named {found[:4]}…; missing: {missing[:4]}.")
+
+
+# ----------------------------------------------------------------- freeze_vgg
+@ASSIGNMENT.probe(uses="freeze_vgg")
+def freeze(student, inputs, ctx):
+    base = reference_base(TRAIN_SIZE, ctx.seed)
+    returned = student.call("freeze_vgg", base)
+    return {"model": _models.shippable(returned), "same_object": returned is base}
+
+
+def _frozen(evidence, fresh=False):
+    return _models.model(evidence, "model", "the model returned by freeze_vgg(vgg)", fresh=fresh)
+
+
+@ASSIGNMENT.check("freeze", points=1, title="freeze_vgg returns the base it was given",
+                  hint="Change the base in place and return it: `return vgg`.")
+def freeze_returns_base(evidence, ctx):
+    _frozen(evidence)
+    if not evidence.get("same_object"):
+        raise CheckFailed("freeze_vgg returned a different object from the base it was given.")
+
+
+@ASSIGNMENT.check("freeze", points=2, title="the frozen base has no trainable weights",
+                  hint="vgg.trainable = False freezes every layer of the base at once.")
+def freeze_no_trainable_weights(evidence, ctx):
+    base = _frozen(evidence)
+    trainable = [layer.name for layer in _weight_layers(base) if layer.trainable]
+    if trainable or base.trainable_weights:
+        raise CheckFailed(f"These layers can still learn: {', '.join(trainable) or 'some weights'}.")
+
+
+@ASSIGNMENT.check("freeze", points=2, title="training a head on the frozen base leaves the base's weights unchanged",
+                  hint="Freeze the whole base (vgg.trainable = False), not just some of its layers.")
+def freeze_training_keeps_base(evidence, ctx):
+    base = _frozen(evidence, fresh=True)
+    x, y = _batch(ctx, 4)
+    changes = _layer_changes(reference_transfer_model(base), x, y)
+    moved = [name for name, changed in changes.items() if changed and name != "head"]
+    if moved:
+        raise CheckFailed(f"After one training step these base layers changed: {', '.join(moved)}.")
+
+
+# ----------------------------------------------------------------- build_transfer_model
+@ASSIGNMENT.probe(uses="build_transfer_model")
+def transfer_model(student, inputs, ctx):
+    base = reference_base(TRAIN_SIZE, ctx.seed, trainable=False)
+    kernel = np.array(base.get_layer("block1_conv1").kernel.numpy())
+    model = student.call("build_transfer_model", base)
+    return {"model": _models.shippable(model), "base_kernel": kernel}
+
+
+def _transfer(evidence, fresh=False):
+    return _models.model(evidence, "model", "the model returned by build_transfer_model(vgg)", fresh=fresh)
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="build_transfer_model returns a Keras model",
+                  hint="keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)]), compiled.")
+def transfer_returns_model(evidence, ctx):
+    _transfer(evidence)
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="the model outputs one value per image",
+                  hint="The last layer is Dense(1).")
+def transfer_output_shape(evidence, ctx):
+    x, _ = _batch(ctx, 4)
+    output = _models.predict(_transfer(evidence), x, "The model")
+    if output.shape != (4, 1):
+        raise CheckFailed(f"For 4 images the model returned shape {output.shape}; expected (4, 1).")
+
+
+@ASSIGNMENT.check("transfer_model", points=2, title="the base is followed by GlobalAveragePooling2D and Dense(1)",
+                  hint="vgg → layers.GlobalAveragePooling2D() → layers.Dense(1); no Flatten, no extra layers.")
+def transfer_layers(evidence, ctx):
+    stack = modelspec.layer_stack(_transfer(evidence))
+    if stack[:len(VGG_OPS)] != VGG_OPS:
+        raise CheckFailed(f"The model does not start with the VGG16 base it was given: "
+                          f"{' → '.join(stack[:4])} …")
+    head = stack[len(VGG_OPS):]
+    if head[:2] != ["GlobalAveragePooling2D", "Dense(1)"] or head[2:] not in ([], ["Sigmoid"]):
+        raise CheckFailed(f"After the base come {' → '.join(head) or 'no layers'}; expected "
+                          "GlobalAveragePooling2D → Dense(1).")
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="the output is a logit (Dense(1) without activation)",
+                  hint="Leave out activation='sigmoid': the loss applies the sigmoid itself (from_logits=True).")
+def transfer_logit_output(evidence, ctx):
+    stack = modelspec.layer_stack(_transfer(evidence))
+    if stack and stack[-1] != "Dense(1)":
+        raise CheckFailed(f"The model ends with {stack[-1]}; the last layer should be a plain Dense(1).")
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title=f"the model has {VGG_PARAMETERS + HEAD_PARAMETERS:,} parameters",
+                  hint="The base's 14,714,688 plus Dense(1) on 512 pooled features: 512 weights and 1 bias.")
+def transfer_parameters(evidence, ctx):
+    total, _, _ = _models.weight_counts(_transfer(evidence))
+    if total != VGG_PARAMETERS + HEAD_PARAMETERS:
+        raise CheckFailed(f"The model has {total:,} parameters; expected {VGG_PARAMETERS + HEAD_PARAMETERS:,}.")
+
+
+@ASSIGNMENT.check("transfer_model", points=2, title=f"with a frozen base exactly {HEAD_PARAMETERS} parameters are trainable",
+                  hint="Freeze only the base; the new head (Dense(1)) must stay trainable. Do not set "
+                       "model.trainable = False on the whole model.")
+def transfer_trainable(evidence, ctx):
+    _, trainable, _ = _models.weight_counts(_transfer(evidence))
+    if trainable != HEAD_PARAMETERS:
+        raise CheckFailed(f"{trainable:,} parameters are trainable; expected {HEAD_PARAMETERS} (the head only).")
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="the model is built on the base it was given",
+                  hint="Use the `vgg` argument; do not load a new VGG16 inside the function.")
+def transfer_uses_base(evidence, ctx):
+    if not _models.holds_weights(_transfer(evidence), evidence.array("base_kernel")):
+        raise CheckFailed("The model does not contain the VGG16 base it was given.")
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="compiled with the Adam optimizer",
+                  hint="optimizer=keras.optimizers.Adam() (or 'adam').")
+def transfer_optimizer(evidence, ctx):
+    _models.require_optimizer(_transfer(evidence), "Adam")
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="compiled with BinaryCrossentropy(from_logits=True)",
+                  hint="The output is a logit, so use keras.losses.BinaryCrossentropy(from_logits=True).")
+def transfer_loss(evidence, ctx):
+    _models.require_binary_loss(_transfer(evidence), from_logits=True)
+
+
+@ASSIGNMENT.check("transfer_model", points=1, title="reports an 'accuracy' metric",
+                  hint="model.compile(..., metrics=['accuracy']).")
+def transfer_accuracy_metric(evidence, ctx):
+    x, y = _batch(ctx, 16)
+    _models.require_accuracy_metric(_transfer(evidence), x, y)
+
+
+@ASSIGNMENT.check("transfer_model", points=2, title="one training step moves the head and leaves the frozen base alone",
+                  hint="Only the base is frozen; the head must learn.")
+def transfer_training_moves_head_only(evidence, ctx):
+    x, y = _batch(ctx, 4)
+    changes = _layer_changes(_transfer(evidence, fresh=True), x, y)
+    moved = [name for name, changed in changes.items() if changed and name != "head"]
+    if moved:
+        raise CheckFailed(f"Training changed the frozen base ({', '.join(moved[:3])}).")
+    if not changes["head"]:
+        raise CheckFailed("Training did not change the head: it cannot learn.")
+
+
+@ASSIGNMENT.check("transfer_model", points=3,
+                  title=f"with a frozen base, reaches at least {MIN_ACCURACY:.0%} test accuracy after a short run",
+                  hint="Check that the head can learn, the output is a logit and the loss uses from_logits=True.")
+def transfer_trains(evidence, ctx):
+    model = _transfer(evidence, fresh=True)
+    train, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
+    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=BATCH, max_params=20_000_000,
+                                 inputs=_inputs)
+    if not run.accuracy >= MIN_ACCURACY:
+        raise CheckFailed(f"After {EPOCHS} epochs on {N_TRAIN} images the test accuracy is {run.accuracy:.1%}; "
+                          f"at least {MIN_ACCURACY:.0%} is expected.")
+
+
+# ----------------------------------------------------------------- unfreeze_from
+@ASSIGNMENT.probe(uses="unfreeze_from")
+def unfreeze(student, inputs, ctx):
+    frozen = reference_base(TRAIN_SIZE, ctx.seed, trainable=False)  # as left by freeze_vgg
+    model = reference_transfer_model(frozen)
+    returned = student.call("unfreeze_from", frozen)
+    other = reference_base(TRAIN_SIZE, ctx.seed, trainable=True)
+    student.call("unfreeze_from", other, layer_name=OTHER_LAYER_NAME)
+    return {"model": model, "same_object": returned is frozen,
+            "other_trainable": {layer.name: bool(layer.trainable) for layer in _weight_layers(other)}}
+
+
+def _unfrozen(evidence, fresh=False):
+    return _models.model(evidence, "model", "the transfer model after unfreeze_from(vgg)", fresh=fresh)
+
+
+def _expected_trainable(first: str) -> dict[str, bool]:
+    names = [name for name in vgg_layer_names() if "conv" in name]
+    return {name: index >= names.index(first) for index, name in enumerate(names)}
+
+
+def _wrong_flags(found: dict[str, bool], first: str) -> str:
+    expected = _expected_trainable(first)
+    frozen_wrongly = [name for name, on in expected.items() if on and not found.get(name)]
+    trainable_wrongly = [name for name, on in expected.items() if not on and found.get(name)]
+    parts = []
+    if frozen_wrongly:
+        parts.append(f"frozen but should be trainable: {', '.join(frozen_wrongly)}")
+    if trainable_wrongly:
+        parts.append(f"trainable but should stay frozen: {', '.join(trainable_wrongly)}")
+    return "; ".join(parts)
+
+
+@ASSIGNMENT.check("unfreeze", points=1, title="unfreeze_from returns the base it was given",
+                  hint="Change the base in place and return it.")
+def unfreeze_returns_base(evidence, ctx):
+    _unfrozen(evidence)
+    if not evidence.get("same_object"):
+        raise CheckFailed("unfreeze_from returned a different object from the base it was given.")
+
+
+@ASSIGNMENT.check("unfreeze", points=2, title=f"layers from {FIRST_UNFROZEN} on are trainable, earlier ones frozen",
+                  hint="vgg.trainable = True first (a frozen base keeps every inner layer frozen), then set "
+                       "trainable = False on every layer before layer_name.")
+def unfreeze_flags(evidence, ctx):
+    base = _base_of(_unfrozen(evidence))
+    if not base.trainable:
+        raise CheckFailed("The base itself still says it is frozen (vgg.trainable is False): vgg.trainable_weights "
+                          "is empty and vgg.summary() reports no trainable parameters, and with older Keras "
+                          "versions none of its layers would learn, whatever their own flags say.")
+    found = {layer.name: layer.trainable for layer in _weight_layers(base)}
+    wrong = _wrong_flags(found, FIRST_UNFROZEN)
+    if wrong:
+        raise CheckFailed(f"After unfreeze_from(vgg): {wrong}.")
+
+
+@ASSIGNMENT.check("unfreeze", points=2,
+                  title=f"the transfer model then has {FINE_TUNE_TRAINABLE:,} trainable and {FINE_TUNE_FROZEN:,} "
+                        "non-trainable parameters",
+                  hint="Blocks 4 and 5 (from block4_conv1) plus the head learn; blocks 1 to 3 stay frozen.")
+def unfreeze_counts(evidence, ctx):
+    _, trainable, frozen = _models.weight_counts(_unfrozen(evidence))
+    if (trainable, frozen) != (FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN):
+        raise CheckFailed(f"The transfer model has {trainable:,} trainable and {frozen:,} non-trainable "
+                          f"parameters; expected {FINE_TUNE_TRAINABLE:,} and {FINE_TUNE_FROZEN:,}.")
+
+
+@ASSIGNMENT.check("unfreeze", points=2, title="layer_name chooses where unfreezing starts",
+                  hint="Find the position of the layer named layer_name; do not hard-code block4_conv1.")
+def unfreeze_layer_name(evidence, ctx):
+    found = evidence.value("other_trainable", "the trainable flags")
+    wrong = _wrong_flags(found, OTHER_LAYER_NAME)
+    if wrong:
+        raise CheckFailed(f"After unfreeze_from(vgg, layer_name='{OTHER_LAYER_NAME}'): {wrong}.")
+
+
+@ASSIGNMENT.check("unfreeze", points=2, title="one training step changes blocks 4-5 and the head, not blocks 1-3",
+                  hint="Trainability is what training does: frozen layers must not change, unfrozen ones must.")
+def unfreeze_training_step(evidence, ctx):
+    x, y = _batch(ctx, 4)
+    changes = _layer_changes(_unfrozen(evidence, fresh=True), x, y)
+    wrong = _wrong_flags({name: changed for name, changed in changes.items() if name != "head"}, FIRST_UNFROZEN)
+    if wrong:
+        raise CheckFailed(f"After one training step, by what changed: {wrong}.")
+
+
+# ----------------------------------------------------------------- compile_for_fine_tuning
+@ASSIGNMENT.probe(uses="compile_for_fine_tuning")
+def fine_tuning(student, inputs, ctx):
+    observed = {}
+    for key, kwargs in (("model", {}), ("other", {"base_learning_rate": OTHER_BASE_LEARNING_RATE})):
+        base = reference_base(TRAIN_SIZE, ctx.seed)
+        for layer in base.layers[:base.layers.index(base.get_layer(FIRST_UNFROZEN))]:
+            layer.trainable = False
+        returned = student.call("compile_for_fine_tuning", reference_transfer_model(base), **kwargs)
+        observed[key] = _models.shippable(returned)
+    return observed
+
+
+def _fine(evidence, key="model"):
+    call = ("compile_for_fine_tuning(model)" if key == "model"
+            else f"compile_for_fine_tuning(model, base_learning_rate={OTHER_BASE_LEARNING_RATE})")
+    return _models.model(evidence, key, f"the model returned by {call}")
+
+
+def _learning_rate(model) -> float:
+    _models.require_optimizer(model, "RMSprop") if modelspec.optimizer_name(model) is None else None
+    return float(modelspec.learning_rate(model))
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="compile_for_fine_tuning returns the compiled model",
+                  hint="Call model.compile(...) and return the model.")
+def fine_returns_compiled_model(evidence, ctx):
+    if modelspec.optimizer_name(_fine(evidence)) is None:
+        raise CheckFailed("The returned model is not compiled.")
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="compiled with RMSprop",
+                  hint="optimizer=keras.optimizers.RMSprop(learning_rate=...).")
+def fine_optimizer(evidence, ctx):
+    _models.require_optimizer(_fine(evidence), "RMSprop")
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="the learning rate is base_learning_rate / 10 (1e-5 by default)",
+                  hint="Fine-tune ten times more gently than the head was trained: learning_rate=base_learning_rate / 10.")
+def fine_learning_rate(evidence, ctx):
+    rate = _learning_rate(_fine(evidence))
+    if not np.isclose(rate, BASE_LEARNING_RATE / 10, rtol=1e-3):
+        raise CheckFailed(f"The learning rate is {rate:.3g}; expected {BASE_LEARNING_RATE / 10:.3g}.")
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="the learning rate follows base_learning_rate",
+                  hint="Compute the rate from the argument; do not hard-code 1e-5.")
+def fine_learning_rate_argument(evidence, ctx):
+    rate = _learning_rate(_fine(evidence, "other"))
+    if not np.isclose(rate, OTHER_BASE_LEARNING_RATE / 10, rtol=1e-3):
+        raise CheckFailed(f"With base_learning_rate={OTHER_BASE_LEARNING_RATE:g} the learning rate is {rate:.3g}; "
+                          f"expected {OTHER_BASE_LEARNING_RATE / 10:.3g}.")
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="compiled with BinaryCrossentropy(from_logits=True)",
+                  hint="The model still outputs a logit.")
+def fine_loss(evidence, ctx):
+    _models.require_binary_loss(_fine(evidence), from_logits=True)
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="reports an 'accuracy' metric",
+                  hint="metrics=['accuracy'].")
+def fine_accuracy_metric(evidence, ctx):
+    x, y = _batch(ctx, 16)
+    _models.require_accuracy_metric(_fine(evidence), x, y)
+
+
+@ASSIGNMENT.check("fine_tuning", points=1, title="compiling keeps what was unfrozen",
+                  hint="Only compile here; do not change any layer's trainable flag.")
+def fine_keeps_trainability(evidence, ctx):
+    _, trainable, frozen = _models.weight_counts(_fine(evidence))
+    if (trainable, frozen) != (FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN):
+        raise CheckFailed(f"After compiling, {trainable:,} parameters are trainable and {frozen:,} frozen; expected "
+                          f"{FINE_TUNE_TRAINABLE:,} and {FINE_TUNE_FROZEN:,} as unfreeze_from left them.")
