@@ -8,7 +8,7 @@ a distractor blob and pixel noise. The seed only changes which samples are drawn
 
 The two-class RGB set (``synthetic_two_class``) stands in for cats_vs_dogs: each
 image is a soft-edged object on a noisy background tinted by the object; the
-class decides the colour family (warm or cool, with overlap between samples).
+class decides the colour family (warm or cool, each sample's shade jittered).
 Colour is chosen as the cue because it survives a frozen, randomly initialised
 VGG16, which is what the transfer checks train on when no ImageNet weights are
 available offline.
@@ -26,7 +26,8 @@ import numpy as np
 IMAGE_SIZE = 28
 NUM_CLASSES = 10
 _PROTOTYPE_SEED = 20191105
-_CLASS_COLOURS = np.array([[0.7, 0.45, 0.3], [0.3, 0.45, 0.7]])  # warm "cats", cool "dogs"
+_CLASS_COLOURS = np.array([[0.8, 0.45, 0.2], [0.2, 0.45, 0.8]])  # warm "cats", cool "dogs"
+_COLOUR_JITTER, _SCENE_TINT = 0.05, 0.85
 SOURCES = ("synthetic", "tfds")
 # cats_vs_dogs has only a "train" split; the kit holds out its last 20% for testing.
 CATS_VS_DOGS_SPLITS = ("train[:80%]", "train[80%:]")
@@ -84,12 +85,12 @@ def synthetic_two_class(n: int, image_size: int, seed: int) -> Split:
     y, x = np.mgrid[0:image_size, 0:image_size].astype(np.float32) / image_size
     images = np.empty((n, image_size, image_size, 3), np.float32)
     for i, label in enumerate(labels):
-        colour = np.clip(_CLASS_COLOURS[label] + rng.normal(0.0, 0.1, size=3), 0.0, 1.0)
+        colour = np.clip(_CLASS_COLOURS[label] + rng.normal(0.0, _COLOUR_JITTER, size=3), 0.0, 1.0)
         scenery = rng.uniform(0.3, 0.7, size=3)
         cy, cx = rng.uniform(0.3, 0.7, size=2)
         ry, rx = rng.uniform(0.2, 0.4, size=2)
         inside = np.exp(-(((y - cy) / ry) ** 2 + ((x - cx) / rx) ** 2) ** 2)[..., None]
-        background = 0.35 * scenery + 0.65 * colour  # the class colour also tints the scene
+        background = (1 - _SCENE_TINT) * scenery + _SCENE_TINT * colour  # the class colour tints the scene
         images[i] = background * (1.0 - inside) + colour * inside
     images += rng.normal(0.0, 0.06, size=images.shape)
     images *= rng.uniform(0.8, 1.1, size=(n, 1, 1, 1))  # exposure

@@ -9,7 +9,7 @@ trip through ``load_model_safely``), the reference model and known-wrong variant
     softmax-out     Dense(1, softmax): always outputs 1
     logits-loss     the reference with BinaryCrossentropy(from_logits=True)
     not-compiled    never compiled (the grader cannot train it)
-``transfer`` (build_transfer_model on the kit's frozen VGG16 base for 32x32 images; random
+``transfer`` (build_transfer_model on the kit's frozen VGG16 base for 32x32 images; fixed random
 He-normal weights unless ImageNet weights are in the Keras cache):
     reference       base → GlobalAveragePooling2D → Dense(1), Adam, BinaryCrossentropy(from_logits=True)
     sigmoid-logits  Dense(1, sigmoid) with the from-logits loss
@@ -63,7 +63,7 @@ def transfer_model(variant: str, seed: int):
     import keras
     from keras import layers
 
-    base = transfer.reference_base(transfer.TRAIN_SIZE, seed, trainable=False)
+    base = transfer.reference_base(transfer.TRAIN_SIZE, trainable=False)
     model = keras.Sequential([base, layers.GlobalAveragePooling2D(),
                               layers.Dense(1, activation="sigmoid" if variant == "sigmoid-logits" else None)])
     if variant == "frozen-outer":

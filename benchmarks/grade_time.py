@@ -1,7 +1,7 @@
 """How long grading the reference solutions takes, step by step, and how much memory it needs.
 
-What it measures, for each assignment (``fashion_mnist``, ``cnn``) graded against
-``solutions/``, without changing any kit code:
+What it measures, for each assignment graded against ``solutions/``, without changing
+any kit code:
 
 * in the grading process, once: the time to ``import tensorflow`` and ``import keras``
   (the checks need both; the CLI pays this once per run);
@@ -26,8 +26,9 @@ What it measures, for each assignment (``fashion_mnist``, ``cnn``) graded agains
   subprocess (with the CLI's defaults), its exit code, its score and its peak RSS
   (``os.wait4``: the largest process in its tree). The CLI runs first, before this
   process imports TensorFlow, so that figure is not inflated by the caveat above.
-  The target is under 45 s for both assignments on a 2-core machine; the script
-  prints whether it was met.
+  The target is under 60 s per assignment on a 2-core machine (its in-process grading
+  plus one TensorFlow import, the cost of ``python -m autograder grade FILE``); the
+  script prints whether each assignment met it.
 
 Timings depend on what else runs on the machine; run it on an idle machine and use
 ``--repeat`` to see the spread. The first in-process repeat also pays one-off costs
@@ -35,7 +36,7 @@ Timings depend on what else runs on the machine; run it on an idle machine and u
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/grade_time.py                 # both assignments, once
+    .venv/bin/python benchmarks/grade_time.py                 # every assignment, once
     .venv/bin/python benchmarks/grade_time.py --repeat 3
     .venv/bin/python benchmarks/grade_time.py --assignment cnn --no-cli
 
@@ -68,7 +69,7 @@ from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when 
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
-TARGET_SECONDS = 45.0
+TARGET_SECONDS = 60.0  # per assignment
 POLL_SECONDS = 0.010
 
 
@@ -401,14 +402,13 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([f"run {i + 1}", f"{cli['seconds']:.2f}", reported, str(cli["returncode"]), score])
         print_table(["run", "wall (s)", "grading, as reported (s)", "exit", "score"], rows,
                     f"End to end: {command}")
-        worst = max(cli["seconds"] for cli in cli_runs)
-        if args.assignment:
-            print(f"Target: under {TARGET_SECONDS:g} s for BOTH assignments; only {args.assignment} was run "
-                  f"({worst:.1f} s), so the target is not judged.")
-        else:
-            verdict = "MET" if worst < TARGET_SECONDS else "NOT MET"
-            print(f"Target: under {TARGET_SECONDS:g} s for both assignments on a {os.cpu_count()}-core machine: "
-                  f"{verdict} (slowest run {worst:.1f} s).")
+
+    slowest = {a: max(rows[-1][2] for rows in timings[a]) + sum_imports for a in assignments}
+    per_assignment = [[a, f"{seconds:.1f}", "MET" if seconds < TARGET_SECONDS else "NOT MET"]
+                      for a, seconds in slowest.items()]
+    print_table(["assignment", "slowest grading + TF import (s)", f"under {TARGET_SECONDS:g} s"], per_assignment,
+                f"Target: each assignment's hidden suite in under {TARGET_SECONDS:g} s on a "
+                f"{os.cpu_count()}-core machine")
 
     if failures:
         print("\nReference solutions did NOT get full marks:")

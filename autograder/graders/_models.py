@@ -64,6 +64,13 @@ def predict(m, batch: np.ndarray, what: str) -> np.ndarray:
         raise CheckFailed(f"{what} could not predict on a batch of shape {batch.shape}: {error_summary(exc)}") from exc
 
 
+def expect_one_output_per_image(m, batch: np.ndarray) -> None:
+    output = predict(m, batch, "The model")
+    if output.shape != (len(batch), 1):
+        raise CheckFailed(f"For {len(batch)} images the model returned shape {output.shape}; "
+                          f"expected ({len(batch)}, 1).")
+
+
 def input_shape(m) -> tuple:
     if not getattr(m, "inputs", None):
         raise CheckFailed("The model has no input shape yet, so Keras has not built it.")
