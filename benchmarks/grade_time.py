@@ -209,7 +209,7 @@ def grade_once(assignment_id: str, context: GradingContext, limits: Limits) -> d
         raise FileNotFoundError(f"no {assignment_id}.py in {SOLUTIONS}")
     rows: list[tuple[str, str, float]] = []  # (section, label, seconds)
     started = time.perf_counter()
-    session = TimedSession(assignment, file, seed=context.seed, limits=limits)
+    session = TimedSession(assignment, file, seed=context.seed, limits=limits, class_index=context.class_index_path)
     rows.append(("sandbox", "session set-up (probe inputs, temp dir)", time.perf_counter() - started))
     try:
         recorder = ProgressRecorder(session.root, session)
