@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder import datasets, imagenet
+from autograder import datasets, imagenet, modelspec
 from autograder.spec import CheckFailed
 
 
@@ -92,8 +92,6 @@ class GradingContext:
         0.5 otherwise.
         """
         import keras
-
-        from autograder import modelspec
 
         if getattr(model, "optimizer", None) is None or not model.get_compile_config():
             raise CheckFailed("The model is not compiled, so it cannot be trained. Call model.compile(...) "

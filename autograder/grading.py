@@ -9,6 +9,7 @@ from autograder import graders
 from autograder.context import GradingContext
 from autograder.outcomes import CheckResult, ProbeStatus, judge
 from autograder.runner import Limits, SandboxSession
+from autograder.spec import Assignment
 
 SUBMISSION_SUFFIXES = (".py",)
 
@@ -72,6 +73,14 @@ def assignments_for(submission: Path, requested: str | None) -> list[str]:
     return list(graders.ASSIGNMENT_IDS)
 
 
+def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits) -> list[CheckResult]:
+    """Run ``assignment``'s probes on ``file`` in the sandbox and judge each of its checks."""
+    with SandboxSession(assignment, file, seed=context.seed, limits=limits,
+                        class_index=context.class_index_path) as session:
+        observed = session.run()
+        return [judge(assignment.id, check, *observed[check.probe], context) for check in assignment.checks]
+
+
 def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
                      limits: Limits) -> AssignmentResult:
     assignment = graders.load(assignment_id)
@@ -80,10 +89,7 @@ def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingC
         missing = ProbeStatus("not_attempted", f"No {assignment_id}.py was found in the submission.")
         checks = [judge(assignment.id, check, missing, None, context) for check in assignment.checks]
         return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
-    with SandboxSession(assignment, file, seed=context.seed, limits=limits,
-                        class_index=context.class_index_path) as session:
-        observed = session.run()
-        checks = [judge(assignment.id, check, *observed[check.probe], context) for check in assignment.checks]
+    checks = judge_file(assignment, file, context=context, limits=limits)
     return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started)
 
 

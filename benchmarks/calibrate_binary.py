@@ -73,12 +73,11 @@ def transfer_model(variant: str, seed: int):
     return model
 
 
-SETUPS = {
+SETUPS = {  # the grader module supplies sizes, epochs, batch size, input preparation and threshold
     "gap": dict(variants=("reference", "softmax-out", "logits-loss", "not-compiled"), module=gap,
-                build=lambda variant, seed: gap_model(variant), batch=16, max_params=200_000,
-                inputs=lambda images: images.astype("float32") / 255.0),
+                build=lambda variant, seed: gap_model(variant)),
     "transfer": dict(variants=("reference", "sigmoid-logits", "frozen-outer", "book-pairing"), module=transfer,
-                     build=transfer_model, batch=transfer.BATCH, max_params=20_000_000, inputs=transfer._inputs),
+                     build=transfer_model),
 }
 
 
@@ -96,8 +95,8 @@ def run_once(name: str, variant: str, seed: int, directory: Path) -> tuple[float
     train, test = context.two_class_images(module.N_TRAIN, module.N_TEST, module.TRAIN_SIZE)
     started = time.perf_counter()
     try:
-        result = context.train_and_evaluate(model, train, test, epochs=module.EPOCHS, batch_size=setup["batch"],
-                                            max_params=setup["max_params"], inputs=setup["inputs"])
+        result = context.train_and_evaluate(model, train, test, epochs=module.EPOCHS, batch_size=module.BATCH,
+                                            max_params=module.MAX_TRAIN_PARAMETERS, inputs=module.model_inputs)
     except CheckFailed:
         return None, time.perf_counter() - started
     return result.accuracy, time.perf_counter() - started

@@ -1,5 +1,4 @@
 """Broken, hanging, exiting and cheating submissions: clear messages, zero where affected, nothing else lost."""
-from pathlib import Path
 
 import pytest
 

@@ -4,9 +4,9 @@ import pytest
 from dataclasses import replace
 
 from autograder import graders
-from autograder.grading import grade_submission
-from autograder.outcomes import Outcome, judge
-from autograder.runner import Limits, SandboxSession
+from autograder.grading import grade_submission, judge_file
+from autograder.outcomes import Outcome
+from autograder.runner import Limits
 from corpus import CORRECT, MISTAKES
 
 LIMITS = Limits(step_timeout=120)
@@ -30,10 +30,7 @@ def _grade_affected(variant, submit, grading_context):
     probes = {name: probe for name, probe in full.probes.items() if edited is None or set(probe.uses) & edited}
     partial = replace(full, probes=probes, checks=[c for c in full.checks if c.probe in probes])
     path = submit({f"{variant.assignment}.py": variant.source()}) / f"{variant.assignment}.py"
-    with SandboxSession(partial, path, seed=grading_context.seed, limits=LIMITS,
-                        class_index=grading_context.class_index_path) as session:
-        observed = session.run()
-        return partial, [judge(partial.id, check, *observed[check.probe], grading_context) for check in partial.checks]
+    return partial, judge_file(partial, path, context=grading_context, limits=LIMITS)
 
 
 def test_corpus_is_big_enough_and_names_real_checks():

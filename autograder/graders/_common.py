@@ -11,7 +11,7 @@ import numpy as np
 
 from autograder import modelspec
 from autograder.artifacts import describe
-from autograder.context import error_summary
+from autograder.graders import _models
 from autograder.spec import Assignment, CheckFailed
 
 N_CLASSES = 10
@@ -165,10 +165,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
     @register("input_shape", 1, f"the model takes {shape_text} inputs",
               f"Start with keras.Input(shape={input_shape}) (or give the first layer that input shape).")
     def model_input_shape(evidence, ctx):
-        model = evidence.model("model", what)
-        if not model.built or not getattr(model, "inputs", None):
-            raise CheckFailed("The model has no input shape yet, so Keras has not built it.")
-        found = tuple(model.inputs[0].shape)
+        found = _models.input_shape(evidence.model("model", what))
         if found != (None, *input_shape):
             raise CheckFailed(f"The model's input shape is {found}; expected {shape_text}.")
 
@@ -177,11 +174,7 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
     def model_output_shape(evidence, ctx):
         model = evidence.model("model", what)
         batch, _ = sample_batch(ctx, model, 4)
-        try:
-            output = np.asarray(model.predict(batch, verbose=0))
-        except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
-            raise CheckFailed(f"The model could not predict on a batch of shape {batch.shape}: "
-                              f"{error_summary(exc)}") from exc
+        output = _models.predict(model, batch, "The model")
         if output.shape != (4, N_CLASSES):
             raise CheckFailed(f"For 4 images the model returned shape {output.shape}; expected (4, 10).")
 
@@ -206,21 +199,14 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
     def softmax_output(evidence, ctx):
         model = evidence.model("model", what)
         batch, _ = sample_batch(ctx, model, 8)
-        try:
-            output = np.asarray(model.predict(batch, verbose=0), dtype=np.float64)
-        except Exception as exc:  # noqa: BLE001
-            raise CheckFailed(f"The model could not predict: {error_summary(exc)}") from exc
+        output = _models.predict(model, batch, "The model").astype(np.float64)
         if output.ndim != 2 or np.any(output < -1e-6) or not np.allclose(output.sum(axis=1), 1.0, atol=1e-4):
             raise CheckFailed("The outputs are not probabilities: each row should be non-negative and sum to 1.")
 
     @register("optimizer", 1, "compiled with the Adam optimizer",
               "model.compile(optimizer='adam', ...) or optimizer=keras.optimizers.Adam().")
     def optimizer(evidence, ctx):
-        name = modelspec.optimizer_name(evidence.model("model", what))
-        if name is None:
-            raise CheckFailed("The model is not compiled.")
-        if name != "Adam":
-            raise CheckFailed(f"The model is compiled with {name}, not Adam.")
+        _models.require_optimizer(evidence.model("model", what), "Adam")
 
     @register("loss", 1, "compiled with sparse categorical cross-entropy on probabilities",
               "Labels are class numbers (0-9), so use loss='sparse_categorical_crossentropy' "
@@ -239,14 +225,8 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
     def accuracy_metric(evidence, ctx):
         model = evidence.model("model", what)
         batch, labels = sample_batch(ctx, model, 64)
-        try:
-            scores = model.evaluate(batch, labels, verbose=0, return_dict=True)
-            predicted = np.argmax(np.asarray(model.predict(batch, verbose=0)), axis=1)
-        except Exception as exc:  # noqa: BLE001
-            raise CheckFailed(f"Evaluating the model failed: {error_summary(exc)}") from exc
-        if "accuracy" not in scores:
-            names = ", ".join(sorted(k for k in scores if k != "loss")) or "none"
-            raise CheckFailed(f"model.evaluate reports no 'accuracy' (metrics found: {names}).")
+        scores = _models.require_accuracy_metric(model, batch, labels)
+        predicted = np.argmax(_models.predict(model, batch, "The model"), axis=1)
         if abs(float(scores["accuracy"]) - float(np.mean(predicted == labels))) > 1e-4:
             raise CheckFailed("The metric named 'accuracy' does not match the share of correctly classified images.")
 

@@ -77,26 +77,21 @@ def input_shape(m) -> tuple:
     return tuple(m.inputs[0].shape)
 
 
-def weight_snapshot(m) -> dict[str, np.ndarray]:
-    return {w.path: np.array(w.numpy()) for w in m.weights}
-
-
-def changed_after_training_step(m, x: np.ndarray, y: np.ndarray) -> dict[str, bool]:
-    """Train a copy one step with a trusted optimizer; which weights moved (by Keras path)?
+def changed_after_training_step(m, x: np.ndarray, y: np.ndarray) -> dict[int, bool]:
+    """Train the model one step with a trusted optimizer; which weights moved (keyed by ``id(weight)``)?
 
     Only trainability is judged here, so the student's own optimizer and loss
     do not matter: a fresh Adam and mean squared error move every trainable weight.
     """
     import keras
 
-    before = weight_snapshot(m)
+    before = {id(w): np.array(w.numpy()) for w in m.weights}
     m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
     try:
         m.train_on_batch(x, y)
     except Exception as exc:  # noqa: BLE001
         raise CheckFailed(f"One training step on the model failed: {error_summary(exc)}") from exc
-    after = weight_snapshot(m)
-    return {path: not np.array_equal(before[path], after[path]) for path in before}
+    return {id(w): not np.array_equal(before[id(w)], w.numpy()) for w in m.weights}
 
 
 def holds_weights(m, array: np.ndarray) -> bool:
@@ -125,7 +120,8 @@ def require_binary_loss(m, *, from_logits: bool) -> None:
         raise CheckFailed("The loss has from_logits=True, but the model's sigmoid already outputs a probability.")
 
 
-def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> None:
+def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """The model's ``evaluate`` scores, which must include one named ``accuracy``."""
     if not m.get_compile_config():
         raise CheckFailed("The model is not compiled.")
     try:
@@ -135,6 +131,12 @@ def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> None:
     if "accuracy" not in scores:
         names = ", ".join(sorted(k for k in scores if k != "loss")) or "none"
         raise CheckFailed(f"model.evaluate reports no 'accuracy' (metrics found: {names}).")
+    return scores
+
+
+def classifier_top(m) -> list[str]:
+    """The layers of a model that belong to a classifier top rather than a convolutional base."""
+    return [op for op in modelspec.layer_stack(m) if op.startswith(("Dense", "Flatten", "Global"))]
 
 
 def expect_stack(found: list[str], expected: list[str]) -> None:

@@ -28,7 +28,7 @@ HEAD_LAYERS = [op for filters in (32, 32, 64) for op in
 CLASSIFIER_LAYERS = ["Flatten", "BatchNormalization", "Dense(100)", "ReLU", "BatchNormalization", "Dense(100)",
                      "ReLU", "Dense(1)", "Sigmoid"]
 GAP_LAYERS = ["GlobalAveragePooling2D", "Dense(1)", "Sigmoid"]
-MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS = 0.80, 400, 200, 4
+MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH, MAX_TRAIN_PARAMETERS = 0.80, 400, 200, 4, 16, 200_000
 
 
 def head_output_size(size: int) -> int:
@@ -351,9 +351,14 @@ def _gap(evidence, fresh=False):
     return _models.model(evidence, "model", "the model returned by add_gap(head)", fresh=fresh)
 
 
+def model_inputs(images: np.ndarray) -> np.ndarray:
+    """What the grading runs feed the GAP model: pixels scaled to [0, 1], as pre_process_image does."""
+    return images.astype(np.float32) / 255.0
+
+
 def _images(ctx, n=32):
     _, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
-    return test.images[:n].astype(np.float32) / 255.0, test.labels[:n]
+    return model_inputs(test.images[:n]), test.labels[:n]
 
 
 @ASSIGNMENT.check("gap_model", points=1, title="add_gap returns a Keras model",
@@ -428,8 +433,8 @@ def gap_accuracy_metric(evidence, ctx):
 def gap_trains(evidence, ctx):
     model = _gap(evidence, fresh=True)
     train, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
-    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=16, max_params=200_000,
-                                 inputs=lambda images: images.astype(np.float32) / 255.0)
+    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=BATCH,
+                                 max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs)
     if not run.accuracy >= MIN_ACCURACY:
         raise CheckFailed(f"After {EPOCHS} epochs on {N_TRAIN} images the test accuracy is {run.accuracy:.1%}; "
                           f"at least {MIN_ACCURACY:.0%} is expected.")

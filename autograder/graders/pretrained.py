@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import modelspec
 from autograder.artifacts import describe
 from autograder.graders import _models
 from autograder.spec import Assignment, CheckFailed, NotAttempted
@@ -263,7 +262,7 @@ def _expected_rows(evidence, ctx, image: int, top: int) -> list[list]:
     return [[*index[str(int(k))], float(probabilities[k])] for k in best]
 
 
-def _rows(evidence, key: str, top: int) -> list[list]:
+def _rows(evidence, key: str) -> list[list]:
     rows = evidence.value(key, "the predictions")
     if isinstance(rows, str):
         raise CheckFailed(f"top_predictions should return a list of tuples; it returned {rows}.")
@@ -282,7 +281,7 @@ def _same(found: list[list], expected: list[list]) -> bool:
 @ASSIGNMENT.check("predictions", points=1, title="top_predictions returns 3 (class_id, class_name, score) tuples by default",
                   hint="Keep the default top=3 and return the list for the first image.", requires=CLASS_INDEX)
 def predictions_default_top(evidence, ctx):
-    rows = _rows(evidence, "default", 3)
+    rows = _rows(evidence, "default")
     if len(rows) != 3:
         raise CheckFailed(f"By default top_predictions returned {len(rows)} predictions; expected 3.")
 
@@ -290,7 +289,7 @@ def predictions_default_top(evidence, ctx):
 @ASSIGNMENT.check("predictions", points=1, title="top_predictions honours top",
                   hint="Pass top=top to decode_predictions.", requires=CLASS_INDEX)
 def predictions_top_argument(evidence, ctx):
-    rows = _rows(evidence, "five", 5)
+    rows = _rows(evidence, "five")
     if len(rows) != 5:
         raise CheckFailed(f"With top=5 top_predictions returned {len(rows)} predictions.")
 
@@ -299,7 +298,7 @@ def predictions_top_argument(evidence, ctx):
                   hint="scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Do not preprocess "
                        "the batch again: it arrives ready.", requires=CLASS_INDEX)
 def predictions_classes(evidence, ctx):
-    found = _rows(evidence, "default", 3)
+    found = _rows(evidence, "default")
     expected = _expected_rows(evidence, ctx, 0, len(found) or 3)
     if _same(found, expected):
         return
@@ -318,7 +317,7 @@ def predictions_classes(evidence, ctx):
 def predictions_tuple_fields(evidence, ctx):
     index = ctx.imagenet_class_index()
     wnids = {entry[0] for entry in index.values()}
-    found = _rows(evidence, "default", 3)
+    found = _rows(evidence, "default")
     if any(row[0] not in wnids for row in found):
         raise CheckFailed(f"The first field should be an ImageNet WordNet id; found {found[0][0]!r}.")
     if any(not 0.0 <= row[2] <= 1.0 for row in found):
@@ -349,7 +348,7 @@ def extractor_returns_model(evidence, ctx):
                   hint="include_top=False: no Flatten or Dense layers; the output is a stack of feature maps.")
 def extractor_no_top(evidence, ctx):
     model = _extractor(evidence)
-    extra = [op for op in modelspec.layer_stack(model) if op.startswith(("Dense", "Flatten", "Global"))]
+    extra = _models.classifier_top(model)
     if extra or len(model.outputs[0].shape) != 4:
         raise CheckFailed(f"The model ends in {', '.join(extra) or 'a flat output'}: that is the classifier top.")
 

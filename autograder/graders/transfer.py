@@ -28,6 +28,7 @@ FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN = 12_979_713, 1_735_488
 FIRST_UNFROZEN, OTHER_LAYER_NAME = "block4_conv1", "block5_conv1"
 BASE_LEARNING_RATE, OTHER_BASE_LEARNING_RATE = 1e-4, 1e-3
 MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH = 0.75, 240, 150, 4, 16
+MAX_TRAIN_PARAMETERS = 20_000_000
 RANDOM_BASE_SEED, FIRST_LAYER_SCALE = 3, 0.05
 
 
@@ -74,7 +75,7 @@ def reference_transfer_model(base):
     return keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(1)])
 
 
-def _inputs(images: np.ndarray) -> np.ndarray:
+def model_inputs(images: np.ndarray) -> np.ndarray:
     """What the grading runs feed VGG16: its own ("caffe") preprocessing of 0-255 pixels."""
     import keras
 
@@ -83,14 +84,13 @@ def _inputs(images: np.ndarray) -> np.ndarray:
 
 def _batch(ctx, n: int = 8) -> tuple[np.ndarray, np.ndarray]:
     _, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
-    return _inputs(test.images[:n]), test.labels[:n]
+    return model_inputs(test.images[:n]), test.labels[:n]
 
 
 def _base_of(model):
     """The VGG16 part of a model: the nested base, or the model itself when it is the base."""
     for layer in getattr(model, "layers", []):
-        if layer.name.startswith("vgg16") or hasattr(layer, "layers") and any(
-                inner.name == "block1_conv1" for inner in layer.layers):
+        if any(inner.name == "block1_conv1" for inner in getattr(layer, "layers", [])):
             return layer
     return model
 
@@ -102,13 +102,10 @@ def _weight_layers(base) -> list:
 def _layer_changes(model, x, y) -> dict[str, bool]:
     """Which VGG layers (by name) and which head ('head') moved after one trusted training step."""
     base = _base_of(model)
-    before = {layer.name: [np.array(w.numpy()) for w in layer.weights] for layer in _weight_layers(base)}
-    head = [w for w in model.weights if all(w is not v for v in base.weights)]
-    head_before = [np.array(w.numpy()) for w in head]
-    _models.changed_after_training_step(model, x, y.reshape(-1, 1).astype(np.float32))
-    changes = {layer.name: any(not np.array_equal(a, w.numpy()) for a, w in zip(before[layer.name], layer.weights))
-               for layer in _weight_layers(base)}
-    changes["head"] = any(not np.array_equal(a, w.numpy()) for a, w in zip(head_before, head))
+    moved = _models.changed_after_training_step(model, x, y.reshape(-1, 1).astype(np.float32))
+    changes = {layer.name: any(moved[id(w)] for w in layer.weights) for layer in _weight_layers(base)}
+    base_ids = {id(w) for w in base.weights}
+    changes["head"] = any(changed for key, changed in moved.items() if key not in base_ids)
     return changes
 
 
@@ -134,8 +131,7 @@ def vgg_returns_model(evidence, ctx):
 @ASSIGNMENT.check("vgg_base", points=1, title="the base has no classifier top (include_top=False)",
                   hint="include_top=False drops VGG16's Flatten and Dense layers; the base ends with block5_pool.")
 def vgg_no_top(evidence, ctx):
-    stack = modelspec.layer_stack(_vgg(evidence))
-    extra = [op for op in stack if op.startswith(("Dense", "Flatten", "Global"))]
+    extra = _models.classifier_top(_vgg(evidence))
     if extra:
         raise CheckFailed(f"The base contains {', '.join(extra)}: that is the classifier top.")
 
@@ -331,8 +327,8 @@ def transfer_training_moves_head_only(evidence, ctx):
 def transfer_trains(evidence, ctx):
     model = _transfer(evidence, fresh=True)
     train, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
-    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=BATCH, max_params=20_000_000,
-                                 inputs=_inputs)
+    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=BATCH,
+                                 max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs)
     if not run.accuracy >= MIN_ACCURACY:
         raise CheckFailed(f"After {EPOCHS} epochs on {N_TRAIN} images the test accuracy is {run.accuracy:.1%}; "
                           f"at least {MIN_ACCURACY:.0%} is expected.")
@@ -444,8 +440,9 @@ def _fine(evidence, key="model"):
 
 
 def _learning_rate(model) -> float:
-    _models.require_optimizer(model, "RMSprop") if modelspec.optimizer_name(model) is None else None
-    return float(modelspec.learning_rate(model))
+    if modelspec.optimizer_name(model) is None:
+        raise CheckFailed("The model is not compiled.")
+    return modelspec.learning_rate(model)
 
 
 @ASSIGNMENT.check("fine_tuning", points=1, title="compile_for_fine_tuning returns the compiled model",
