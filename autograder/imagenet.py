@@ -12,14 +12,12 @@ import json
 import os
 from pathlib import Path
 
+from autograder.spec import MissingResource
+
 CLASS_INDEX_ENV = "AUTOGRADER_IMAGENET_CLASS_INDEX"
 CLASS_INDEX_FILE = "imagenet_class_index.json"
 VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 _SHARED_COPY = Path(__file__).resolve().parents[1].parent / "shared" / "data" / CLASS_INDEX_FILE
-
-
-class MissingResource(Exception):
-    """The kit lacks something it needs to grade (a setup problem, never the student's fault)."""
 
 
 def keras_cache_dir() -> Path:

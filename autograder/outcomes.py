@@ -6,8 +6,7 @@ import logging
 import traceback
 from dataclasses import dataclass
 
-from autograder.imagenet import MissingResource
-from autograder.spec import Check, CheckFailed
+from autograder.spec import Check, CheckFailed, MissingResource
 
 log = logging.getLogger(__name__)
 

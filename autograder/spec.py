@@ -18,6 +18,10 @@ class CheckFailed(Exception):
     """The submission does not have the property a check grades."""
 
 
+class MissingResource(Exception):
+    """The grading machine lacks something it needs to grade (a setup problem, never the student's fault)."""
+
+
 # Raised inside the sandbox worker by ``Student`` calls. They live here, not in the
 # worker's module (which runs as ``__main__``), so probes can catch them by class.
 class NotAttempted(Exception):
