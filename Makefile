@@ -14,7 +14,7 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e .
+	$(BIN)/python -m pip install --quiet -e ".[instructor]"
 	touch $(STAMP)
 
 install: $(STAMP)

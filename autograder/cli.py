@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|release``."""
+"""Command line: ``python -m autograder grade|release|nbgrader-course``."""
 from __future__ import annotations
 
 import argparse
@@ -43,6 +43,17 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="regenerate exercises/ and solutions/ from source/")
     release.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding source/")
     release.add_argument("--check", action="store_true", help="only report whether the outputs are up to date")
+
+    course = commands.add_parser("nbgrader-course",
+                                 help="write an nbgrader course folder (configuration and source notebooks)")
+    course.add_argument("course_dir", type=Path)
+    course.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's folder holding source/")
+    course.add_argument("--course-id", default="tf2-course", help="nbgrader course id (default tf2-course)")
+    course.add_argument("--assignment", action="append", choices=graders.ASSIGNMENT_IDS,
+                        help="include only this assignment (repeatable; default: all)")
+    course.add_argument("--kit-requirement", default=None, metavar="REQ",
+                        help="what the notebooks' first cell pip-installs when the kit is missing, e.g. "
+                             "git+https://example.org/you/tf2-exercise-kit (default: tf2-exercise-kit)")
     return parser
 
 
@@ -82,11 +93,26 @@ def _release(args) -> int:
     return EXIT_OK
 
 
+def _nbgrader_course(args) -> int:
+    from autograder import graders
+    from autograder.nbgrader_course import write_course
+    from autograder.notebooks import KIT_REQUIREMENT
+
+    try:
+        written = write_course(args.course_dir, args.root, args.assignment or list(graders.ASSIGNMENT_IDS),
+                               course_id=args.course_id, kit_requirement=args.kit_requirement or KIT_REQUIREMENT)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for path in written:
+        print(f"wrote {path}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are noise here
     args = build_parser().parse_args(argv)
-    if args.command == "grade":
-        return _grade(args)
-    return _release(args)
+    commands = {"grade": _grade, "release": _release, "nbgrader-course": _nbgrader_course}
+    return commands[args.command](args)

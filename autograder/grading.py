@@ -11,7 +11,8 @@ from autograder.outcomes import CheckResult, ProbeStatus, judge
 from autograder.runner import Limits, SandboxSession
 from autograder.spec import Assignment
 
-SUBMISSION_SUFFIXES = (".py",)
+SUBMISSION_SUFFIXES = (".py", ".ipynb")
+SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkouts, copies)
 
 
 @dataclass
@@ -21,6 +22,7 @@ class AssignmentResult:
     file: str | None
     checks: list[CheckResult]
     seconds: float
+    note: str = ""  # e.g. which of gap.py and gap.ipynb was graded, and why
 
     @property
     def score(self) -> float:
@@ -50,15 +52,23 @@ class SubmissionResult:
         return [c for a in self.assignments for c in a.checks if c.grader_fault]
 
 
-def find_submission_file(submission: Path, assignment_id: str) -> Path | None:
-    """The file for ``assignment_id`` in a submission directory, or the submission itself if it is that file."""
+def find_submission_file(submission: Path, assignment_id: str) -> tuple[Path | None, str]:
+    """The file for ``assignment_id`` in a submission directory (or the submission itself), and a note.
+
+    A directory may hold both ``<id>.py`` and ``<id>.ipynb`` (the kit's exercises/ does): the one
+    changed last is graded, since that is the one the student worked in; equally new files
+    resolve to the ``.py``. The note says which was chosen, so nobody has to guess.
+    """
     if submission.is_file():
-        return submission if submission.stem == assignment_id else None
-    for suffix in SUBMISSION_SUFFIXES:
-        candidate = submission / f"{assignment_id}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
+        return (submission if submission.stem == assignment_id else None), ""
+    candidates = [submission / f"{assignment_id}{suffix}" for suffix in SUBMISSION_SUFFIXES]
+    candidates = [c for c in candidates if c.is_file()]
+    if len(candidates) < 2:
+        return (candidates[0] if candidates else None), ""
+    script, notebook = candidates
+    if notebook.stat().st_mtime - script.stat().st_mtime > SAME_AGE_SECONDS:
+        return notebook, f"graded {notebook.name}, which is newer than {script.name}"
+    return script, f"graded {script.name}; {notebook.name} is not newer, so it was not graded"
 
 
 def assignments_for(submission: Path, requested: str | None) -> list[str]:
@@ -66,6 +76,9 @@ def assignments_for(submission: Path, requested: str | None) -> list[str]:
         graders.load(requested)  # validates the id
         return [requested]
     if submission.is_file():
+        if submission.suffix not in SUBMISSION_SUFFIXES:
+            raise ValueError(f"a submission file must end in {' or '.join(SUBMISSION_SUFFIXES)}. "
+                             f"Received: {submission.name!r}")
         if submission.stem in graders.ASSIGNMENT_IDS:
             return [submission.stem]
         raise ValueError(f"cannot tell the assignment from the file name; pass --assignment. "
@@ -82,15 +95,16 @@ def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, l
 
 
 def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
-                     limits: Limits) -> AssignmentResult:
+                     limits: Limits, note: str = "") -> AssignmentResult:
     assignment = graders.load(assignment_id)
     started = time.monotonic()
     if file is None:
-        missing = ProbeStatus("not_attempted", f"No {assignment_id}.py was found in the submission.")
+        missing = ProbeStatus("not_attempted", f"No {assignment_id}.py or {assignment_id}.ipynb was found "
+                                               "in the submission.")
         checks = [judge(assignment.id, check, missing, None, context) for check in assignment.checks]
         return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
     checks = judge_file(assignment, file, context=context, limits=limits)
-    return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started)
+    return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started, note)
 
 
 def grade_submission(submission: Path, *, assignment: str | None = None, context: GradingContext | None = None,
@@ -103,8 +117,8 @@ def grade_submission(submission: Path, *, assignment: str | None = None, context
     started = time.monotonic()
     result = SubmissionResult(str(submission))
     for assignment_id in assignments_for(submission, assignment):
-        file = find_submission_file(submission, assignment_id)
-        result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits))
+        file, note = find_submission_file(submission, assignment_id)
+        result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits, note=note))
     result.seconds = time.monotonic() - started
     return result
 

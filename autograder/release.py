@@ -6,7 +6,10 @@ markers), and whose hidden tests, if any, sit between ``### BEGIN HIDDEN TESTS``
 and ``### END HIDDEN TESTS``. Students get the solution regions replaced by
 ``raise NotImplementedError`` and never see hidden tests; ``solutions/`` keeps
 the code and drops only the marker lines. ``source/<id>/test_<id>.py`` holds the
-public self-check tests, copied unchanged.
+public self-check tests, copied unchanged (also into ``autograder/selfcheck/``, so an
+installed kit can run them from a notebook). Each assignment also gets its notebooks
+(:mod:`autograder.notebooks`): nbgrader's source notebook beside the ``.py`` in
+``source/<id>/``, the student notebook in ``exercises/``, the solution notebook in ``solutions/``.
 """
 from __future__ import annotations
 
@@ -85,10 +88,24 @@ def planned_outputs(root: Path) -> dict[Path, str]:
         outputs[Path("exercises") / f"{name}.py"] = student_version(text, where)
         outputs[Path("solutions") / f"{name}.py"] = solution_version(text, where)
         public_tests = assignment_dir / f"test_{name}.py"
-        if public_tests.is_file():
-            for target in ("exercises", "solutions"):
-                outputs[Path(target) / public_tests.name] = public_tests.read_text(encoding="utf-8")
+        tests_text = public_tests.read_text(encoding="utf-8") if public_tests.is_file() else None
+        if tests_text is not None:
+            for target in ("exercises", "solutions", "autograder/selfcheck"):
+                outputs[Path(target) / public_tests.name] = tests_text
+        outputs.update(_notebooks(name, text, tests_text))
     return outputs
+
+
+def _notebooks(name: str, text: str, tests_text: str | None) -> dict[Path, str]:
+    """The nbgrader source notebook, the student notebook and the solution notebook of one assignment."""
+    from autograder import graders, notebooks  # grader modules import Keras: only when releasing
+
+    source = notebooks.source_notebook(graders.load(name), text, tests_text)
+    return {
+        Path("source") / name / f"{name}.ipynb": notebooks.dumps(source),
+        Path("exercises") / f"{name}.ipynb": notebooks.dumps(notebooks.student_notebook(source)),
+        Path("solutions") / f"{name}.ipynb": notebooks.dumps(notebooks.student_notebook(source, with_solutions=True)),
+    }
 
 
 def release(root: Path, *, check: bool = False) -> list[Path]:

@@ -34,7 +34,7 @@ def print_report(result: SubmissionResult, console: Console | None = None) -> No
                           f"[{style}]{check.outcome.value}[/{style}]", check.message)
         console.print(table)
         console.print(f"[bold]{assignment.assignment}: {_points(assignment.score)}/{_points(assignment.max_score)}"
-                      f"[/bold]  ({assignment.file or 'no file'}, {assignment.seconds:.1f} s)\n")
+                      f"[/bold]  ({assignment.note or assignment.file or 'no file'}, {assignment.seconds:.1f} s)\n")
     console.print(f"[bold]Total: {_points(result.score)}/{_points(result.max_score)}[/bold] "
                   f"in {result.seconds:.1f} s")
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from autograder.artifacts import RESULT_FILE, Evidence, read_probe_result
+from autograder.notebook_code import extract_file
 from autograder.outcomes import ProbeStatus
 from autograder.spec import Assignment
 
@@ -88,13 +89,25 @@ class SandboxSession:
                  class_index: Path | None = None):
         self.assignment = assignment
         self.class_index = class_index  # ImageNet class names for decode_predictions, offline
-        self.submission = Path(submission).resolve()
+        self.display_name = Path(submission).name
         self.seed = seed
         self.limits = limits
         self._tmp = tempfile.TemporaryDirectory(prefix=f"ag-{assignment.id}-")
         self.root = Path(self._tmp.name)
+        self.submission, self.origin = self._importable(Path(submission).resolve())
         self.inputs = {name: (probe.make_inputs(seed) if probe.make_inputs else {})
                        for name, probe in assignment.probes.items()}
+
+    def _importable(self, submission: Path) -> tuple[Path, dict | None]:
+        """The file the worker imports: the submission, or the program extracted from a notebook."""
+        if submission.suffix != ".ipynb":
+            return submission, None
+        program = extract_file(submission)
+        extracted = self.root / "submission" / f"{self.assignment.id}.py"
+        extracted.parent.mkdir()
+        extracted.write_text(program.source, encoding="utf-8")
+        return extracted, {"display_name": submission.name, "line_map": program.line_map(),
+                           "broken_names": program.broken_names}
 
     def __enter__(self):
         return self
@@ -150,7 +163,7 @@ class SandboxSession:
         for name in probes:
             _write_inputs(job_dir / "inputs" / name, self.inputs[name])
         job = {"assignment": self.assignment.id, "submission": str(self.submission),
-               "probes": probes, "seed": self.seed, "scratch": str(scratch),
+               "origin": self.origin, "probes": probes, "seed": self.seed, "scratch": str(scratch),
                "imagenet_class_index": str(self.class_index) if self.class_index else None}
         (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
         progress = job_dir / "progress"
@@ -213,7 +226,7 @@ class SandboxSession:
         return ProbeStatus(payload["state"], payload.get("message", ""))
 
     def _import_status(self, end: _WorkerEnd) -> ProbeStatus:
-        name = self.submission.name
+        name = self.display_name
         if end.state == "timeout":
             return ProbeStatus("timeout", f"Importing {name} did not finish within {self.limits.step_timeout:g} s. "
                                           "Move training or other long work out of module level (e.g. under "

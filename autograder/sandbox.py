@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -35,24 +35,42 @@ class ExportError(Exception):
     """An object the student returned could not be written as plain data."""
 
 
-def _student_location(tb, filename: str) -> str:
+def _student_location(tb, filename: str, line_map: list[list[int]]) -> str:
     frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) == filename]
     if not frames:
         return ""
     frame = frames[-1]
-    return f" (your file, line {frame.lineno}: `{(frame.line or '').strip()}`)"
+    code = (frame.line or "").strip()
+    for first, length, cell, cell_line in line_map:  # a notebook: name the cell, not the extracted file
+        if first <= frame.lineno < first + length:
+            return f" (your notebook, code cell {cell}, line {cell_line + frame.lineno - first}: `{code}`)"
+    if line_map:
+        return f" (your notebook: `{code}`)"
+    return f" (your file, line {frame.lineno}: `{code}`)"
+
+
+@dataclass(frozen=True)
+class SubmissionOrigin:
+    """What the student handed in, when the imported file was extracted from a notebook."""
+
+    display_name: str
+    line_map: list = field(default_factory=list)       # [first_line, length, cell, cell_line] per chunk
+    broken_names: dict = field(default_factory=dict)   # name -> why its notebook cell could not be used
 
 
 class Student:
     """The imported submission, with calls that turn exceptions into student-facing errors."""
 
-    def __init__(self, module, filename: str):
+    def __init__(self, module, filename: str, origin: SubmissionOrigin):
         self._module = module
         self._filename = filename
+        self._origin = origin
 
     def get(self, name: str) -> Any:
+        if name in self._origin.broken_names:
+            raise StudentError(f"`{name}` could not be graded: {self._origin.broken_names[name]}")
         if not hasattr(self._module, name):
-            raise NotAttempted(f"`{name}` is not defined in {Path(self._filename).name}.")
+            raise NotAttempted(f"`{name}` is not defined in {self._origin.display_name}.")
         return getattr(self._module, name)
 
     def call(self, name: str, *args, **kwargs) -> Any:
@@ -66,7 +84,7 @@ class Student:
         except SystemExit as exc:
             raise StudentError(f"{label} called sys.exit({exc.code!r}); remove that call.") from exc
         except Exception as exc:  # noqa: BLE001 - student code may raise anything
-            where = _student_location(exc.__traceback__, self._filename)
+            where = _student_location(exc.__traceback__, self._filename, self._origin.line_map)
             raise StudentError(f"{label} raised {type(exc).__name__}: {str(exc)[:400]}{where}") from exc
 
 
@@ -107,16 +125,17 @@ def provide_class_index(path: str | None) -> None:
         imagenet_utils.CLASS_INDEX = json.load(handle)
 
 
-def import_submission(path: Path, name: str) -> Student:
+def import_submission(path: Path, name: str, origin: SubmissionOrigin | None = None) -> Student:
     filename = os.path.abspath(path)
+    origin = origin or SubmissionOrigin(path.name)
     spec = importlib.util.spec_from_file_location(STUDENT_MODULE_PREFIX + name, filename)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    student = Student(module, filename)
+    student = Student(module, filename, origin)
     try:
-        student.run(f"Importing {path.name}", spec.loader.exec_module, module)
+        student.run(f"Importing {origin.display_name}", spec.loader.exec_module, module)
     except NotAttempted as exc:
-        raise StudentError(f"Importing {path.name} raised NotImplementedError at module level; "
+        raise StudentError(f"Importing {origin.display_name} raised NotImplementedError at module level; "
                            "keep `raise NotImplementedError` inside functions.") from exc
     except StudentError:
         raise
@@ -190,7 +209,8 @@ def main() -> int:
     mark("import")
     keras.utils.set_random_seed(context.seed)
     try:
-        student = import_submission(Path(job["submission"]), job["assignment"])
+        origin = SubmissionOrigin(**job["origin"]) if job.get("origin") else None
+        student = import_submission(Path(job["submission"]), job["assignment"], origin)
     except StudentError as exc:
         _write_result(job_dir / "import", {"state": "error", "message": str(exc)})
         mark("import-failed")

@@ -62,7 +62,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the CLI does, before Te
 
 from autograder import graders  # noqa: E402  (none of these import TensorFlow)
 from autograder.context import GradingContext, configure_tensorflow  # noqa: E402
-from autograder.grading import find_submission_file  # noqa: E402
 from autograder.outcomes import judge  # noqa: E402
 from autograder.runner import Limits, SandboxSession  # noqa: E402
 from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
@@ -204,8 +203,8 @@ def worker_steps(session: TimedSession, recorder: ProgressRecorder) -> list[tupl
 def grade_once(assignment_id: str, context: GradingContext, limits: Limits) -> dict:
     """Grade ``solutions/<assignment>.py`` like grade_assignment, timing every step."""
     assignment = graders.load(assignment_id)
-    file = find_submission_file(SOLUTIONS, assignment_id)
-    if file is None:
+    file = SOLUTIONS / f"{assignment_id}.py"
+    if not file.is_file():
         raise FileNotFoundError(f"no {assignment_id}.py in {SOLUTIONS}")
     rows: list[tuple[str, str, float]] = []  # (section, label, seconds)
     started = time.perf_counter()

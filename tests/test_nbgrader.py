@@ -1,0 +1,138 @@
+"""nbgrader round trip with nbgrader's own commands, on a course made by `python -m autograder nbgrader-course`.
+
+The commands are the README's: generate_assignment, release_assignment, fetch_assignment and
+submit (a student on this machine), collect, autograde, generate_feedback, export.
+"""
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import graders
+from autograder.notebooks import check_cell_id
+from conftest import ROOT, run_cli
+
+pytest.importorskip("nbgrader", reason="nbgrader is not installed (make install adds it with the [instructor] extra)")
+pytestmark = pytest.mark.slow
+
+COURSE_ID = "tf2-course"
+ASSIGNMENT = "fashion_mnist"  # the quickest to grade; the other notebooks are compared with nbgrader's release
+
+
+def nbgrader(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(Path(sys.executable).with_name("nbgrader")), *args], cwd=cwd, env=env,
+                            capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return result
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nbgrader")
+    course_dir = root / "course"
+    env = {**os.environ,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",  # nbgrader runs alembic
+           "JUPYTER_CONFIG_DIR": str(root / "jupyter-config"),  # no personal nbgrader config leaks in
+           "JUPYTER_DATA_DIR": str(root / "jupyter-data")}
+    made = run_cli("nbgrader-course", str(course_dir), "--root", str(ROOT), "--course-id", COURSE_ID)
+    assert made.returncode == 0, made.stderr
+    for assignment_id in graders.ASSIGNMENT_IDS:
+        nbgrader("generate_assignment", assignment_id, cwd=course_dir, env=env)
+    return {"dir": course_dir, "root": root, "env": env}
+
+
+@pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
+def test_nbgrader_releases_exactly_the_kits_student_notebook(course, assignment_id):
+    released = course["dir"] / "release" / assignment_id / f"{assignment_id}.ipynb"
+    assert released.read_text(encoding="utf-8") == (ROOT / "exercises" / f"{assignment_id}.ipynb").read_text(
+        encoding="utf-8"), "run `python -m autograder release`, or nbgrader changed how it releases"
+    assert sorted(p.name for p in released.parent.iterdir()) == [f"{assignment_id}.ipynb"]
+
+
+def with_mistake(notebook_path: Path, target: Path, old: str, new: str) -> None:
+    notebook = nbformat.read(notebook_path, as_version=4)
+    cells = [cell for cell in notebook.cells if old in cell.source and cell.cell_type == "code"]
+    assert len(cells) == 1, f"expected one cell holding {old!r}"
+    cells[0].source = cells[0].source.replace(old, new)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, target)
+
+
+@pytest.fixture(scope="module")
+def graded(course):
+    course_dir, env = course["dir"], course["env"]
+    exchange = f"--Exchange.root={course_dir / 'exchange'}"
+    nbgrader("release_assignment", ASSIGNMENT, cwd=course_dir, env=env)
+    # A student on this machine fetches, solves (the reference solution) and submits.
+    student_home = course["root"] / "student"
+    student_home.mkdir()
+    nbgrader("fetch_assignment", ASSIGNMENT, "--course", COURSE_ID, exchange, cwd=student_home, env=env)
+    fetched = student_home / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    shutil.copyfile(ROOT / "solutions" / f"{ASSIGNMENT}.ipynb", fetched)
+    nbgrader("submit", ASSIGNMENT, "--course", COURSE_ID, exchange, cwd=student_home, env=env)
+    nbgrader("collect", ASSIGNMENT, cwd=course_dir, env=env)
+    submitted = course_dir / "submitted"
+    solver = [p.name for p in submitted.iterdir()]
+    assert len(solver) == 1, solver
+    # Two more hand-ins placed straight into submitted/: the untouched stubs, and one realistic mistake.
+    stub = submitted / "stub-student" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    stub.parent.mkdir(parents=True)
+    shutil.copyfile(ROOT / "exercises" / f"{ASSIGNMENT}.ipynb", stub)
+    with_mistake(ROOT / "solutions" / f"{ASSIGNMENT}.ipynb", submitted / "wrong-student" / ASSIGNMENT /
+                 f"{ASSIGNMENT}.ipynb", "layers.Dense(128", "layers.Dense(64")
+    nbgrader("autograde", ASSIGNMENT, cwd=course_dir, env=env)
+    nbgrader("generate_feedback", ASSIGNMENT, cwd=course_dir, env=env)
+    nbgrader("export", cwd=course_dir, env=env)
+    return {"solver": solver[0], **course}
+
+
+def gradebook_scores(course_dir: Path, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        notebook = gradebook.find_submission_notebook(ASSIGNMENT, ASSIGNMENT, student)
+        return {grade.name: grade.score for grade in notebook.grades}
+
+
+def kit_scores(notebook: Path, tmp_path: Path) -> dict[str, float]:
+    out = tmp_path / f"{notebook.parent.parent.name}.json"
+    result = run_cli("grade", str(notebook), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
+    return {check_cell_id(ASSIGNMENT, t["extra_data"]["check_id"]): t["score"] for t in tests}
+
+
+def test_autograde_gives_the_reference_full_marks_and_the_stubs_zero(graded):
+    maximum = graders.load(ASSIGNMENT).max_score
+    with open(graded["dir"] / "grades.csv", encoding="utf-8") as export:
+        rows = {row["student_id"]: row for row in csv.DictReader(export) if row["assignment"] == ASSIGNMENT}
+    assert float(rows[graded["solver"]]["score"]) == maximum == float(rows[graded["solver"]]["max_score"])
+    assert float(rows["stub-student"]["score"]) == 0
+    scores = gradebook_scores(graded["dir"], graded["solver"])
+    assert set(scores) == {check_cell_id(ASSIGNMENT, c.id) for c in graders.load(ASSIGNMENT).checks}
+
+
+@pytest.mark.parametrize("student", ["wrong-student", "stub-student", "solver"])
+def test_autograde_awards_what_the_kit_awards_check_by_check(graded, student, tmp_path):
+    student = graded["solver"] if student == "solver" else student
+    submitted = graded["dir"] / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    expected = kit_scores(submitted, tmp_path)
+    assert gradebook_scores(graded["dir"], student) == expected
+    if student == "wrong-student":
+        assert 0 < sum(expected.values()) < graders.load(ASSIGNMENT).max_score
+
+
+def test_feedback_shows_results_but_no_hidden_test_code(graded):
+    for student in (graded["solver"], "stub-student", "wrong-student"):
+        page = (graded["dir"] / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+        assert "check_score" not in page and "BEGIN HIDDEN TESTS" not in page
+        assert "Traceback (most recent call last)" not in page
+        assert "hidden check" in page
+    wrong = (graded["dir"] / "feedback" / "wrong-student" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    assert "101,770" in wrong or "101770" in wrong  # the kit's message about the parameter count

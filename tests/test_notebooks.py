@@ -1,0 +1,210 @@
+"""Notebooks: valid, up to date, nothing hidden for students, stable cell ids, graded like the .py file."""
+import json
+import re
+
+import nbformat
+import pytest
+
+from autograder import graders
+from autograder.grading import find_submission_file, judge_file
+from autograder.notebooks import check_cell_id, source_notebook, student_notebook
+from autograder.outcomes import Outcome
+from autograder.runner import Limits
+from conftest import ROOT
+from corpus import BASES, MISTAKES
+
+LIMITS = Limits(step_timeout=60)
+NOTEBOOK_FOLDERS = ("exercises", "solutions")
+
+
+def load(path):
+    return nbformat.read(path, as_version=4)
+
+
+def build(assignment_id, text=None):
+    source = ROOT / "source" / assignment_id / f"{assignment_id}.py"
+    tests = source.with_name(f"test_{assignment_id}.py").read_text(encoding="utf-8")
+    return source_notebook(graders.load(assignment_id), text or source.read_text(encoding="utf-8"), tests)
+
+
+@pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
+def test_every_notebook_is_valid_nbformat_4(assignment_id):
+    paths = [ROOT / "source" / assignment_id / f"{assignment_id}.ipynb"]
+    paths += [ROOT / folder / f"{assignment_id}.ipynb" for folder in NOTEBOOK_FOLDERS]
+    for path in paths:
+        notebook = load(path)
+        nbformat.validate(notebook)
+        assert notebook.nbformat == 4 and notebook.nbformat_minor >= 5, path
+        ids = [cell.id for cell in notebook.cells]
+        assert len(ids) == len(set(ids)), f"duplicate cell ids in {path}"
+
+
+@pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
+def test_source_notebook_has_one_test_cell_per_check_with_its_points(assignment_id):
+    assignment = graders.load(assignment_id)
+    notebook = load(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb")
+    tests = {cell.id: cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")}
+    assert len(tests) == len(assignment.checks)
+    for check in assignment.checks:
+        cell = tests[check_cell_id(assignment_id, check.id)]
+        assert cell.metadata.nbgrader["points"] == check.points
+        assert re.search(r"### BEGIN HIDDEN TESTS\n.*check_score\(\"%s\", \"%s\"\)\n### END HIDDEN TESTS"
+                         % (assignment_id, check.id), cell.source, re.S)
+    solutions = [c.id for c in notebook.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert solutions == list(assignment.student_names)
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader")
+        if cell.cell_type == "markdown":
+            assert meta and meta["locked"] and not meta["grade"] and not meta["solution"], cell.id
+
+
+@pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
+def test_student_notebooks_hold_no_hidden_test_or_solution(assignment_id):
+    assignment = graders.load(assignment_id)
+    notebook = load(ROOT / "exercises" / f"{assignment_id}.ipynb")
+    text = json.dumps(notebook, ensure_ascii=False)
+    assert "HIDDEN TESTS" not in text and "check_score" not in text and "SOLUTION" not in text
+    for check in assignment.checks:
+        assert f'"{check.id}"' not in text
+    source = load(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb")
+    for original, released in zip(source.cells, notebook.cells):
+        if not original.metadata.get("nbgrader", {}).get("solution"):
+            continue
+        answer = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", original.source, re.S).group(1)
+        kept = [line for line in answer.splitlines() if line.strip() and line in released.source.splitlines()]
+        assert not kept, (released.id, kept)
+        assert 'raise NotImplementedError("' in released.source
+    assert all(cell.outputs == [] and cell.execution_count is None
+               for cell in notebook.cells if cell.cell_type == "code")
+
+
+def test_cell_ids_are_stable_when_the_source_is_edited():
+    original = build("gap")
+    again = build("gap")
+    assert [c.id for c in original.cells] == [c.id for c in again.cells]
+    text = (ROOT / "source" / "gap" / "gap.py").read_text(encoding="utf-8")
+    edited_text = text.replace("## ধাপ ২: কনভলিউশনাল \"হেড\"", "## ধাপ ২: হেড (নতুন শিরোনাম)", 1)
+    assert edited_text != text
+    edited = build("gap", edited_text)
+    changed = [a.id for a, b in zip(original.cells, edited.cells) if a.source != b.source]
+    assert len(changed) == 1 and [c.id for c in original.cells] == [c.id for c in edited.cells]
+    # a new instruction cell renumbers only its own section
+    inserted_text = text.replace("# %%\ndef build_head(", "# %% [markdown]\n# A new note.\n\n# %%\ndef build_head(", 1)
+    inserted = {c.id for c in build("gap", inserted_text).cells}
+    assert {c.id for c in original.cells} <= inserted and len(inserted) == len(original.cells) + 1
+
+
+def test_the_solution_notebook_is_the_student_notebook_with_answers():
+    source = build("cnn")
+    student, solved = student_notebook(source), student_notebook(source, with_solutions=True)
+    differ = [(a.id, a.metadata == b.metadata) for a, b in zip(student.cells, solved.cells) if a.source != b.source]
+    assert [cell_id for cell_id, _ in differ] == list(graders.load("cnn").student_names)
+    assert all(same_metadata for _, same_metadata in differ)
+
+
+# --------------------------------------------------------------------------- grading notebooks
+def as_notebook(path, code: str, *extra_cells: str):
+    """A student's notebook: one cell per top-level block, magics and a training cell mixed in."""
+    blocks = re.split(r"\n(?=def |class )", code.strip())
+    cells = [nbformat.v4.new_markdown_cell("# My homework"), nbformat.v4.new_code_cell("%matplotlib inline")]
+    cells += [nbformat.v4.new_code_cell(block) for block in blocks]
+    cells += [nbformat.v4.new_code_cell(extra) for extra in extra_cells]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    return path
+
+
+TRAINING_CELL = "import time\nmodel = build_dense_classifier()\ntime.sleep(3600)\nmodel.fit(x, y, epochs=50)"
+
+
+@pytest.mark.slow
+def test_a_notebook_grades_exactly_like_the_same_code_in_a_py_file(tmp_path, grading_context):
+    variant = next(v for v in MISTAKES if v.name == "64 hidden units")
+    assignment = graders.load(variant.assignment)
+    script = tmp_path / "py" / f"{variant.assignment}.py"
+    script.parent.mkdir()
+    script.write_text(variant.source(), encoding="utf-8")
+    notebook = as_notebook(tmp_path / f"{variant.assignment}.ipynb", variant.source(), TRAINING_CELL)
+    from_script = judge_file(assignment, script, context=grading_context, limits=LIMITS)
+    from_notebook = judge_file(assignment, notebook, context=grading_context, limits=LIMITS)
+    assert [(c.check_id, c.outcome, c.score) for c in from_notebook] == \
+           [(c.check_id, c.outcome, c.score) for c in from_script]
+    assert {c.check_id for c in from_notebook if not c.passed} == set(variant.breaks)
+
+
+@pytest.mark.slow
+def test_a_broken_cell_costs_only_the_checks_of_what_it_defines(tmp_path, grading_context):
+    code = BASES["fashion_mnist"].replace("class AccuracyCallback(keras.callbacks.Callback):",
+                                          "class AccuracyCallback(keras.callbacks.Callback)")
+    notebook = as_notebook(tmp_path / "fashion_mnist.ipynb", code)
+    results = judge_file(graders.load("fashion_mnist"), notebook, context=grading_context, limits=LIMITS)
+    lost = [c for c in results if not c.passed]
+    assert lost and all(c.check_id.startswith("callback") for c in lost)
+    assert all(c.outcome is Outcome.ERROR and "does not parse" in c.message and "code cell" in c.message
+               for c in lost)
+    assert sum(c.score for c in results) == sum(c.max_score for c in results if not c.check_id.startswith("callback"))
+
+
+@pytest.mark.slow
+def test_a_notebook_that_is_not_json_is_an_error_for_every_check(tmp_path, grading_context):
+    path = tmp_path / "cnn.ipynb"
+    path.write_text('{"cells": [', encoding="utf-8")
+    results = judge_file(graders.load("cnn"), path, context=grading_context, limits=LIMITS)
+    assert all(c.outcome is Outcome.ERROR and c.score == 0 for c in results)
+    assert "cnn.ipynb could not be read as a notebook" in results[0].message
+
+
+@pytest.mark.slow
+def test_an_error_in_a_notebook_names_the_cell_and_line(tmp_path, grading_context):
+    code = BASES["fashion_mnist"].replace("images = tf.cast(images, tf.float32) / 255.0",
+                                          "images = tf.cast(images, tf.float32) / 255.0\n    images = images.no_such_thing")
+    notebook = as_notebook(tmp_path / "fashion_mnist.ipynb", code)
+    results = judge_file(graders.load("fashion_mnist"), notebook, context=grading_context, limits=LIMITS)
+    messages = {c.message for c in results if c.check_id.startswith("normalize") and not c.passed}
+    assert any("your notebook, code cell 3, line 3: `images = images.no_such_thing`" in m for m in messages), messages
+
+
+def test_the_newer_of_a_py_file_and_a_notebook_is_graded(tmp_path):
+    import os
+
+    script, notebook = tmp_path / "cnn.py", tmp_path / "cnn.ipynb"
+    script.write_text("x = 1", encoding="utf-8")
+    notebook.write_text("{}", encoding="utf-8")
+    os.utime(script, (1_000_000, 1_000_000))
+    os.utime(notebook, (1_000_100, 1_000_100))
+    assert find_submission_file(tmp_path, "cnn") == (notebook, "graded cnn.ipynb, which is newer than cnn.py")
+    os.utime(notebook, (1_000_001, 1_000_001))
+    chosen, note = find_submission_file(tmp_path, "cnn")
+    assert chosen == script and "cnn.ipynb is not newer" in note
+    notebook.unlink()
+    assert find_submission_file(tmp_path, "cnn") == (script, "")
+
+
+# --------------------------------------------------------------------------- running the notebooks
+def run_notebook(path, tmp_path):
+    """Execute a notebook top to bottom in a real kernel, as Jupyter's "Run all" does, minus the demo."""
+    nbclient = pytest.importorskip("nbclient", reason="nbclient comes with the [instructor] extra")
+    notebook = load(path)
+    demo = [c for c in notebook.cells if c.cell_type == "code" and 'if __name__ == "__main__"' in c.source]
+    assert len(demo) == 1
+    notebook.cells.remove(demo[0])  # it trains on the real dataset when online; not a test's job
+    nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    return {cell.id: "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            for cell in notebook.cells if cell.cell_type == "code"}
+
+
+@pytest.mark.slow
+def test_the_solution_notebook_runs_and_its_self_checks_and_grade_pass(tmp_path):
+    printed = run_notebook(ROOT / "solutions" / "fashion_mnist.ipynb", tmp_path)
+    for name in graders.load("fashion_mnist").student_names:
+        assert "all self-checks passed" in printed[f"{name}-selfcheck"], printed[f"{name}-selfcheck"]
+        assert "✗" not in printed[f"{name}-selfcheck"]
+    assert "Total: 28/28" in printed["grade-yourself"], printed["grade-yourself"]
+
+
+@pytest.mark.slow
+def test_the_student_notebook_runs_and_says_what_is_missing(tmp_path):
+    printed = run_notebook(ROOT / "exercises" / "fashion_mnist.ipynb", tmp_path)
+    assert "✗ normalize numpy: normalize এখনো লেখা হয়নি / is not implemented yet" in printed["normalize-selfcheck"]
+    assert "Total: 0/28" in printed["grade-yourself"]
+    assert "is not implemented yet" in printed["grade-yourself"]
