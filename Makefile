@@ -14,21 +14,23 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[instructor]"
+	$(BIN)/python -m pip install --quiet -e ".[instructor,test]"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-## Regenerate exercises/ and solutions/, then grade both on the offline synthetic data.
+## Regenerate exercises/ and solutions/ (modules and notebooks), then grade them on the offline synthetic data.
 demo: install
 	$(BIN)/python -m autograder release
 	$(BIN)/python -m autograder grade solutions --json $(OUT)/solutions.json
+	rm -rf $(OUT)/notebooks && mkdir -p $(OUT)/notebooks && cp solutions/*.ipynb $(OUT)/notebooks/
+	$(BIN)/python -m autograder grade $(OUT)/notebooks --json $(OUT)/notebooks.json
 	$(BIN)/python -m autograder grade exercises --json $(OUT)/exercises.json
 	@echo "Gradescope-style results written to $(OUT)/"
 
-## The project's own test suite.
+## The project's own test suite: one test process per core (the nbgrader round trip keeps to one).
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 release: install
 	$(BIN)/python -m autograder release

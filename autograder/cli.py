@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder grade|release|nbgrader-course``."""
+"""Command line: ``python -m autograder grade|grade-all|release|nbgrader-course|gradescope-package``."""
 from __future__ import annotations
 
 import argparse
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autograder.runner import Limits
 
-EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT = 0, 2, 3
+EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_INTERRUPTED = 0, 2, 3, 130
 
 
 def _positive_float(text: str) -> float:
@@ -39,6 +39,26 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--data-dir", help="tensorflow-datasets data directory for --data tfds")
     grade.add_argument("--threads", type=int, default=max(1, min(4, os.cpu_count() or 1)),
                        help="TensorFlow threads in the grading process")
+    grade.add_argument("--memory-mb", type=int, default=None, metavar="M",
+                       help="memory one sandbox worker (the student's code) may use; beyond it the running "
+                            "step is stopped and its checks get an error (default: no limit)")
+
+    grade_all = commands.add_parser("grade-all", help="grade a class: one sub-folder (or file) per student, "
+                                                      "in parallel, into OUT/<student>/ and OUT/grades.csv")
+    grade_all.add_argument("submissions", type=Path)
+    grade_all.add_argument("--out", type=Path, required=True, help="where results and grades.csv go")
+    grade_all.add_argument("--config", type=Path, default=None,
+                           help="course configuration (default: ./course.toml when it exists)")
+    grade_all.add_argument("--assignment", action="append", choices=graders.ASSIGNMENT_IDS,
+                           help="grade only this assignment (repeatable; default: the course's)")
+    grade_all.add_argument("--workers", type=int, help="submissions graded at once (default: one per core)")
+    grade_all.add_argument("--timeout", type=_positive_float, metavar="S",
+                           help="wall-clock seconds for one student's submission (default 900)")
+    grade_all.add_argument("--step-timeout", type=_positive_float, metavar="S",
+                           help="seconds one step of student code may run (default 60)")
+    grade_all.add_argument("--memory-mb", type=int, metavar="M",
+                           help="memory one sandbox worker may use (default 4096)")
+    grade_all.add_argument("--resume", action="store_true", help="skip students who already have results")
 
     release = commands.add_parser("release", help="regenerate exercises/ and solutions/ from source/")
     release.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding source/")
@@ -54,6 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--kit-requirement", default=None, metavar="REQ",
                         help="what the notebooks' first cell pip-installs when the kit is missing, e.g. "
                              "git+https://example.org/you/tf2-exercise-kit (default: tf2-exercise-kit)")
+
+    gradescope = commands.add_parser("gradescope-package",
+                                     help="write a Gradescope autograder zip (setup.sh, run_autograder, the kit)")
+    gradescope.add_argument("--out", type=Path, required=True, metavar="ZIP", help="the archive to write")
+    gradescope.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's project folder (default: .)")
+    gradescope.add_argument("--assignment", choices=graders.ASSIGNMENT_IDS,
+                            help="grade only this assignment (default: all)")
     return parser
 
 
@@ -67,7 +94,7 @@ def _grade(args) -> int:
         result = grade_submission(args.submission, assignment=args.assignment,
                                   context=GradingContext(seed=args.seed, data_source=args.data,
                                                          data_dir=args.data_dir),
-                                  limits=Limits(step_timeout=args.timeout))
+                                  limits=Limits(step_timeout=args.timeout, memory_mb=args.memory_mb))
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -78,6 +105,44 @@ def _grade(args) -> int:
         print(f"error: {len(result.grader_faults)} check(s) hit an internal grader error; see the log above.",
               file=sys.stderr)
         return EXIT_GRADER_FAULT
+    return EXIT_OK
+
+
+def _batch_options(args):
+    """Course configuration first, then whatever the command line says."""
+    from autograder.batch import BatchOptions
+    from autograder.course_config import default_config, load_config
+
+    config_path = args.config or (Path("course.toml") if Path("course.toml").is_file() else None)
+    config = load_config(config_path) if config_path else default_config()
+    return BatchOptions(
+        assignments=tuple(args.assignment or config.assignments),
+        workers=args.workers or config.workers or max(1, os.cpu_count() or 1),
+        submission_timeout=args.timeout or config.submission_timeout,
+        step_timeout=args.step_timeout or config.step_timeout,
+        memory_mb=args.memory_mb or config.memory_mb,
+        seed=config.seed, data=config.data, data_dir=config.data_dir)
+
+
+def _grade_all(args) -> int:
+    from autograder.batch import discover, grade_all
+    from autograder.batch_progress import progress_for
+
+    try:
+        options = _batch_options(args)
+        total = len(discover(args.submissions))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    with progress_for(total) as progress:
+        report = grade_all(args.submissions, args.out, options, resume=args.resume, progress=progress)
+    failed = [s for s in report.summaries if s.status != "graded"]
+    print(f"graded {len(report.summaries)} submission(s) in {report.seconds:.0f} s"
+          f"{f', skipped {len(report.skipped)} already done' if report.skipped else ''}"
+          f"{f', {len(failed)} stopped or failed' if failed else ''}; grades in {args.out / 'grades.csv'}")
+    if report.interrupted:
+        print("interrupted: what finished is saved; run the same command with --resume to grade the rest.")
+        return EXIT_INTERRUPTED
     return EXIT_OK
 
 
@@ -109,10 +174,24 @@ def _nbgrader_course(args) -> int:
     return EXIT_OK
 
 
+def _gradescope_package(args) -> int:
+    from autograder.gradescope import build_package
+
+    try:
+        written = build_package(args.out, root=args.root,
+                                assignments=[args.assignment] if args.assignment else None)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(written)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are noise here
     args = build_parser().parse_args(argv)
-    commands = {"grade": _grade, "release": _release, "nbgrader-course": _nbgrader_course}
+    commands = {"grade": _grade, "grade-all": _grade_all, "release": _release, "nbgrader-course": _nbgrader_course,
+                "gradescope-package": _gradescope_package}
     return commands[args.command](args)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from autograder import public_tests
 
-GRADING_TIMEOUT_SECONDS = 900
+GRADING_TIMEOUT_SECONDS = 840  # below nbgrader_course.CELL_TIMEOUT_SECONDS, so the cell reports why
 KIT_CELL_MARK = "from autograder.kernel import"
 _MARKS = {"passed": "✓", "failed": "✗", "not_attempted": "·", "error": "!", "timeout": "⏱"}
 _graded: dict[tuple[str, str], dict] = {}  # (assignment, code digest) -> results.json; one kernel's cache
@@ -84,6 +84,7 @@ def self_check(assignment_id: str, name: str, namespace: dict) -> bool:
         try:
             pytest.main([f"{test_file}::{test}" for test in tests] +
                         ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", "--no-header",
+                         "-c", os.devnull,  # not the settings of whatever project the notebook sits in
                          f"--rootdir={test_file.parent}"], plugins=[collector])
         finally:
             sys.stdout = stdout

@@ -13,6 +13,7 @@ checks that use them, so the checks of other functions are unaffected.
 from __future__ import annotations
 
 import ast
+import builtins
 import json
 import re
 from dataclasses import dataclass, field
@@ -107,7 +108,7 @@ def _targets_are_names(targets: list[ast.expr]) -> bool:
 
 
 def is_kept(node: ast.stmt) -> bool:
-    """Definitions, imports, constants, and ``if``/``try`` blocks made only of those."""
+    """Definitions, imports, constants, and ``try`` blocks made only of those."""
     if isinstance(node, _DEFINITIONS):
         return True
     if isinstance(node, ast.Assign):
@@ -120,21 +121,72 @@ def is_kept(node: ast.stmt) -> bool:
     return False
 
 
+def _assigned_names(node: ast.stmt) -> set[str]:
+    if isinstance(node, ast.Assign) and _targets_are_names(node.targets):
+        return {n.id for target in node.targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return {node.target.id}
+    return set()
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """Names a kept statement defines at module level."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, ast.Try):
+        return {name for child in ast.iter_child_nodes(node) if isinstance(child, ast.stmt)
+                for name in _bound_names(child)}
+    return _assigned_names(node)
+
+
+def _used_names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def select(statements: list[ast.stmt]) -> list[bool]:
+    """Which top-level statements (in program order) the graded program keeps.
+
+    Definitions and imports always. An assignment is kept when its value is a harmless
+    constant (``SIZE = 28``) or when a kept function or class reads the name it assigns
+    (``loss_fn = keras.losses.SparseCategoricalCrossentropy()`` used in ``build_model``), and
+    in both cases only if every name its value needs is defined above it: so a correct
+    notebook does not lose points for such a global, a constant computed from data the kit
+    does not load is left out instead of failing the import, and ``history = model.fit(...)``,
+    which no function reads, is never run.
+    """
+    definitions = [isinstance(node, _DEFINITIONS + (ast.Try,)) and is_kept(node) for node in statements]
+    constants = [not definition and is_kept(node) for node, definition in zip(statements, definitions)]
+    kept = list(definitions)
+    builtin_names = set(dir(builtins))
+    while True:
+        wanted = set().union(*(_used_names(node) for node, keep in zip(statements, kept)
+                               if keep and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))))
+        defined, changed = set(builtin_names), False
+        for index, node in enumerate(statements):
+            if (not kept[index] and (constants[index] or _assigned_names(node) & wanted)
+                    and (node.value is None or _used_names(node.value) <= defined)):
+                kept[index] = changed = True
+            if kept[index]:
+                defined |= _bound_names(node)
+        if not changed:
+            return kept
+
+
 def _start_line(node: ast.stmt) -> int:
     decorators = getattr(node, "decorator_list", [])
     return min([node.lineno] + [d.lineno for d in decorators])
 
 
-def _names_defined(node: ast.stmt) -> list[str]:
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return [node.name]
-    return []
+def _names_defined(tree: ast.Module) -> list[str]:
+    return [node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
 
 
 def extract(cells: list[str], notebook_name: str) -> Program:
     """The gradable program of ``cells`` (code cell sources, in notebook order)."""
-    out: list[str] = []
     program = Program("")
+    parsed: list[tuple[int, list[str], ast.stmt]] = []  # (code cell, its lines, statement)
     for number, raw in enumerate(cells, start=1):
         source = without_magics(raw)
         try:
@@ -146,13 +198,14 @@ def extract(cells: list[str], notebook_name: str) -> Program:
             for name in _DEFINED_NAME.findall(source):
                 program.broken_names[name] = message
             continue
+        for name in _names_defined(tree):
+            program.broken_names.pop(name, None)  # a later cell that parses defines it again
         lines = source.split("\n")
-        for node in tree.body:
-            if not is_kept(node):
-                continue
+        parsed.extend((number, lines, node) for node in tree.body)
+    out: list[str] = []
+    for (number, lines, node), keep in zip(parsed, select([node for _, _, node in parsed])):
+        if keep:
             start, end = _start_line(node), node.end_lineno
-            for name in _names_defined(node):
-                program.broken_names.pop(name, None)  # a later cell that parses defines it again
             program.chunks.append(Chunk(number, len(out) + 1, start, end - start + 1))
             out.extend(lines[start - 1:end])
     program.source = "\n".join(out) + "\n"

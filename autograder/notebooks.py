@@ -18,7 +18,6 @@ only the cells that changed and nbgrader's checksums stay meaningful.
 """
 from __future__ import annotations
 
-import ast
 import copy
 import hashlib
 import re
@@ -42,7 +41,8 @@ import subprocess
 import sys
 
 if importlib.util.find_spec("autograder") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"])'''
+    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"])
+    importlib.invalidate_caches()  # so this running kernel finds the new package'''
 
 SELF_CHECK_SOURCE = '''\
 # নিজে যাচাই / Self-check: `{name}` (এই সেল বদলাবে না / leave this cell as it is)
@@ -218,8 +218,3 @@ def dumps(notebook: NotebookNode) -> str:
     nbformat.validate(notebook)
     return nbformat.writes(notebook) + "\n"
 
-
-def defined_names(source: str) -> list[str]:
-    """Top-level function and class names in a cell (used by tests and the self-check map)."""
-    return [node.name for node in ast.parse(source).body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]

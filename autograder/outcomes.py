@@ -52,6 +52,13 @@ class CheckResult:
         return self.outcome is Outcome.PASSED
 
 
+def not_run(assignment: str, check: Check, status: ProbeStatus) -> CheckResult:
+    """A check whose observations never came (not attempted, timed out, crashed): zero, and why."""
+    outcome = Outcome.NOT_ATTEMPTED if status.state == "not_attempted" else _PROBE_STATE_TO_OUTCOME[status.state]
+    return CheckResult(assignment, check.id, check.title, check.points, 0.0, outcome, status.message,
+                       check.hidden, status.state == "grader_error")
+
+
 def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context) -> CheckResult:
     """Run one check and map whatever happens to exactly one outcome.
 
@@ -68,15 +75,14 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
                            message, check.hidden, fault)
 
     if status.state == "not_attempted":
-        return result(Outcome.NOT_ATTEMPTED, status.message)
+        return not_run(assignment, check, status)
     try:  # a missing resource explains a failed probe too (e.g. decode_predictions could not download)
         for resource in check.requires:
             context.require(resource)
     except MissingResource as missing:
         return result(Outcome.ERROR, str(missing), fault=True)
     if status.state != "ok":
-        fault = status.state == "grader_error"
-        return result(_PROBE_STATE_TO_OUTCOME[status.state], status.message, fault=fault)
+        return not_run(assignment, check, status)
     try:
         check.verify(evidence, context)
     except CheckFailed as failure:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
 from autograder.artifacts import RESULT_FILE, Evidence, read_probe_result
 from autograder.notebook_code import extract_file
@@ -27,6 +28,7 @@ from autograder.outcomes import ProbeStatus
 from autograder.spec import Assignment
 
 POLL_SECONDS = 0.05
+MEMORY_POLL_SECONDS = 0.25
 STARTUP_SECONDS = 120.0  # the worker's own start (Python, TensorFlow); not charged to the student
 
 
@@ -34,19 +36,23 @@ STARTUP_SECONDS = 120.0  # the worker's own start (Python, TensorFlow); not char
 class Limits:
     step_timeout: float = 60.0  # seconds one step (the import, or one probe) may run
     threads: int = 1            # TensorFlow threads inside each worker
+    memory_mb: int | None = None  # resident memory one worker (with its children) may use; None: no limit
 
     def __post_init__(self):
         if not self.step_timeout > 0:
             raise ValueError(f"step_timeout must be positive. Received: {self.step_timeout!r}")
         if self.threads < 1:
             raise ValueError(f"threads must be at least 1. Received: {self.threads!r}")
+        if self.memory_mb is not None and self.memory_mb < 256:
+            raise ValueError(f"memory_mb must be at least 256 (TensorFlow alone needs that). "
+                             f"Received: {self.memory_mb!r}")
 
 
 @dataclass
 class _WorkerEnd:
     finished: list[str]
     running: str | None   # the probe name, "import", or None when the worker completed
-    state: str            # "done", "timeout", "died", "import_failed", "worker_failed"
+    state: str            # "done", "timeout", "memory", "died", "import_failed", "worker_failed"
     returncode: int | None
 
 
@@ -63,6 +69,17 @@ def _worker_env(threads: int) -> dict[str, str]:
         "MPLBACKEND": "Agg",
     })
     return env
+
+
+def resident_mb(process: psutil.Process) -> float:
+    """Resident memory of a process and all its children, in MiB."""
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        try:
+            total += member.memory_info().rss
+        except psutil.Error:  # it ended between listing and measuring
+            pass
+    return total / 2**20
 
 
 def _progress_lines(progress: Path) -> list[str]:
@@ -191,10 +208,11 @@ class SandboxSession:
             return _WorkerEnd(finished, None, "worker_failed", process.returncode)
         running = started[-1] if started and started[-1] not in finished else (
             "import" if "imported" not in text else None)
-        return _WorkerEnd(finished, running, "timeout" if state == "timeout" else "died", process.returncode)
+        return _WorkerEnd(finished, running, state if state in ("timeout", "memory") else "died", process.returncode)
 
     def _wait(self, process: subprocess.Popen, progress: Path) -> str:
         last_size, last_change, started = -1, time.monotonic(), False
+        watched, next_memory_check = psutil.Process(process.pid), 0.0
         while process.poll() is None:
             size = progress.stat().st_size
             now = time.monotonic()
@@ -204,6 +222,11 @@ class SandboxSession:
             elif now - last_change > (self.limits.step_timeout if started else STARTUP_SECONDS):
                 self._kill(process)
                 return "timeout"
+            if self.limits.memory_mb and now >= next_memory_check:
+                next_memory_check = now + MEMORY_POLL_SECONDS
+                if resident_mb(watched) > self.limits.memory_mb:
+                    self._kill(process)
+                    return "memory"
             time.sleep(POLL_SECONDS)
         self._kill(process)  # children the student may have left behind
         return "exited"
@@ -227,6 +250,9 @@ class SandboxSession:
 
     def _import_status(self, end: _WorkerEnd) -> ProbeStatus:
         name = self.display_name
+        if end.state == "memory":
+            return ProbeStatus("error", f"Importing {name} used more than {self.limits.memory_mb} MiB of memory and "
+                                        "was stopped. Move data loading and training out of module level.")
         if end.state == "timeout":
             return ProbeStatus("timeout", f"Importing {name} did not finish within {self.limits.step_timeout:g} s. "
                                           "Move training or other long work out of module level (e.g. under "
@@ -236,6 +262,9 @@ class SandboxSession:
 
     def _probe_status(self, end: _WorkerEnd, uses: tuple[str, ...]) -> ProbeStatus:
         names = ", ".join(f"`{name}`" for name in uses)
+        if end.state == "memory":
+            return ProbeStatus("error", f"{names} used more than {self.limits.memory_mb} MiB of memory and was "
+                                        "stopped (a very large model or array?).")
         if end.state == "timeout":
             return ProbeStatus("timeout", f"{names} did not finish within {self.limits.step_timeout:g} s "
                                           "(an endless loop, or far too much work?).")

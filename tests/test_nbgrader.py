@@ -19,7 +19,7 @@ from autograder.notebooks import check_cell_id
 from conftest import ROOT, run_cli
 
 pytest.importorskip("nbgrader", reason="nbgrader is not installed (make install adds it with the [instructor] extra)")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("nbgrader")]  # one course, one test process
 
 COURSE_ID = "tf2-course"
 ASSIGNMENT = "fashion_mnist"  # the quickest to grade; the other notebooks are compared with nbgrader's release

@@ -94,3 +94,25 @@ def test_extract_file_reads_a_real_notebook(tmp_path):
                                   "history = model.fit(x, y, epochs=5)"), encoding="utf-8")
     program = extract_file(path)
     assert "def normalize" in program.source and "fit" not in program.source
+
+
+def test_a_global_that_a_function_reads_is_kept_with_what_it_needs():
+    program = extract([
+        "import keras\nfrom keras import layers",
+        "loss_fn = keras.losses.SparseCategoricalCrossentropy()\nhidden = layers.Dense(8)",
+        "history = model.fit(x, y)\nunused = keras.Sequential()",
+        "def build():\n    model = keras.Sequential([hidden])\n    model.compile(loss=loss_fn)\n    return model",
+    ], "a.ipynb")
+    assert "loss_fn = keras.losses" in program.source and "hidden = layers.Dense(8)" in program.source
+    assert "fit" not in program.source and "unused" not in program.source
+
+
+def test_a_global_built_from_names_that_are_not_kept_is_left_out():
+    program = extract(["import tensorflow_datasets as tfds",
+                       "data = load_everything()\nshape = data.shape",  # load_everything is defined nowhere
+                       "def f():\n    return shape"], "a.ipynb")
+    assert "shape =" not in program.source and "data =" not in program.source
+    program = extract(["names = info.features['label'].names\nN_CLASSES = len(names)\nLIMIT: int"], "a.ipynb")
+    assert program.source == "LIMIT: int\n"  # built from data that is never loaded: left out, not a NameError
+    program = extract(["import numpy as np", "def g():\n    return table", "table = np.arange(3)"], "a.ipynb")
+    assert "table = np.arange(3)" in program.source  # defined after the function: still fine at call time

@@ -1,0 +1,75 @@
+"""What an instructor watches while a class is graded: a progress bar on a terminal, plain lines elsewhere."""
+from __future__ import annotations
+
+import sys
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from autograder.batch import Student, SubmissionSummary
+
+
+class PlainProgress:
+    """One line per finished submission: logs, CI and pipes stay readable."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.done, self.failed, self.running = total, 0, 0, 0
+        self.stream = stream or sys.stdout
+        self.started = time.monotonic()
+
+    def __call__(self, event: str, item) -> None:
+        if event == "start":
+            self.running += 1
+            return
+        summary: SubmissionSummary = item
+        self.running -= 1
+        self.done += 1
+        self.failed += summary.status != "graded"
+        elapsed = time.monotonic() - self.started
+        remaining = elapsed / self.done * (self.total - self.done)
+        note = "" if summary.status == "graded" else f" [{summary.status}] {summary.message}"
+        print(f"[{self.done}/{self.total}] {summary.student}: {summary.score:g}/{summary.max_score:g} "
+              f"in {summary.seconds:.1f} s{note} (running {self.running}, failed {self.failed}, "
+              f"elapsed {elapsed:.0f} s, about {remaining:.0f} s left)", file=self.stream, flush=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class BarProgress(PlainProgress):
+    """A live bar: done/total, running, failed, elapsed, estimated time left."""
+
+    def __init__(self, total: int, console: Console):
+        super().__init__(total)
+        self.bar = Progress(TextColumn("[bold]grading"), BarColumn(), TextColumn("{task.completed}/{task.total} done"),
+                            TextColumn("running {task.fields[running]}"), TextColumn("failed {task.fields[failed]}"),
+                            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console)
+        self.task = self.bar.add_task("grading", total=total, running=0, failed=0)
+
+    def __call__(self, event: str, item) -> None:
+        if event == "start":
+            self.running += 1
+        else:
+            self.running -= 1
+            self.done += 1
+            self.failed += item.status != "graded"
+            if item.status != "graded":
+                self.bar.console.print(f"{item.student}: [{item.status}] {item.message}")
+        self.bar.update(self.task, completed=self.done, running=self.running, failed=self.failed)
+
+    def __enter__(self):
+        self.bar.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.bar.stop()
+        return False
+
+
+def progress_for(total: int, console: Console | None = None) -> PlainProgress:
+    console = console or Console()
+    return BarProgress(total, console) if console.is_terminal else PlainProgress(total)

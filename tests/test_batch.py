@@ -1,0 +1,154 @@
+"""Grading a class: every student gets a row and a results.json, whatever their code does."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jsonschema
+import pytest
+
+from autograder import batch, graders
+from autograder.batch import BatchOptions, discover, grade_all, write_grades_csv
+from autograder.report import SCHEMA_PATH
+from conftest import ROOT
+from corpus import BASES
+
+ASSIGNMENT = "fashion_mnist"
+MAXIMUM = graders.load(ASSIGNMENT).max_score
+SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n", "def build_dense_classifier():\n    while True:\n        pass\n")
+HOG = BASES[ASSIGNMENT].replace("def normalize(images, labels):\n",
+                                "def normalize(images, labels):\n    hoard = bytearray(3 * 2**30)\n")
+CRASH = BASES[ASSIGNMENT].replace("    def on_epoch_end(self, epoch, logs=None):\n",
+                                  "    def on_epoch_end(self, epoch, logs=None):\n        import os\n        os._exit(3)\n")
+
+
+def make_class(root, students: dict[str, str]):
+    """students: id -> source; an id ending in .py is a single-file student, else a folder."""
+    root.mkdir(parents=True, exist_ok=True)
+    for student, source in students.items():
+        if student.endswith(".py"):
+            (root / student).write_text(source, encoding="utf-8")
+        else:
+            (root / student).mkdir()
+            (root / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    return root
+
+
+def results(out, student):
+    payload = json.loads((out / student / "results.json").read_text(encoding="utf-8"))
+    jsonschema.validate(payload, SCHEMA)
+    return payload
+
+
+def outcomes(payload):
+    return {t["extra_data"]["check_id"]: t["extra_data"]["outcome"] for t in payload["tests"]}
+
+
+def rows(out):
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+@pytest.mark.slow
+def test_a_mixed_class_is_graded_and_the_bad_ones_cost_only_themselves(tmp_path):
+    solution = (ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
+    stub = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
+    submissions = make_class(tmp_path / "class", {"ada": solution, "bob.py": stub, "hang": HANG,
+                                                  "hog": HOG, "crash": CRASH})
+    out = tmp_path / "out"
+    options = BatchOptions(assignments=(ASSIGNMENT,), workers=2, step_timeout=20, memory_mb=1536)
+    report = grade_all(submissions, out, options)
+    assert sorted(s.student for s in report.summaries) == ["ada", "bob", "crash", "hang", "hog"]
+    table = rows(out)
+    assert set(table) == {"ada", "bob", "crash", "hang", "hog"}
+    assert float(table["ada"]["total"]) == MAXIMUM == float(table["ada"]["max"]) and table["ada"]["status"] == "ok"
+    assert float(table["bob"]["total"]) == 0 and set(outcomes(results(out, "bob")).values()) == {"not_attempted"}
+    hang = outcomes(results(out, "hang"))
+    assert {c for c, o in hang.items() if o == "timeout"} == {c for c in hang if c.startswith("dense")}
+    assert all(o == "passed" for c, o in hang.items() if not c.startswith("dense"))
+    assert table["hang"]["status"] == "timeout"
+    hog = results(out, "hog")
+    lost = {t["extra_data"]["check_id"]: t["output"] for t in hog["tests"] if t["extra_data"]["outcome"] != "passed"}
+    assert lost and all(c.startswith("normalize") for c in lost)
+    assert any("more than 1536 MiB of memory" in message for message in lost.values()), lost
+    crash = outcomes(results(out, "crash"))
+    assert {c for c, o in crash.items() if o != "passed"} and all(
+        c.startswith("callback") for c, o in crash.items() if o != "passed")
+    for student in table:
+        assert (out / student / "results.json").is_file()
+
+
+def test_a_submission_over_its_time_is_recorded_as_timeout_with_zero_of_the_real_maximum(tmp_path):
+    submissions = make_class(tmp_path / "class", {"slow": BASES[ASSIGNMENT]})
+    out = tmp_path / "out"
+    report = grade_all(submissions, out, BatchOptions(assignments=(ASSIGNMENT,), workers=1, submission_timeout=1))
+    assert [s.status for s in report.summaries] == ["timeout"]
+    payload = results(out, "slow")
+    assert payload["score"] == 0 and payload["max_score"] == MAXIMUM
+    assert set(outcomes(payload).values()) == {"timeout"}
+    assert "longer than 1 s" in payload["tests"][0]["output"]
+    assert rows(out)["slow"]["status"] == "timeout"
+
+
+def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, monkeypatch):
+    submissions = make_class(tmp_path / "class", {"x": BASES[ASSIGNMENT]})
+    monkeypatch.setattr(batch, "_grade_command", lambda *args: [sys.executable, "-c", "raise SystemExit(3)"])
+    report = grade_all(submissions, tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1))
+    assert [s.status for s in report.summaries] == ["failed"]
+    payload = results(tmp_path / "out", "x")
+    assert payload["score"] == 0 and payload["max_score"] == MAXIMUM
+    assert set(outcomes(payload).values()) == {"error"} and "exit code 3" in payload["tests"][0]["output"]
+
+
+def test_discover_takes_folders_and_files_and_skips_hidden_entries(tmp_path):
+    make_class(tmp_path, {"b": "x = 1", "a.py": "x = 1"})
+    (tmp_path / ".DS_Store").write_text("", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text("", encoding="utf-8")
+    assert [(s.id, s.path.name) for s in discover(tmp_path)] == [("a", "a.py"), ("b", "b")]
+    with pytest.raises(FileNotFoundError, match="Received"):
+        discover(tmp_path / "missing")
+
+
+def test_grades_csv_has_one_row_per_student_and_documented_columns(tmp_path):
+    for student, score in (("s1", 3.0), ("s2", 0.5)):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "results.json").write_text(json.dumps({
+            "score": score, "max_score": 4.0, "tests": [
+                {"score": score, "max_score": 4.0, "tags": ["cnn", "c1"], "extra_data": {"outcome": "passed"}}]}),
+            encoding="utf-8")
+    write_grades_csv(tmp_path, ("fashion_mnist", "cnn"))
+    text = (tmp_path / "grades.csv").read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "student_id,fashion_mnist,cnn,total,max,status"
+    assert text.splitlines()[1:] == ["s1,0,3,3,4,ok", "s2,0,0.5,0.5,4,ok"]
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_loses_nothing_and_resume_finishes_it(tmp_path):
+    solution = (ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
+    submissions = make_class(tmp_path / "class", {"s1": solution, "s2": solution, "s3": solution})
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out),
+               "--assignment", ASSIGNMENT, "--workers", "1"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not (out / "s1" / "results.json").exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    assert "--resume" in output
+    done = {p.parent.name for p in out.glob("*/results.json")}
+    assert "s1" in done and done != {"s1", "s2", "s3"}
+    assert set(rows(out)) == done  # grades.csv lists exactly what finished
+    first = (out / "s1" / "results.json").stat().st_mtime_ns
+    resumed = subprocess.run(command + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (out / "s1" / "results.json").stat().st_mtime_ns == first  # not graded again
+    table = rows(out)
+    assert set(table) == {"s1", "s2", "s3"} and all(float(r["total"]) == MAXIMUM for r in table.values())
