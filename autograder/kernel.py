@@ -71,6 +71,9 @@ def self_check(assignment_id: str, name: str, namespace: dict) -> bool:
     test_file = public_tests.path(assignment_id)
     student_names = _student_names(assignment_id)
     tests = public_tests.tests_by_function(test_file.read_text(encoding="utf-8"), student_names).get(name, [])
+    if not tests:  # pytest with no test ids would collect whatever lies in the current folder
+        print(f"`{name}` has no public self-check; the final grade still checks it.")
+        return True
     module = types.ModuleType(assignment_id)
     # Functions further down the notebook may not exist yet; the test file imports them all.
     module.__dict__.update({n: _not_defined_yet(n) for n in student_names})
