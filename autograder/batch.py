@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from autograder import graders
 from autograder.grading import SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult
 from autograder.outcomes import ProbeStatus, not_run
 from autograder.report import write_gradescope
-from autograder.runner import resident_mb
+from autograder.runner import kill_group, resident_mb
 
 RESULTS_FILE = "results.json"
 GRADES_FILE = "grades.csv"
@@ -116,14 +115,6 @@ def _grade_command(student: Student, options: BatchOptions, workdir: Path, resul
     return command
 
 
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    process.wait()
-
-
 def failed_result(student: str, options: BatchOptions, state: str, message: str) -> SubmissionResult:
     """Every check of every assignment at zero, with the reason: how a lost submission is recorded."""
     result = SubmissionResult(student)
@@ -159,11 +150,11 @@ def grade_one(student: Student, options: BatchOptions, out: Path, stop: threadin
                 elif peak > options.memory_mb + GRADER_ALLOWANCE_MB:
                     state = "memory"
                 if state:
-                    _kill_group(process)
+                    kill_group(process)
                     break
                 time.sleep(POLL_SECONDS)
             else:
-                _kill_group(process)  # whatever the grader left behind
+                kill_group(process)  # whatever the grader left behind
         if state == "interrupted":
             raise KeyboardInterrupt
         if state == "timeout":

@@ -82,6 +82,15 @@ def resident_mb(process: psutil.Process) -> float:
     return total / 2**20
 
 
+def kill_group(process: subprocess.Popen) -> None:
+    """Kill a process started with ``start_new_session=True`` and everything it started."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    process.wait()
+
+
 def _progress_lines(progress: Path) -> list[str]:
     """The worker's progress lines: "starting", "import", "imported", "start X", "end X", "done"."""
     return progress.read_text(encoding="utf-8").splitlines()
@@ -220,24 +229,16 @@ class SandboxSession:
                 last_size, last_change = size, now
                 started = started or "import" in _progress_lines(progress)
             elif now - last_change > (self.limits.step_timeout if started else STARTUP_SECONDS):
-                self._kill(process)
+                kill_group(process)
                 return "timeout"
             if self.limits.memory_mb and now >= next_memory_check:
                 next_memory_check = now + MEMORY_POLL_SECONDS
                 if resident_mb(watched) > self.limits.memory_mb:
-                    self._kill(process)
+                    kill_group(process)
                     return "memory"
             time.sleep(POLL_SECONDS)
-        self._kill(process)  # children the student may have left behind
+        kill_group(process)  # children the student may have left behind
         return "exited"
-
-    @staticmethod
-    def _kill(process: subprocess.Popen) -> None:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        process.wait()
 
     # ------------------------------------------------------------------ reading
     def _status_from_file(self, directory: Path) -> ProbeStatus:
