@@ -7,7 +7,7 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from autograder.batch import Student, SubmissionSummary
+from autograder.batch import SubmissionSummary
 
 
 class PlainProgress:
@@ -19,13 +19,19 @@ class PlainProgress:
         self.started = time.monotonic()
 
     def __call__(self, event: str, item) -> None:
+        """``grade_all`` calls this with ("start", Student) and ("done", SubmissionSummary)."""
         if event == "start":
             self.running += 1
+        else:
+            self.running -= 1
+            self.done += 1
+            self.failed += item.status != "graded"
+        self.show(event, item)
+
+    def show(self, event: str, item) -> None:
+        if event == "start":
             return
         summary: SubmissionSummary = item
-        self.running -= 1
-        self.done += 1
-        self.failed += summary.status != "graded"
         elapsed = time.monotonic() - self.started
         remaining = elapsed / self.done * (self.total - self.done)
         note = "" if summary.status == "graded" else f" [{summary.status}] {summary.message}"
@@ -50,15 +56,9 @@ class BarProgress(PlainProgress):
                             TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console)
         self.task = self.bar.add_task("grading", total=total, running=0, failed=0)
 
-    def __call__(self, event: str, item) -> None:
-        if event == "start":
-            self.running += 1
-        else:
-            self.running -= 1
-            self.done += 1
-            self.failed += item.status != "graded"
-            if item.status != "graded":
-                self.bar.console.print(f"{item.student}: [{item.status}] {item.message}")
+    def show(self, event: str, item) -> None:
+        if event == "done" and item.status != "graded":
+            self.bar.console.print(f"{item.student}: [{item.status}] {item.message}")
         self.bar.update(self.task, completed=self.done, running=self.running, failed=self.failed)
 
     def __enter__(self):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from autograder import graders
 from autograder.context import GradingContext
-from autograder.outcomes import CheckResult, ProbeStatus, judge
+from autograder.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.runner import Limits, SandboxSession
 from autograder.spec import Assignment
 
@@ -101,7 +101,7 @@ def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingC
     if file is None:
         missing = ProbeStatus("not_attempted", f"No {assignment_id}.py or {assignment_id}.ipynb was found "
                                                "in the submission.")
-        checks = [judge(assignment.id, check, missing, None, context) for check in assignment.checks]
+        checks = [not_run(assignment.id, check, missing) for check in assignment.checks]
         return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
     checks = judge_file(assignment, file, context=context, limits=limits)
     return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started, note)

@@ -57,6 +57,23 @@ def weight_counts(m) -> tuple[int, int, int]:
     return trainable + frozen, trainable, frozen
 
 
+def expect_parameter_count(m, expected: int, what: str = "The model") -> None:
+    total, _, _ = weight_counts(m)
+    if total != expected:
+        raise CheckFailed(f"{what} has {total:,} parameters; expected {expected:,}.")
+
+
+def expect_two_class_accuracy(ctx, m, *, image_size: int, n_train: int, n_test: int, epochs: int, batch_size: int,
+                              max_params: int, inputs, min_accuracy: float) -> None:
+    """Train ``m`` on the kit's two-class images and require ``min_accuracy`` on the test images."""
+    train, test = ctx.two_class_images(n_train, n_test, image_size)
+    run = ctx.train_and_evaluate(m, train, test, epochs=epochs, batch_size=batch_size,
+                                 max_params=max_params, inputs=inputs)
+    if not run.accuracy >= min_accuracy:
+        raise CheckFailed(f"After {epochs} epochs on {n_train} images the test accuracy is {run.accuracy:.1%}; "
+                          f"at least {min_accuracy:.0%} is expected.")
+
+
 def predict(m, batch: np.ndarray, what: str) -> np.ndarray:
     try:
         return np.asarray(m.predict(batch, verbose=0))

@@ -431,10 +431,6 @@ def gap_accuracy_metric(evidence, ctx):
                   title=f"reaches at least {MIN_ACCURACY:.0%} test accuracy after a short training run",
                   hint="Check the output activation, the loss and the optimizer: a correct model learns this quickly.")
 def gap_trains(evidence, ctx):
-    model = _gap(evidence, fresh=True)
-    train, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
-    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=BATCH,
-                                 max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs)
-    if not run.accuracy >= MIN_ACCURACY:
-        raise CheckFailed(f"After {EPOCHS} epochs on {N_TRAIN} images the test accuracy is {run.accuracy:.1%}; "
-                          f"at least {MIN_ACCURACY:.0%} is expected.")
+    _models.expect_two_class_accuracy(ctx, _gap(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN, n_test=N_TEST,
+                                      epochs=EPOCHS, batch_size=BATCH, max_params=MAX_TRAIN_PARAMETERS,
+                                      inputs=model_inputs, min_accuracy=MIN_ACCURACY)

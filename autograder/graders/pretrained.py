@@ -356,9 +356,7 @@ def extractor_no_top(evidence, ctx):
 @ASSIGNMENT.check("feature_extractor", points=1, title=f"VGG16 without its top: {VGG_PARAMETERS:,} parameters",
                   hint="Use VGG16 (not ResNet50) with include_top=False.")
 def extractor_parameters(evidence, ctx):
-    total, _, _ = _models.weight_counts(_extractor(evidence))
-    if total != VGG_PARAMETERS:
-        raise CheckFailed(f"The model has {total:,} parameters; expected {VGG_PARAMETERS:,}.")
+    _models.expect_parameter_count(_extractor(evidence), VGG_PARAMETERS)
 
 
 @ASSIGNMENT.check("feature_extractor", points=1, title="input_shape is honoured",

@@ -139,9 +139,7 @@ def vgg_no_top(evidence, ctx):
 @ASSIGNMENT.check("vgg_base", points=1, title=f"the base has {VGG_PARAMETERS:,} parameters",
                   hint="VGG16 without its top has 13 convolution layers and 14,714,688 parameters.")
 def vgg_parameters(evidence, ctx):
-    total, _, _ = _models.weight_counts(_vgg(evidence))
-    if total != VGG_PARAMETERS:
-        raise CheckFailed(f"The base has {total:,} parameters; expected {VGG_PARAMETERS:,}.")
+    _models.expect_parameter_count(_vgg(evidence), VGG_PARAMETERS, "The base")
 
 
 @ASSIGNMENT.check("vgg_base", points=1, title="the base takes image_size x image_size RGB images",
@@ -269,9 +267,7 @@ def transfer_logit_output(evidence, ctx):
 @ASSIGNMENT.check("transfer_model", points=1, title=f"the model has {VGG_PARAMETERS + HEAD_PARAMETERS:,} parameters",
                   hint="The base's 14,714,688 plus Dense(1) on 512 pooled features: 512 weights and 1 bias.")
 def transfer_parameters(evidence, ctx):
-    total, _, _ = _models.weight_counts(_transfer(evidence))
-    if total != VGG_PARAMETERS + HEAD_PARAMETERS:
-        raise CheckFailed(f"The model has {total:,} parameters; expected {VGG_PARAMETERS + HEAD_PARAMETERS:,}.")
+    _models.expect_parameter_count(_transfer(evidence), VGG_PARAMETERS + HEAD_PARAMETERS)
 
 
 @ASSIGNMENT.check("transfer_model", points=2, title=f"with a frozen base exactly {HEAD_PARAMETERS} parameters are trainable",
@@ -325,13 +321,9 @@ def transfer_training_moves_head_only(evidence, ctx):
                   title=f"with a frozen base, reaches at least {MIN_ACCURACY:.0%} test accuracy after a short run",
                   hint="Check that the head can learn, the output is a logit and the loss uses from_logits=True.")
 def transfer_trains(evidence, ctx):
-    model = _transfer(evidence, fresh=True)
-    train, test = ctx.two_class_images(N_TRAIN, N_TEST, TRAIN_SIZE)
-    run = ctx.train_and_evaluate(model, train, test, epochs=EPOCHS, batch_size=BATCH,
-                                 max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs)
-    if not run.accuracy >= MIN_ACCURACY:
-        raise CheckFailed(f"After {EPOCHS} epochs on {N_TRAIN} images the test accuracy is {run.accuracy:.1%}; "
-                          f"at least {MIN_ACCURACY:.0%} is expected.")
+    _models.expect_two_class_accuracy(ctx, _transfer(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN, n_test=N_TEST,
+                                      epochs=EPOCHS, batch_size=BATCH, max_params=MAX_TRAIN_PARAMETERS,
+                                      inputs=model_inputs, min_accuracy=MIN_ACCURACY)
 
 
 # ----------------------------------------------------------------- unfreeze_from
