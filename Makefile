@@ -26,7 +26,11 @@ demo: install
 	rm -rf $(OUT)/notebooks && mkdir -p $(OUT)/notebooks && cp solutions/*.ipynb $(OUT)/notebooks/
 	$(BIN)/python -m autograder grade $(OUT)/notebooks --json $(OUT)/notebooks.json
 	$(BIN)/python -m autograder grade exercises --json $(OUT)/exercises.json
-	@echo "Gradescope-style results written to $(OUT)/"
+	rm -rf $(OUT)/class $(OUT)/class-results && mkdir -p $(OUT)/class/reference $(OUT)/class/stubs
+	cp solutions/*.py $(OUT)/class/reference/ && cp exercises/*.py $(OUT)/class/stubs/
+	rm -f $(OUT)/class/*/test_*.py
+	$(BIN)/python -m autograder grade-all $(OUT)/class --out $(OUT)/class-results --workers 2
+	@echo "Gradescope-style results written to $(OUT)/; class feedback and summary in $(OUT)/class-results/"
 
 ## The project's own test suite: one test process per core (the nbgrader round trip keeps to one).
 test: install

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.i18n import Text, tr
 from autograder.spec import CheckFailed
 
 RESULT_FILE = "result.json"
@@ -141,46 +142,48 @@ class Evidence:
         self.inputs = inputs
         self._models: dict[str, Any] = {}
 
-    def value(self, key: str, what: str | None = None) -> Any:
+    def value(self, key: str, what: Text | None = None) -> Any:
         entry = self._require(key, what)
         if entry["kind"] != "json":
-            raise CheckFailed(f"{what or key}: expected a plain value, got a {entry['kind']}.")
+            raise CheckFailed(tr("{what}: expected a plain value, got a {kind}.", what=what or key, kind=entry["kind"]))
         return entry["value"]
 
     def get(self, key: str, default: Any = None) -> Any:
         entry = self._manifest.get(key)
         return entry["value"] if entry is not None and entry["kind"] == "json" else default
 
-    def array(self, key: str, what: str | None = None) -> np.ndarray:
+    def array(self, key: str, what: Text | None = None) -> np.ndarray:
         entry = self._require(key, what)
         if entry["kind"] != "array":
-            raise CheckFailed(f"{what or key}: expected an array or tensor, got {self._kind_text(entry)}.")
+            raise CheckFailed(tr("{what}: expected an array or tensor, got {kind}.", what=what or key,
+                                 kind=self._kind_text(entry)))
         return np.load(self._directory / entry["file"], allow_pickle=False)
 
-    def model(self, key: str, what: str | None = None, *, fresh: bool = False):
+    def model(self, key: str, what: Text | None = None, *, fresh: bool = False):
         """The returned model, loaded safely; ``fresh=True`` gives an uncached copy to train."""
         if fresh or key not in self._models:
             entry = self._require(key, what)
             if entry["kind"] != "model":
-                raise CheckFailed(f"{what or key}: expected a keras.Model, got {self._kind_text(entry)}.")
+                raise CheckFailed(tr("{what}: expected a keras.Model, got {kind}.", what=what or key,
+                                     kind=self._kind_text(entry)))
             try:
                 model = load_model_safely(self._directory / entry["file"])
             except Exception as exc:  # noqa: BLE001 - any load failure is a property of the submitted model
-                raise CheckFailed(
-                    f"{what or key}: the model could not be reloaded with safe_mode=True "
-                    f"({type(exc).__name__}: {str(exc)[:300]}). Build it from standard Keras layers "
-                    "only (no Lambda layers or custom classes).") from exc
+                raise CheckFailed(tr(
+                    "{what}: the model could not be reloaded with safe_mode=True ({error}). Build it from standard "
+                    "Keras layers only (no Lambda layers or custom classes).", what=what or key,
+                    error=f"{type(exc).__name__}: {str(exc)[:300]}")) from exc
             if fresh:
                 return model
             self._models[key] = model
         return self._models[key]
 
-    def _require(self, key: str, what: str | None) -> dict:
+    def _require(self, key: str, what: Text | None) -> dict:
         entry = self._manifest.get(key)
         if entry is None:
-            raise CheckFailed(f"{what or key}: nothing was returned.")
+            raise CheckFailed(tr("{what}: nothing was returned.", what=what or key))
         if entry["kind"] == "json" and entry["value"] is None:
-            raise CheckFailed(f"{what or key}: got None. Did you forget a `return` statement?")
+            raise CheckFailed(tr("{what}: got None. Did you forget a `return` statement?", what=what or key))
         return entry
 
     @staticmethod
@@ -189,7 +192,7 @@ class Evidence:
             return entry["type"]
         if entry["kind"] == "json":
             return describe(entry["value"])
-        return f"a {entry['kind']}"
+        return tr("a {kind}", kind=entry["kind"])
 
 
 def read_probe_result(directory: Path) -> dict:

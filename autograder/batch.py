@@ -26,12 +26,20 @@ import psutil
 
 from autograder import graders
 from autograder.grading import SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult
+from autograder.i18n import Text, literal, tr
 from autograder.outcomes import ProbeStatus, not_run
-from autograder.report import write_gradescope
+from autograder.feedback import feedback_html, feedback_markdown
+from autograder.i18n import check_language
+from autograder.records import read_record, write_record
+from autograder.report import write_gradescope, write_text_atomically
+from autograder.summary import GradedStudent, summary_html
 from autograder.runner import kill_group, resident_mb
 
-RESULTS_FILE = "results.json"
+RESULTS_FILE = "results.json"   # written last: a student with this file is done (--resume)
+RECORD_FILE = "record.json"
+FEEDBACK_HTML, FEEDBACK_MD = "feedback.html", "feedback.md"
 GRADES_FILE = "grades.csv"
+SUMMARY_FILE = "summary.html"
 POLL_SECONDS = 0.2
 # The grading process itself (TensorFlow, the training runs of accuracy checks) needs this much on
 # top of the student's worker; the whole tree is stopped beyond memory_mb + GRADER_ALLOWANCE_MB.
@@ -48,8 +56,15 @@ class BatchOptions:
     seed: int = 0
     data: str = "synthetic"
     data_dir: str | None = None
+    config: Path | None = None          # course.toml handed to each `grade` (points and thresholds)
+    points: dict = field(default_factory=dict)
+    thresholds: dict = field(default_factory=dict)
+    language: str = "en"                # feedback, results.json and summary
+    reveal_hidden: bool = False
+    course_name: str = ""
 
     def __post_init__(self):
+        check_language(self.language)
         for name in ("workers", "submission_timeout", "step_timeout", "memory_mb"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive. Received: {getattr(self, name)!r}")
@@ -71,7 +86,7 @@ class SubmissionSummary:
     max_score: float
     seconds: float
     peak_mb: float
-    message: str = ""
+    message: Text | str = ""
 
 
 def discover(submissions: Path) -> list[Student]:
@@ -107,36 +122,38 @@ def _grade_command(student: Student, options: BatchOptions, workdir: Path, resul
         target.write_bytes(student.path.read_bytes())
     if len(options.assignments) == 1:
         command += ["--assignment", options.assignments[0]]
-    command += [str(target), "--json", str(results), "--timeout", str(options.step_timeout),
+    command += [str(target), "--record", str(results), "--timeout", str(options.step_timeout),
                 "--memory-mb", str(options.memory_mb), "--seed", str(options.seed), "--data", options.data,
                 "--threads", "1"]
     if options.data_dir:
         command += ["--data-dir", options.data_dir]
+    if options.config:
+        command += ["--config", str(options.config)]
     return command
 
 
-def failed_result(student: str, options: BatchOptions, state: str, message: str) -> SubmissionResult:
+def failed_result(student: str, options: BatchOptions, state: str, message: Text) -> SubmissionResult:
     """Every check of every assignment at zero, with the reason: how a lost submission is recorded."""
     result = SubmissionResult(student)
     status = ProbeStatus(state, message)
     for assignment_id in options.assignments:
-        assignment = graders.load(assignment_id)
+        assignment = graders.load_configured(assignment_id, options.points, options.thresholds)
         checks = [not_run(assignment.id, check, status) for check in assignment.checks]
         result.assignments.append(AssignmentResult(assignment.id, assignment.title, None, checks, 0.0))
     return result
 
 
 def grade_one(student: Student, options: BatchOptions, out: Path, stop: threading.Event) -> SubmissionSummary:
-    """Grade one student in a child process within the time and memory limits; write results.json."""
+    """Grade one student in a child process within the time and memory limits; write their outputs."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
-    results, started, peak = folder / RESULTS_FILE, time.monotonic(), 0.0
+    started, peak = time.monotonic(), 0.0
     with tempfile.TemporaryDirectory(prefix="ag-batch-") as workdir:
-        partial = Path(workdir) / RESULTS_FILE  # moved into place only when complete
+        partial = Path(workdir) / RECORD_FILE  # complete only when the grader finished
         try:
             command = _grade_command(student, options, Path(workdir), partial)
         except ValueError as exc:
-            return _record(student, options, results, "failed", str(exc), started, peak)
+            return _record(student, options, folder, "failed", literal(str(exc)), started, peak)
         with open(folder / "grading.log", "wb") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                        env={**os.environ, "COLUMNS": "160"})
@@ -158,29 +175,56 @@ def grade_one(student: Student, options: BatchOptions, out: Path, stop: threadin
         if state == "interrupted":
             raise KeyboardInterrupt
         if state == "timeout":
-            return _record(student, options, results, "timeout",
-                           f"Grading this submission took longer than {options.submission_timeout:g} s and was "
-                           "stopped.", started, peak)
+            return _record(student, options, folder, "timeout",
+                           tr("Grading this submission took longer than {limit:g} s and was stopped.",
+                              limit=options.submission_timeout), started, peak)
         if state == "memory":
-            return _record(student, options, results, "memory",
-                           f"Grading this submission used more than {options.memory_mb + GRADER_ALLOWANCE_MB} MiB "
-                           "of memory and was stopped.", started, peak)
+            return _record(student, options, folder, "memory",
+                           tr("Grading this submission used more than {limit} MiB of memory and was stopped.",
+                              limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, peak)
         if not partial.is_file():
-            return _record(student, options, results, "failed",
-                           f"The grader ended without a result (exit code {process.returncode}); see "
-                           f"{student.id}/grading.log.", started, peak)
-        partial.replace(results)
-    payload = json.loads(results.read_text(encoding="utf-8"))
-    return SubmissionSummary(student.id, "graded", payload["score"], payload["max_score"], time.monotonic() - started, peak)
+            return _record(student, options, folder, "failed",
+                           tr("The grader ended without a result (exit code {code}); see {log}.",
+                              code=process.returncode, log=f"{student.id}/grading.log"), started, peak)
+        result, _ = read_record(partial)
+    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, time.monotonic() - started, peak)
+    write_outputs(folder, student.id, result, summary, options)
+    return summary
 
 
-def _record(student: Student, options: BatchOptions, results: Path, status: str, message: str,
+def _record(student: Student, options: BatchOptions, folder: Path, status: str, message: Text,
             started: float, peak: float) -> SubmissionSummary:
     state = "timeout" if status == "timeout" else "error"
     result = failed_result(student.id, options, state, message)
     result.seconds = time.monotonic() - started
-    write_gradescope(result, results)
-    return SubmissionSummary(student.id, status, 0.0, result.max_score, result.seconds, peak, message)
+    summary = SubmissionSummary(student.id, status, 0.0, result.max_score, result.seconds, peak, message)
+    write_outputs(folder, student.id, result, summary, options)
+    return summary
+
+
+def write_outputs(folder: Path, student: str, result: SubmissionResult, summary: SubmissionSummary,
+                  options: BatchOptions) -> None:
+    """The student's record, feedback pages and (last, marking them done) Gradescope results.json."""
+    write_record(result, folder / RECORD_FILE,
+                 batch={"status": summary.status, "seconds": round(summary.seconds, 3), "peak_mb": round(summary.peak_mb)})
+    page = {"student": student, "course": options.course_name, "language": options.language,
+            "reveal_hidden": options.reveal_hidden}
+    write_text_atomically(folder / FEEDBACK_HTML, feedback_html(result, **page))
+    write_text_atomically(folder / FEEDBACK_MD, feedback_markdown(result, **page))
+    write_gradescope(result, folder / RESULTS_FILE, language=options.language, reveal_hidden=options.reveal_hidden)
+
+
+def write_summary(out: Path, options: BatchOptions) -> Path:
+    """``summary.html`` from every student's record under ``out`` (earlier runs included)."""
+    students = []
+    for path in sorted(out.glob(f"*/{RECORD_FILE}")):
+        result, record = read_record(path)
+        batch = record.get("batch", {})
+        students.append(GradedStudent(path.parent.name, result, batch.get("status", "graded"),
+                                      float(batch.get("seconds", result.seconds)), float(batch.get("peak_mb", 0))))
+    path = out / SUMMARY_FILE
+    write_text_atomically(path, summary_html(students, course=options.course_name, language=options.language))
+    return path
 
 
 # ---------------------------------------------------------------------------- the class
@@ -248,5 +292,6 @@ def grade_all(submissions: Path, out: Path, options: BatchOptions, *, resume: bo
             for future in pending:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
             write_grades_csv(out, options.assignments)
+    write_summary(out, options)
     report.seconds = time.monotonic() - started
     return report

@@ -8,13 +8,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from autograder.batch import SubmissionSummary
+from autograder.i18n import SOURCE_LANGUAGE, render, tr
 
 
 class PlainProgress:
     """One line per finished submission: logs, CI and pipes stay readable."""
 
-    def __init__(self, total: int, stream=None):
+    def __init__(self, total: int, stream=None, language: str = SOURCE_LANGUAGE):
         self.total, self.done, self.failed, self.running = total, 0, 0, 0
+        self.language = language
         self.stream = stream or sys.stdout
         self.started = time.monotonic()
 
@@ -34,10 +36,13 @@ class PlainProgress:
         summary: SubmissionSummary = item
         elapsed = time.monotonic() - self.started
         remaining = elapsed / self.done * (self.total - self.done)
-        note = "" if summary.status == "graded" else f" [{summary.status}] {summary.message}"
-        print(f"[{self.done}/{self.total}] {summary.student}: {summary.score:g}/{summary.max_score:g} "
-              f"in {summary.seconds:.1f} s{note} (running {self.running}, failed {self.failed}, "
-              f"elapsed {elapsed:.0f} s, about {remaining:.0f} s left)", file=self.stream, flush=True)
+        note = "" if summary.status == "graded" else f" [{summary.status}] {render(summary.message, self.language)}"
+        line = tr("[{done}/{total}] {student}: {score:g}/{max_score:g} in {seconds:.1f} s{note} (running {running}, "
+                  "failed {failed}, elapsed {elapsed:.0f} s, about {remaining:.0f} s left)", done=self.done,
+                  total=self.total, student=summary.student, score=summary.score, max_score=summary.max_score,
+                  seconds=summary.seconds, note=note, running=self.running, failed=self.failed, elapsed=elapsed,
+                  remaining=remaining)
+        print(render(line, self.language), file=self.stream, flush=True)
 
     def __enter__(self):
         return self
@@ -49,16 +54,22 @@ class PlainProgress:
 class BarProgress(PlainProgress):
     """A live bar: done/total, running, failed, elapsed, estimated time left."""
 
-    def __init__(self, total: int, console: Console):
-        super().__init__(total)
-        self.bar = Progress(TextColumn("[bold]grading"), BarColumn(), TextColumn("{task.completed}/{task.total} done"),
-                            TextColumn("running {task.fields[running]}"), TextColumn("failed {task.fields[failed]}"),
-                            TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console)
+    def __init__(self, total: int, console: Console, language: str = SOURCE_LANGUAGE):
+        super().__init__(total, language=language)
+        words = {key: render(text, language) for key, text in
+                 {"grading": tr("grading"), "done": tr("done"), "running": tr("running"), "failed": tr("failed"),
+                  "left": tr("left")}.items()}
+        self.bar = Progress(TextColumn(f"[bold]{words['grading']}"), BarColumn(),
+                            TextColumn("{task.completed}/{task.total} " + words["done"]),
+                            TextColumn(words["running"] + " {task.fields[running]}"),
+                            TextColumn(words["failed"] + " {task.fields[failed]}"),
+                            TimeElapsedColumn(), TextColumn(words["left"]), TimeRemainingColumn(), console=console)
         self.task = self.bar.add_task("grading", total=total, running=0, failed=0)
 
     def show(self, event: str, item) -> None:
         if event == "done" and item.status != "graded":
-            self.bar.console.print(f"{item.student}: [{item.status}] {item.message}")
+            self.bar.console.print(f"{item.student}: [{item.status}] {render(item.message, self.language)}",
+                                   markup=False)
         self.bar.update(self.task, completed=self.done, running=self.running, failed=self.failed)
 
     def __enter__(self):
@@ -70,6 +81,6 @@ class BarProgress(PlainProgress):
         return False
 
 
-def progress_for(total: int, console: Console | None = None) -> PlainProgress:
+def progress_for(total: int, console: Console | None = None, language: str = SOURCE_LANGUAGE) -> PlainProgress:
     console = console or Console()
-    return BarProgress(total, console) if console.is_terminal else PlainProgress(total)
+    return BarProgress(total, console, language) if console.is_terminal else PlainProgress(total, language=language)

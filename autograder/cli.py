@@ -22,6 +22,7 @@ def _positive_float(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     from autograder import graders
     from autograder.datasets import SOURCES
+    from autograder.i18n import LANGUAGES
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -42,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory-mb", type=int, default=None, metavar="M",
                        help="memory one sandbox worker (the student's code) may use; beyond it the running "
                             "step is stopped and its checks get an error (default: no limit)")
+    grade.add_argument("--config", type=Path, default=None, metavar="TOML",
+                       help="course configuration whose points, thresholds and language apply (default: none)")
+    grade.add_argument("--lang", choices=LANGUAGES, default=None,
+                       help="language of the report and results.json (default: the config's, else en)")
+    grade.add_argument("--reveal-hidden", action="store_true",
+                       help="put hidden checks' messages into results.json too (after the deadline)")
+    grade.add_argument("--record", type=Path, metavar="FILE",
+                       help="also write the full grading record (every message in every language; for grade-all)")
 
     grade_all = commands.add_parser("grade-all", help="grade a class: one sub-folder (or file) per student, "
                                                       "in parallel, into OUT/<student>/ and OUT/grades.csv")
@@ -59,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--memory-mb", type=int, metavar="M",
                            help="memory one sandbox worker may use (default 4096)")
     grade_all.add_argument("--resume", action="store_true", help="skip students who already have results")
+    grade_all.add_argument("--lang", choices=LANGUAGES, default=None,
+                           help="language of feedback, results.json and summary (default: the course's)")
+    grade_all.add_argument("--reveal-hidden", action="store_true",
+                           help="show hidden checks' messages and figures in feedback (after the deadline)")
 
     release = commands.add_parser("release", help="regenerate exercises/ and solutions/ from source/")
     release.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding source/")
@@ -86,24 +99,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _grade(args) -> int:
     from autograder.context import GradingContext, configure_tensorflow
+    from autograder.course_config import default_config, load_config
     from autograder.grading import grade_submission
+    from autograder.i18n import render, tr
+    from autograder.records import write_record
     from autograder.report import print_report, write_gradescope
 
-    configure_tensorflow(args.threads)
     try:
+        config = load_config(args.config) if args.config else None
+        language = args.lang or (config.language if config else "en")
+        configure_tensorflow(args.threads)
         result = grade_submission(args.submission, assignment=args.assignment,
                                   context=GradingContext(seed=args.seed, data_source=args.data,
                                                          data_dir=args.data_dir),
-                                  limits=Limits(step_timeout=args.timeout, memory_mb=args.memory_mb))
+                                  limits=Limits(step_timeout=args.timeout, memory_mb=args.memory_mb),
+                                  course=(config or default_config()).grading_settings())
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print_report(result)
+    print_report(result, language=language)
     if args.json:
-        write_gradescope(result, args.json)
+        write_gradescope(result, args.json, language=language, reveal_hidden=args.reveal_hidden)
+    if args.record:
+        write_record(result, args.record)
     if result.grader_faults:
-        print(f"error: {len(result.grader_faults)} check(s) hit an internal grader error; see the log above.",
-              file=sys.stderr)
+        print(render(tr("error: {count} check(s) hit an internal grader error; see the log above.",
+                        count=len(result.grader_faults)), language), file=sys.stderr)
         return EXIT_GRADER_FAULT
     return EXIT_OK
 
@@ -116,6 +137,9 @@ def _batch_options(args):
     config_path = args.config or (Path("course.toml") if Path("course.toml").is_file() else None)
     config = load_config(config_path) if config_path else default_config()
     return BatchOptions(
+        config=config_path.resolve() if config_path else None, course_name=config.name,
+        points=config.points, thresholds=config.thresholds,
+        language=args.lang or config.language, reveal_hidden=args.reveal_hidden,
         assignments=tuple(args.assignment or config.assignments),
         workers=args.workers or config.workers or max(1, os.cpu_count() or 1),
         submission_timeout=args.timeout or config.submission_timeout,
@@ -127,6 +151,7 @@ def _batch_options(args):
 def _grade_all(args) -> int:
     from autograder.batch import discover, grade_all
     from autograder.batch_progress import progress_for
+    from autograder.i18n import render, tr
 
     try:
         options = _batch_options(args)
@@ -134,14 +159,16 @@ def _grade_all(args) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with progress_for(total) as progress:
+    with progress_for(total, language=options.language) as progress:
         report = grade_all(args.submissions, args.out, options, resume=args.resume, progress=progress)
     failed = [s for s in report.summaries if s.status != "graded"]
-    print(f"graded {len(report.summaries)} submission(s) in {report.seconds:.0f} s"
-          f"{f', skipped {len(report.skipped)} already done' if report.skipped else ''}"
-          f"{f', {len(failed)} stopped or failed' if failed else ''}; grades in {args.out / 'grades.csv'}")
+    say = lambda text: print(render(text, options.language))  # noqa: E731
+    say(tr("graded {count} submission(s) in {seconds:.0f} s; skipped {skipped} already done; {failed} stopped or "
+           "failed; grades in {csv}, feedback in {out}/<student>/, class summary in {summary}",
+           count=len(report.summaries), seconds=report.seconds, skipped=len(report.skipped), failed=len(failed),
+           csv=str(args.out / "grades.csv"), out=str(args.out), summary=str(args.out / "summary.html")))
     if report.interrupted:
-        print("interrupted: what finished is saved; run the same command with --resume to grade the rest.")
+        say(tr("interrupted: what finished is saved; run the same command with --resume to grade the rest."))
         return EXIT_INTERRUPTED
     return EXIT_OK
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from autograder import datasets, imagenet, modelspec
+from autograder.i18n import tr
 from autograder.spec import CheckFailed
 
 
@@ -94,23 +95,23 @@ class GradingContext:
         import keras
 
         if getattr(model, "optimizer", None) is None or not model.get_compile_config():
-            raise CheckFailed("The model is not compiled, so it cannot be trained. Call model.compile(...) "
-                              "before returning it.")
+            raise CheckFailed(tr("The model is not compiled, so it cannot be trained. Call model.compile(...) "
+                                 "before returning it."))
         prepare = inputs or (lambda images: self.fit_to_input(model, images))
         x_train, x_test = prepare(train.images), prepare(test.images)
         if model.built and model.count_params() > max_params:
-            raise CheckFailed(f"The model has {model.count_params():,} parameters, too many to train here "
-                              f"(limit {max_params:,}).")
+            raise CheckFailed(tr("The model has {found:,} parameters, too many to train here (limit {limit:,}).",
+                                 found=model.count_params(), limit=max_params))
         keras.utils.set_random_seed(self.seed)
         try:
             history = model.fit(x_train, train.labels, epochs=epochs, batch_size=batch_size, verbose=0,
                                 shuffle=True)
             predictions = np.asarray(model.predict(x_test, verbose=0, batch_size=64))
         except Exception as exc:  # noqa: BLE001 - a student model/compile combination that cannot train
-            raise CheckFailed(f"Training the model failed: {error_summary(exc)}") from exc
+            raise CheckFailed(tr("Training the model failed: {error}", error=error_summary(exc))) from exc
         if predictions.ndim != 2 or predictions.shape[0] != len(test.labels):
-            raise CheckFailed(f"The model's predictions have shape {predictions.shape}; expected one row of "
-                              "scores per image.")
+            raise CheckFailed(tr("The model's predictions have shape {shape}; expected one row of scores per image.",
+                                 shape=predictions.shape))
         if predictions.shape[1] == 1:
             threshold = 0.0 if modelspec.compiled_loss(model)[1] else 0.5
             predicted = (predictions[:, 0] > threshold).astype(np.int64)

@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from autograder import graders
 from autograder.datasets import SOURCES
+from autograder.grading import CourseSettings
+from autograder.i18n import LANGUAGES
 
-LANGUAGES = ("bn", "en")
 # Assignments whose training check compares test accuracy with a threshold ("pretrained" trains nothing).
 TRAINED_ASSIGNMENTS = ("fashion_mnist", "cnn", "gap", "transfer")
 
@@ -47,6 +48,9 @@ class CourseConfig:
     def points_for(self, assignment_id: str, check_id: str, default: float) -> float:
         """The configured points of a check, or ``default`` (the check's own points) when not overridden."""
         return self.points.get(assignment_id, {}).get(check_id, default)
+
+    def grading_settings(self) -> CourseSettings:
+        return CourseSettings(points=self.points, thresholds=self.thresholds)
 
 
 def default_config() -> CourseConfig:

@@ -14,6 +14,8 @@ import zipfile
 from pathlib import Path
 
 from autograder import graders, imagenet
+from autograder.course_config import load_config
+from autograder.grading import CourseSettings
 
 KIT_FILES = ("pyproject.toml", "README.md")
 KIT_PACKAGE = "autograder"
@@ -113,9 +115,14 @@ if [[ -z "${AUTOGRADER_IMAGENET_CLASS_INDEX:-}" && -f "$SOURCE/@CLASS_INDEX@" ]]
     export AUTOGRADER_IMAGENET_CLASS_INDEX="$SOURCE/@CLASS_INDEX@"
 fi
 
-# Run from the source folder, where course.toml (when the package has one) sits.
+# Run from the source folder, where course.toml (when the package has one) sits: its points,
+# thresholds and language apply.
 cd "$SOURCE" 2>/dev/null || cd "$work"
-"$PYTHON" -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}"
+CONFIG_OPTIONS=()
+if [[ -f "$SOURCE/@COURSE_CONFIG@" ]]; then
+    CONFIG_OPTIONS=(--config "$SOURCE/@COURSE_CONFIG@")
+fi
+"$PYTHON" -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}" "${CONFIG_OPTIONS[@]}"
 status=$?
 echo "grading exited with status $status"
 
@@ -143,14 +150,17 @@ def _grade_options(assignments: list[str]) -> list[str]:
     return ["--assignment", assignments[0]] if len(assignments) == 1 else []
 
 
-def run_autograder_script(assignments: list[str]) -> str:
-    """``run_autograder`` for a package that grades ``assignments``."""
-    max_score = sum(graders.load(assignment_id).max_score for assignment_id in assignments)
+def run_autograder_script(assignments: list[str], settings: CourseSettings | None = None) -> str:
+    """``run_autograder`` for a package that grades ``assignments`` (with a course's points, if any)."""
+    settings = settings or CourseSettings()
+    max_score = sum(graders.load_configured(assignment_id, settings.points, settings.thresholds).max_score
+                    for assignment_id in assignments)
     substitutions = {
         "@ASSIGNMENTS@": shlex.join(assignments),
         "@GRADE_OPTIONS@": shlex.join(_grade_options(assignments)),
         "@MAX_SCORE@": f"{max_score:g}",
         "@CLASS_INDEX@": imagenet.CLASS_INDEX_FILE,
+        "@COURSE_CONFIG@": COURSE_CONFIG,
     }
     script = RUN_AUTOGRADER
     for placeholder, value in substitutions.items():
@@ -200,11 +210,13 @@ def build_package(out: Path, *, root: Path, assignments: list[str] | None = None
     chosen = _package_assignments(assignments)
     files = kit_files(root)
     class_index = _class_index_to_bundle(chosen)
+    config = root / COURSE_CONFIG
+    settings = load_config(config).grading_settings() if config.is_file() else None  # invalid: error now
     out.parent.mkdir(parents=True, exist_ok=True)
     temporary = out.with_name(out.name + ".tmp")
     with zipfile.ZipFile(temporary, "w") as archive:
         _add(archive, "setup.sh", SETUP_SH.encode(), EXECUTABLE)
-        _add(archive, "run_autograder", run_autograder_script(chosen).encode(), EXECUTABLE)
+        _add(archive, "run_autograder", run_autograder_script(chosen, settings).encode(), EXECUTABLE)
         for relative in files:
             _add(archive, f"kit/{relative.as_posix()}", (root / relative).read_bytes())
         if (root / COURSE_CONFIG).is_file():

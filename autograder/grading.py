@@ -7,6 +7,7 @@ from pathlib import Path
 
 from autograder import graders
 from autograder.context import GradingContext
+from autograder.i18n import Text, tr
 from autograder.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.runner import Limits, SandboxSession
 from autograder.spec import Assignment
@@ -15,14 +16,22 @@ SUBMISSION_SUFFIXES = (".py", ".ipynb")
 SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkouts, copies)
 
 
+@dataclass(frozen=True)
+class CourseSettings:
+    """What a course changes in the graders: points per check id and minimum accuracy, per assignment."""
+
+    points: dict[str, dict[str, float]] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class AssignmentResult:
     assignment: str
-    title: str
+    title: Text | str
     file: str | None
     checks: list[CheckResult]
     seconds: float
-    note: str = ""  # e.g. which of gap.py and gap.ipynb was graded, and why
+    note: Text | str = ""  # e.g. which of gap.py and gap.ipynb was graded, and why
 
     @property
     def score(self) -> float:
@@ -52,7 +61,7 @@ class SubmissionResult:
         return [c for a in self.assignments for c in a.checks if c.grader_fault]
 
 
-def find_submission_file(submission: Path, assignment_id: str) -> tuple[Path | None, str]:
+def find_submission_file(submission: Path, assignment_id: str) -> tuple[Path | None, Text | str]:
     """The file for ``assignment_id`` in a submission directory (or the submission itself), and a note.
 
     A directory may hold both ``<id>.py`` and ``<id>.ipynb`` (the kit's exercises/ does): the one
@@ -67,8 +76,9 @@ def find_submission_file(submission: Path, assignment_id: str) -> tuple[Path | N
         return (candidates[0] if candidates else None), ""
     script, notebook = candidates
     if notebook.stat().st_mtime - script.stat().st_mtime > SAME_AGE_SECONDS:
-        return notebook, f"graded {notebook.name}, which is newer than {script.name}"
-    return script, f"graded {script.name}; {notebook.name} is not newer, so it was not graded"
+        return notebook, tr("graded {graded}, which is newer than {other}", graded=notebook.name, other=script.name)
+    return script, tr("graded {graded}; {other} is not newer, so it was not graded", graded=script.name,
+                      other=notebook.name)
 
 
 def assignments_for(submission: Path, requested: str | None) -> list[str]:
@@ -95,12 +105,13 @@ def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, l
 
 
 def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
-                     limits: Limits, note: str = "") -> AssignmentResult:
-    assignment = graders.load(assignment_id)
+                     limits: Limits, note: Text | str = "", course: CourseSettings | None = None) -> AssignmentResult:
+    course = course or CourseSettings()
+    assignment = graders.load_configured(assignment_id, course.points, course.thresholds)
     started = time.monotonic()
     if file is None:
-        missing = ProbeStatus("not_attempted", f"No {assignment_id}.py or {assignment_id}.ipynb was found "
-                                               "in the submission.")
+        missing = ProbeStatus("not_attempted", tr("No {name}.py or {name}.ipynb was found in the submission.",
+                                                  name=assignment_id))
         checks = [not_run(assignment.id, check, missing) for check in assignment.checks]
         return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
     checks = judge_file(assignment, file, context=context, limits=limits)
@@ -108,7 +119,7 @@ def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingC
 
 
 def grade_submission(submission: Path, *, assignment: str | None = None, context: GradingContext | None = None,
-                     limits: Limits | None = None) -> SubmissionResult:
+                     limits: Limits | None = None, course: CourseSettings | None = None) -> SubmissionResult:
     submission = Path(submission)
     if not submission.exists():
         raise FileNotFoundError(f"submission not found. Received: {str(submission)!r}")
@@ -118,7 +129,8 @@ def grade_submission(submission: Path, *, assignment: str | None = None, context
     result = SubmissionResult(str(submission))
     for assignment_id in assignments_for(submission, assignment):
         file, note = find_submission_file(submission, assignment_id)
-        result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits, note=note))
+        result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits, note=note,
+                                                   course=course))
     result.seconds = time.monotonic() - started
     return result
 

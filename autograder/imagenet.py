@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from autograder.i18n import tr
 from autograder.spec import MissingResource
 
 CLASS_INDEX_ENV = "AUTOGRADER_IMAGENET_CLASS_INDEX"
@@ -36,16 +37,19 @@ def class_index_path() -> Path | None:
 def load_class_index(path: Path | None) -> dict[str, list[str]]:
     """The class index at ``path`` as ``{"0": ["n01440764", "tench"], ...}``; MissingResource says what to do."""
     if path is None:
-        raise MissingResource(
-            f"The ImageNet class index ({CLASS_INDEX_FILE}) is not available offline, so predictions cannot be "
-            f"decoded. Set the environment variable {CLASS_INDEX_ENV} to a copy of the file (or put it in "
-            f"{keras_cache_dir()}). This is a setup problem of the grading machine, not your fault.")
+        raise MissingResource(tr(
+            "The ImageNet class index ({file}) is not available offline, so predictions cannot be decoded. Set the "
+            "environment variable {variable} to a copy of the file (or put it in {cache}). This is a setup problem "
+            "of the grading machine, not your fault.",
+            file=CLASS_INDEX_FILE, variable=CLASS_INDEX_ENV, cache=str(keras_cache_dir())))
     try:
         index = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise MissingResource(f"{path} is not a readable ImageNet class index ({exc}); check {CLASS_INDEX_ENV}.") from exc
+        raise MissingResource(tr("{path} is not a readable ImageNet class index ({error}); check {variable}.",
+                                 path=str(path), error=str(exc), variable=CLASS_INDEX_ENV)) from exc
     if not isinstance(index, dict) or len(index) != 1000:
-        raise MissingResource(f"{path} does not hold 1000 ImageNet classes; check {CLASS_INDEX_ENV}.")
+        raise MissingResource(tr("{path} does not hold 1000 ImageNet classes; check {variable}.",
+                                 path=str(path), variable=CLASS_INDEX_ENV))
     return index
 
 

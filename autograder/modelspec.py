@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from autograder.i18n import Text, tr
+
 _ACTIVATION_NAMES = {"relu": "ReLU", "softmax": "Softmax", "sigmoid": "Sigmoid", "tanh": "Tanh",
                      "linear": None, None: None}
 
@@ -62,17 +64,18 @@ def layer_stack(model) -> list[str]:
     return [op for layer in model.layers for op in _layer_ops(layer)]
 
 
-def describe_stack_difference(expected: list[str], found: list[str]) -> str:
+def describe_stack_difference(expected: list[str], found: list[str]) -> Text:
     arrow = " → "
+    stacks = {"expected": arrow.join(expected), "found": arrow.join(found) or tr("no layers")}
     for position, (want, got) in enumerate(zip(expected, found), start=1):
         if want != got:
-            return (f"Expected layers {arrow.join(expected)}; found {arrow.join(found) or 'no layers'}. "
-                    f"First difference at step {position}: expected {want}, found {got}.")
+            return tr("Expected layers {expected}; found {found}. First difference at step {position}: "
+                      "expected {want}, found {got}.", **stacks, position=position, want=want, got=got)
     if len(found) < len(expected):
-        return (f"Expected layers {arrow.join(expected)}; found {arrow.join(found) or 'no layers'}. "
-                f"Missing at the end: {arrow.join(expected[len(found):])}.")
-    return (f"Expected layers {arrow.join(expected)}; found {arrow.join(found)}. "
-            f"Unexpected extra layers at the end: {arrow.join(found[len(expected):])}.")
+        return tr("Expected layers {expected}; found {found}. Missing at the end: {missing}.",
+                  **stacks, missing=arrow.join(expected[len(found):]))
+    return tr("Expected layers {expected}; found {found}. Unexpected extra layers at the end: {extra}.",
+              **stacks, extra=arrow.join(found[len(expected):]))
 
 
 def _snake(name: str) -> str:

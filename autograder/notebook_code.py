@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.i18n import tr
+
 # Names whose calls are harmless in a constant, e.g. ``SIZES = tuple(range(3))``.
 _PURE_CALLS = frozenset({"range", "len", "tuple", "list", "dict", "set", "frozenset", "int", "float", "str",
                          "bool", "sorted", "zip", "enumerate", "min", "max", "abs", "round"})
@@ -192,9 +194,9 @@ def extract(cells: list[str], notebook_name: str) -> Program:
         try:
             tree = ast.parse(source)
         except SyntaxError as exc:
-            where = f"code cell {number} of {notebook_name}, line {exc.lineno}"
-            message = (f"{where} does not parse ({exc.msg}): "
-                       f"`{(exc.text or '').strip()}`. Fix it so the whole cell runs.")
+            message = tr("code cell {cell} of {notebook}, line {line} does not parse ({error}): `{code}`. "
+                         "Fix it so the whole cell runs.", cell=number, notebook=notebook_name, line=exc.lineno,
+                         error=exc.msg, code=(exc.text or "").strip())
             for name in _DEFINED_NAME.findall(source):
                 program.broken_names[name] = message
             continue

@@ -4,8 +4,10 @@ from __future__ import annotations
 import enum
 import logging
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
+from autograder.i18n import Text, literal, tr
 from autograder.spec import Check, CheckFailed, MissingResource
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ class ProbeStatus:
     """How running one probe in the sandbox ended (plain data from the worker)."""
 
     state: str  # "ok", "not_attempted", "error", "timeout", "grader_error"
-    message: str = ""
+    message: Text | str = ""
 
 
 _PROBE_STATE_TO_OUTCOME = {
@@ -39,13 +41,14 @@ _PROBE_STATE_TO_OUTCOME = {
 class CheckResult:
     assignment: str
     check_id: str
-    title: str
+    title: Text | str
     max_score: float
     score: float
     outcome: Outcome
-    message: str
-    hidden: bool = True
+    message: Text | str
+    hidden: bool = False
     grader_fault: bool = False  # True only when the kit itself broke, never the student
+    details: dict[str, Any] = field(default_factory=dict)  # JSON that feedback draws (training curve, layers)
 
     @property
     def passed(self) -> bool:
@@ -70,9 +73,10 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
     never pass silently nor pose as feedback about the student's code.
     """
 
-    def result(outcome: Outcome, message: str, score: float = 0.0, fault: bool = False) -> CheckResult:
+    def result(outcome: Outcome, message: Text | str, score: float = 0.0, fault: bool = False,
+               details: dict | None = None) -> CheckResult:
         return CheckResult(assignment, check.id, check.title, check.points, score, outcome,
-                           message, check.hidden, fault)
+                           message, check.hidden, fault, dict(details or {}))
 
     if status.state == "not_attempted":
         return not_run(assignment, check, status)
@@ -80,21 +84,28 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
         for resource in check.requires:
             context.require(resource)
     except MissingResource as missing:
-        return result(Outcome.ERROR, str(missing), fault=True)
+        return result(Outcome.ERROR, message_of(missing), fault=True)
     if status.state != "ok":
         return not_run(assignment, check, status)
     try:
-        check.verify(evidence, context)
+        threshold = () if check.threshold is None else (check.threshold,)
+        details = check.verify(evidence, context, *threshold)
     except CheckFailed as failure:
-        message = str(failure)
+        message = failure.message
         if check.hint:
-            message = f"{message} Hint: {check.hint}" if message else check.hint
-        return result(Outcome.FAILED, message)
+            message = tr("{message} Hint: {hint}", message=message, hint=check.hint) if message else check.hint
+        return result(Outcome.FAILED, message, details=failure.details)
     except MissingResource as missing:  # the grading machine lacks a file: say which, blame nobody
-        return result(Outcome.ERROR, str(missing), fault=True)
+        return result(Outcome.ERROR, message_of(missing), fault=True)
     except Exception as exc:  # noqa: BLE001 - deliberately recorded as a kit fault, see docstring
         log.error("grader fault in %s.%s:\n%s", assignment, check.id, traceback.format_exc())
         return result(Outcome.ERROR,
-                      f"Internal grader error ({type(exc).__name__}: {exc}). This is not your fault; "
-                      "please tell your instructor.", fault=True)
-    return result(Outcome.PASSED, "", score=check.points)
+                      tr("Internal grader error ({error}). This is not your fault; please tell your instructor.",
+                         error=f"{type(exc).__name__}: {exc}"), fault=True)
+    return result(Outcome.PASSED, "", score=check.points, details=details if isinstance(details, dict) else None)
+
+
+def message_of(exc: BaseException) -> Text:
+    """An exception's message as translatable text (kit exceptions carry a ``tr`` message)."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Text) else literal(str(exc))

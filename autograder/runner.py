@@ -23,6 +23,7 @@ import numpy as np
 import psutil
 
 from autograder.artifacts import RESULT_FILE, Evidence, read_probe_result
+from autograder.i18n import Text, tr
 from autograder.notebook_code import extract_file
 from autograder.outcomes import ProbeStatus
 from autograder.spec import Assignment
@@ -133,7 +134,7 @@ class SandboxSession:
         extracted.parent.mkdir()
         extracted.write_text(program.source, encoding="utf-8")
         return extracted, {"display_name": submission.name, "line_map": program.line_map(),
-                           "broken_names": program.broken_names}
+                           "broken_names": {name: why.to_json() for name, why in program.broken_names.items()}}
 
     def __enter__(self):
         return self
@@ -158,16 +159,16 @@ class SandboxSession:
             pending = [name for name in pending if name not in statuses]
             if end.state == "done" or not pending:
                 for name in pending:  # a worker that says done but skipped probes is a kit fault
-                    statuses[name] = ProbeStatus("grader_error", "Internal grader error: a check's code was never run.")
+                    statuses[name] = ProbeStatus("grader_error", tr("Internal grader error: a check's code was never run."))
                 break
             if end.state == "worker_failed":
                 log = (job_dir / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
                 sys.stderr.write(f"grader fault: the sandbox worker failed to start:\n{log}\n")
-                statuses.update({name: ProbeStatus("grader_error", "Internal grader error: the grading worker "
-                                                   "could not start. This is not your fault.") for name in pending})
+                statuses.update({name: ProbeStatus("grader_error", tr("Internal grader error: the grading worker "
+                                                      "could not start. This is not your fault.")) for name in pending})
                 break
             if end.state == "import_failed":
-                message = read_probe_result(job_dir / "import")["message"]
+                message = Text.from_json(read_probe_result(job_dir / "import")["message"])
                 statuses.update({name: ProbeStatus("error", message) for name in pending})
                 break
             if end.running in (None, "import"):
@@ -179,7 +180,7 @@ class SandboxSession:
             for name in pending:  # the same student function would hang or die again
                 if name != end.running and set(self.assignment.probes[name].uses) & set(culprit.uses):
                     statuses[name] = ProbeStatus(statuses[end.running].state,
-                                                 f"Not run: {statuses[end.running].message}")
+                                                 tr("Not run: {reason}", reason=statuses[end.running].message))
             pending = [name for name in pending if name not in statuses]
         return {name: (statuses[name], self._evidence(name, statuses[name])) for name in self.assignment.probes}
 
@@ -243,34 +244,38 @@ class SandboxSession:
     # ------------------------------------------------------------------ reading
     def _status_from_file(self, directory: Path) -> ProbeStatus:
         if not (directory / RESULT_FILE).exists():
-            return ProbeStatus("grader_error", "Internal grader error: a result file is missing.")
+            return ProbeStatus("grader_error", tr("Internal grader error: a result file is missing."))
         payload = read_probe_result(directory)
         if payload["state"] == "grader_error":
             sys.stderr.write(f"grader fault in sandbox probe {directory.name}:\n{payload.get('traceback', '')}\n")
-        return ProbeStatus(payload["state"], payload.get("message", ""))
+        return ProbeStatus(payload["state"], Text.from_json(payload.get("message", "")))
 
     def _import_status(self, end: _WorkerEnd) -> ProbeStatus:
         name = self.display_name
         if end.state == "memory":
-            return ProbeStatus("error", f"Importing {name} used more than {self.limits.memory_mb} MiB of memory and "
-                                        "was stopped. Move data loading and training out of module level.")
+            return ProbeStatus("error", tr("Importing {name} used more than {limit} MiB of memory and was stopped. "
+                                           "Move data loading and training out of module level.",
+                                           name=name, limit=self.limits.memory_mb))
         if end.state == "timeout":
-            return ProbeStatus("timeout", f"Importing {name} did not finish within {self.limits.step_timeout:g} s. "
-                                          "Move training or other long work out of module level (e.g. under "
-                                          "`if __name__ == \"__main__\":`).")
-        return ProbeStatus("error", f"The process ended while importing {name} (exit code {end.returncode}). "
-                                    "Remove calls such as sys.exit(), os._exit() or quit() from module level.")
+            return ProbeStatus("timeout", tr("Importing {name} did not finish within {limit:g} s. Move training or "
+                                             "other long work out of module level (e.g. under "
+                                             "`if __name__ == \"__main__\":`).",
+                                             name=name, limit=self.limits.step_timeout))
+        return ProbeStatus("error", tr("The process ended while importing {name} (exit code {code}). Remove calls "
+                                       "such as sys.exit(), os._exit() or quit() from module level.",
+                                       name=name, code=end.returncode))
 
     def _probe_status(self, end: _WorkerEnd, uses: tuple[str, ...]) -> ProbeStatus:
         names = ", ".join(f"`{name}`" for name in uses)
         if end.state == "memory":
-            return ProbeStatus("error", f"{names} used more than {self.limits.memory_mb} MiB of memory and was "
-                                        "stopped (a very large model or array?).")
+            return ProbeStatus("error", tr("{names} used more than {limit} MiB of memory and was stopped (a very "
+                                           "large model or array?).", names=names, limit=self.limits.memory_mb))
         if end.state == "timeout":
-            return ProbeStatus("timeout", f"{names} did not finish within {self.limits.step_timeout:g} s "
-                                          "(an endless loop, or far too much work?).")
-        return ProbeStatus("error", f"The process ended while running {names} (exit code {end.returncode}). "
-                                    "Do not call sys.exit(), os._exit() or quit() in your functions.")
+            return ProbeStatus("timeout", tr("{names} did not finish within {limit:g} s (an endless loop, or far too "
+                                             "much work?).", names=names, limit=self.limits.step_timeout))
+        return ProbeStatus("error", tr("The process ended while running {names} (exit code {code}). Do not call "
+                                       "sys.exit(), os._exit() or quit() in your functions.",
+                                       names=names, code=end.returncode))
 
     def _evidence(self, name: str, status: ProbeStatus) -> Evidence:
         if status.state != "ok":

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from autograder.artifacts import RESULT_FILE, describe, encode_values
+from autograder.i18n import Text, literal, tr
 from autograder.spec import NotAttempted, StudentError
 
 STUDENT_MODULE_PREFIX = "submission_"
@@ -35,7 +36,7 @@ class ExportError(Exception):
     """An object the student returned could not be written as plain data."""
 
 
-def _student_location(tb, filename: str, line_map: list[list[int]]) -> str:
+def _student_location(tb, filename: str, line_map: list[list[int]]) -> Text | str:
     frames = [f for f in traceback.extract_tb(tb) if os.path.abspath(f.filename) == filename]
     if not frames:
         return ""
@@ -43,10 +44,11 @@ def _student_location(tb, filename: str, line_map: list[list[int]]) -> str:
     code = (frame.line or "").strip()
     for first, length, cell, cell_line in line_map:  # a notebook: name the cell, not the extracted file
         if first <= frame.lineno < first + length:
-            return f" (your notebook, code cell {cell}, line {cell_line + frame.lineno - first}: `{code}`)"
+            return tr(" (your notebook, code cell {cell}, line {line}: `{code}`)", cell=cell,
+                      line=cell_line + frame.lineno - first, code=code)
     if line_map:
-        return f" (your notebook: `{code}`)"
-    return f" (your file, line {frame.lineno}: `{code}`)"
+        return tr(" (your notebook: `{code}`)", code=code)
+    return tr(" (your file, line {line}: `{code}`)", line=frame.lineno, code=code)
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,10 @@ class Student:
 
     def get(self, name: str) -> Any:
         if name in self._origin.broken_names:
-            raise StudentError(f"`{name}` could not be graded: {self._origin.broken_names[name]}")
+            raise StudentError(tr("`{name}` could not be graded: {reason}", name=name,
+                                  reason=Text.from_json(self._origin.broken_names[name])))
         if not hasattr(self._module, name):
-            raise NotAttempted(f"`{name}` is not defined in {self._origin.display_name}.")
+            raise NotAttempted(tr("`{name}` is not defined in {file}.", name=name, file=self._origin.display_name))
         return getattr(self._module, name)
 
     def call(self, name: str, *args, **kwargs) -> Any:
@@ -80,12 +83,15 @@ class Student:
         try:
             return fn(*args, **kwargs)
         except NotImplementedError as exc:
-            raise NotAttempted(f"{label} is not implemented yet (it raises NotImplementedError).") from exc
+            raise NotAttempted(tr("{label} is not implemented yet (it raises NotImplementedError).",
+                                  label=label)) from exc
         except SystemExit as exc:
-            raise StudentError(f"{label} called sys.exit({exc.code!r}); remove that call.") from exc
+            raise StudentError(tr("{label} called sys.exit({code}); remove that call.", label=label,
+                                  code=repr(exc.code))) from exc
         except Exception as exc:  # noqa: BLE001 - student code may raise anything
             where = _student_location(exc.__traceback__, self._filename, self._origin.line_map)
-            raise StudentError(f"{label} raised {type(exc).__name__}: {str(exc)[:400]}{where}") from exc
+            raise StudentError(tr("{label} raised {error}: {detail}{where}", label=label, error=type(exc).__name__,
+                                  detail=str(exc)[:400], where=where)) from exc
 
 
 @dataclass
@@ -101,8 +107,8 @@ class ProbeContext:
 
 
 def _refuse_network(*args, **kwargs):
-    raise OSError("Network access is disabled while grading: nothing may be downloaded (for example "
-                  "pre-trained weights or datasets). Use the arguments you were given, such as weights=None.")
+    raise OSError(tr("Network access is disabled while grading: nothing may be downloaded (for example "
+                     "pre-trained weights or datasets). Use the arguments you were given, such as weights=None."))
 
 
 def block_network() -> None:
@@ -133,13 +139,19 @@ def import_submission(path: Path, name: str, origin: SubmissionOrigin | None = N
     sys.modules[spec.name] = module
     student = Student(module, filename, origin)
     try:
-        student.run(f"Importing {origin.display_name}", spec.loader.exec_module, module)
+        student.run(tr("Importing {file}", file=origin.display_name), spec.loader.exec_module, module)
     except NotAttempted as exc:
-        raise StudentError(f"Importing {origin.display_name} raised NotImplementedError at module level; "
-                           "keep `raise NotImplementedError` inside functions.") from exc
+        raise StudentError(tr("Importing {file} raised NotImplementedError at module level; keep "
+                              "`raise NotImplementedError` inside functions.", file=origin.display_name)) from exc
     except StudentError:
         raise
     return student
+
+
+def _message_json(exc: BaseException) -> dict:
+    """A kit exception's message as template and values, for the grading process to translate."""
+    first = exc.args[0] if exc.args else None
+    return (first if isinstance(first, Text) else literal(str(exc))).to_json()
 
 
 def _load_inputs(directory: Path) -> dict[str, Any]:
@@ -173,15 +185,15 @@ def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_
         try:
             manifest = encode_values(values, out_dir)
         except Exception as exc:  # noqa: BLE001 - saving student objects can fail in many ways
-            raise ExportError(f"What your code returned could not be saved for grading "
-                              f"({type(exc).__name__}: {str(exc)[:300]}).") from exc
+            raise ExportError(tr("What your code returned could not be saved for grading ({error}).",
+                                 error=f"{type(exc).__name__}: {str(exc)[:300]}")) from exc
     except NotAttempted as exc:
-        return {"state": "not_attempted", "message": str(exc)}
+        return {"state": "not_attempted", "message": _message_json(exc)}
     except (StudentError, ExportError) as exc:
-        return {"state": "error", "message": str(exc)}
+        return {"state": "error", "message": _message_json(exc)}
     except Exception:  # noqa: BLE001 - a bug in the kit's own probe code
         return {"state": "grader_error",
-                "message": "Internal grader error while running your code; this is not your fault.",
+                "message": tr("Internal grader error while running your code; this is not your fault.").to_json(),
                 "traceback": traceback.format_exc()}
     return {"state": "ok", "values": manifest}
 
@@ -212,7 +224,7 @@ def main() -> int:
         origin = SubmissionOrigin(**job["origin"]) if job.get("origin") else None
         student = import_submission(Path(job["submission"]), job["assignment"], origin)
     except StudentError as exc:
-        _write_result(job_dir / "import", {"state": "error", "message": str(exc)})
+        _write_result(job_dir / "import", {"state": "error", "message": _message_json(exc)})
         mark("import-failed")
         return 0
     mark("imported")

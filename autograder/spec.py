@@ -10,12 +10,23 @@ know what exists.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
+
+from autograder.i18n import Text
 
 
 class CheckFailed(Exception):
-    """The submission does not have the property a check grades."""
+    """The submission does not have the property a check grades.
+
+    ``message`` is an :func:`autograder.i18n.tr` message; ``details`` is plain JSON that
+    feedback pages draw (a training curve, the expected and the found layer stack).
+    """
+
+    def __init__(self, message: Text, details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.details = dict(details or {})
 
 
 class MissingResource(Exception):
@@ -42,14 +53,35 @@ class Probe:
 
 @dataclass(frozen=True)
 class Check:
+    """One graded property.
+
+    ``verify(evidence, ctx)`` raises :class:`CheckFailed` or returns (optionally a dict of
+    details to draw). A check with a ``threshold`` (a minimum test accuracy, which a course
+    may change) is called as ``verify(evidence, ctx, threshold)`` and its title formats the
+    threshold as ``min_accuracy``. A ``hidden`` check's message, hint and details never
+    reach students' feedback before the instructor reveals them: its title must not give
+    the expectation away either.
+    """
+
     id: str
-    title: str
+    title: Text
     points: float
     probe: str
-    verify: Callable[..., None]
-    hint: str = ""
-    hidden: bool = True
+    verify: Callable[..., Any]
+    hint: Text | str = ""
+    hidden: bool = False
     requires: tuple[str, ...] = ()  # grading resources (GradingContext.require) the verdict depends on
+    threshold: float | None = None
+
+    def configured(self, *, points: float | None = None, threshold: float | None = None) -> Check:
+        """This check with a course's points and threshold (the declaration is left untouched)."""
+        changes: dict[str, Any] = {}
+        if points is not None:
+            changes["points"] = float(points)
+        if threshold is not None and self.threshold is not None:
+            changes["threshold"] = float(threshold)
+            changes["title"] = self.title.with_params(min_accuracy=float(threshold))
+        return replace(self, **changes)
 
 
 @dataclass
@@ -78,18 +110,22 @@ class Assignment:
 
         return register
 
-    def check(self, probe: str, *, points: float, title: str, hint: str = "", hidden: bool = True,
-              id: str | None = None, requires: tuple[str, ...] = ()):  # noqa: A002 - "id" is the public name
+    def check(self, probe: str, *, points: float, title: Text, hint: Text | str = "", hidden: bool = False,
+              id: str | None = None, requires: tuple[str, ...] = (),  # noqa: A002 - "id" is the public name
+              threshold: float | None = None):
         if probe not in self.probes:
             raise ValueError(f"check refers to an undeclared probe. Received: {probe!r}")
         if points <= 0:
             raise ValueError(f"points must be positive. Received: {points!r}")
+        if threshold is not None and "min_accuracy" not in getattr(title, "params", {}):
+            raise ValueError(f"a check with a threshold formats it in its title as min_accuracy. Received: {title!r}")
 
         def register(fn):
             check_id = id or fn.__name__
             if any(c.id == check_id for c in self.checks):
                 raise ValueError(f"duplicate check id. Received: {check_id!r}")
-            self.checks.append(Check(check_id, title, float(points), probe, fn, hint, hidden, tuple(requires)))
+            self.checks.append(Check(check_id, title, float(points), probe, fn, hint, hidden, tuple(requires),
+                                     threshold))
             return fn
 
         return register
@@ -97,3 +133,12 @@ class Assignment:
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
+
+    def configured(self, points: dict[str, float] | None = None, threshold: float | None = None) -> Assignment:
+        """A copy with a course's points per check id and minimum accuracy; unknown ids are an error."""
+        points = dict(points or {})
+        unknown = set(points) - {c.id for c in self.checks}
+        if unknown:
+            raise ValueError(f"no such check in {self.id}. Received: {sorted(unknown)}")
+        checks = [c.configured(points=points.get(c.id), threshold=threshold) for c in self.checks]
+        return replace(self, checks=checks, probes=dict(self.probes))

@@ -1,5 +1,6 @@
 """Grading a class: every student gets a row and a results.json, whatever their code does."""
 import csv
+import inspect
 import json
 import os
 import signal
@@ -23,6 +24,10 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n", "def build_dense_classifier():\n    while True:\n        pass\n")
 HOG = BASES[ASSIGNMENT].replace("def normalize(images, labels):\n",
                                 "def normalize(images, labels):\n    hoard = bytearray(3 * 2**30)\n")
+# A mistake that fails a hidden check (training stops inside model.fit) as well as visible ones.
+READS_ACC = BASES[ASSIGNMENT].replace('logs.get("accuracy", 0.0)', 'logs.get("acc", 0.0)')
+# A visible mistake (the layer stack) and the feedback it gets: the stacks side by side.
+WRONG = BASES[ASSIGNMENT].replace("Dense(128", "Dense(64")
 CRASH = BASES[ASSIGNMENT].replace("    def on_epoch_end(self, epoch, logs=None):\n",
                                   "    def on_epoch_end(self, epoch, logs=None):\n        import os\n        os._exit(3)\n")
 
@@ -59,13 +64,14 @@ def test_a_mixed_class_is_graded_and_the_bad_ones_cost_only_themselves(tmp_path)
     solution = (ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
     stub = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
     submissions = make_class(tmp_path / "class", {"ada": solution, "bob.py": stub, "hang": HANG,
-                                                  "hog": HOG, "crash": CRASH})
+                                                  "hog": HOG, "crash": CRASH, "wes": WRONG,
+                                                  "eve": READS_ACC})
     out = tmp_path / "out"
     options = BatchOptions(assignments=(ASSIGNMENT,), workers=2, step_timeout=20, memory_mb=1536)
     report = grade_all(submissions, out, options)
-    assert sorted(s.student for s in report.summaries) == ["ada", "bob", "crash", "hang", "hog"]
+    assert sorted(s.student for s in report.summaries) == ["ada", "bob", "crash", "eve", "hang", "hog", "wes"]
     table = rows(out)
-    assert set(table) == {"ada", "bob", "crash", "hang", "hog"}
+    assert set(table) == {"ada", "bob", "crash", "eve", "hang", "hog", "wes"}
     assert float(table["ada"]["total"]) == MAXIMUM == float(table["ada"]["max"]) and table["ada"]["status"] == "ok"
     assert float(table["bob"]["total"]) == 0 and set(outcomes(results(out, "bob")).values()) == {"not_attempted"}
     hang = outcomes(results(out, "hang"))
@@ -79,8 +85,42 @@ def test_a_mixed_class_is_graded_and_the_bad_ones_cost_only_themselves(tmp_path)
     crash = outcomes(results(out, "crash"))
     assert {c for c, o in crash.items() if o != "passed"} and all(
         c.startswith("callback") for c, o in crash.items() if o != "passed")
+    wes = outcomes(results(out, "wes"))
+    assert {c for c, o in wes.items() if o != "passed"} == {"dense_parameter_count", "dense_layers"}
     for student in table:
         assert (out / student / "results.json").is_file()
+        html_page = (out / student / "feedback.html").read_text(encoding="utf-8")
+        assert student in html_page and html_page.rstrip().endswith("</html>")
+        assert (out / student / "feedback.md").read_text(encoding="utf-8").startswith("# Feedback")
+    wes_page = (out / "wes" / "feedback.html").read_text(encoding="utf-8")
+    assert 'class="layer differs">Dense(64)' in wes_page and "<svg" in wes_page  # stacks, training curve
+    summary = (out / "summary.html").read_text(encoding="utf-8")
+    errors = summary[summary.index('id="errors"'):]
+    assert all(name in errors for name in ("hang", "hog", "crash")) and "ada" not in errors
+    most_failed = summary[summary.index('id="most-failed"'):summary.index('id="times"')]
+    assert "dense_layers" in most_failed
+    assert_hidden_checks_do_not_leak(out / "eve", expected_hidden={"callback_stops_real_fit"})
+
+
+def assert_hidden_checks_do_not_leak(folder, expected_hidden):
+    """A failed hidden check's message (it states the expectation), hint and grader code stay out of feedback."""
+    record = json.loads((folder / "record.json").read_text(encoding="utf-8"))
+    checks = {c["check_id"]: c for a in record["assignments"] for c in a["checks"]}
+    failed_hidden = {i for i, c in checks.items() if c["hidden"] and c["outcome"] == "failed"}
+    assert failed_hidden == expected_hidden
+    declared = {c.id: c for c in graders.load(ASSIGNMENT).checks}
+    pages = {name: (folder / name).read_text(encoding="utf-8") for name in ("feedback.html", "feedback.md",
+                                                                            "results.json")}
+    for check_id in failed_hidden:
+        check = checks[check_id]
+        secrets = [*check["message"].values(), declared[check_id].hint.render("en"), declared[check_id].hint.render("bn")]
+        source = inspect.getsource(declared[check_id].verify).splitlines()
+        secrets += [line.strip() for line in source if len(line.strip()) > 25]
+        for name, page in pages.items():
+            for secret in secrets:
+                assert secret not in page, f"{check_id}: {secret!r} leaked into {name}"
+            shown = page if name != "results.json" else json.dumps(json.loads(page), ensure_ascii=False)
+            assert check["title"]["en"] in shown  # the name and the score are shown
 
 
 def test_a_submission_over_its_time_is_recorded_as_timeout_with_zero_of_the_real_maximum(tmp_path):

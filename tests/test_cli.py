@@ -72,3 +72,22 @@ def test_usage_errors_exit_nonzero_with_a_message(args):
     completed = run_cli(*args)
     assert completed.returncode == 2
     assert "error" in completed.stderr.lower()
+
+
+@pytest.mark.slow
+def test_grade_applies_the_course_points_threshold_and_language(tmp_path):
+    config = tmp_path / "course.toml"
+    config.write_text('[course]\nlanguage = "bn"\n[points.fashion_mnist]\ndense_layers = 4\n'
+                      "[thresholds]\nfashion_mnist = 0.99\n", encoding="utf-8")
+    out = tmp_path / "results.json"
+    completed = run_cli("grade", str(ROOT / "solutions" / "fashion_mnist.py"), "--config", str(config),
+                        "--json", str(out))
+    assert completed.returncode == 0, completed.stderr
+    results = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(results, SCHEMA)
+    by_id = {t["extra_data"]["check_id"]: t for t in results["tests"]}
+    assert results["max_score"] == graders.load("fashion_mnist").max_score + 2
+    assert by_id["dense_layers"]["score"] == 4
+    trains = by_id["dense_trains"]
+    assert trains["score"] == 0 and "99%" in trains["name"] and "99%" in trains["output"]
+    assert "প্রত্যাশিত" in trains["output"] and "মোট" in completed.stdout  # Bengali, from the config

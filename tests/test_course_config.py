@@ -65,7 +65,7 @@ def test_every_field_has_a_rule():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ('[course]\nlanguage = "de"', '[course] language must be one of bn, en. Received: "de"'),
+    ('[course]\nlanguage = "de"', '[course] language must be one of en, bn. Received: "de"'),
     ('[course]\nname = 3', "[course] name must be a non-empty string. Received: 3"),
     ('[course]\ndata = "imagenet"', '[course] data must be one of synthetic, tfds. Received: "imagenet"'),
     ('[course]\nseed = -1', "[course] seed must be an integer of at least 0. Received: -1"),
@@ -187,3 +187,29 @@ def test_points_for_returns_overrides_and_defaults():
 
 def test_empty_points_table_overrides_nothing():
     assert parse_config("[points.fashion_mnist]\n[thresholds]\n") == default_config()
+
+
+def test_points_and_thresholds_apply_to_a_copy_of_the_assignment():
+    original = graders.load("fashion_mnist")
+    configured = graders.load_configured("fashion_mnist", {"fashion_mnist": {"dense_parameter_count": 5}},
+                                         {"fashion_mnist": 0.5, "cnn": 0.99})
+    before = {c.id: c for c in original.checks}
+    after = {c.id: c for c in configured.checks}
+    assert after["dense_parameter_count"].points == 5 and before["dense_parameter_count"].points == 2
+    assert configured.max_score == original.max_score + 3
+    assert after["dense_trains"].threshold == 0.5 and before["dense_trains"].threshold == 0.89
+    assert "at least 50%" in after["dense_trains"].title and "at least 89%" in before["dense_trains"].title
+    assert "50%" in after["dense_trains"].title.render("bn")
+    untouched = [c for c in configured.checks if c.id not in ("dense_parameter_count", "dense_trains")]
+    assert all(c == before[c.id] for c in untouched)
+    with pytest.raises(ValueError, match="no such check"):
+        graders.load("fashion_mnist").configured({"nope": 1})
+
+
+def test_every_assignment_with_a_threshold_is_configurable():
+    """course_config keeps its own list (reading graders would import Keras to validate a file): keep them equal."""
+    from autograder.course_config import TRAINED_ASSIGNMENTS
+
+    with_threshold = tuple(a for a in graders.ASSIGNMENT_IDS
+                           if any(c.threshold is not None for c in graders.load(a).checks))
+    assert with_threshold == TRAINED_ASSIGNMENTS

@@ -190,7 +190,8 @@ def test_run_autograder_collects_nested_files_and_passes_the_assignment(tmp_path
     assert results["score"] == 1
     called = (tree / "called-with").read_text(encoding="utf-8").split()
     assert called[:3] == ["-m", "autograder", "grade"]
-    assert called[4:] == ["--json", str(tree / "results" / "results.json"), "--assignment", "fashion_mnist"]
+    assert called[4:8] == ["--json", str(tree / "results" / "results.json"), "--assignment", "fashion_mnist"]
+    assert called[8:] == ["--config", str(tree / "source" / "course.toml")]  # the course's points and language
     assert (tree / "graded-files").read_text(encoding="utf-8").split() == ["fashion_mnist.ipynb", "fashion_mnist.py"]
     assert "collected repo/fashion_mnist.py" in completed.stdout
     assert "ignored repo/hw/fashion_mnist.py" in completed.stdout
@@ -232,7 +233,8 @@ def test_a_submission_without_a_gradable_file_scores_zero_and_says_so(tmp_path):
     _, results = _run_autograder(tree)
     assert results["score"] == 0 and results["max_score"] == FASHION_MAX
     assert all(test["extra_data"]["outcome"] == "not_attempted" for test in results["tests"])
-    assert "No fashion_mnist.py or fashion_mnist.ipynb was found" in _messages(results)
+    # In the packaged course.toml's language (bn): "No fashion_mnist.py or fashion_mnist.ipynb was found".
+    assert "জমায় কোনো fashion_mnist.py বা fashion_mnist.ipynb পাওয়া যায়নি" in _messages(results)
 
 
 @pytest.mark.slow

@@ -11,6 +11,7 @@ import numpy as np
 
 from autograder import modelspec
 from autograder.context import error_summary
+from autograder.i18n import Text, tr
 from autograder.spec import CheckFailed
 
 MAX_SHIPPED_PARAMETERS = 60_000_000  # larger models are described, not saved (VGG16 with its top is 138M)
@@ -43,9 +44,9 @@ def model(evidence, key: str, what: str, *, fresh: bool = False):
     """The model a probe shipped, or CheckFailed saying what came back instead."""
     value = evidence.get(key)
     if isinstance(value, dict) and "too_large" in value:
-        raise CheckFailed(f"{what} has {value['too_large']:,} parameters, far more than expected "
-                          f"(its layers: {', '.join(value['layers'][-4:])}). Did you keep the classifier top "
-                          "(include_top=True)?")
+        raise CheckFailed(tr("{what} has {found:,} parameters, far more than expected (its layers: {layers}). "
+                             "Did you keep the classifier top (include_top=True)?",
+                             what=what, found=value["too_large"], layers=", ".join(value["layers"][-4:])))
     return evidence.model(key, what, fresh=fresh)
 
 
@@ -57,40 +58,53 @@ def weight_counts(m) -> tuple[int, int, int]:
     return trainable + frozen, trainable, frozen
 
 
-def expect_parameter_count(m, expected: int, what: str = "The model") -> None:
+def expect_parameter_count(m, expected: int, what: Text | None = None) -> None:
     total, _, _ = weight_counts(m)
     if total != expected:
-        raise CheckFailed(f"{what} has {total:,} parameters; expected {expected:,}.")
+        raise CheckFailed(tr("{what} has {found:,} parameters; expected {expected:,}.",
+                             what=what or tr("The model"), found=total, expected=expected))
 
 
 def expect_two_class_accuracy(ctx, m, *, image_size: int, n_train: int, n_test: int, epochs: int, batch_size: int,
-                              max_params: int, inputs, min_accuracy: float) -> None:
-    """Train ``m`` on the kit's two-class images and require ``min_accuracy`` on the test images."""
+                              max_params: int, inputs, min_accuracy: float) -> dict:
+    """Train ``m`` on the kit's two-class images and require ``min_accuracy`` on the test images.
+
+    Returns the run's details (the training curve) for feedback, on success and in the failure.
+    """
     train, test = ctx.two_class_images(n_train, n_test, image_size)
     run = ctx.train_and_evaluate(m, train, test, epochs=epochs, batch_size=batch_size,
                                  max_params=max_params, inputs=inputs)
+    details = training_details(run, min_accuracy)
     if not run.accuracy >= min_accuracy:
-        raise CheckFailed(f"After {epochs} epochs on {n_train} images the test accuracy is {run.accuracy:.1%}; "
-                          f"at least {min_accuracy:.0%} is expected.")
+        raise CheckFailed(tr("After {epochs} epochs on {n} images the test accuracy is {accuracy:.1%}; "
+                             "at least {min_accuracy:.0%} is expected.", epochs=epochs, n=n_train,
+                             accuracy=run.accuracy, min_accuracy=min_accuracy), details)
+    return details
 
 
-def predict(m, batch: np.ndarray, what: str) -> np.ndarray:
+def training_details(run, min_accuracy: float) -> dict:
+    """What a feedback page needs to draw a training run: the per-epoch curves and the test accuracy."""
+    return {"training": {"history": run.history, "test_accuracy": run.accuracy, "min_accuracy": min_accuracy}}
+
+
+def predict(m, batch: np.ndarray, what: Text) -> np.ndarray:
     try:
         return np.asarray(m.predict(batch, verbose=0))
     except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
-        raise CheckFailed(f"{what} could not predict on a batch of shape {batch.shape}: {error_summary(exc)}") from exc
+        raise CheckFailed(tr("{what} could not predict on a batch of shape {shape}: {error}", what=what,
+                             shape=batch.shape, error=error_summary(exc))) from exc
 
 
 def expect_one_output_per_image(m, batch: np.ndarray) -> None:
-    output = predict(m, batch, "The model")
+    output = predict(m, batch, tr("The model"))
     if output.shape != (len(batch), 1):
-        raise CheckFailed(f"For {len(batch)} images the model returned shape {output.shape}; "
-                          f"expected ({len(batch)}, 1).")
+        raise CheckFailed(tr("For {n} images the model returned shape {shape}; expected ({n}, 1).",
+                             n=len(batch), shape=output.shape))
 
 
 def input_shape(m) -> tuple:
     if not getattr(m, "inputs", None):
-        raise CheckFailed("The model has no input shape yet, so Keras has not built it.")
+        raise CheckFailed(tr("The model has no input shape yet, so Keras has not built it."))
     return tuple(m.inputs[0].shape)
 
 
@@ -107,7 +121,7 @@ def changed_after_training_step(m, x: np.ndarray, y: np.ndarray) -> dict[int, bo
     try:
         m.train_on_batch(x, y)
     except Exception as exc:  # noqa: BLE001
-        raise CheckFailed(f"One training step on the model failed: {error_summary(exc)}") from exc
+        raise CheckFailed(tr("One training step on the model failed: {error}", error=error_summary(exc))) from exc
     return {id(w): not np.array_equal(before[id(w)], w.numpy()) for w in m.weights}
 
 
@@ -119,35 +133,36 @@ def holds_weights(m, array: np.ndarray) -> bool:
 def require_optimizer(m, expected: str) -> None:
     name = modelspec.optimizer_name(m)
     if name is None:
-        raise CheckFailed("The model is not compiled.")
+        raise CheckFailed(tr("The model is not compiled."))
     if name != expected:
-        raise CheckFailed(f"The model is compiled with {name}, not {expected}.")
+        raise CheckFailed(tr("The model is compiled with {found}, not {expected}.", found=name, expected=expected))
 
 
 def require_binary_loss(m, *, from_logits: bool) -> None:
     name, logits = modelspec.compiled_loss(m)
     if name is None:
-        raise CheckFailed("The model is not compiled with a loss.")
+        raise CheckFailed(tr("The model is not compiled with a loss."))
     if name != "binary_crossentropy":
-        raise CheckFailed(f"The loss is {name}; two classes with one output unit need binary cross-entropy.")
+        raise CheckFailed(tr("The loss is {found}; two classes with one output unit need binary cross-entropy.",
+                             found=name))
     if logits != from_logits:
         if from_logits:
-            raise CheckFailed("The loss treats the output as a probability (from_logits=False), but the model "
-                              "outputs a logit (no activation).")
-        raise CheckFailed("The loss has from_logits=True, but the model's sigmoid already outputs a probability.")
+            raise CheckFailed(tr("The loss treats the output as a probability (from_logits=False), but the model "
+                                 "outputs a logit (no activation)."))
+        raise CheckFailed(tr("The loss has from_logits=True, but the model's sigmoid already outputs a probability."))
 
 
 def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """The model's ``evaluate`` scores, which must include one named ``accuracy``."""
     if not m.get_compile_config():
-        raise CheckFailed("The model is not compiled.")
+        raise CheckFailed(tr("The model is not compiled."))
     try:
         scores = m.evaluate(x, y, verbose=0, return_dict=True)
     except Exception as exc:  # noqa: BLE001
-        raise CheckFailed(f"Evaluating the model failed: {error_summary(exc)}") from exc
+        raise CheckFailed(tr("Evaluating the model failed: {error}", error=error_summary(exc))) from exc
     if "accuracy" not in scores:
-        names = ", ".join(sorted(k for k in scores if k != "loss")) or "none"
-        raise CheckFailed(f"model.evaluate reports no 'accuracy' (metrics found: {names}).")
+        names = ", ".join(sorted(k for k in scores if k != "loss")) or tr("none")
+        raise CheckFailed(tr("model.evaluate reports no 'accuracy' (metrics found: {names}).", names=names))
     return scores
 
 
@@ -158,4 +173,9 @@ def classifier_top(m) -> list[str]:
 
 def expect_stack(found: list[str], expected: list[str]) -> None:
     if found != expected:
-        raise CheckFailed(modelspec.describe_stack_difference(expected, found))
+        raise CheckFailed(modelspec.describe_stack_difference(expected, found), stack_details(expected, found))
+
+
+def stack_details(expected: list[str], found: list[str]) -> dict:
+    """What a feedback page needs to draw the expected and the found layer stacks side by side."""
+    return {"layers": {"expected": list(expected), "found": list(found)}}

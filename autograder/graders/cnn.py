@@ -5,11 +5,12 @@ import numpy as np
 
 from autograder.artifacts import describe
 from autograder.graders._common import add_classifier_checks, add_normalize_checks, spec_to_json, unpack_pair
+from autograder.i18n import tr
 from autograder.spec import Assignment, CheckFailed
 
 ASSIGNMENT = Assignment(
     id="cnn",
-    title="Fashion-MNIST with a convolutional network and tf.data",
+    title=tr("Fashion-MNIST with a convolutional network and tf.data"),
     student_names=("normalize", "make_batches", "build_cnn"),
 )
 
@@ -86,18 +87,19 @@ def pipeline(student, inputs, ctx):
 
 def _datasets(evidence) -> None:
     if not evidence.get("is_pair"):
-        raise CheckFailed(f"make_batches should return (train_batches, test_batches); it returned "
-                          f"{evidence.get('returned')}.")
+        raise CheckFailed(tr("make_batches should return (train_batches, test_batches); it returned {returned}.",
+                             returned=evidence.get("returned")))
     if not evidence.get("are_datasets"):
-        raise CheckFailed("make_batches should return two tf.data.Dataset objects.")
+        raise CheckFailed(tr("make_batches should return two tf.data.Dataset objects."))
 
 
 def _pass(evidence, key: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
     _datasets(evidence)
     if not evidence.get(f"{key}_is_pair"):
-        raise CheckFailed("Each batch should be an (images, labels) pair.")
-    return (evidence.array(f"{key}_images", "the batched images"), evidence.array(f"{key}_labels", "the labels"),
-            evidence.value(f"{key}_sizes", "the batch sizes"))
+        raise CheckFailed(tr("Each batch should be an (images, labels) pair."))
+    return (evidence.array(f"{key}_images", tr("the batched images")),
+            evidence.array(f"{key}_labels", tr("the labels")),
+            evidence.value(f"{key}_sizes", tr("the batch sizes")))
 
 
 def _example_ids(images: np.ndarray) -> np.ndarray:
@@ -109,98 +111,109 @@ def _expected_sizes(n: int, batch: int) -> list[int]:
     return [batch] * (n // batch) + ([n % batch] if n % batch else [])
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="batches have float32 images of shape (None, 28, 28, 1) and integer labels",
-                  hint="Map normalize over both datasets, then batch them.")
+@ASSIGNMENT.check("pipeline", points=1,
+                  title=tr("batches have float32 images of shape (None, 28, 28, 1) and integer labels"),
+                  hint=tr("Map normalize over both datasets, then batch them."))
 def batches_element_spec(evidence, ctx):
     _datasets(evidence)
     for name in ("train_spec", "test_spec"):
-        spec = evidence.value(name, "the element_spec")
+        spec = evidence.value(name, tr("the element_spec"))
         if not (isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, dict) for s in spec)):
-            raise CheckFailed(f"Each element should be an (images, labels) pair; the element_spec is {spec}.")
+            raise CheckFailed(tr("Each element should be an (images, labels) pair; the element_spec is {spec}.",
+                                 spec=spec))
         images, labels = spec
         if images["dtype"] != "float32" or images["shape"] != [None, 28, 28, 1]:
-            raise CheckFailed(f"The {name[:-5]} images have dtype {images['dtype']} and shape {images['shape']}; "
-                              "expected float32 and [None, 28, 28, 1].")
+            if name == "train_spec":
+                raise CheckFailed(tr("The train images have dtype {dtype} and shape {shape}; expected float32 and "
+                                     "[None, 28, 28, 1].", dtype=images["dtype"], shape=images["shape"]))
+            raise CheckFailed(tr("The test images have dtype {dtype} and shape {shape}; expected float32 and "
+                                 "[None, 28, 28, 1].", dtype=images["dtype"], shape=images["shape"]))
         if not labels["dtype"].startswith(("int", "uint")) or labels["shape"] != [None]:
-            raise CheckFailed(f"The {name[:-5]} labels have dtype {labels['dtype']} and shape {labels['shape']}; "
-                              "expected integers of shape [None].")
+            if name == "train_spec":
+                raise CheckFailed(tr("The train labels have dtype {dtype} and shape {shape}; expected integers of "
+                                     "shape [None].", dtype=labels["dtype"], shape=labels["shape"]))
+            raise CheckFailed(tr("The test labels have dtype {dtype} and shape {shape}; expected integers of "
+                                 "shape [None].", dtype=labels["dtype"], shape=labels["shape"]))
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="batch_size is honoured (32 by default)",
-                  hint="Call .batch(batch_size) with the function's argument on both datasets.")
+@ASSIGNMENT.check("pipeline", points=1, title=tr("batch_size is honoured (32 by default)"),
+                  hint=tr("Call .batch(batch_size) with the function's argument on both datasets."))
 def batches_batch_size(evidence, ctx):
     _, _, train_sizes = _pass(evidence, "epoch1")
     _, _, test_sizes = _pass(evidence, "test")
     # Sizes are compared as a multiset: the order of batches is the shuffle checks' business.
     if sorted(train_sizes) != sorted(_expected_sizes(N_TRAIN, 32)) or test_sizes != _expected_sizes(N_TEST, 32):
-        raise CheckFailed(f"With the default batch size, {N_TRAIN} training and {N_TEST} test images gave "
-                          f"batches of {train_sizes[:6]} and {test_sizes[:6]}; expected "
-                          f"{_expected_sizes(N_TRAIN, 32)} and {_expected_sizes(N_TEST, 32)}.")
+        raise CheckFailed(tr("With the default batch size, {n_train} training and {n_test} test images gave "
+                             "batches of {train_sizes} and {test_sizes}; expected {expected_train} and "
+                             "{expected_test}.",
+                             n_train=N_TRAIN, n_test=N_TEST, train_sizes=train_sizes[:6], test_sizes=test_sizes[:6],
+                             expected_train=_expected_sizes(N_TRAIN, 32), expected_test=_expected_sizes(N_TEST, 32)))
     small = (evidence.get("small_train_sizes"), evidence.get("small_test_sizes"))
     if small[0] is None or (sorted(small[0]), small[1]) != (sorted(_expected_sizes(N_TRAIN, 16)),
                                                            _expected_sizes(N_TEST, 16)):
-        raise CheckFailed("make_batches(..., batch_size=16) did not make batches of 16.")
+        raise CheckFailed(tr("make_batches(..., batch_size=16) did not make batches of 16."))
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="every training example appears exactly once per epoch (no repeat())",
-                  hint="Do not call .repeat(): Keras runs the epochs itself.")
+@ASSIGNMENT.check("pipeline", points=1, title=tr("every training example appears exactly once per epoch (no repeat())"),
+                  hint=tr("Do not call .repeat(): Keras runs the epochs itself."))
 def batches_no_repeat(evidence, ctx):
     images, _, sizes = _pass(evidence, "epoch1")
     if sum(sizes) > N_TRAIN:
-        raise CheckFailed(f"One pass over the training batches gave more than {N_TRAIN} examples: the dataset "
-                          "repeats.")
+        raise CheckFailed(tr("One pass over the training batches gave more than {n_train} examples: the dataset "
+                             "repeats.", n_train=N_TRAIN))
     if sorted(_example_ids(images).tolist()) != list(range(N_TRAIN)):
-        raise CheckFailed(f"One pass should contain each of the {N_TRAIN} training examples once.")
+        raise CheckFailed(tr("One pass should contain each of the {n_train} training examples once.", n_train=N_TRAIN))
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="batched images are normalized to [0, 1] with their labels",
-                  hint="Apply normalize with dataset.map(normalize) before batching.")
+@ASSIGNMENT.check("pipeline", points=1, title=tr("batched images are normalized to [0, 1] with their labels"),
+                  hint=tr("Apply normalize with dataset.map(normalize) before batching."))
 def batches_normalized(evidence, ctx):
     images, labels, _ = _pass(evidence, "test")
     expected = evidence.inputs["test_images"].astype(np.float64) / 255.0
     if float(np.max(images)) > 1.0 + 1e-6:
-        raise CheckFailed(f"Batched pixel values go up to {float(np.max(images)):.4g}: normalize was not applied.")
+        raise CheckFailed(tr("Batched pixel values go up to {found:.4g}: normalize was not applied.",
+                             found=float(np.max(images))))
     ids = _example_ids(images)
     if images.shape[1:] != expected.shape[1:] or np.any(ids >= N_TEST) or np.any(ids < 0):
-        raise CheckFailed("The batched test images are not the normalized input images.")
+        raise CheckFailed(tr("The batched test images are not the normalized input images."))
     if not np.allclose(images, expected[ids], atol=1e-5) or not np.array_equal(labels, evidence.inputs["test_labels"][ids]):
-        raise CheckFailed("The batched images or their labels do not match the normalized inputs.")
+        raise CheckFailed(tr("The batched images or their labels do not match the normalized inputs."))
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="the training examples are shuffled before batching",
-                  hint="Call .shuffle(buffer_size) on the examples before .batch(...); shuffling after batching "
-                       "only reorders whole batches.")
+@ASSIGNMENT.check("pipeline", points=1, title=tr("the training examples are shuffled before batching"),
+                  hint=tr("Call .shuffle(buffer_size) on the examples before .batch(...); shuffling after batching "
+                          "only reorders whole batches."))
 def batches_train_shuffled(evidence, ctx):
     images, _, sizes = _pass(evidence, "epoch1")
     ids = _example_ids(images)
     if np.array_equal(ids, np.arange(len(ids))):
-        raise CheckFailed("The training examples come out in their original order.")
+        raise CheckFailed(tr("The training examples come out in their original order."))
     start, contiguous = 0, True
     for size in sizes:
         block = np.sort(ids[start:start + size])
         contiguous &= bool(np.array_equal(block, np.arange(block[0], block[0] + size))) if size else True
         start += size
     if contiguous:
-        raise CheckFailed("Each batch holds consecutive examples: the batches were shuffled, not the examples.")
+        raise CheckFailed(tr("Each batch holds consecutive examples: the batches were shuffled, not the examples."))
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="the training order changes from epoch to epoch",
-                  hint="Keep reshuffle_each_iteration at its default, and cache() before shuffle(), not after.")
+@ASSIGNMENT.check("pipeline", points=1, title=tr("the training order changes from epoch to epoch"),
+                  hint=tr("Keep reshuffle_each_iteration at its default, and cache() before shuffle(), not after."))
 def batches_reshuffled_each_epoch(evidence, ctx):
     first, _, _ = _pass(evidence, "epoch1")
     second, _, _ = _pass(evidence, "epoch2")
     if np.array_equal(_example_ids(first), _example_ids(second)):
-        raise CheckFailed("Two passes over the training batches gave the same order.")
+        raise CheckFailed(tr("Two passes over the training batches gave the same order."))
 
 
-@ASSIGNMENT.check("pipeline", points=1, title="the test set keeps its order",
-                  hint="Do not shuffle the test dataset: evaluation results should line up with the labels.")
+@ASSIGNMENT.check("pipeline", points=1, title=tr("the test set keeps its order"),
+                  hint=tr("Do not shuffle the test dataset: evaluation results should line up with the labels."))
 def batches_test_in_order(evidence, ctx):
     images, labels, _ = _pass(evidence, "test")
     if not np.array_equal(_example_ids(images), np.arange(N_TEST)):
-        raise CheckFailed("The test examples come out in a different order from the one they went in.")
+        raise CheckFailed(tr("The test examples come out in a different order from the one they went in."))
     if not np.array_equal(labels, evidence.inputs["test_labels"]):
-        raise CheckFailed("The test labels are not in their original order.")
+        raise CheckFailed(tr("The test labels are not in their original order."))
 
 
 add_classifier_checks(

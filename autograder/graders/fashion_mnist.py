@@ -4,11 +4,12 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.graders._common import add_classifier_checks, add_normalize_checks
+from autograder.i18n import Text, tr
 from autograder.spec import Assignment, CheckFailed
 
 ASSIGNMENT = Assignment(
     id="fashion_mnist",
-    title="Fashion-MNIST: a dense classifier and an accuracy callback",
+    title=tr("Fashion-MNIST: a dense classifier and an accuracy callback"),
     student_names=("normalize", "build_dense_classifier", "AccuracyCallback"),
 )
 
@@ -97,66 +98,74 @@ def callback_in_fit(student, inputs, ctx):
 
 def _stops(evidence, scenario: str) -> list[bool]:
     if not evidence.get("is_class"):
-        raise CheckFailed("AccuracyCallback should be a class.")
-    return evidence.value(scenario, f"the {scenario} scenario")["stops"]
+        raise CheckFailed(tr("AccuracyCallback should be a class."))
+    return evidence.value(scenario, tr("the {scenario} scenario", scenario=scenario))["stops"]
 
 
-@ASSIGNMENT.check("callback_scripted", points=1, title="AccuracyCallback is a keras.callbacks.Callback",
-                  hint="Declare it as class AccuracyCallback(keras.callbacks.Callback).")
+def _decision(stops: list[bool]) -> Text:
+    return tr("stop") if stops[0] else tr("continue")
+
+
+@ASSIGNMENT.check("callback_scripted", points=1, title=tr("AccuracyCallback is a keras.callbacks.Callback"),
+                  hint=tr("Declare it as class AccuracyCallback(keras.callbacks.Callback)."))
 def callback_is_keras_callback(evidence, ctx):
     if not evidence.get("is_callback"):
-        raise CheckFailed("AccuracyCallback does not inherit from keras.callbacks.Callback.")
+        raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
 
 
-@ASSIGNMENT.check("callback_scripted", points=1, title="training continues while accuracy is below the threshold",
-                  hint="Only set self.model.stop_training = True when logs['accuracy'] > self.threshold.")
+@ASSIGNMENT.check("callback_scripted", points=1, title=tr("training continues while accuracy is below the threshold"),
+                  hint=tr("Only set self.model.stop_training = True when logs['accuracy'] > self.threshold."))
 def callback_continues_below(evidence, ctx):
     if _stops(evidence, "below") != [False]:
-        raise CheckFailed("With accuracy 0.85 and threshold 0.9 the callback stopped training.")
+        raise CheckFailed(tr("With accuracy 0.85 and threshold 0.9 the callback stopped training."))
 
 
-@ASSIGNMENT.check("callback_scripted", points=1, title="accuracy equal to the threshold does not stop training",
-                  hint="The accuracy must be strictly greater than the threshold: use >, not >=.")
+@ASSIGNMENT.check("callback_scripted", points=1, title=tr("accuracy equal to the threshold does not stop training"),
+                  hint=tr("The accuracy must be strictly greater than the threshold: use >, not >=."))
 def callback_strictly_greater(evidence, ctx):
     if _stops(evidence, "at") != [False]:
-        raise CheckFailed("With accuracy exactly 0.9 and threshold 0.9 the callback stopped training.")
+        raise CheckFailed(tr("With accuracy exactly 0.9 and threshold 0.9 the callback stopped training."))
 
 
-@ASSIGNMENT.check("callback_scripted", points=1, title="accuracy above the threshold stops training",
-                  hint="Read logs['accuracy'] (Keras 3 names the metric 'accuracy', not 'acc') and set "
-                       "self.model.stop_training = True.")
+@ASSIGNMENT.check("callback_scripted", points=1, title=tr("accuracy above the threshold stops training"),
+                  hint=tr("Read logs['accuracy'] (Keras 3 names the metric 'accuracy', not 'acc') and set "
+                          "self.model.stop_training = True."))
 def callback_stops_above(evidence, ctx):
     if _stops(evidence, "above") != [True]:
-        raise CheckFailed("With accuracy 0.9001 and the default threshold 0.9 the callback did not stop training.")
+        raise CheckFailed(tr("With accuracy 0.9001 and the default threshold 0.9 the callback did not stop training."))
 
 
-@ASSIGNMENT.check("callback_scripted", points=1, title="the threshold argument is honoured",
-                  hint="Compare with self.threshold, stored in __init__, instead of a fixed 0.9.")
+@ASSIGNMENT.check("callback_scripted", points=1, title=tr("the threshold argument is honoured"),
+                  hint=tr("Compare with self.threshold, stored in __init__, instead of a fixed 0.9."))
 def callback_custom_threshold(evidence, ctx):
     found = (_stops(evidence, "custom_below"), _stops(evidence, "custom_at"), _stops(evidence, "custom_above"))
     if found != ([False], [False], [True]):
-        raise CheckFailed("With threshold=0.6, accuracies 0.55, 0.6 and 0.65 should give continue, continue, "
-                          f"stop; your callback gave {', '.join('stop' if s[0] else 'continue' for s in found)}.")
+        first, second, third = (_decision(stops) for stops in found)
+        raise CheckFailed(tr("With threshold=0.6, accuracies 0.55, 0.6 and 0.65 should give continue, continue, "
+                             "stop; your callback gave {first}, {second}, {third}.",
+                             first=first, second=second, third=third))
 
 
-@ASSIGNMENT.check("callback_scripted", points=1, title="a message is printed when training stops",
-                  hint="print(...) a short message when you stop training.")
+@ASSIGNMENT.check("callback_scripted", points=1, title=tr("a message is printed when training stops"),
+                  hint=tr("print(...) a short message when you stop training."))
 def callback_prints_message(evidence, ctx):
-    above = evidence.value("above", "the above-threshold scenario")
+    above = evidence.value("above", tr("the above-threshold scenario"))
     if not above["stops"] == [True]:
-        raise CheckFailed("The callback did not stop training, so no stop message could be seen.")
+        raise CheckFailed(tr("The callback did not stop training, so no stop message could be seen."))
     if not above["printed"].strip():
-        raise CheckFailed("Nothing was printed when the callback stopped training.")
+        raise CheckFailed(tr("Nothing was printed when the callback stopped training."))
 
 
-@ASSIGNMENT.check("callback_in_fit", points=2, title="inside model.fit, training stops after the right epoch",
-                  hint="Set self.model.stop_training in on_epoch_end (not on_batch_end), and do not raise "
-                       "exceptions to stop.")
+@ASSIGNMENT.check("callback_in_fit", points=2, title=tr("inside model.fit, training stops after the right epoch"),
+                  hint=tr("Set self.model.stop_training in on_epoch_end (not on_batch_end), and do not raise "
+                          "exceptions to stop."), hidden=True)
 def callback_stops_real_fit(evidence, ctx):
-    scripted = evidence.value("scripted_epochs", "the number of epochs run")
-    never = evidence.value("never_epochs", "the number of epochs run")
+    scripted = evidence.value("scripted_epochs", tr("the number of epochs run"))
+    never = evidence.value("never_epochs", tr("the number of epochs run"))
     if scripted != FIT_EPOCHS_EXPECTED:
-        raise CheckFailed(f"With epoch accuracies {FIT_ACCURACIES} and threshold 0.9, fit should stop after "
-                          f"epoch {FIT_EPOCHS_EXPECTED}; it ran {scripted} epoch(s).")
+        raise CheckFailed(tr("With epoch accuracies {accuracies} and threshold 0.9, fit should stop after "
+                             "epoch {expected}; it ran {found} epoch(s).",
+                             accuracies=FIT_ACCURACIES, expected=FIT_EPOCHS_EXPECTED, found=scripted))
     if never != 3:
-        raise CheckFailed(f"With threshold=1.0 no accuracy is greater, so all 3 epochs should run; {never} ran.")
+        raise CheckFailed(tr("With threshold=1.0 no accuracy is greater, so all 3 epochs should run; {found} ran.",
+                             found=never))

@@ -7,11 +7,12 @@ from autograder import modelspec
 from autograder.artifacts import describe
 from autograder.graders import _models
 from autograder.graders._common import spec_to_json, unpack_pair
+from autograder.i18n import Text, tr
 from autograder.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
     id="gap",
-    title="Convolutional head, Flatten + Dense classifier and global average pooling",
+    title=tr("Convolutional head, Flatten + Dense classifier and global average pooling"),
     student_names=("pre_process_image", "build_head", "build_standard_classifier", "add_gap"),
 )
 
@@ -92,7 +93,8 @@ def pre_process(student, inputs, ctx):
         mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map, student.get("pre_process_image"))
         elements = student.run("Iterating the mapped dataset", list, mapped)
     except StudentError as failure:
-        observed["mapped_error"] = str(failure)
+        message = failure.args[0] if failure.args else None
+        observed["mapped_error"] = message.to_json() if isinstance(message, Text) else str(failure)
         return observed
     observed["mapped_spec"] = spec_to_json(mapped.element_spec)
     pairs = [unpack_pair(element) for element in elements]
@@ -114,89 +116,96 @@ def _outputs(evidence) -> list[np.ndarray]:
     outputs = []
     for k in range(3):
         if not evidence.get(f"small{k}_is_pair"):
-            raise CheckFailed(f"pre_process_image should return a pair (image, label); it returned "
-                              f"{evidence.get(f'small{k}_returned')}.")
-        outputs.append(evidence.array(f"small{k}", "the pre-processed image"))
+            raise CheckFailed(tr("pre_process_image should return a pair (image, label); it returned {returned}.",
+                                 returned=evidence.get(f"small{k}_returned")))
+        outputs.append(evidence.array(f"small{k}", tr("the pre-processed image")))
     return outputs
 
 
-@ASSIGNMENT.check("pre_process", points=1, title="pre_process_image returns float32 images",
-                  hint="tf.cast(image, tf.float32) before dividing; tf.image.resize also returns float32.")
+@ASSIGNMENT.check("pre_process", points=1, title=tr("pre_process_image returns float32 images"),
+                  hint=tr("tf.cast(image, tf.float32) before dividing; tf.image.resize also returns float32."))
 def pre_process_float32(evidence, ctx):
     for image in _outputs(evidence):
         if image.dtype != np.float32:
-            raise CheckFailed(f"Given a uint8 image, pre_process_image returned dtype {image.dtype}, not float32.")
+            raise CheckFailed(tr("Given a uint8 image, pre_process_image returned dtype {dtype}, not float32.",
+                                 dtype=str(image.dtype)))
 
 
-@ASSIGNMENT.check("pre_process", points=2, title="pixel values are scaled from [0, 255] to [0, 1]",
-                  hint="Divide by 255.0 (after casting to float32).")
+@ASSIGNMENT.check("pre_process", points=2, title=tr("pixel values are scaled from [0, 255] to [0, 1]"),
+                  hint=tr("Divide by 255.0 (after casting to float32)."))
 def pre_process_scaled(evidence, ctx):
     for k, image in enumerate(_outputs(evidence)):
         source = evidence.inputs[f"image{k}"].astype(np.float64)
         if not np.issubdtype(image.dtype, np.number) or image.size == 0:
-            raise CheckFailed(f"The image that came back is not numeric pixels ({image.dtype}, {image.shape}).")
+            raise CheckFailed(tr("The image that came back is not numeric pixels ({dtype}, {shape}).",
+                                 dtype=str(image.dtype), shape=image.shape))
         low, high = float(np.min(image)), float(np.max(image))
         if low < -1e-3 or high > 1.0 + 1e-3 or high < 0.5 * float(np.max(source)) / 255.0:
-            raise CheckFailed(f"Pixel values should lie in [0, 1] (pixel / 255); yours range from {low:.4g} "
-                              f"to {high:.4g}.")
+            raise CheckFailed(tr("Pixel values should lie in [0, 1] (pixel / 255); yours range from {low:.4g} "
+                                 "to {high:.4g}.", low=low, high=high))
 
 
-@ASSIGNMENT.check("pre_process", points=2, title="images are resized to image_size x image_size (100 by default)",
-                  hint="tf.image.resize(image, (image_size, image_size)) with the function's argument.")
+@ASSIGNMENT.check("pre_process", points=2, title=tr("images are resized to image_size x image_size (100 by default)"),
+                  hint=tr("tf.image.resize(image, (image_size, image_size)) with the function's argument."))
 def pre_process_resized(evidence, ctx):
     for k, image in enumerate(_outputs(evidence)):
         height, width = evidence.inputs[f"image{k}"].shape[:2]
         if image.shape != (SMALL_SIZE, SMALL_SIZE, 3):
-            raise CheckFailed(f"A {height}x{width} image with image_size={SMALL_SIZE} came back with shape "
-                              f"{image.shape}; expected ({SMALL_SIZE}, {SMALL_SIZE}, 3).")
-    default = evidence.array("default", "the image pre-processed with the default size")
+            raise CheckFailed(tr("A {height}x{width} image with image_size={size} came back with shape "
+                                 "{shape}; expected ({size}, {size}, 3).",
+                                 height=height, width=width, size=SMALL_SIZE, shape=image.shape))
+    default = evidence.array("default", tr("the image pre-processed with the default size"))
     if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3):
-        raise CheckFailed(f"With the default image_size the image has shape {default.shape}; expected "
-                          f"({DEFAULT_SIZE}, {DEFAULT_SIZE}, 3).")
+        raise CheckFailed(tr("With the default image_size the image has shape {shape}; expected "
+                             "({size}, {size}, 3).", shape=default.shape, size=DEFAULT_SIZE))
 
 
-@ASSIGNMENT.check("pre_process", points=1, title="the resized image shows the same picture",
-                  hint="Resize the whole picture (tf.image.resize); cropping or padding changes what is shown.")
+@ASSIGNMENT.check("pre_process", points=1, title=tr("the resized image shows the same picture"),
+                  hint=tr("Resize the whole picture (tf.image.resize); cropping or padding changes what is shown."))
 def pre_process_values(evidence, ctx):
-    default = evidence.array("default", "the image pre-processed with the default size")
+    default = evidence.array("default", tr("the image pre-processed with the default size"))
     if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3):
-        raise CheckFailed(f"The default-size image has shape {default.shape}, so it cannot be compared.")
+        raise CheckFailed(tr("The default-size image has shape {shape}, so it cannot be compared.",
+                             shape=default.shape))
     expected = _expected_resize(evidence.inputs["image0"], DEFAULT_SIZE)
     scale = 255.0 if float(np.max(default)) > 1.5 else 1.0  # judge the picture, not the scaling
     difference = float(np.mean(np.abs(default.astype(np.float64) / scale - expected)))
     if difference > 0.03:
-        raise CheckFailed(f"The resized image differs from the resized input picture by {difference:.3f} on "
-                          "average (on a 0-1 scale); the picture itself was changed.")
+        raise CheckFailed(tr("The resized image differs from the resized input picture by {difference:.3f} on "
+                             "average (on a 0-1 scale); the picture itself was changed.", difference=difference))
 
 
-@ASSIGNMENT.check("pre_process", points=1, title="the label is returned unchanged",
-                  hint="Return the label exactly as it came in.")
+@ASSIGNMENT.check("pre_process", points=1, title=tr("the label is returned unchanged"),
+                  hint=tr("Return the label exactly as it came in."))
 def pre_process_label(evidence, ctx):
     _outputs(evidence)
     for k in range(3):
-        label = evidence.array(f"label{k}", "the label")
+        label = evidence.array(f"label{k}", tr("the label"))
         if label.shape != () or int(label) != int(evidence.inputs["labels"][k]):
-            raise CheckFailed(f"Label {int(evidence.inputs['labels'][k])} came back as {label.tolist()}.")
+            raise CheckFailed(tr("Label {label} came back as {found}.",
+                                 label=int(evidence.inputs["labels"][k]), found=str(label.tolist())))
 
 
-@ASSIGNMENT.check("pre_process", points=2, title="pre_process_image works inside Dataset.map on images of any size",
-                  hint="Use TensorFlow operations only (tf.cast, tf.image.resize), no NumPy or .numpy() calls.")
+@ASSIGNMENT.check("pre_process", points=2, title=tr("pre_process_image works inside Dataset.map on images of any size"),
+                  hint=tr("Use TensorFlow operations only (tf.cast, tf.image.resize), no NumPy or .numpy() calls."))
 def pre_process_dataset_map(evidence, ctx):
     if evidence.get("mapped_error"):
-        raise CheckFailed(evidence.get("mapped_error"))
-    spec = evidence.value("mapped_spec", "the mapped dataset's element_spec")
+        raise CheckFailed(Text.from_json(evidence.get("mapped_error")))
+    spec = evidence.value("mapped_spec", tr("the mapped dataset's element_spec"))
     if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], dict)):
-        raise CheckFailed(f"Each mapped element should be an (image, label) pair; the element_spec is {spec}.")
+        raise CheckFailed(tr("Each mapped element should be an (image, label) pair; the element_spec is {spec}.",
+                             spec=str(spec)))
     if spec[0]["dtype"] != "float32":
-        raise CheckFailed(f"After dataset.map the images have dtype {spec[0]['dtype']}, not float32.")
+        raise CheckFailed(tr("After dataset.map the images have dtype {dtype}, not float32.",
+                             dtype=str(spec[0]["dtype"])))
     mapped = evidence.get("mapped_images")
     if isinstance(mapped, str):
-        raise CheckFailed(f"Images of different sizes did not all come out as ({DEFAULT_SIZE}, {DEFAULT_SIZE}, 3) "
-                          f"({mapped}).")
-    images = evidence.array("mapped_images", "the mapped images")
-    direct = evidence.array("default", "the image pre-processed directly")
+        raise CheckFailed(tr("Images of different sizes did not all come out as ({size}, {size}, 3) ({found}).",
+                             size=DEFAULT_SIZE, found=mapped))
+    images = evidence.array("mapped_images", tr("the mapped images"))
+    direct = evidence.array("default", tr("the image pre-processed directly"))
     if images.shape[1:] != direct.shape or not np.allclose(images[0], direct, atol=1e-4):
-        raise CheckFailed("Inside Dataset.map the result differs from calling pre_process_image directly.")
+        raise CheckFailed(tr("Inside Dataset.map the result differs from calling pre_process_image directly."))
 
 
 # ----------------------------------------------------------------- build_head
@@ -208,61 +217,63 @@ def head(student, inputs, ctx):
 
 def _head(evidence, key="small"):
     what = "build_head()" if key == "default" else f"build_head({HEAD_SIZE})"
-    return _models.model(evidence, key, f"the model returned by {what}")
+    return _models.model(evidence, key, tr("the model returned by {call}", call=what))
 
 
-@ASSIGNMENT.check("head", points=1, title="build_head returns a Keras model",
-                  hint="Build a keras.Sequential starting with keras.Input((image_size, image_size, 3)).")
+@ASSIGNMENT.check("head", points=1, title=tr("build_head returns a Keras model"),
+                  hint=tr("Build a keras.Sequential starting with keras.Input((image_size, image_size, 3))."))
 def head_returns_model(evidence, ctx):
     _head(evidence)
 
 
-@ASSIGNMENT.check("head", points=1, title="the head takes image_size x image_size RGB images",
-                  hint="Use the image_size argument: keras.Input((image_size, image_size, 3)).")
+@ASSIGNMENT.check("head", points=1, title=tr("the head takes image_size x image_size RGB images"),
+                  hint=tr("Use the image_size argument: keras.Input((image_size, image_size, 3))."))
 def head_input_shape(evidence, ctx):
     found = _models.input_shape(_head(evidence))
     if found != (None, HEAD_SIZE, HEAD_SIZE, 3):
-        raise CheckFailed(f"build_head({HEAD_SIZE}) takes inputs of shape {found}; expected "
-                          f"(None, {HEAD_SIZE}, {HEAD_SIZE}, 3).")
+        raise CheckFailed(tr("build_head({size}) takes inputs of shape {found}; expected (None, {size}, {size}, 3).",
+                             size=HEAD_SIZE, found=found))
 
 
-@ASSIGNMENT.check("head", points=1, title="the head's output has the shape valid convolutions and pooling give",
-                  hint="3x3 convolutions without padding (padding='valid') shrink each side by 2; 2x2 pooling "
-                       "halves it.")
+@ASSIGNMENT.check("head", points=1, title=tr("the head's output has the shape valid convolutions and pooling give"),
+                  hint=tr("3x3 convolutions without padding (padding='valid') shrink each side by 2; 2x2 pooling "
+                          "halves it."))
 def head_output_shape(evidence, ctx):
     model = _head(evidence)
     side = head_output_size(HEAD_SIZE)
     batch = np.random.default_rng(ctx.seed).uniform(0, 1, (2, HEAD_SIZE, HEAD_SIZE, 3)).astype(np.float32)
     output = _models.predict(model, batch, f"build_head({HEAD_SIZE})")
     if output.shape != (2, side, side, 64):
-        raise CheckFailed(f"For 2 images of {HEAD_SIZE}x{HEAD_SIZE} the head returned shape {output.shape}; "
-                          f"expected (2, {side}, {side}, 64).")
+        raise CheckFailed(tr("For 2 images of {size}x{size} the head returned shape {shape}; "
+                             "expected (2, {side}, {side}, 64).", size=HEAD_SIZE, shape=output.shape, side=side))
 
 
-@ASSIGNMENT.check("head", points=1, title="with the default image_size the head maps (100, 100, 3) to (10, 10, 64)",
-                  hint="Give image_size the default value IMAGE_SIZE (100).")
+@ASSIGNMENT.check("head", points=1, title=tr("with the default image_size the head maps (100, 100, 3) to (10, 10, 64)"),
+                  hint=tr("Give image_size the default value IMAGE_SIZE (100)."))
 def head_default_size(evidence, ctx):
     model = _head(evidence, "default")
     found_in = _models.input_shape(model)
     found_out = tuple(model.outputs[0].shape) if getattr(model, "outputs", None) else None
     if found_in != (None, DEFAULT_SIZE, DEFAULT_SIZE, 3) or found_out != (None, *HEAD_OUTPUT_100):
-        raise CheckFailed(f"build_head() maps {found_in} to {found_out}; expected (None, 100, 100, 3) to "
-                          "(None, 10, 10, 64).")
+        raise CheckFailed(tr("build_head() maps {found_in} to {found_out}; expected (None, 100, 100, 3) to "
+                             "(None, 10, 10, 64).", found_in=found_in, found_out=found_out))
 
 
-@ASSIGNMENT.check("head", points=2, title=f"the head has {HEAD_PARAMETERS:,} parameters, {HEAD_TRAINABLE:,} trainable",
-                  hint="Three Conv2D layers with 32, 32 and 64 filters of 3x3, each followed by BatchNormalization "
-                       "(whose moving mean and variance are the non-trainable parameters).")
+@ASSIGNMENT.check("head", points=2, title=tr("the head has {parameters:,} parameters, {trainable:,} trainable",
+                           parameters=HEAD_PARAMETERS, trainable=HEAD_TRAINABLE),
+                  hint=tr("Three Conv2D layers with 32, 32 and 64 filters of 3x3, each followed by BatchNormalization "
+                          "(whose moving mean and variance are the non-trainable parameters)."))
 def head_parameters(evidence, ctx):
     total, trainable, _ = _models.weight_counts(_head(evidence, "default"))
     if (total, trainable) != (HEAD_PARAMETERS, HEAD_TRAINABLE):
-        raise CheckFailed(f"The head has {total:,} parameters of which {trainable:,} are trainable; expected "
-                          f"{HEAD_PARAMETERS:,} and {HEAD_TRAINABLE:,}.")
+        raise CheckFailed(tr("The head has {total:,} parameters of which {trainable:,} are trainable; expected "
+                             "{expected_total:,} and {expected_trainable:,}.", total=total, trainable=trainable,
+                             expected_total=HEAD_PARAMETERS, expected_trainable=HEAD_TRAINABLE))
 
 
-@ASSIGNMENT.check("head", points=2, title="each block is Conv2D → BatchNormalization → ReLU → MaxPooling2D",
-                  hint="Normalize the convolution's output before the activation: Conv2D without activation, "
-                       "then BatchNormalization, then ReLU, then MaxPooling2D((2, 2)).")
+@ASSIGNMENT.check("head", points=2, title=tr("each block is Conv2D → BatchNormalization → ReLU → MaxPooling2D"),
+                  hint=tr("Normalize the convolution's output before the activation: Conv2D without activation, "
+                          "then BatchNormalization, then ReLU, then MaxPooling2D((2, 2))."))
 def head_layers(evidence, ctx):
     _models.expect_stack(modelspec.layer_stack(_head(evidence)), HEAD_LAYERS)
 
@@ -281,61 +292,64 @@ def classifier(student, inputs, ctx):
 
 def _classifier(evidence, key="plain"):
     call = "build_standard_classifier(dropout_rate=0.3)" if key == "dropout" else "build_standard_classifier()"
-    return _models.model(evidence, key, f"the model returned by {call}")
+    return _models.model(evidence, key, tr("the model returned by {call}", call=call))
 
 
-@ASSIGNMENT.check("classifier", points=1, title="build_standard_classifier returns a Keras model",
-                  hint="Return keras.Sequential([...]) without an Input: it is stacked on the head.")
+@ASSIGNMENT.check("classifier", points=1, title=tr("build_standard_classifier returns a Keras model"),
+                  hint=tr("Return keras.Sequential([...]) without an Input: it is stacked on the head."))
 def classifier_returns_model(evidence, ctx):
     _classifier(evidence)
 
 
-@ASSIGNMENT.check("classifier", points=2, title="the classifier's layers are the ones asked for, in order",
-                  hint="Flatten → BatchNormalization → Dense(100) → ReLU → BatchNormalization → Dense(100) → ReLU "
-                       "→ Dense(1) → sigmoid; without dropout_rate there is no Dropout layer.")
+@ASSIGNMENT.check("classifier", points=2, title=tr("the classifier's layers are the ones asked for, in order"),
+                  hint=tr("Flatten → BatchNormalization → Dense(100) → ReLU → BatchNormalization → Dense(100) → ReLU "
+                          "→ Dense(1) → sigmoid; without dropout_rate there is no Dropout layer."))
 def classifier_layers(evidence, ctx):
     _models.expect_stack(modelspec.layer_stack(_classifier(evidence)), CLASSIFIER_LAYERS)
 
 
 @ASSIGNMENT.check("classifier", points=2,
-                  title=f"on the 100-pixel head's output the classifier has {CLASSIFIER_PARAMETERS:,} parameters",
-                  hint="Flatten gives 10·10·64 = 6,400 values; BatchNormalization on them has 4·6,400 parameters and "
-                       "Dense(100) 6,400·100 + 100.")
+                  title=tr("on the 100-pixel head's output the classifier has {parameters:,} parameters",
+                           parameters=CLASSIFIER_PARAMETERS),
+                  hint=tr("Flatten gives 10·10·64 = 6,400 values; BatchNormalization on them has 4·6,400 parameters and "
+                          "Dense(100) 6,400·100 + 100."))
 def classifier_parameters(evidence, ctx):
     total, _, _ = _models.weight_counts(_classifier(evidence))
     if total != CLASSIFIER_PARAMETERS:
-        raise CheckFailed(f"Built on (10, 10, 64) features the classifier has {total:,} parameters; expected "
-                          f"{CLASSIFIER_PARAMETERS:,}.")
+        raise CheckFailed(tr("Built on (10, 10, 64) features the classifier has {total:,} parameters; expected "
+                             "{expected:,}.", total=total, expected=CLASSIFIER_PARAMETERS))
 
 
-@ASSIGNMENT.check("classifier", points=1, title="the classifier outputs one probability per image (sigmoid)",
-                  hint="The last layer is Dense(1, activation='sigmoid').")
+@ASSIGNMENT.check("classifier", points=1, title=tr("the classifier outputs one probability per image (sigmoid)"),
+                  hint=tr("The last layer is Dense(1, activation='sigmoid')."))
 def classifier_probability(evidence, ctx):
     model = _classifier(evidence)
     features = np.random.default_rng(ctx.seed).normal(0, 3, (16, *HEAD_OUTPUT_100)).astype(np.float32)
-    output = _models.predict(model, features, "The classifier")
+    output = _models.predict(model, features, tr("The classifier"))
     if output.shape != (16, 1):
-        raise CheckFailed(f"For 16 feature maps the classifier returned shape {output.shape}; expected (16, 1).")
+        raise CheckFailed(tr("For 16 feature maps the classifier returned shape {shape}; expected (16, 1).",
+                             shape=output.shape))
     if np.any(output < 0) or np.any(output > 1) or np.ptp(output) < 1e-6:
-        raise CheckFailed(f"The outputs range from {float(output.min()):.3g} to {float(output.max()):.3g}; a sigmoid "
-                          "gives varying values between 0 and 1.")
+        raise CheckFailed(tr("The outputs range from {low:.3g} to {high:.3g}; a sigmoid gives varying values "
+                             "between 0 and 1.", low=float(output.min()), high=float(output.max())))
 
 
-@ASSIGNMENT.check("classifier", points=2, title="dropout_rate adds Dropout(dropout_rate) after the first ReLU",
-                  hint="if dropout_rate is not None: add layers.Dropout(dropout_rate) right after the first "
-                       "Dense(100)'s ReLU; use the argument, not a fixed rate.")
+@ASSIGNMENT.check("classifier", points=2, title=tr("dropout_rate adds Dropout(dropout_rate) after the first ReLU"), hidden=True,
+                  hint=tr("if dropout_rate is not None: add layers.Dropout(dropout_rate) right after the first "
+                          "Dense(100)'s ReLU; use the argument, not a fixed rate."))
 def classifier_dropout(evidence, ctx):
     plain = modelspec.layer_stack(_classifier(evidence))
     with_dropout = modelspec.layer_stack(_classifier(evidence, "dropout"))
     if any(op.startswith("Dropout") for op in plain):
-        raise CheckFailed("Without dropout_rate the classifier should have no Dropout layer.")
+        raise CheckFailed(tr("Without dropout_rate the classifier should have no Dropout layer."))
     if "ReLU" not in plain:
-        raise CheckFailed("The classifier has no ReLU after its first Dense layer.")
+        raise CheckFailed(tr("The classifier has no ReLU after its first Dense layer."))
     position = plain.index("ReLU") + 1
     expected = plain[:position] + [f"Dropout({DROPOUT_RATE:g})"] + plain[position:]
     if with_dropout != expected:
-        raise CheckFailed(f"With dropout_rate={DROPOUT_RATE} the layers are {' → '.join(with_dropout)}; expected "
-                          f"{' → '.join(expected)}.")
+        raise CheckFailed(tr("With dropout_rate={rate} the layers are {found}; expected {expected}.",
+                             rate=DROPOUT_RATE, found=" → ".join(with_dropout), expected=" → ".join(expected)),
+                          details={"layers": {"expected": expected, "found": with_dropout}})
 
 
 # ----------------------------------------------------------------- add_gap
@@ -348,7 +362,7 @@ def gap_model(student, inputs, ctx):
 
 
 def _gap(evidence, fresh=False):
-    return _models.model(evidence, "model", "the model returned by add_gap(head)", fresh=fresh)
+    return _models.model(evidence, "model", tr("the model returned by {call}", call="add_gap(head)"), fresh=fresh)
 
 
 def model_inputs(images: np.ndarray) -> np.ndarray:
@@ -361,76 +375,80 @@ def _images(ctx, n=32):
     return model_inputs(test.images[:n]), test.labels[:n]
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="add_gap returns a Keras model",
-                  hint="Stack the head, GlobalAveragePooling2D and Dense(1, activation='sigmoid'), compile, return.")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("add_gap returns a Keras model"),
+                  hint=tr("Stack the head, GlobalAveragePooling2D and Dense(1, activation='sigmoid'), compile, return."))
 def gap_returns_model(evidence, ctx):
     _gap(evidence)
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="the model outputs one value per image",
-                  hint="The last layer is Dense(1, ...).")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("the model outputs one value per image"),
+                  hint=tr("The last layer is Dense(1, ...)."))
 def gap_output_shape(evidence, ctx):
     x, _ = _images(ctx, 4)
     _models.expect_one_output_per_image(_gap(evidence), x)
 
 
-@ASSIGNMENT.check("gap_model", points=2, title="the head is followed by GlobalAveragePooling2D and Dense(1, sigmoid)",
-                  hint="head → layers.GlobalAveragePooling2D() → layers.Dense(1, activation='sigmoid'); no Flatten.")
+@ASSIGNMENT.check("gap_model", points=2, title=tr("the head is followed by GlobalAveragePooling2D and Dense(1, sigmoid)"),
+                  hint=tr("head → layers.GlobalAveragePooling2D() → layers.Dense(1, activation='sigmoid'); no Flatten."))
 def gap_layers(evidence, ctx):
     _models.expect_stack(modelspec.layer_stack(_gap(evidence)), HEAD_LAYERS + GAP_LAYERS)
 
 
-@ASSIGNMENT.check("gap_model", points=2, title="global average pooling adds only 65 parameters to the head",
-                  hint="Pooling has no parameters; Dense(1) on 64 averages has 64 weights and 1 bias.")
+@ASSIGNMENT.check("gap_model", points=2, title=tr("global average pooling adds only 65 parameters to the head"),
+                  hint=tr("Pooling has no parameters; Dense(1) on 64 averages has 64 weights and 1 bias."))
 def gap_parameters(evidence, ctx):
     total, _, _ = _models.weight_counts(_gap(evidence))
     added = total - int(evidence.value("head_parameters"))
     if added != 65:
-        raise CheckFailed(f"The model adds {added:,} parameters to the head; expected 65.")
+        raise CheckFailed(tr("The model adds {added:,} parameters to the head; expected 65.", added=added))
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="the model is built on the head it was given",
-                  hint="Use the `head` argument (for example keras.Sequential([head, ...])); do not build a new one.")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("the model is built on the head it was given"),
+                  hint=tr("Use the `head` argument (for example keras.Sequential([head, ...])); do not build a new one."))
 def gap_uses_head(evidence, ctx):
     if not _models.holds_weights(_gap(evidence), evidence.array("head_kernel")):
-        raise CheckFailed("The model does not contain the head's layers it was given.")
+        raise CheckFailed(tr("The model does not contain the head's layers it was given."))
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="the output is a probability (sigmoid)",
-                  hint="Dense(1, activation='sigmoid'): softmax over one unit is always 1.")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("the output is a probability (sigmoid)"),
+                  hint=tr("Dense(1, activation='sigmoid'): softmax over one unit is always 1."))
 def gap_probability(evidence, ctx):
     x, _ = _images(ctx, 16)
-    output = _models.predict(_gap(evidence), x, "The model")
+    output = _models.predict(_gap(evidence), x, tr("The model"))
     if np.any(output < 0) or np.any(output > 1):
-        raise CheckFailed(f"The outputs range from {float(output.min()):.3g} to {float(output.max()):.3g}, "
-                          "outside [0, 1].")
+        raise CheckFailed(tr("The outputs range from {low:.3g} to {high:.3g}, outside [0, 1].",
+                             low=float(output.min()), high=float(output.max())))
     if np.ptp(output) < 1e-6:
-        raise CheckFailed(f"The output is {float(output.flat[0]):.3g} for every image.")
+        raise CheckFailed(tr("The output is {value:.3g} for every image.", value=float(output.flat[0])))
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="compiled with the Adam optimizer",
-                  hint="model.compile(optimizer='adam', ...).")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("compiled with the Adam optimizer"),
+                  hint=tr("model.compile(optimizer='adam', ...)."))
 def gap_optimizer(evidence, ctx):
     _models.require_optimizer(_gap(evidence), "Adam")
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="compiled with binary cross-entropy on probabilities",
-                  hint="loss='binary_crossentropy' (from_logits stays False: the sigmoid outputs probabilities).")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("compiled with binary cross-entropy on probabilities"),
+                  hint=tr("loss='binary_crossentropy' (from_logits stays False: the sigmoid outputs probabilities)."))
 def gap_loss(evidence, ctx):
     _models.require_binary_loss(_gap(evidence), from_logits=False)
 
 
-@ASSIGNMENT.check("gap_model", points=1, title="reports an 'accuracy' metric",
-                  hint="model.compile(..., metrics=['accuracy']).")
+@ASSIGNMENT.check("gap_model", points=1, title=tr("reports an 'accuracy' metric"),
+                  hint=tr("model.compile(..., metrics=['accuracy'])."))
 def gap_accuracy_metric(evidence, ctx):
     x, y = _images(ctx)
     _models.require_accuracy_metric(_gap(evidence), x, y)
 
 
 @ASSIGNMENT.check("gap_model", points=3,
-                  title=f"reaches at least {MIN_ACCURACY:.0%} test accuracy after a short training run",
-                  hint="Check the output activation, the loss and the optimizer: a correct model learns this quickly.")
-def gap_trains(evidence, ctx):
-    _models.expect_two_class_accuracy(ctx, _gap(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN, n_test=N_TEST,
-                                      epochs=EPOCHS, batch_size=BATCH, max_params=MAX_TRAIN_PARAMETERS,
-                                      inputs=model_inputs, min_accuracy=MIN_ACCURACY)
+                  title=tr("reaches at least {min_accuracy:.0%} test accuracy after a short training run",
+                           min_accuracy=MIN_ACCURACY),
+                  hint=tr("Check the output activation, the loss and the optimizer: a correct model learns this "
+                          "quickly."),
+                  threshold=MIN_ACCURACY)
+def gap_trains(evidence, ctx, threshold=MIN_ACCURACY):
+    return _models.expect_two_class_accuracy(ctx, _gap(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN,
+                                             n_test=N_TEST, epochs=EPOCHS, batch_size=BATCH,
+                                             max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs,
+                                             min_accuracy=threshold)

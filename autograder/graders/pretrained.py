@@ -13,11 +13,12 @@ import numpy as np
 
 from autograder.artifacts import describe
 from autograder.graders import _models
+from autograder.i18n import tr
 from autograder.spec import Assignment, CheckFailed, NotAttempted
 
 ASSIGNMENT = Assignment(
     id="pretrained",
-    title="Pre-trained ResNet50 and VGG16: predictions and feature extraction",
+    title=tr("Pre-trained ResNet50 and VGG16: predictions and feature extraction"),
     student_names=("load_image_batch", "preprocess", "top_predictions", "build_feature_extractor",
                    "extract_features"),
 )
@@ -65,56 +66,60 @@ def image_batch(student, inputs, ctx):
 def _loaded(evidence, key="small") -> np.ndarray:
     value = evidence.get(key)
     if isinstance(value, str):
-        raise CheckFailed(f"load_image_batch should return an array; it returned {value}.")
-    return evidence.array(key, "the loaded batch")
+        raise CheckFailed(tr("load_image_batch should return an array; it returned {found}.", found=value))
+    return evidence.array(key, tr("the loaded batch"))
 
 
-@ASSIGNMENT.check("image_batch", points=1, title="load_image_batch returns a float32 NumPy array",
-                  hint="keras.utils.img_to_array gives float32; np.expand_dims keeps it a NumPy array.")
+@ASSIGNMENT.check("image_batch", points=1, title=tr("load_image_batch returns a float32 NumPy array"),
+                  hint=tr("keras.utils.img_to_array gives float32; np.expand_dims keeps it a NumPy array."))
 def image_batch_type(evidence, ctx):
     batch = _loaded(evidence)
     kind = evidence.get("small_type")
     if kind != "numpy.ndarray":
-        raise CheckFailed(f"load_image_batch returned a {kind}; expected a numpy.ndarray.")
+        raise CheckFailed(tr("load_image_batch returned a {found}; expected a numpy.ndarray.", found=kind))
     if batch.dtype != np.float32:
-        raise CheckFailed(f"The batch has dtype {batch.dtype}; expected float32.")
+        raise CheckFailed(tr("The batch has dtype {dtype}; expected float32.", dtype=str(batch.dtype)))
 
 
-@ASSIGNMENT.check("image_batch", points=2, title="the picture comes back as a batch of one at target_size",
-                  hint="Load with target_size=target_size, then add the batch axis: np.expand_dims(array, axis=0) "
-                       "gives (1, height, width, 3).")
+@ASSIGNMENT.check("image_batch", points=2, title=tr("the picture comes back as a batch of one at target_size"),
+                  hint=tr("Load with target_size=target_size, then add the batch axis: np.expand_dims(array, axis=0) "
+                          "gives (1, height, width, 3)."))
 def image_batch_shape(evidence, ctx):
     batch = _loaded(evidence)
     expected = (1, *TARGET, 3)
     if batch.shape == expected[1:]:
-        raise CheckFailed(f"The result has shape {batch.shape}: the batch axis is missing (expected {expected}).")
+        raise CheckFailed(tr("The result has shape {found}: the batch axis is missing (expected {expected}).",
+                           found=batch.shape, expected=expected))
     if batch.shape != expected:
-        raise CheckFailed(f"With target_size={TARGET} the result has shape {batch.shape}; expected {expected}.")
+        raise CheckFailed(tr("With target_size={target} the result has shape {found}; expected {expected}.",
+                           target=TARGET, found=batch.shape, expected=expected))
 
 
-@ASSIGNMENT.check("image_batch", points=1, title="the default target_size is 224 x 224",
-                  hint="Keep the default target_size=(224, 224).")
+@ASSIGNMENT.check("image_batch", points=1, title=tr("the default target_size is 224 x 224"),
+                  hint=tr("Keep the default target_size=(224, 224)."))
 def image_batch_default_size(evidence, ctx):
     batch = _loaded(evidence, "default")
     if batch.shape[-3:] != (*DEFAULT_TARGET, 3):
-        raise CheckFailed(f"By default the result has shape {batch.shape}; expected (1, 224, 224, 3).")
+        raise CheckFailed(tr("By default the result has shape {found}; expected (1, 224, 224, 3).", found=batch.shape))
 
 
-@ASSIGNMENT.check("image_batch", points=2, title="pixel values stay in 0-255 and show the picture",
-                  hint="Do not divide by 255 here: each model's preprocess_input expects 0-255 pixels.")
+@ASSIGNMENT.check("image_batch", points=2, title=tr("pixel values stay in 0-255 and show the picture"),
+                  hint=tr("Do not divide by 255 here: each model's preprocess_input expects 0-255 pixels."))
 def image_batch_values(evidence, ctx):
     import tensorflow as tf
 
     batch = _loaded(evidence).astype(np.float64)
     picture = batch[0] if batch.ndim == 4 and len(batch) == 1 else batch  # the shape is another check's business
     if picture.ndim != 3 or picture.shape[-1] != 3:
-        raise CheckFailed(f"The result has shape {batch.shape}, which does not hold one RGB picture.")
+        raise CheckFailed(tr("The result has shape {found}, which does not hold one RGB picture.", found=batch.shape))
     if float(picture.max()) <= 1.0 + 1e-6:
-        raise CheckFailed(f"The pixel values go up to {float(picture.max()):.3g}: they were scaled to [0, 1].")
+        raise CheckFailed(tr("The pixel values go up to {largest:.3g}: they were scaled to [0, 1].",
+                           largest=float(picture.max())))
     expected = tf.image.resize(evidence.inputs["picture"].astype(np.float32), picture.shape[:2]).numpy()
     difference = float(np.mean(np.abs(picture - expected)))
     if difference > 12.0:
-        raise CheckFailed(f"The pixels differ from the picture by {difference:.1f} on average (0-255 scale).")
+        raise CheckFailed(tr("The pixels differ from the picture by {difference:.1f} on average (0-255 scale).",
+                           difference=difference))
 
 
 # ----------------------------------------------------------------- preprocess
@@ -135,7 +140,8 @@ def preprocessing(student, inputs, ctx):
         fn(inputs["batch"].copy(), UNKNOWN_NAME)
         observed["unknown"] = {"raised": None}
     except NotImplementedError as exc:
-        raise NotAttempted("`preprocess` is not implemented yet (it raises NotImplementedError).") from exc
+        raise NotAttempted(tr("`{name}` is not implemented yet (it raises NotImplementedError).",
+                              name="preprocess")) from exc
     except Exception as exc:  # noqa: BLE001 - what the student raises is the observation
         observed["unknown"] = {"raised": type(exc).__name__, "message": str(exc)[:300]}
     return observed
@@ -151,55 +157,66 @@ def _expected_preprocessing(name: str, batch: np.ndarray) -> np.ndarray:
 def _check_preprocessed(evidence, name: str) -> None:
     value = evidence.get(name)
     if isinstance(value, str):
-        raise CheckFailed(f"preprocess(batch, '{name}') should return an array; it returned {value}.")
-    found = evidence.array(name, "the preprocessed batch").astype(np.float64)
+        raise CheckFailed(tr("preprocess(batch, '{name}') should return an array; it returned {found}.",
+                           name=name, found=value))
+    found = evidence.array(name, tr("the preprocessed batch")).astype(np.float64)
     given = evidence.inputs["batch"]
     expected = _expected_preprocessing(name, given)
     if found.shape != expected.shape:
-        raise CheckFailed(f"preprocess(batch, '{name}') returned shape {found.shape}; expected {expected.shape}.")
+        raise CheckFailed(tr("preprocess(batch, '{name}') returned shape {found}; expected {expected}.",
+                           name=name, found=found.shape, expected=expected.shape))
     if np.allclose(found, expected, atol=1e-3):
         return
     if np.allclose(found, _expected_preprocessing(name, given / 255.0), atol=1e-3):
-        raise CheckFailed(f"The batch was scaled to [0, 1] before {name}'s preprocess_input; it expects 0-255 pixels.")
+        raise CheckFailed(tr("The batch was scaled to [0, 1] before {name}'s preprocess_input; it expects 0-255 pixels.",
+                           name=name))
     if np.allclose(found, given, atol=1e-3):
-        raise CheckFailed(f"preprocess(batch, '{name}') returned the pixels unchanged.")
-    raise CheckFailed(f"preprocess(batch, '{name}') differs from keras.applications.{name}.preprocess_input "
-                      f"(largest difference {float(np.max(np.abs(found - expected))):.3g}).")
+        raise CheckFailed(tr("preprocess(batch, '{name}') returned the pixels unchanged.", name=name))
+    raise CheckFailed(tr("preprocess(batch, '{name}') differs from keras.applications.{name}.preprocess_input "
+                       "(largest difference {difference:.3g}).",
+                       name=name, difference=float(np.max(np.abs(found - expected)))))
 
 
-@ASSIGNMENT.check("preprocessing", points=2, title="preprocess(batch, 'resnet50') matches ResNet50's preprocess_input",
-                  hint="keras.applications.resnet50.preprocess_input on the 0-255 pixels.")
+@ASSIGNMENT.check("preprocessing", points=2,
+                  title=tr("preprocess(batch, '{name}') matches {model}'s preprocess_input", name="resnet50",
+                           model="ResNet50"),
+                  hint=tr("keras.applications.{name}.preprocess_input on the 0-255 pixels.", name="resnet50"))
 def preprocess_resnet50(evidence, ctx):
     _check_preprocessed(evidence, "resnet50")
 
 
-@ASSIGNMENT.check("preprocessing", points=2, title="preprocess(batch, 'vgg16') matches VGG16's preprocess_input",
-                  hint="keras.applications.vgg16.preprocess_input on the 0-255 pixels.")
+@ASSIGNMENT.check("preprocessing", points=2,
+                  title=tr("preprocess(batch, '{name}') matches {model}'s preprocess_input", name="vgg16",
+                           model="VGG16"),
+                  hint=tr("keras.applications.{name}.preprocess_input on the 0-255 pixels.", name="vgg16"))
 def preprocess_vgg16(evidence, ctx):
     _check_preprocessed(evidence, "vgg16")
 
 
-@ASSIGNMENT.check("preprocessing", points=2, title="the caller's array is left unchanged",
-                  hint="preprocess_input may change a float array in place: pass it a copy (np.array(batch, copy=True)).")
+@ASSIGNMENT.check("preprocessing", points=2, title=tr("the caller's array is left unchanged"),
+                  hint=tr("preprocess_input may change a float array in place: pass it a copy "
+                          "(np.array(batch, copy=True))."))
 def preprocess_keeps_input(evidence, ctx):
     for name in MODEL_NAMES:
-        after = evidence.array(f"{name}_input_after", "the caller's array")
+        after = evidence.array(f"{name}_input_after", tr("the caller's array"))
         if not np.array_equal(after, evidence.inputs["batch"]):
-            raise CheckFailed(f"After preprocess(batch, '{name}') the caller's batch has changed.")
+            raise CheckFailed(tr("After preprocess(batch, '{name}') the caller's batch has changed.", name=name))
 
 
-@ASSIGNMENT.check("preprocessing", points=1, title="an unknown model name raises a clear ValueError",
-                  hint="if model_name not in (...): raise ValueError(f\"... Received: {model_name!r}\").")
+@ASSIGNMENT.check("preprocessing", points=1, title=tr("an unknown model name raises a clear ValueError"),
+                  hint=tr("if model_name not in (...): raise ValueError(f\"... Received: {{model_name!r}}\")."))
 def preprocess_unknown_name(evidence, ctx):
-    outcome = evidence.value("unknown", "what preprocess did with an unknown name")
+    outcome = evidence.value("unknown", tr("what preprocess did with an unknown name"))
     if outcome["raised"] is None:
-        raise CheckFailed(f"preprocess(batch, '{UNKNOWN_NAME}') returned a result instead of raising ValueError.")
+        raise CheckFailed(tr("preprocess(batch, '{name}') returned a result instead of raising ValueError.",
+                           name=UNKNOWN_NAME))
     if outcome["raised"] != "ValueError":
-        raise CheckFailed(f"preprocess(batch, '{UNKNOWN_NAME}') raised {outcome['raised']}, not ValueError.")
+        raise CheckFailed(tr("preprocess(batch, '{name}') raised {raised}, not ValueError.",
+                           name=UNKNOWN_NAME, raised=outcome["raised"]))
     message = outcome.get("message", "")
     if UNKNOWN_NAME not in message and not all(name in message for name in MODEL_NAMES):
-        raise CheckFailed(f"The ValueError's message ({message!r}) names neither the value received nor the "
-                          "accepted names.")
+        raise CheckFailed(tr("The ValueError's message ({message!r}) names neither the value received nor the "
+                           "accepted names.", message=message))
 
 
 # ----------------------------------------------------------------- top_predictions
@@ -263,13 +280,13 @@ def _expected_rows(evidence, ctx, image: int, top: int) -> list[list]:
 
 
 def _rows(evidence, key: str) -> list[list]:
-    rows = evidence.value(key, "the predictions")
+    rows = evidence.value(key, tr("the predictions"))
     if isinstance(rows, str):
-        raise CheckFailed(f"top_predictions should return a list of tuples; it returned {rows}.")
+        raise CheckFailed(tr("top_predictions should return a list of tuples; it returned {found}.", found=rows))
     bad = [row for row in rows if not (isinstance(row, list) and len(row) == 3)]
     if bad:
-        raise CheckFailed(f"Each prediction should be a (class_id, class_name, score) tuple; found {bad[0]}. "
-                          "Return decode_predictions(...)[0], the list for the first image.")
+        raise CheckFailed(tr("Each prediction should be a (class_id, class_name, score) tuple; found {found}. "
+                           "Return decode_predictions(...)[0], the list for the first image.", found=bad[0]))
     return rows
 
 
@@ -278,50 +295,51 @@ def _same(found: list[list], expected: list[list]) -> bool:
         f[0] == e[0] and f[1] == e[1] and abs(f[2] - e[2]) < 1e-4 for f, e in zip(found, expected))
 
 
-@ASSIGNMENT.check("predictions", points=1, title="top_predictions returns 3 (class_id, class_name, score) tuples by default",
-                  hint="Keep the default top=3 and return the list for the first image.", requires=CLASS_INDEX)
+@ASSIGNMENT.check("predictions", points=1, title=tr("top_predictions returns 3 (class_id, class_name, score) tuples by default"),
+                  hint=tr("Keep the default top=3 and return the list for the first image."), requires=CLASS_INDEX)
 def predictions_default_top(evidence, ctx):
     rows = _rows(evidence, "default")
     if len(rows) != 3:
-        raise CheckFailed(f"By default top_predictions returned {len(rows)} predictions; expected 3.")
+        raise CheckFailed(tr("By default top_predictions returned {count} predictions; expected 3.", count=len(rows)))
 
 
-@ASSIGNMENT.check("predictions", points=1, title="top_predictions honours top",
-                  hint="Pass top=top to decode_predictions.", requires=CLASS_INDEX)
+@ASSIGNMENT.check("predictions", points=1, title=tr("top_predictions honours top"),
+                  hint=tr("Pass top=top to decode_predictions."), requires=CLASS_INDEX)
 def predictions_top_argument(evidence, ctx):
     rows = _rows(evidence, "five")
     if len(rows) != 5:
-        raise CheckFailed(f"With top=5 top_predictions returned {len(rows)} predictions.")
+        raise CheckFailed(tr("With top=5 top_predictions returned {count} predictions.", count=len(rows)))
 
 
-@ASSIGNMENT.check("predictions", points=2, title="the classes are the model's best for the first image, best first",
-                  hint="scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Do not preprocess "
-                       "the batch again: it arrives ready.", requires=CLASS_INDEX)
+@ASSIGNMENT.check("predictions", points=2, title=tr("the classes are the model's best for the first image, best first"),
+                  hint=tr("scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Do not preprocess "
+                          "the batch again: it arrives ready."), requires=CLASS_INDEX)
 def predictions_classes(evidence, ctx):
     found = _rows(evidence, "default")
     expected = _expected_rows(evidence, ctx, 0, len(found) or 3)
     if _same(found, expected):
         return
     if _same(found, _expected_rows(evidence, ctx, 1, len(found) or 3)):
-        raise CheckFailed("These are the predictions for the second image; return those of the first ([0]).")
+        raise CheckFailed(tr("These are the predictions for the second image; return those of the first ([0])."))
     if _same(found[::-1], expected):
-        raise CheckFailed("The predictions are in reverse order; the best class comes first.")
+        raise CheckFailed(tr("The predictions are in reverse order; the best class comes first."))
     names = [row[1] for row in found]
-    raise CheckFailed(f"Expected {[row[1] for row in expected]} with scores "
-                      f"{[round(row[2], 4) for row in expected]}; got {names}.")
+    raise CheckFailed(tr("Expected {expected} with scores {scores}; got {found}.", expected=[row[1] for row in expected],
+                       scores=[round(row[2], 4) for row in expected], found=names))
 
 
-@ASSIGNMENT.check("predictions", points=1, title="class ids are WordNet ids and scores are the model's probabilities",
-                  hint="Keep decode_predictions' tuples as they are: (wnid such as 'n01440764', name, score).",
+@ASSIGNMENT.check("predictions", points=1, title=tr("class ids are WordNet ids and scores are the model's probabilities"),
+                  hint=tr("Keep decode_predictions' tuples as they are: (wnid such as 'n01440764', name, score)."),
                   requires=CLASS_INDEX)
 def predictions_tuple_fields(evidence, ctx):
     index = ctx.imagenet_class_index()
     wnids = {entry[0] for entry in index.values()}
     found = _rows(evidence, "default")
     if any(row[0] not in wnids for row in found):
-        raise CheckFailed(f"The first field should be an ImageNet WordNet id; found {found[0][0]!r}.")
+        raise CheckFailed(tr("The first field should be an ImageNet WordNet id; found {found!r}.", found=found[0][0]))
     if any(not 0.0 <= row[2] <= 1.0 for row in found):
-        raise CheckFailed(f"The scores should be probabilities between 0 and 1; found {[row[2] for row in found]}.")
+        raise CheckFailed(tr("The scores should be probabilities between 0 and 1; found {scores}.",
+                           scores=[row[2] for row in found]))
 
 
 # ----------------------------------------------------------------- build_feature_extractor
@@ -335,51 +353,56 @@ def feature_extractor(student, inputs, ctx):
 
 def _extractor(evidence):
     return _models.model(evidence, "model",
-                         f"the model returned by build_feature_extractor(weights=None, input_shape={FEATURE_INPUT})")
+                         tr("the model returned by build_feature_extractor(weights=None, input_shape={shape})",
+                            shape=FEATURE_INPUT))
 
 
-@ASSIGNMENT.check("feature_extractor", points=1, title="build_feature_extractor returns a Keras model",
-                  hint="keras.applications.VGG16(weights=weights, include_top=False, input_shape=input_shape).")
+@ASSIGNMENT.check("feature_extractor", points=1, title=tr("build_feature_extractor returns a Keras model"),
+                  hint=tr("keras.applications.VGG16(weights=weights, include_top=False, input_shape=input_shape)."))
 def extractor_returns_model(evidence, ctx):
     _extractor(evidence)
 
 
-@ASSIGNMENT.check("feature_extractor", points=2, title="the classifier top is left out",
-                  hint="include_top=False: no Flatten or Dense layers; the output is a stack of feature maps.")
+@ASSIGNMENT.check("feature_extractor", points=2, title=tr("the classifier top is left out"),
+                  hint=tr("include_top=False: no Flatten or Dense layers; the output is a stack of feature maps."))
 def extractor_no_top(evidence, ctx):
     model = _extractor(evidence)
     extra = _models.classifier_top(model)
-    if extra or len(model.outputs[0].shape) != 4:
-        raise CheckFailed(f"The model ends in {', '.join(extra) or 'a flat output'}: that is the classifier top.")
+    if extra:
+        raise CheckFailed(tr("The model ends in {layers}: that is the classifier top.", layers=", ".join(extra)))
+    if len(model.outputs[0].shape) != 4:
+        raise CheckFailed(tr("The model ends in a flat output: that is the classifier top."))
 
 
-@ASSIGNMENT.check("feature_extractor", points=1, title=f"VGG16 without its top: {VGG_PARAMETERS:,} parameters",
-                  hint="Use VGG16 (not ResNet50) with include_top=False.")
+@ASSIGNMENT.check("feature_extractor", points=1,
+                  title=tr("VGG16 without its top: {expected:,} parameters", expected=VGG_PARAMETERS),
+                  hint=tr("Use VGG16 (not ResNet50) with include_top=False."))
 def extractor_parameters(evidence, ctx):
     _models.expect_parameter_count(_extractor(evidence), VGG_PARAMETERS)
 
 
-@ASSIGNMENT.check("feature_extractor", points=1, title="input_shape is honoured",
-                  hint="Pass input_shape=input_shape to VGG16.")
+@ASSIGNMENT.check("feature_extractor", points=1, title=tr("input_shape is honoured"),
+                  hint=tr("Pass input_shape=input_shape to VGG16."))
 def extractor_input_shape(evidence, ctx):
     model = _extractor(evidence)
     found = _models.input_shape(model)
     if found != (None, *FEATURE_INPUT):
-        raise CheckFailed(f"With input_shape={FEATURE_INPUT} the model takes {found}.")
-    output = _models.predict(model, np.zeros((1, *FEATURE_INPUT), np.float32), "The feature extractor")
+        raise CheckFailed(tr("With input_shape={shape} the model takes {found}.", shape=FEATURE_INPUT, found=found))
+    output = _models.predict(model, np.zeros((1, *FEATURE_INPUT), np.float32), tr("The feature extractor"))
     if output.shape != (1, 2, 2, 512):
-        raise CheckFailed(f"A 64x64 image gives features of shape {output.shape}; expected (1, 2, 2, 512).")
+        raise CheckFailed(tr("A 64x64 image gives features of shape {found}; expected (1, 2, 2, 512).",
+                             found=output.shape))
 
 
-@ASSIGNMENT.check("feature_extractor", points=1, title="without input_shape it accepts images of any size",
-                  hint="Keep the default input_shape=None and pass it on: VGG16 then takes (None, None, 3) images.")
+@ASSIGNMENT.check("feature_extractor", points=1, title=tr("without input_shape it accepts images of any size"),
+                  hint=tr("Keep the default input_shape=None and pass it on: VGG16 then takes (None, None, 3) images."))
 def extractor_default_input(evidence, ctx):
     default = evidence.get("default")
     if not isinstance(default, dict):
-        raise CheckFailed(f"build_feature_extractor(weights=None) returned {default}, not a Keras model.")
+        raise CheckFailed(tr("build_feature_extractor(weights=None) returned {found}, not a Keras model.", found=default))
     if default["input_shape"] != [None, None, None, 3]:
-        raise CheckFailed(f"build_feature_extractor(weights=None) takes inputs of shape {default['input_shape']}; "
-                          "expected [None, None, None, 3].")
+        raise CheckFailed(tr("build_feature_extractor(weights=None) takes inputs of shape {found}; "
+                           "expected [None, None, None, 3].", found=default["input_shape"]))
 
 
 # ----------------------------------------------------------------- extract_features
@@ -410,8 +433,8 @@ def features(student, inputs, ctx):
 def _features(evidence) -> np.ndarray:
     value = evidence.get("features")
     if isinstance(value, str):
-        raise CheckFailed(f"extract_features should return an array; it returned {value}.")
-    return evidence.array("features", "the features").astype(np.float64)
+        raise CheckFailed(tr("extract_features should return an array; it returned {found}.", found=value))
+    return evidence.array("features", tr("the features")).astype(np.float64)
 
 
 def _expected_features(evidence) -> np.ndarray:
@@ -419,23 +442,23 @@ def _expected_features(evidence) -> np.ndarray:
     return np.asarray(model.predict(evidence.inputs["batch"], verbose=0), np.float64)
 
 
-@ASSIGNMENT.check("features", points=1, title="extract_features returns an array",
-                  hint="return model.predict(batch).")
+@ASSIGNMENT.check("features", points=1, title=tr("extract_features returns an array"),
+                  hint=tr("return model.predict(batch)."))
 def features_returns_array(evidence, ctx):
     _features(evidence)
 
 
-@ASSIGNMENT.check("features", points=2, title="one stack of feature maps per image in the batch",
-                  hint="Keep the batch axis and the maps' shape: do not index [0], flatten or pool them.")
+@ASSIGNMENT.check("features", points=2, title=tr("one stack of feature maps per image in the batch"),
+                  hint=tr("Keep the batch axis and the maps' shape: do not index [0], flatten or pool them."))
 def features_shape(evidence, ctx):
     found, expected = _features(evidence), _expected_features(evidence)
     if found.shape != expected.shape:
-        raise CheckFailed(f"For a batch of {expected.shape[0]} images the features have shape {found.shape}; "
-                          f"expected {expected.shape}.")
+        raise CheckFailed(tr("For a batch of {count} images the features have shape {found}; expected {expected}.",
+                           count=expected.shape[0], found=found.shape, expected=expected.shape))
 
 
-@ASSIGNMENT.check("features", points=2, title="the features are the model's output for the batch as given",
-                  hint="The batch is already preprocessed: return model.predict(batch) without changing it.")
+@ASSIGNMENT.check("features", points=2, title=tr("the features are the model's output for the batch as given"),
+                  hint=tr("The batch is already preprocessed: return model.predict(batch) without changing it."))
 def features_values(evidence, ctx):
     found, expected = _features(evidence), _expected_features(evidence)
     if found.shape == expected.shape[1:]:  # the batch axis was dropped: shape's business; judge the values
@@ -443,8 +466,8 @@ def features_values(evidence, ctx):
     elif found.shape != expected.shape and found.size == expected.size:
         found = found.reshape(expected.shape)
     if found.shape != expected.shape:
-        raise CheckFailed(f"The features have shape {found.shape}, so their values cannot be compared with "
-                          f"model.predict(batch) of shape {expected.shape}.")
+        raise CheckFailed(tr("The features have shape {found}, so their values cannot be compared with "
+                           "model.predict(batch) of shape {expected}.", found=found.shape, expected=expected.shape))
     if not np.allclose(found, expected, atol=1e-4):
-        raise CheckFailed(f"The features differ from model.predict(batch) by up to "
-                          f"{float(np.max(np.abs(found - expected))):.3g}.")
+        raise CheckFailed(tr("The features differ from model.predict(batch) by up to {difference:.3g}.",
+                           difference=float(np.max(np.abs(found - expected)))))

@@ -13,11 +13,12 @@ import numpy as np
 
 from autograder import imagenet, modelspec
 from autograder.graders import _models
+from autograder.i18n import Text, tr
 from autograder.spec import Assignment, CheckFailed
 
 ASSIGNMENT = Assignment(
     id="transfer",
-    title="Transfer learning and fine-tuning with VGG16",
+    title=tr("Transfer learning and fine-tuning with VGG16"),
     student_names=("load_vgg_base", "freeze_vgg", "build_transfer_model", "unfreeze_from", "compile_for_fine_tuning"),
 )
 
@@ -119,62 +120,65 @@ def vgg_base(student, inputs, ctx):
 
 
 def _vgg(evidence):
-    return _models.model(evidence, "model", f"the model returned by load_vgg_base(image_size={SIZE}, weights=None)")
+    return _models.model(evidence, "model",
+                         tr("the model returned by load_vgg_base(image_size={size}, weights=None)", size=SIZE))
 
 
-@ASSIGNMENT.check("vgg_base", points=1, title="load_vgg_base returns a Keras model",
-                  hint="Return keras.applications.VGG16(include_top=False, weights=weights, input_shape=...).")
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("load_vgg_base returns a Keras model"),
+                  hint=tr("Return keras.applications.VGG16(include_top=False, weights=weights, input_shape=...)."))
 def vgg_returns_model(evidence, ctx):
     _vgg(evidence)
 
 
-@ASSIGNMENT.check("vgg_base", points=1, title="the base has no classifier top (include_top=False)",
-                  hint="include_top=False drops VGG16's Flatten and Dense layers; the base ends with block5_pool.")
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("the base has no classifier top (include_top=False)"),
+                  hint=tr("include_top=False drops VGG16's Flatten and Dense layers; the base ends with block5_pool."))
 def vgg_no_top(evidence, ctx):
     extra = _models.classifier_top(_vgg(evidence))
     if extra:
-        raise CheckFailed(f"The base contains {', '.join(extra)}: that is the classifier top.")
+        raise CheckFailed(tr("The base contains {layers}: that is the classifier top.", layers=", ".join(extra)))
 
 
-@ASSIGNMENT.check("vgg_base", points=1, title=f"the base has {VGG_PARAMETERS:,} parameters",
-                  hint="VGG16 without its top has 13 convolution layers and 14,714,688 parameters.")
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("the base has {parameters:,} parameters", parameters=VGG_PARAMETERS),
+                  hint=tr("VGG16 without its top has 13 convolution layers and 14,714,688 parameters."))
 def vgg_parameters(evidence, ctx):
-    _models.expect_parameter_count(_vgg(evidence), VGG_PARAMETERS, "The base")
+    _models.expect_parameter_count(_vgg(evidence), VGG_PARAMETERS, tr("The base"))
 
 
-@ASSIGNMENT.check("vgg_base", points=1, title="the base takes image_size x image_size RGB images",
-                  hint="input_shape=(image_size, image_size, 3), from the argument.")
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("the base takes image_size x image_size RGB images"),
+                  hint=tr("input_shape=(image_size, image_size, 3), from the argument."))
 def vgg_input_shape(evidence, ctx):
     model = _vgg(evidence)
     found = _models.input_shape(model)
     if found != (None, SIZE, SIZE, 3):
-        raise CheckFailed(f"load_vgg_base(image_size={SIZE}) takes inputs of shape {found}; expected "
-                          f"(None, {SIZE}, {SIZE}, 3).")
+        raise CheckFailed(tr("load_vgg_base(image_size={size}) takes inputs of shape {found}; expected "
+                             "(None, {size}, {size}, 3).", size=SIZE, found=found))
     batch = np.zeros((1, SIZE, SIZE, 3), np.float32)
-    output = _models.predict(model, batch, "The base")
+    output = _models.predict(model, batch, tr("The base"))
     if output.shape != (1, SIZE // 32, SIZE // 32, 512):
-        raise CheckFailed(f"For a {SIZE}x{SIZE} image the base returned shape {output.shape}; expected "
-                          f"(1, {SIZE // 32}, {SIZE // 32}, 512).")
+        raise CheckFailed(tr("For a {size}x{size} image the base returned shape {found}; expected "
+                             "(1, {cells}, {cells}, 512).", size=SIZE, found=output.shape, cells=SIZE // 32))
 
 
-@ASSIGNMENT.check("vgg_base", points=1, title="by default the base maps 160x160 images to (5, 5, 512)",
-                  hint="Give image_size the default IMAGE_SIZE (160).")
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("by default the base maps 160x160 images to (5, 5, 512)"),
+                  hint=tr("Give image_size the default IMAGE_SIZE (160)."))
 def vgg_default_size(evidence, ctx):
     default = evidence.get("default")
     if not isinstance(default, dict):
-        raise CheckFailed("load_vgg_base(weights=None) did not return a Keras model.")
+        raise CheckFailed(tr("load_vgg_base(weights=None) did not return a Keras model."))
     if default["input_shape"] != [None, DEFAULT_SIZE, DEFAULT_SIZE, 3] or default["output_shape"] != [None, 5, 5, 512]:
-        raise CheckFailed(f"load_vgg_base(weights=None) maps {default['input_shape']} to {default['output_shape']}; "
-                          "expected [None, 160, 160, 3] to [None, 5, 5, 512].")
+        raise CheckFailed(tr("load_vgg_base(weights=None) maps {found_input} to {found_output}; "
+                             "expected [None, 160, 160, 3] to [None, 5, 5, 512].",
+                             found_input=default["input_shape"], found_output=default["output_shape"]))
 
 
-@ASSIGNMENT.check("vgg_base", points=1, title="the layers keep VGG16's names (block1_conv1 … block5_pool)",
-                  hint="Use keras.applications.VGG16 itself; unfreeze_from finds layers by these names.")
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("the layers keep VGG16's names (block1_conv1 … block5_pool)"),
+                  hint=tr("Use keras.applications.VGG16 itself; unfreeze_from finds layers by these names."))
 def vgg_layer_names_kept(evidence, ctx):
     found = [layer.name for layer in _vgg(evidence).layers if type(layer).__name__ != "InputLayer"]
     if found != vgg_layer_names():
         missing = [name for name in vgg_layer_names() if name not in found]
-        raise CheckFailed(f"The base's layers are named {found[:4]}…; missing: {missing[:4]}.")
+        raise CheckFailed(tr("The base's layers are named {found}…; missing: {missing}.",
+                             found=str(found[:4]), missing=str(missing[:4])))
 
 
 # ----------------------------------------------------------------- freeze_vgg
@@ -186,35 +190,37 @@ def freeze(student, inputs, ctx):
 
 
 def _frozen(evidence, fresh=False):
-    return _models.model(evidence, "model", "the model returned by freeze_vgg(vgg)", fresh=fresh)
+    return _models.model(evidence, "model", tr("the model returned by freeze_vgg(vgg)"), fresh=fresh)
 
 
-@ASSIGNMENT.check("freeze", points=1, title="freeze_vgg returns the base it was given",
-                  hint="Change the base in place and return it: `return vgg`.")
+@ASSIGNMENT.check("freeze", points=1, title=tr("freeze_vgg returns the base it was given"),
+                  hint=tr("Change the base in place and return it: `return vgg`."))
 def freeze_returns_base(evidence, ctx):
     _frozen(evidence)
     if not evidence.get("same_object"):
-        raise CheckFailed("freeze_vgg returned a different object from the base it was given.")
+        raise CheckFailed(tr("freeze_vgg returned a different object from the base it was given."))
 
 
-@ASSIGNMENT.check("freeze", points=2, title="the frozen base has no trainable weights",
-                  hint="vgg.trainable = False freezes every layer of the base at once.")
+@ASSIGNMENT.check("freeze", points=2, title=tr("the frozen base has no trainable weights"),
+                  hint=tr("vgg.trainable = False freezes every layer of the base at once."))
 def freeze_no_trainable_weights(evidence, ctx):
     base = _frozen(evidence)
     trainable = [layer.name for layer in _weight_layers(base) if layer.trainable]
     if trainable or base.trainable_weights:
-        raise CheckFailed(f"These layers can still learn: {', '.join(trainable) or 'some weights'}.")
+        raise CheckFailed(tr("These layers can still learn: {layers}.",
+                             layers=", ".join(trainable) or tr("some weights")))
 
 
-@ASSIGNMENT.check("freeze", points=2, title="training a head on the frozen base leaves the base's weights unchanged",
-                  hint="Freeze the whole base (vgg.trainable = False), not just some of its layers.")
+@ASSIGNMENT.check("freeze", points=2,
+                  title=tr("training a head on the frozen base leaves the base's weights unchanged"),
+                  hint=tr("Freeze the whole base (vgg.trainable = False), not just some of its layers."), hidden=True)
 def freeze_training_keeps_base(evidence, ctx):
     base = _frozen(evidence, fresh=True)
     x, y = _batch(ctx, 4)
     changes = _layer_changes(reference_transfer_model(base), x, y)
     moved = [name for name, changed in changes.items() if changed and name != "head"]
     if moved:
-        raise CheckFailed(f"After one training step these base layers changed: {', '.join(moved)}.")
+        raise CheckFailed(tr("After one training step these base layers changed: {layers}.", layers=", ".join(moved)))
 
 
 # ----------------------------------------------------------------- build_transfer_model
@@ -227,103 +233,112 @@ def transfer_model(student, inputs, ctx):
 
 
 def _transfer(evidence, fresh=False):
-    return _models.model(evidence, "model", "the model returned by build_transfer_model(vgg)", fresh=fresh)
+    return _models.model(evidence, "model", tr("the model returned by build_transfer_model(vgg)"), fresh=fresh)
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="build_transfer_model returns a Keras model",
-                  hint="keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)]), compiled.")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("build_transfer_model returns a Keras model"),
+                  hint=tr("keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)]), compiled."))
 def transfer_returns_model(evidence, ctx):
     _transfer(evidence)
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="the model outputs one value per image",
-                  hint="The last layer is Dense(1).")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("the model outputs one value per image"),
+                  hint=tr("The last layer is Dense(1)."))
 def transfer_output_shape(evidence, ctx):
     x, _ = _batch(ctx, 4)
     _models.expect_one_output_per_image(_transfer(evidence), x)
 
 
-@ASSIGNMENT.check("transfer_model", points=2, title="the base is followed by GlobalAveragePooling2D and Dense(1)",
-                  hint="vgg → layers.GlobalAveragePooling2D() → layers.Dense(1); no Flatten, no extra layers.")
+@ASSIGNMENT.check("transfer_model", points=2, title=tr("the base is followed by GlobalAveragePooling2D and Dense(1)"),
+                  hint=tr("vgg → layers.GlobalAveragePooling2D() → layers.Dense(1); no Flatten, no extra layers."))
 def transfer_layers(evidence, ctx):
     stack = modelspec.layer_stack(_transfer(evidence))
+    details = {"layers": {"expected": VGG_OPS + ["GlobalAveragePooling2D", "Dense(1)"], "found": stack}}
     if stack[:len(VGG_OPS)] != VGG_OPS:
-        raise CheckFailed(f"The model does not start with the VGG16 base it was given: "
-                          f"{' → '.join(stack[:4])} …")
+        raise CheckFailed(tr("The model does not start with the VGG16 base it was given: {layers} …",
+                             layers=" → ".join(stack[:4])), details=details)
     head = stack[len(VGG_OPS):]
     if head[:2] != ["GlobalAveragePooling2D", "Dense(1)"] or head[2:] not in ([], ["Sigmoid"]):
-        raise CheckFailed(f"After the base come {' → '.join(head) or 'no layers'}; expected "
-                          "GlobalAveragePooling2D → Dense(1).")
+        raise CheckFailed(tr("After the base come {layers}; expected GlobalAveragePooling2D → Dense(1).",
+                             layers=" → ".join(head) or tr("no layers")), details=details)
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="the output is a logit (Dense(1) without activation)",
-                  hint="Leave out activation='sigmoid': the loss applies the sigmoid itself (from_logits=True).")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("the output is a logit (Dense(1) without activation)"),
+                  hint=tr("Leave out activation='sigmoid': the loss applies the sigmoid itself (from_logits=True)."))
 def transfer_logit_output(evidence, ctx):
     stack = modelspec.layer_stack(_transfer(evidence))
     if stack and stack[-1] != "Dense(1)":
-        raise CheckFailed(f"The model ends with {stack[-1]}; the last layer should be a plain Dense(1).")
+        raise CheckFailed(tr("The model ends with {layer}; the last layer should be a plain Dense(1).",
+                             layer=stack[-1]))
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title=f"the model has {VGG_PARAMETERS + HEAD_PARAMETERS:,} parameters",
-                  hint="The base's 14,714,688 plus Dense(1) on 512 pooled features: 512 weights and 1 bias.")
+@ASSIGNMENT.check("transfer_model", points=1,
+                  title=tr("the model has {parameters:,} parameters", parameters=VGG_PARAMETERS + HEAD_PARAMETERS),
+                  hint=tr("The base's 14,714,688 plus Dense(1) on 512 pooled features: 512 weights and 1 bias."))
 def transfer_parameters(evidence, ctx):
     _models.expect_parameter_count(_transfer(evidence), VGG_PARAMETERS + HEAD_PARAMETERS)
 
 
-@ASSIGNMENT.check("transfer_model", points=2, title=f"with a frozen base exactly {HEAD_PARAMETERS} parameters are trainable",
-                  hint="Freeze only the base; the new head (Dense(1)) must stay trainable. Do not set "
-                       "model.trainable = False on the whole model.")
+@ASSIGNMENT.check("transfer_model", points=2,
+                  title=tr("with a frozen base exactly {parameters} parameters are trainable",
+                           parameters=HEAD_PARAMETERS),
+                  hint=tr("Freeze only the base; the new head (Dense(1)) must stay trainable. Do not set "
+                          "model.trainable = False on the whole model."))
 def transfer_trainable(evidence, ctx):
     _, trainable, _ = _models.weight_counts(_transfer(evidence))
     if trainable != HEAD_PARAMETERS:
-        raise CheckFailed(f"{trainable:,} parameters are trainable; expected {HEAD_PARAMETERS} (the head only).")
+        raise CheckFailed(tr("{trainable:,} parameters are trainable; expected {expected} (the head only).",
+                             trainable=trainable, expected=HEAD_PARAMETERS))
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="the model is built on the base it was given",
-                  hint="Use the `vgg` argument; do not load a new VGG16 inside the function.")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("the model is built on the base it was given"),
+                  hint=tr("Use the `vgg` argument; do not load a new VGG16 inside the function."))
 def transfer_uses_base(evidence, ctx):
     if not _models.holds_weights(_transfer(evidence), evidence.array("base_kernel")):
-        raise CheckFailed("The model does not contain the VGG16 base it was given.")
+        raise CheckFailed(tr("The model does not contain the VGG16 base it was given."))
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="compiled with the Adam optimizer",
-                  hint="optimizer=keras.optimizers.Adam() (or 'adam').")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("compiled with the Adam optimizer"),
+                  hint=tr("optimizer=keras.optimizers.Adam() (or 'adam')."))
 def transfer_optimizer(evidence, ctx):
     _models.require_optimizer(_transfer(evidence), "Adam")
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="compiled with BinaryCrossentropy(from_logits=True)",
-                  hint="The output is a logit, so use keras.losses.BinaryCrossentropy(from_logits=True).")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("compiled with BinaryCrossentropy(from_logits=True)"),
+                  hint=tr("The output is a logit, so use keras.losses.BinaryCrossentropy(from_logits=True)."))
 def transfer_loss(evidence, ctx):
     _models.require_binary_loss(_transfer(evidence), from_logits=True)
 
 
-@ASSIGNMENT.check("transfer_model", points=1, title="reports an 'accuracy' metric",
-                  hint="model.compile(..., metrics=['accuracy']).")
+@ASSIGNMENT.check("transfer_model", points=1, title=tr("reports an 'accuracy' metric"),
+                  hint=tr("model.compile(..., metrics=['accuracy'])."))
 def transfer_accuracy_metric(evidence, ctx):
     x, y = _batch(ctx, 16)
     _models.require_accuracy_metric(_transfer(evidence), x, y)
 
 
-@ASSIGNMENT.check("transfer_model", points=2, title="one training step moves the head and leaves the frozen base alone",
-                  hint="Only the base is frozen; the head must learn.")
+@ASSIGNMENT.check("transfer_model", points=2,
+                  title=tr("one training step moves the head and leaves the frozen base alone"),
+                  hint=tr("Only the base is frozen; the head must learn."), hidden=True)
 def transfer_training_moves_head_only(evidence, ctx):
     x, y = _batch(ctx, 4)
     changes = _layer_changes(_transfer(evidence, fresh=True), x, y)
     moved = [name for name, changed in changes.items() if changed and name != "head"]
     if moved:
-        raise CheckFailed(f"Training changed the frozen base ({', '.join(moved[:3])}).")
+        raise CheckFailed(tr("Training changed the frozen base ({layers}).", layers=", ".join(moved[:3])))
     if not changes["head"]:
-        raise CheckFailed("Training did not change the head: it cannot learn.")
+        raise CheckFailed(tr("Training did not change the head: it cannot learn."))
 
 
 @ASSIGNMENT.check("transfer_model", points=3,
-                  title=f"with a frozen base, reaches at least {MIN_ACCURACY:.0%} test accuracy after a short run",
-                  hint="Check that the head can learn, the output is a logit and the loss uses from_logits=True.")
-def transfer_trains(evidence, ctx):
-    _models.expect_two_class_accuracy(ctx, _transfer(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN, n_test=N_TEST,
+                  title=tr("with a frozen base, reaches at least {min_accuracy:.0%} test accuracy after a short run",
+                           min_accuracy=MIN_ACCURACY),
+                  hint=tr("Check that the head can learn, the output is a logit and the loss uses from_logits=True."),
+                  threshold=MIN_ACCURACY)
+def transfer_trains(evidence, ctx, threshold):
+    return _models.expect_two_class_accuracy(ctx, _transfer(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN, n_test=N_TEST,
                                       epochs=EPOCHS, batch_size=BATCH, max_params=MAX_TRAIN_PARAMETERS,
-                                      inputs=model_inputs, min_accuracy=MIN_ACCURACY)
+                                      inputs=model_inputs, min_accuracy=threshold)
 
 
 # ----------------------------------------------------------------- unfreeze_from
@@ -339,7 +354,7 @@ def unfreeze(student, inputs, ctx):
 
 
 def _unfrozen(evidence, fresh=False):
-    return _models.model(evidence, "model", "the transfer model after unfreeze_from(vgg)", fresh=fresh)
+    return _models.model(evidence, "model", tr("the transfer model after unfreeze_from(vgg)"), fresh=fresh)
 
 
 def _expected_trainable(first: str) -> dict[str, bool]:
@@ -347,69 +362,77 @@ def _expected_trainable(first: str) -> dict[str, bool]:
     return {name: index >= names.index(first) for index, name in enumerate(names)}
 
 
-def _wrong_flags(found: dict[str, bool], first: str) -> str:
+def _wrong_flags(found: dict[str, bool], first: str) -> Text | None:
+    """What is frozen or trainable against expectation, or None when every flag is right."""
     expected = _expected_trainable(first)
-    frozen_wrongly = [name for name, on in expected.items() if on and not found.get(name)]
-    trainable_wrongly = [name for name, on in expected.items() if not on and found.get(name)]
-    parts = []
+    frozen_wrongly = ", ".join(name for name, on in expected.items() if on and not found.get(name))
+    trainable_wrongly = ", ".join(name for name, on in expected.items() if not on and found.get(name))
+    if frozen_wrongly and trainable_wrongly:
+        return tr("frozen but should be trainable: {frozen}; trainable but should stay frozen: {trainable}",
+                  frozen=frozen_wrongly, trainable=trainable_wrongly)
     if frozen_wrongly:
-        parts.append(f"frozen but should be trainable: {', '.join(frozen_wrongly)}")
+        return tr("frozen but should be trainable: {frozen}", frozen=frozen_wrongly)
     if trainable_wrongly:
-        parts.append(f"trainable but should stay frozen: {', '.join(trainable_wrongly)}")
-    return "; ".join(parts)
+        return tr("trainable but should stay frozen: {trainable}", trainable=trainable_wrongly)
+    return None
 
 
-@ASSIGNMENT.check("unfreeze", points=1, title="unfreeze_from returns the base it was given",
-                  hint="Change the base in place and return it.")
+@ASSIGNMENT.check("unfreeze", points=1, title=tr("unfreeze_from returns the base it was given"),
+                  hint=tr("Change the base in place and return it."))
 def unfreeze_returns_base(evidence, ctx):
     _unfrozen(evidence)
     if not evidence.get("same_object"):
-        raise CheckFailed("unfreeze_from returned a different object from the base it was given.")
-
-
-@ASSIGNMENT.check("unfreeze", points=2, title=f"layers from {FIRST_UNFROZEN} on are trainable, earlier ones frozen",
-                  hint="vgg.trainable = True first (a frozen base keeps every inner layer frozen), then set "
-                       "trainable = False on every layer before layer_name.")
-def unfreeze_flags(evidence, ctx):
-    base = _base_of(_unfrozen(evidence))
-    if not base.trainable:
-        raise CheckFailed("The base itself still says it is frozen (vgg.trainable is False): vgg.trainable_weights "
-                          "is empty and vgg.summary() reports no trainable parameters, and with older Keras "
-                          "versions none of its layers would learn, whatever their own flags say.")
-    found = {layer.name: layer.trainable for layer in _weight_layers(base)}
-    wrong = _wrong_flags(found, FIRST_UNFROZEN)
-    if wrong:
-        raise CheckFailed(f"After unfreeze_from(vgg): {wrong}.")
+        raise CheckFailed(tr("unfreeze_from returned a different object from the base it was given."))
 
 
 @ASSIGNMENT.check("unfreeze", points=2,
-                  title=f"the transfer model then has {FINE_TUNE_TRAINABLE:,} trainable and {FINE_TUNE_FROZEN:,} "
-                        "non-trainable parameters",
-                  hint="Blocks 4 and 5 (from block4_conv1) plus the head learn; blocks 1 to 3 stay frozen.")
+                  title=tr("layers from {layer} on are trainable, earlier ones frozen", layer=FIRST_UNFROZEN),
+                  hint=tr("vgg.trainable = True first (a frozen base keeps every inner layer frozen), then set "
+                          "trainable = False on every layer before layer_name."))
+def unfreeze_flags(evidence, ctx):
+    base = _base_of(_unfrozen(evidence))
+    if not base.trainable:
+        raise CheckFailed(tr("The base itself still says it is frozen (vgg.trainable is False): vgg.trainable_weights "
+                             "is empty and vgg.summary() reports no trainable parameters, and with older Keras "
+                             "versions none of its layers would learn, whatever their own flags say."))
+    found = {layer.name: layer.trainable for layer in _weight_layers(base)}
+    wrong = _wrong_flags(found, FIRST_UNFROZEN)
+    if wrong:
+        raise CheckFailed(tr("After unfreeze_from(vgg): {wrong}.", wrong=wrong))
+
+
+@ASSIGNMENT.check("unfreeze", points=2,
+                  title=tr("the transfer model then has {trainable:,} trainable and {frozen:,} non-trainable parameters",
+                           trainable=FINE_TUNE_TRAINABLE, frozen=FINE_TUNE_FROZEN),
+                  hint=tr("Blocks 4 and 5 (from block4_conv1) plus the head learn; blocks 1 to 3 stay frozen."))
 def unfreeze_counts(evidence, ctx):
     _, trainable, frozen = _models.weight_counts(_unfrozen(evidence))
     if (trainable, frozen) != (FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN):
-        raise CheckFailed(f"The transfer model has {trainable:,} trainable and {frozen:,} non-trainable "
-                          f"parameters; expected {FINE_TUNE_TRAINABLE:,} and {FINE_TUNE_FROZEN:,}.")
+        raise CheckFailed(tr("The transfer model has {trainable:,} trainable and {frozen:,} non-trainable "
+                             "parameters; expected {expected_trainable:,} and {expected_frozen:,}.",
+                             trainable=trainable, frozen=frozen,
+                             expected_trainable=FINE_TUNE_TRAINABLE, expected_frozen=FINE_TUNE_FROZEN))
 
 
-@ASSIGNMENT.check("unfreeze", points=2, title="layer_name chooses where unfreezing starts",
-                  hint="Find the position of the layer named layer_name; do not hard-code block4_conv1.")
+@ASSIGNMENT.check("unfreeze", points=2, title=tr("layer_name chooses where unfreezing starts"),
+                  hint=tr("Find the position of the layer named layer_name; do not hard-code block4_conv1."))
 def unfreeze_layer_name(evidence, ctx):
-    found = evidence.value("other_trainable", "the trainable flags")
+    found = evidence.value("other_trainable", tr("the trainable flags"))
     wrong = _wrong_flags(found, OTHER_LAYER_NAME)
     if wrong:
-        raise CheckFailed(f"After unfreeze_from(vgg, layer_name='{OTHER_LAYER_NAME}'): {wrong}.")
+        raise CheckFailed(tr("After unfreeze_from(vgg, layer_name='{layer}'): {wrong}.",
+                             layer=OTHER_LAYER_NAME, wrong=wrong))
 
 
-@ASSIGNMENT.check("unfreeze", points=2, title="one training step changes blocks 4-5 and the head, not blocks 1-3",
-                  hint="Trainability is what training does: frozen layers must not change, unfrozen ones must.")
+@ASSIGNMENT.check("unfreeze", points=2, title=tr("one training step changes exactly the unfrozen layers and the head"),
+                  hint=tr("Trainability is what training does: frozen layers must not change, unfrozen ones must."),
+                  hidden=True)
 def unfreeze_training_step(evidence, ctx):
     x, y = _batch(ctx, 4)
     changes = _layer_changes(_unfrozen(evidence, fresh=True), x, y)
     wrong = _wrong_flags({name: changed for name, changed in changes.items() if name != "head"}, FIRST_UNFROZEN)
     if wrong:
-        raise CheckFailed(f"After one training step, by what changed: {wrong}.")
+        raise CheckFailed(tr("After one training step, by what changed: {wrong}.", wrong=wrong))
 
 
 # ----------------------------------------------------------------- compile_for_fine_tuning
@@ -426,64 +449,69 @@ def fine_tuning(student, inputs, ctx):
 
 
 def _fine(evidence, key="model"):
-    call = ("compile_for_fine_tuning(model)" if key == "model"
-            else f"compile_for_fine_tuning(model, base_learning_rate={OTHER_BASE_LEARNING_RATE})")
-    return _models.model(evidence, key, f"the model returned by {call}")
+    what = (tr("the model returned by compile_for_fine_tuning(model)") if key == "model"
+            else tr("the model returned by compile_for_fine_tuning(model, base_learning_rate={rate})",
+                    rate=OTHER_BASE_LEARNING_RATE))
+    return _models.model(evidence, key, what)
 
 
 def _learning_rate(model) -> float:
     if modelspec.optimizer_name(model) is None:
-        raise CheckFailed("The model is not compiled.")
+        raise CheckFailed(tr("The model is not compiled."))
     return modelspec.learning_rate(model)
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="compile_for_fine_tuning returns the compiled model",
-                  hint="Call model.compile(...) and return the model.")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("compile_for_fine_tuning returns the compiled model"),
+                  hint=tr("Call model.compile(...) and return the model."))
 def fine_returns_compiled_model(evidence, ctx):
     if modelspec.optimizer_name(_fine(evidence)) is None:
-        raise CheckFailed("The returned model is not compiled.")
+        raise CheckFailed(tr("The returned model is not compiled."))
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="compiled with RMSprop",
-                  hint="optimizer=keras.optimizers.RMSprop(learning_rate=...).")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("compiled with RMSprop"),
+                  hint=tr("optimizer=keras.optimizers.RMSprop(learning_rate=...)."))
 def fine_optimizer(evidence, ctx):
     _models.require_optimizer(_fine(evidence), "RMSprop")
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="the learning rate is base_learning_rate / 10 (1e-5 by default)",
-                  hint="Fine-tune ten times more gently than the head was trained: learning_rate=base_learning_rate / 10.")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("the learning rate is base_learning_rate / 10 (1e-5 by default)"),
+                  hint=tr("Fine-tune ten times more gently than the head was trained: "
+                          "learning_rate=base_learning_rate / 10."))
 def fine_learning_rate(evidence, ctx):
     rate = _learning_rate(_fine(evidence))
     if not np.isclose(rate, BASE_LEARNING_RATE / 10, rtol=1e-3):
-        raise CheckFailed(f"The learning rate is {rate:.3g}; expected {BASE_LEARNING_RATE / 10:.3g}.")
+        raise CheckFailed(tr("The learning rate is {found:.3g}; expected {expected:.3g}.",
+                             found=rate, expected=BASE_LEARNING_RATE / 10))
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="the learning rate follows base_learning_rate",
-                  hint="Compute the rate from the argument; do not hard-code 1e-5.")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("the learning rate follows base_learning_rate"),
+                  hint=tr("Compute the rate from the argument; do not hard-code 1e-5."))
 def fine_learning_rate_argument(evidence, ctx):
     rate = _learning_rate(_fine(evidence, "other"))
     if not np.isclose(rate, OTHER_BASE_LEARNING_RATE / 10, rtol=1e-3):
-        raise CheckFailed(f"With base_learning_rate={OTHER_BASE_LEARNING_RATE:g} the learning rate is {rate:.3g}; "
-                          f"expected {OTHER_BASE_LEARNING_RATE / 10:.3g}.")
+        raise CheckFailed(tr("With base_learning_rate={base:g} the learning rate is {found:.3g}; expected {expected:.3g}.",
+                             base=OTHER_BASE_LEARNING_RATE, found=rate, expected=OTHER_BASE_LEARNING_RATE / 10))
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="compiled with BinaryCrossentropy(from_logits=True)",
-                  hint="The model still outputs a logit.")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("compiled with BinaryCrossentropy(from_logits=True)"),
+                  hint=tr("The model still outputs a logit."))
 def fine_loss(evidence, ctx):
     _models.require_binary_loss(_fine(evidence), from_logits=True)
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="reports an 'accuracy' metric",
-                  hint="metrics=['accuracy'].")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("reports an 'accuracy' metric"),
+                  hint=tr("metrics=['accuracy']."))
 def fine_accuracy_metric(evidence, ctx):
     x, y = _batch(ctx, 16)
     _models.require_accuracy_metric(_fine(evidence), x, y)
 
 
-@ASSIGNMENT.check("fine_tuning", points=1, title="compiling keeps what was unfrozen",
-                  hint="Only compile here; do not change any layer's trainable flag.")
+@ASSIGNMENT.check("fine_tuning", points=1, title=tr("compiling keeps what was unfrozen"),
+                  hint=tr("Only compile here; do not change any layer's trainable flag."), hidden=True)
 def fine_keeps_trainability(evidence, ctx):
     _, trainable, frozen = _models.weight_counts(_fine(evidence))
     if (trainable, frozen) != (FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN):
-        raise CheckFailed(f"After compiling, {trainable:,} parameters are trainable and {frozen:,} frozen; expected "
-                          f"{FINE_TUNE_TRAINABLE:,} and {FINE_TUNE_FROZEN:,} as unfreeze_from left them.")
+        raise CheckFailed(tr("After compiling, {trainable:,} parameters are trainable and {frozen:,} frozen; expected "
+                             "{expected_trainable:,} and {expected_frozen:,} as unfreeze_from left them.",
+                             trainable=trainable, frozen=frozen,
+                             expected_trainable=FINE_TUNE_TRAINABLE, expected_frozen=FINE_TUNE_FROZEN))

@@ -1,0 +1,65 @@
+"""A graded submission as plain JSON, with every message in every language.
+
+``python -m autograder grade --record FILE`` writes one; ``grade-all`` reads it back to
+write the student's feedback pages and ``results.json`` in the course's language and
+the class summary. The record is written by the trusted grading process, never by the
+sandbox worker, so reading it back is safe.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from autograder.grading import AssignmentResult, SubmissionResult
+from autograder.i18n import Rendered, translations
+from autograder.outcomes import CheckResult, Outcome
+
+FORMAT = "tf2-exercise-kit/record/1"
+
+
+def to_record(result: SubmissionResult, **extra: Any) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "submission": result.submission,
+        "seconds": round(result.seconds, 3),
+        "score": result.score,
+        "max_score": result.max_score,
+        **extra,
+        "assignments": [{
+            "assignment": a.assignment, "title": translations(a.title), "file": a.file,
+            "seconds": round(a.seconds, 3), "note": translations(a.note),
+            "checks": [{
+                "check_id": c.check_id, "title": translations(c.title), "max_score": c.max_score,
+                "score": c.score, "outcome": c.outcome.value, "message": translations(c.message),
+                "hidden": c.hidden, "grader_fault": c.grader_fault, "details": c.details,
+            } for c in a.checks],
+        } for a in result.assignments],
+    }
+
+
+def from_record(record: dict[str, Any]) -> SubmissionResult:
+    if record.get("format") != FORMAT:
+        raise ValueError(f"not a grading record of this kit. Received format: {record.get('format')!r}")
+    result = SubmissionResult(record["submission"], seconds=float(record["seconds"]))
+    for a in record["assignments"]:
+        checks = [CheckResult(a["assignment"], c["check_id"], Rendered(c["title"]), float(c["max_score"]),
+                              float(c["score"]), Outcome(c["outcome"]), Rendered(c["message"]), bool(c["hidden"]),
+                              bool(c["grader_fault"]), dict(c["details"])) for c in a["checks"]]
+        result.assignments.append(AssignmentResult(a["assignment"], Rendered(a["title"]), a["file"], checks,
+                                                   float(a["seconds"]), Rendered(a["note"])))
+    return result
+
+
+def write_record(result: SubmissionResult, path: Path, **extra: Any) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(to_record(result, **extra), indent=1, ensure_ascii=False), encoding="utf-8")
+    temporary.replace(path)
+
+
+def read_record(path: Path) -> tuple[SubmissionResult, dict[str, Any]]:
+    """The result and the whole record (for keys added by ``grade-all``, such as its status)."""
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    return from_record(record), record

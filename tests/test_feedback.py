@@ -1,0 +1,169 @@
+"""Feedback pages and the class summary: they render, read in both languages, and leak no hidden check."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from autograder import records
+from autograder.feedback import feedback_html, feedback_markdown
+from autograder.grading import AssignmentResult, SubmissionResult
+from autograder.i18n import render, tr
+from autograder.outcomes import CheckResult, Outcome
+from autograder.summary import GradedStudent, summary_html
+
+VOID = {"meta", "br", "img", "hr", "input", "link", "path", "rect", "circle", "line", "polyline", "use", "stop"}
+HIDDEN_SECRET = tr("Expected {value} after the scripted epoch; found 0.", value=123457)  # a hidden expectation
+TRAINING = {"history": {"loss": [1.2, 0.6, 0.4], "accuracy": [0.6, 0.8, 0.9]}, "test_accuracy": 0.912,
+            "min_accuracy": 0.89}
+LAYERS = {"expected": ["Flatten", "Dense(128)", "ReLU", "Dense(10)", "Softmax"],
+          "found": ["Flatten", "Dense(64)", "ReLU", "Dense(10)", "Softmax"]}
+
+
+class TagBalance(HTMLParser):
+    """Every element that is opened is closed, in order (what a browser would have to repair otherwise)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.problems, self.text = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        pass
+
+    def handle_endtag(self, tag):
+        if tag in VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def parse(page: str) -> TagBalance:
+    parser = TagBalance()
+    parser.feed(page)
+    parser.close()
+    assert not parser.problems and not parser.stack, (parser.problems, parser.stack)
+    return parser
+
+
+def check(check_id, title, outcome, message="", *, score=0.0, max_score=1.0, hidden=False, details=None):
+    return CheckResult("fashion_mnist", check_id, title, max_score, score, outcome, message, hidden, False,
+                       details or {})
+
+
+def sample_result() -> SubmissionResult:
+    checks = [
+        check("dense_layers", tr("the layers are the ones asked for, in order"), Outcome.FAILED,
+              tr("Expected layers {expected}; found {found}. Missing at the end: {missing}.", expected="A", found="B",
+                 missing="C"), max_score=2, details={"layers": LAYERS}),
+        check("dense_trains", tr("reaches at least {min_accuracy:.0%} test accuracy after a short training run",
+                                 min_accuracy=0.89), Outcome.PASSED, score=3, max_score=3,
+              details={"training": TRAINING}),
+        check("callback_fit", tr("Not run: {reason}", reason="x"), Outcome.FAILED, HIDDEN_SECRET, max_score=2,
+              hidden=True, details={"layers": {"expected": ["SecretLayer(77)"], "found": []}}),
+        check("normalize_values", tr("normalize scales pixel values from [0, 255] to [0, 1]"), Outcome.NOT_ATTEMPTED,
+              tr("{label} is not implemented yet (it raises NotImplementedError).", label="`normalize`"), max_score=2),
+    ]
+    assignment = AssignmentResult("fashion_mnist", tr("The model"), "fashion_mnist.py", checks, 3.2)
+    return SubmissionResult("s001", [assignment], 3.2)
+
+
+@pytest.mark.parametrize("language", ["en", "bn"])
+def test_feedback_html_is_self_contained_and_shows_points_messages_and_figures(language):
+    page = feedback_html(sample_result(), student="s001", course="tf2-course", language=language)
+    parsed = parse(page)
+    assert f'<html lang="{language}">' in page
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", page), "feedback must not load external assets"
+    assert page.count("<svg") == 1  # the training curve, drawn inline; the hidden check gets no figure
+    assert "3/9" in page and "Dense(64)" in page and "Dense(128)" in page
+    assert 'class="layer differs">Dense(64)' in page  # the differing layer is marked
+    text = " ".join(parsed.text)
+    if language == "bn":
+        assert "ফিডব্যাক" in text and "প্রত্যাশিত লেয়ার" in text and "এখনো লেখা হয়নি" in text
+    else:
+        assert "Expected layers" in text and "is not implemented yet" in text
+
+
+@pytest.mark.parametrize("render", [feedback_html, feedback_markdown])
+@pytest.mark.parametrize("language", ["en", "bn"])
+def test_hidden_checks_show_name_and_score_only_until_revealed(render, language):
+    page = render(sample_result(), student="s001", language=language)
+    for secret in (HIDDEN_SECRET.render("en"), HIDDEN_SECRET.render("bn"), "123457", "123,457", "SecretLayer"):
+        assert secret not in page
+    assert tr("Not run: {reason}", reason="x").render(language) in page and "0/2" in page
+    revealed = render(sample_result(), student="s001", language=language, reveal_hidden=True)
+    assert HIDDEN_SECRET.render(language) in revealed and "SecretLayer(77)" in revealed
+
+
+def test_feedback_markdown_has_a_row_per_check_and_the_training_table():
+    page = feedback_markdown(sample_result(), student="s001")
+    rows = [line for line in page.splitlines() if line.startswith("| ")]
+    assert sum("fashion_mnist" not in row and ("✓" in row or "✗" in row or "…" in row) for row in rows) == 4
+    assert "| 3 | 0.4000 | 0.9000 |" in page and "91.2% (required: 89%)" in page
+    assert "**Dense(64)**" in page
+
+
+def test_markdown_cells_cannot_break_the_table_or_inject_html():
+    result = sample_result()
+    result.assignments[0].checks[3] = check("normalize_values", tr("The model"), Outcome.ERROR,
+                                            tr("{label} raised {error}: {detail}{where}", label="`normalize`",
+                                               error="ValueError", detail="a|b\n<script>x</script>", where=""))
+    page = feedback_markdown(result, student="s001")
+    line = next(line for line in page.splitlines() if "ValueError" in line)
+    assert "a\\|b" in line and "<script>" not in page and "&lt;script&gt;" in line
+
+
+def test_a_record_round_trips_every_language_and_the_details():
+    result = sample_result()
+    again = records.from_record(records.to_record(result))
+    for before, after in zip(result.assignments[0].checks, again.assignments[0].checks):
+        assert (render(after.title, "bn"), render(after.message, "bn")) == (render(before.title, "bn"),
+                                                                            render(before.message, "bn"))
+        assert (after.outcome, after.score, after.hidden, after.details) == (before.outcome, before.score,
+                                                                             before.hidden, before.details)
+    assert feedback_html(again, student="s001", language="bn") == feedback_html(result, student="s001",
+                                                                                language="bn")
+
+
+def test_summary_shows_distributions_common_mistakes_times_and_errors():
+    good, bad = sample_result(), sample_result()
+    bad.assignments[0].checks[1] = check("dense_trains", tr("The model"), Outcome.TIMEOUT,
+                                         tr("{names} did not finish within {limit:g} s (an endless loop, or far too "
+                                            "much work?).", names="`build_dense_classifier`", limit=60), max_score=3)
+    students = [GradedStudent("ada", good, "graded", 12.5, 900), GradedStudent("bob", bad, "timeout", 901.0, 1200)]
+    page = summary_html(students, course="tf2-course")
+    parse(page)
+    assert page.count("<svg") == 1  # one histogram per assignment
+    most_failed = page[page.index('id="most-failed"'):page.index("</table>", page.index('id="most-failed"'))]
+    assert "dense_layers" in most_failed and "2/2" in most_failed
+    assert most_failed.index("dense_layers") < most_failed.index("callback_fit") or "callback_fit" in most_failed
+    times = page[page.index('id="times"'):]
+    assert times.index("bob") < times.index("ada") and "901.0" in times  # slowest first
+    errors = page[page.index('id="errors"'):]
+    assert "bob" in errors and "did not finish within 60 s" in errors and "ada" not in errors
+    assert "ক্লাসের সারসংক্ষেপ" in summary_html(students, language="bn")
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (Debian package chromium)")
+def test_feedback_renders_in_a_headless_browser(tmp_path):
+    page = tmp_path / "feedback.html"
+    page.write_text(feedback_html(sample_result(), student="s001", course="tf2-course", language="bn"),
+                    encoding="utf-8")
+    shot = tmp_path / "feedback.png"
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1000,1400", page.as_uri()], check=True, capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
