@@ -34,7 +34,7 @@ demo: install
 
 ## The project's own test suite: one test process per core (the nbgrader round trip keeps to one).
 test: install
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15
 
 release: install
 	$(BIN)/python -m autograder release

@@ -14,6 +14,7 @@ from autograder.outcomes import Outcome
 from autograder.report import OUTCOME_NAMES, points
 
 MOST_FAILED = 15
+STATUS_NAMES = {"graded": tr("graded"), "timeout": tr("timeout"), "memory": tr("memory limit"), "failed": tr("failed")}
 LABELS = {
     "summary": tr("Class summary"),
     "students": tr("Students"),
@@ -99,7 +100,8 @@ def summary_html(students: list[GradedStudent], *, course: str = "", language: s
         "n": len(students), "graded": sum(s.status == "graded" for s in students),
         "distributions": _distributions(students, language) if students else [],
         "most_failed": _most_failed(students, language),
-        "times": sorted(({"student": s.id, "status": s.status, "seconds": f"{s.seconds:.1f}",
+        "times": sorted(({"student": s.id, "status": render(STATUS_NAMES.get(s.status, s.status), language),
+                          "seconds": f"{s.seconds:.1f}",
                           "peak_mb": f"{s.peak_mb:.0f}"} for s in students), key=lambda row: -float(row["seconds"])),
         "errors": _errors(students, language),
     }

@@ -12,6 +12,10 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 COURSE_MAX = sum(graders.load(a).max_score for a in graders.ASSIGNMENT_IDS)
 
 
+# The tests that read the graded reference share one grading run: keep them in one test process.
+SHARES_REFERENCE = pytest.mark.xdist_group("cli_reference")
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "results.json"
@@ -19,6 +23,7 @@ def reference(tmp_path_factory):
     return completed, json.loads(out.read_text(encoding="utf-8"))
 
 
+@SHARES_REFERENCE
 def test_reference_solutions_get_full_marks(reference):
     completed, results = reference
     assert completed.returncode == 0, completed.stderr
@@ -28,12 +33,14 @@ def test_reference_solutions_get_full_marks(reference):
     assert f"Total: {COURSE_MAX:g}/{COURSE_MAX:g}" in completed.stdout
 
 
+@SHARES_REFERENCE
 def test_results_json_follows_the_documented_schema(reference):
     _, results = reference
     jsonschema.validate(results, SCHEMA)
     assert sum(test["max_score"] for test in results["tests"]) == results["max_score"]
 
 
+@SHARES_REFERENCE
 def test_schema_rejects_a_malformed_result(reference):
     _, results = reference
     broken = json.loads(json.dumps(results))
