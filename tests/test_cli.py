@@ -12,11 +12,12 @@ SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 COURSE_MAX = sum(graders.load(a).max_score for a in graders.ASSIGNMENT_IDS)
 
 
-# The tests that read the graded reference share one grading run: keep them in one test process.
+# The tests that read the graded reference share one grading run: keep them in one test process, and
+# keep the run for the session (xdist may interleave other modules, which ends a module-scoped fixture).
 SHARES_REFERENCE = pytest.mark.xdist_group("cli_reference")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "results.json"
     completed = run_cli("grade", str(ROOT / "solutions"), "--json", str(out))

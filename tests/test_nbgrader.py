@@ -32,7 +32,9 @@ def nbgrader(*args: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return result
 
 
-@pytest.fixture(scope="module")
+# Session scope: pytest-xdist's loadgroup may interleave other modules' tests on this worker, and a
+# module-scoped fixture would then be torn down and the whole nbgrader course built again.
+@pytest.fixture(scope="session")
 def course(tmp_path_factory):
     root = tmp_path_factory.mktemp("nbgrader")
     course_dir = root / "course"
@@ -64,7 +66,7 @@ def with_mistake(notebook_path: Path, target: Path, old: str, new: str) -> None:
     nbformat.write(notebook, target)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def graded(course):
     course_dir, env = course["dir"], course["env"]
     exchange = f"--Exchange.root={course_dir / 'exchange'}"
