@@ -16,7 +16,7 @@ from autograder import plots
 from autograder.grading import SubmissionResult
 from autograder.i18n import SOURCE_LANGUAGE, check_language, render, tr
 from autograder.outcomes import CheckResult, Outcome
-from autograder.report import HIDDEN_MESSAGE, OUTCOME_NAMES, points
+from autograder.report import OUTCOME_NAMES, points, visible_message
 
 LABELS = {
     "feedback": tr("Feedback"),
@@ -74,10 +74,9 @@ def _layers_rows(layers: dict[str, Any]) -> list[tuple[str, str, bool]]:
 
 
 def check_view(check: CheckResult, language: str, reveal_hidden: bool, figures: bool) -> CheckView:
-    concealed = check.hidden and not reveal_hidden and check.outcome is Outcome.FAILED
     view = CheckView(render(check.title, language), f"{points(check.score)}/{points(check.max_score)}",
                      check.outcome.value, render(OUTCOME_NAMES[check.outcome], language), ICONS[check.outcome],
-                     render(HIDDEN_MESSAGE if concealed else check.message, language), check.hidden)
+                     visible_message(check, language, reveal_hidden), check.hidden)
     if check.hidden and not reveal_hidden:
         return view  # no figures for hidden checks, passed or not: they show expected values
     if "layers" in check.details:
@@ -102,19 +101,16 @@ def view(result: SubmissionResult, language: str = SOURCE_LANGUAGE, reveal_hidde
     return views
 
 
-_ENVIRONMENT = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
-                                  autoescape=jinja2.select_autoescape(["html", "j2"]),
-                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_MARKDOWN = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"), autoescape=False,
-                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-
-
 def _markdown_cell(text: str) -> str:
     """Text safe inside a Markdown table cell (pipes and newlines would break the row; no raw HTML)."""
     return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
-_MARKDOWN.filters["cell"] = _markdown_cell
+# The kit's page templates; HTML ones are autoescaped, Markdown ones escape through the `cell` filter.
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
+                               autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
+                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+TEMPLATES.filters["cell"] = _markdown_cell
 
 
 def _context(result: SubmissionResult, student: str, course: str, language: str, reveal_hidden: bool,
@@ -128,10 +124,10 @@ def _context(result: SubmissionResult, student: str, course: str, language: str,
 def feedback_html(result: SubmissionResult, *, student: str, course: str = "", language: str = SOURCE_LANGUAGE,
                   reveal_hidden: bool = False) -> str:
     context = _context(result, student, course, language, reveal_hidden, figures=True)
-    return _ENVIRONMENT.get_template("feedback.html.j2").render(context)
+    return TEMPLATES.get_template("feedback.html.j2").render(context)
 
 
 def feedback_markdown(result: SubmissionResult, *, student: str, course: str = "", language: str = SOURCE_LANGUAGE,
                       reveal_hidden: bool = False) -> str:
     context = _context(result, student, course, language, reveal_hidden, figures=False)
-    return _MARKDOWN.get_template("feedback.md.j2").render(context)
+    return TEMPLATES.get_template("feedback.md.j2").render(context)

@@ -110,6 +110,12 @@ def literal(text: str) -> Text:
     return Text(LITERAL, {"text": text})
 
 
+def message_of(exc: BaseException) -> Text:
+    """An exception's message as translatable text (the kit's exceptions carry a ``tr`` message)."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, Text) else literal(str(exc))
+
+
 def render(value: Any, language: str) -> str:
     """Any message (a :class:`Text` or a plain string) in ``language``."""
     return value.render(language) if isinstance(value, Text) else ("" if value is None else str(value))

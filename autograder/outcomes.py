@@ -7,7 +7,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.i18n import Text, literal, tr
+from autograder.i18n import Text, message_of, tr
 from autograder.spec import Check, CheckFailed, MissingResource
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,3 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
                          error=f"{type(exc).__name__}: {exc}"), fault=True)
     return result(Outcome.PASSED, "", score=check.points, details=details if isinstance(details, dict) else None)
 
-
-def message_of(exc: BaseException) -> Text:
-    """An exception's message as translatable text (kit exceptions carry a ``tr`` message)."""
-    first = exc.args[0] if exc.args else None
-    return first if isinstance(first, Text) else literal(str(exc))

@@ -18,19 +18,24 @@ def _svg(figure) -> str:
     return text[text.index("<svg"):]  # drop the XML prologue and doctype: the SVG sits inside HTML
 
 
+def _figure(width: float, height: float):
+    """A matplotlib Figure that needs no display (no pyplot state, safe in any thread)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
 def training_curve_svg(training: dict[str, Any]) -> str:
     """Loss and accuracy per epoch of the grading run, with the required and the reached test accuracy.
 
     Labels are Keras' metric names and numbers only, so the figure reads the same in both
     languages; the page around it says what it shows.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
     history = {name: [float(v) for v in values] for name, values in training.get("history", {}).items()}
-    figure = Figure(figsize=(7.0, 2.8))
+    figure = _figure(7.0, 2.8)
     loss_axes, accuracy_axes = figure.subplots(1, 2)
     for name, values in history.items():
         epochs = list(range(1, len(values) + 1))
@@ -62,12 +67,7 @@ def training_curve_svg(training: dict[str, Any]) -> str:
 
 def histogram_svg(scores: list[float], max_score: float, title: str) -> str:
     """The distribution of one assignment's scores across the class (title: the assignment id)."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(4.2, 2.4))
+    figure = _figure(4.2, 2.4)
     axes = figure.subplots()
     bins = min(10, max(1, int(max_score))) if max_score else 1
     axes.hist(scores, bins=bins, range=(0, max_score or 1), color="#1f77b4", edgecolor="white")

@@ -14,6 +14,7 @@ from typing import Any
 from autograder.grading import AssignmentResult, SubmissionResult
 from autograder.i18n import Rendered, translations
 from autograder.outcomes import CheckResult, Outcome
+from autograder.report import write_text_atomically
 
 FORMAT = "tf2-exercise-kit/record/1"
 
@@ -52,11 +53,7 @@ def from_record(record: dict[str, Any]) -> SubmissionResult:
 
 
 def write_record(result: SubmissionResult, path: Path, **extra: Any) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(to_record(result, **extra), indent=1, ensure_ascii=False), encoding="utf-8")
-    temporary.replace(path)
+    write_text_atomically(Path(path), json.dumps(to_record(result, **extra), indent=1, ensure_ascii=False))
 
 
 def read_record(path: Path) -> tuple[SubmissionResult, dict[str, Any]]:

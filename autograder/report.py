@@ -30,9 +30,8 @@ def visible_message(check: CheckResult, language: str, reveal_hidden: bool) -> s
     Only a failure states an expectation; errors, timeouts and "not attempted" describe the
     student's own code (a traceback line, a missing function) and stay readable.
     """
-    if check.hidden and not reveal_hidden and check.outcome is Outcome.FAILED:
-        return render(HIDDEN_MESSAGE, language)
-    return render(check.message, language)
+    concealed = check.hidden and not reveal_hidden and check.outcome is Outcome.FAILED
+    return render(HIDDEN_MESSAGE if concealed else check.message, language)
 
 
 def print_report(result: SubmissionResult, console: Console | None = None, language: str = SOURCE_LANGUAGE) -> None:
@@ -86,6 +85,7 @@ def write_gradescope(result: SubmissionResult, path: Path, language: str = SOURC
 
 
 def write_text_atomically(path: Path, text: str) -> None:
+    """Readers see the old file or the whole new one, never half of it (an interrupted run, --resume)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(text, encoding="utf-8")

@@ -26,7 +26,7 @@ from typing import Any, Callable
 import numpy as np
 
 from autograder.artifacts import RESULT_FILE, describe, encode_values
-from autograder.i18n import Text, literal, tr
+from autograder.i18n import Text, message_of, tr
 from autograder.spec import NotAttempted, StudentError
 
 STUDENT_MODULE_PREFIX = "submission_"
@@ -148,12 +148,6 @@ def import_submission(path: Path, name: str, origin: SubmissionOrigin | None = N
     return student
 
 
-def _message_json(exc: BaseException) -> dict:
-    """A kit exception's message as template and values, for the grading process to translate."""
-    first = exc.args[0] if exc.args else None
-    return (first if isinstance(first, Text) else literal(str(exc))).to_json()
-
-
 def _load_inputs(directory: Path) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     if not directory.is_dir():
@@ -188,9 +182,9 @@ def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_
             raise ExportError(tr("What your code returned could not be saved for grading ({error}).",
                                  error=f"{type(exc).__name__}: {str(exc)[:300]}")) from exc
     except NotAttempted as exc:
-        return {"state": "not_attempted", "message": _message_json(exc)}
+        return {"state": "not_attempted", "message": message_of(exc).to_json()}
     except (StudentError, ExportError) as exc:
-        return {"state": "error", "message": _message_json(exc)}
+        return {"state": "error", "message": message_of(exc).to_json()}
     except Exception:  # noqa: BLE001 - a bug in the kit's own probe code
         return {"state": "grader_error",
                 "message": tr("Internal grader error while running your code; this is not your fault.").to_json(),
@@ -224,7 +218,7 @@ def main() -> int:
         origin = SubmissionOrigin(**job["origin"]) if job.get("origin") else None
         student = import_submission(Path(job["submission"]), job["assignment"], origin)
     except StudentError as exc:
-        _write_result(job_dir / "import", {"state": "error", "message": _message_json(exc)})
+        _write_result(job_dir / "import", {"state": "error", "message": message_of(exc).to_json()})
         mark("import-failed")
         return 0
     mark("imported")

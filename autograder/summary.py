@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from autograder import plots
-from autograder.feedback import _ENVIRONMENT
+from autograder.feedback import TEMPLATES
 from autograder.grading import SubmissionResult
 from autograder.i18n import SOURCE_LANGUAGE, render, tr
 from autograder.outcomes import Outcome
@@ -105,4 +105,4 @@ def summary_html(students: list[GradedStudent], *, course: str = "", language: s
                           "peak_mb": f"{s.peak_mb:.0f}"} for s in students), key=lambda row: -float(row["seconds"])),
         "errors": _errors(students, language),
     }
-    return _ENVIRONMENT.get_template("summary.html.j2").render(context)
+    return TEMPLATES.get_template("summary.html.j2").render(context)

@@ -249,9 +249,4 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
         train, test = ctx.fashion_mnist(train_size, test_size)
         run = ctx.train_and_evaluate(fresh, train, test, epochs=epochs, batch_size=32,
                                      max_params=20 * parameters)
-        details = _models.training_details(run, threshold)
-        if not run.accuracy >= threshold:
-            raise CheckFailed(tr("After {epochs} epochs on {n:,} images the test accuracy is {accuracy:.1%}; "
-                                 "at least {min_accuracy:.0%} is expected.", epochs=epochs, n=train_size,
-                                 accuracy=run.accuracy, min_accuracy=threshold), details)
-        return details
+        return _models.require_accuracy(run, threshold, epochs=epochs, n_train=train_size)

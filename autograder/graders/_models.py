@@ -74,17 +74,18 @@ def expect_two_class_accuracy(ctx, m, *, image_size: int, n_train: int, n_test: 
     train, test = ctx.two_class_images(n_train, n_test, image_size)
     run = ctx.train_and_evaluate(m, train, test, epochs=epochs, batch_size=batch_size,
                                  max_params=max_params, inputs=inputs)
-    details = training_details(run, min_accuracy)
+    return require_accuracy(run, min_accuracy, epochs=epochs, n_train=n_train)
+
+
+def require_accuracy(run, min_accuracy: float, *, epochs: int, n_train: int) -> dict:
+    """CheckFailed unless the run reached ``min_accuracy``; either way the details a feedback page
+    draws (the per-epoch curves and the test accuracy)."""
+    details = {"training": {"history": run.history, "test_accuracy": run.accuracy, "min_accuracy": min_accuracy}}
     if not run.accuracy >= min_accuracy:
-        raise CheckFailed(tr("After {epochs} epochs on {n} images the test accuracy is {accuracy:.1%}; "
+        raise CheckFailed(tr("After {epochs} epochs on {n:,} images the test accuracy is {accuracy:.1%}; "
                              "at least {min_accuracy:.0%} is expected.", epochs=epochs, n=n_train,
                              accuracy=run.accuracy, min_accuracy=min_accuracy), details)
     return details
-
-
-def training_details(run, min_accuracy: float) -> dict:
-    """What a feedback page needs to draw a training run: the per-epoch curves and the test accuracy."""
-    return {"training": {"history": run.history, "test_accuracy": run.accuracy, "min_accuracy": min_accuracy}}
 
 
 def predict(m, batch: np.ndarray, what: Text) -> np.ndarray:

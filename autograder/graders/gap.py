@@ -7,7 +7,7 @@ from autograder import modelspec
 from autograder.artifacts import describe
 from autograder.graders import _models
 from autograder.graders._common import spec_to_json, unpack_pair
-from autograder.i18n import Text, tr
+from autograder.i18n import Text, message_of, tr
 from autograder.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
@@ -93,8 +93,7 @@ def pre_process(student, inputs, ctx):
         mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map, student.get("pre_process_image"))
         elements = student.run("Iterating the mapped dataset", list, mapped)
     except StudentError as failure:
-        message = failure.args[0] if failure.args else None
-        observed["mapped_error"] = message.to_json() if isinstance(message, Text) else str(failure)
+        observed["mapped_error"] = message_of(failure).to_json()
         return observed
     observed["mapped_spec"] = spec_to_json(mapped.element_spec)
     pairs = [unpack_pair(element) for element in elements]
