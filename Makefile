@@ -4,9 +4,6 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 OUT    := grading-output
-# Offline ImageNet class names for decode_predictions (used by the `pretrained` assignment's checks).
-CLASS_INDEX := $(abspath ../shared/data/imagenet_class_index.json)
-export AUTOGRADER_IMAGENET_CLASS_INDEX := $(if $(wildcard $(CLASS_INDEX)),$(CLASS_INDEX),$(AUTOGRADER_IMAGENET_CLASS_INDEX))
 export TF_CPP_MIN_LOG_LEVEL := 3
 
 .PHONY: install demo test release benchmark clean
@@ -34,6 +31,7 @@ demo: install
 
 ## The project's own test suite: one test process per core (the nbgrader round trip keeps to one).
 test: install
+	bash .ci/system-deps
 	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15
 
 release: install

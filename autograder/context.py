@@ -48,7 +48,6 @@ class GradingContext:
     seed: int = 0
     data_source: str = "synthetic"
     data_dir: str | None = None
-    class_index_path: Any = field(default_factory=imagenet.class_index_path)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -70,17 +69,9 @@ class GradingContext:
                                                   image_size=image_size, seed=self.seed, data_dir=self.data_dir)
         return self._cache[key]
 
-    def require(self, resource: str) -> None:
-        """Raise :class:`~autograder.imagenet.MissingResource` when a grading resource is unavailable."""
-        loaders = {"imagenet_class_index": self.imagenet_class_index}
-        if resource not in loaders:
-            raise ValueError(f"unknown grading resource; expected one of {sorted(loaders)}. Received: {resource!r}")
-        loaders[resource]()
-
     def imagenet_class_index(self) -> dict[str, list[str]]:
-        if "class_index" not in self._cache:
-            self._cache["class_index"] = imagenet.load_class_index(self.class_index_path)
-        return self._cache["class_index"]
+        """The class index the worker's ``decode_predictions`` used: the kit's own (see :mod:`autograder.imagenet`)."""
+        return imagenet.grading_class_index()
 
     def train_and_evaluate(self, model, train: datasets.Split, test: datasets.Split, *, epochs: int,
                            batch_size: int, max_params: int, inputs=None) -> TrainingRun:

@@ -17,6 +17,7 @@ from autograder import graders
 from autograder.datasets import SOURCES
 from autograder.grading import CourseSettings
 from autograder.i18n import LANGUAGES
+from autograder.release import KIT_REQUIREMENT
 
 # Assignments whose training check compares test accuracy with a threshold ("pretrained" trains nothing).
 TRAINED_ASSIGNMENTS = ("fashion_mnist", "cnn", "gap", "transfer")
@@ -38,6 +39,7 @@ class CourseConfig:
     data: str = "synthetic"
     data_dir: str | None = None
     seed: int = 0
+    kit_requirement: str = KIT_REQUIREMENT  # what the notebooks' first cell pip-installs
     step_timeout: float = 60.0
     submission_timeout: float = 900.0
     memory_mb: int = 4096
@@ -68,6 +70,11 @@ def _is_number(value: Any) -> bool:
 
 def _is_nonempty_str(value: Any) -> bool:
     return isinstance(value, str) and value != ""
+
+
+def _is_requirement(value: Any) -> bool:
+    """One pip argument: no surrounding blanks, no line breaks (it is written into the notebooks' code)."""
+    return _is_nonempty_str(value) and value == value.strip() and value.isprintable()
 
 
 def _is_assignment_list(value: Any) -> bool:
@@ -103,6 +110,8 @@ SECTIONS: dict[str, dict[str, Rule]] = {
         "data": _one_of(SOURCES),
         "data_dir": Rule("a non-empty string (a directory path)", _is_nonempty_str),
         "seed": _int_at_least(0),
+        "kit_requirement": Rule("a pip requirement: a non-empty string on one line, without leading or "
+                                "trailing spaces (e.g. a git+https:// URL or a wheel URL)", _is_requirement),
     },
     "limits": {
         "step_timeout": _SECONDS,

@@ -8,12 +8,11 @@ Ours grades with ``python -m autograder grade`` (so Gradescope gets exactly the 
 """
 from __future__ import annotations
 
-import logging
 import shlex
 import zipfile
 from pathlib import Path
 
-from autograder import graders, imagenet
+from autograder import graders
 from autograder.course_config import load_config
 from autograder.grading import CourseSettings
 
@@ -26,7 +25,6 @@ SKIPPED_SUFFIXES = (".pyc", ".pyo")
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 EXECUTABLE, REGULAR = 0o755, 0o644
 
-log = logging.getLogger(__name__)
 
 SETUP_SH = """\
 #!/usr/bin/env bash
@@ -111,10 +109,6 @@ trap 'rm -rf "$work"' EXIT
 mkdir "$work/submission"
 collect_submission "$work/submission"
 
-if [[ -z "${AUTOGRADER_IMAGENET_CLASS_INDEX:-}" && -f "$SOURCE/@CLASS_INDEX@" ]]; then
-    export AUTOGRADER_IMAGENET_CLASS_INDEX="$SOURCE/@CLASS_INDEX@"
-fi
-
 # Run from the source folder, where course.toml (when the package has one) sits: its points,
 # thresholds and language apply.
 cd "$SOURCE" 2>/dev/null || cd "$work"
@@ -122,8 +116,17 @@ CONFIG_OPTIONS=()
 if [[ -f "$SOURCE/@COURSE_CONFIG@" ]]; then
     CONFIG_OPTIONS=(--config "$SOURCE/@COURSE_CONFIG@")
 fi
-"$PYTHON" -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}" "${CONFIG_OPTIONS[@]}"
+# The strongest isolation that works in this container: bubblewrap, else (exit status 4: no sandbox
+# here, e.g. user namespaces blocked) an unprivileged user. results.json records which one graded.
+"$PYTHON" -P -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}" "${CONFIG_OPTIONS[@]}" \
+    --isolation bwrap
 status=$?
+if [[ $status -eq 4 ]]; then
+    echo "bubblewrap cannot sandbox in this container; grading with --isolation uid (an unprivileged user)"
+    "$PYTHON" -P -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}" \
+        "${CONFIG_OPTIONS[@]}" --isolation uid
+    status=$?
+fi
 echo "grading exited with status $status"
 
 if [[ ! -s "$RESULTS" ]]; then
@@ -159,7 +162,6 @@ def run_autograder_script(assignments: list[str], settings: CourseSettings | Non
         "@ASSIGNMENTS@": shlex.join(assignments),
         "@GRADE_OPTIONS@": shlex.join(_grade_options(assignments)),
         "@MAX_SCORE@": f"{max_score:g}",
-        "@CLASS_INDEX@": imagenet.CLASS_INDEX_FILE,
         "@COURSE_CONFIG@": COURSE_CONFIG,
     }
     script = RUN_AUTOGRADER
@@ -180,19 +182,6 @@ def kit_files(root: Path) -> list[Path]:
     return [Path(name) for name in KIT_FILES] + package
 
 
-def _class_index_to_bundle(assignments: list[str]) -> Path | None:
-    """The ImageNet class index, when an assignment needs it: Gradescope's image has none, and grading
-    never downloads."""
-    if "pretrained" not in assignments:
-        return None
-    path = imagenet.class_index_path()
-    if path is None:
-        log.warning("no ImageNet class index found offline, so the package has none: on Gradescope the "
-                    "top_predictions checks of 'pretrained' will report an error. Set %s to a copy of %s "
-                    "and build again.", imagenet.CLASS_INDEX_ENV, imagenet.CLASS_INDEX_FILE)
-    return path
-
-
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = REGULAR) -> None:
     info = zipfile.ZipInfo(name, date_time=ZIP_DATE)
     info.external_attr = (0o100000 | mode) << 16  # a regular file with these permission bits
@@ -209,7 +198,6 @@ def build_package(out: Path, *, root: Path, assignments: list[str] | None = None
     out, root = Path(out), Path(root)
     chosen = _package_assignments(assignments)
     files = kit_files(root)
-    class_index = _class_index_to_bundle(chosen)
     config = root / COURSE_CONFIG
     settings = load_config(config).grading_settings() if config.is_file() else None  # invalid: error now
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +209,5 @@ def build_package(out: Path, *, root: Path, assignments: list[str] | None = None
             _add(archive, f"kit/{relative.as_posix()}", (root / relative).read_bytes())
         if (root / COURSE_CONFIG).is_file():
             _add(archive, COURSE_CONFIG, (root / COURSE_CONFIG).read_bytes())
-        if class_index is not None:
-            _add(archive, imagenet.CLASS_INDEX_FILE, class_index.read_bytes())
     temporary.replace(out)  # never leave a half-written archive under the requested name
     return out

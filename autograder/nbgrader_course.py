@@ -6,7 +6,9 @@
   a single machine needs no administrator rights), the kit's solution stub (so nbgrader's
   release matches ``exercises/<id>.ipynb``), a cell time limit long enough for the first
   test cell, which grades the whole notebook, and feedback without the hidden test code;
-* ``COURSE_DIR/source/<id>/<id>.ipynb`` for each assignment.
+* ``COURSE_DIR/source/<id>/<id>.ipynb`` for each assignment, whose first cell pip-installs the
+  kit from ``kit_requirement`` (the command takes it from ``--kit-requirement``, else from the
+  course's ``[course] kit_requirement``, as ``release`` does, so nbgrader's release matches ``exercises/``).
 
 From there on it is plain nbgrader: ``generate_assignment``, ``release_assignment``,
 ``collect``, ``autograde``, ``generate_feedback``, ``export`` (see the README).

@@ -20,35 +20,59 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 
 import jupytext
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.release import BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, STUB_MESSAGE
+from autograder.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, KIT_REQUIREMENT,
+                                STUB_MESSAGE)
 from autograder.public_tests import tests_by_function
 
-KIT_REQUIREMENT = "tf2-exercise-kit"  # what the setup cell installs when the kit is missing
 CODE_STUB = f'raise NotImplementedError("{STUB_MESSAGE}")'
 NBGRADER_SCHEMA = 3
 _DEFINES = re.compile(r"^(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
 
+# The kit's cells never stop the notebook: when the kit cannot be installed (no network, a wrong
+# requirement), the student still writes and runs their code, and each kit cell says in one line why
+# it does nothing. Their pip and print code never enters the graded program: notebook_code keeps
+# only a try block made of definitions, and the self-check cells are left out of in-kernel grading.
 SETUP_SOURCE = '''\
 # কিট না থাকলে ইনস্টল করে / Installs the grading kit when it is missing (Colab, a fresh Jupyter).
+import importlib
 import importlib.util
+import os
 import subprocess
 import sys
 
-if importlib.util.find_spec("autograder") is None:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "--quiet", "{requirement}"])
-    importlib.invalidate_caches()  # so this running kernel finds the new package'''
+try:
+    import autograder.kernel
+except ImportError:
+    requirement = {requirement}  # the course's kit_requirement
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-input", requirement]
+    no_prompt = {{**os.environ, "GIT_TERMINAL_PROMPT": "0"}}  # a git URL that wants a password fails, never waits
+    try:
+        failed = subprocess.run(pip, capture_output=True, env=no_prompt).returncode != 0
+    except Exception:  # no pip at all: the same as a failed install
+        failed = True
+    importlib.invalidate_caches()  # so this running kernel finds the new package
+    if failed or importlib.util.find_spec("autograder") is None:
+        print("{unavailable}")'''
+
+SETUP_UNAVAILABLE = ("গ্রেডিং কিটটা ইনস্টল করা গেল না, তাই নিজে যাচাইয়ের সেলগুলো চলবে না, তবে তুমি তোমার কোড লিখে "
+                     "চালাতে পারবে। / The grading kit could not be installed, so self-checks are unavailable, "
+                     "but you can still write and run your code.")
 
 SELF_CHECK_SOURCE = '''\
 # নিজে যাচাই / Self-check: `{name}` (এই সেল বদলাবে না / leave this cell as it is)
-from autograder.kernel import self_check
-
-self_check("{assignment}", "{name}", globals())'''
+try:
+    from autograder.kernel import self_check
+except ImportError:
+    print("কিট ইনস্টল হয়নি, তাই নিজে যাচাই চলবে না / The kit is not installed, so the self-check cannot run.")
+else:
+    self_check("{assignment}", "{name}", globals())'''
 
 GRADING_INTRO = '''\
 ## গ্রেডিং / Grading
@@ -75,9 +99,12 @@ check_score("{assignment}", "{check_id}")
 
 GRADE_YOURSELF_SOURCE = '''\
 # নিজের নম্বর দেখো / See your score: grades this notebook's functions as the instructor will.
-from autograder.kernel import grade_here
-
-grade_here("{assignment}")'''
+try:
+    from autograder.kernel import grade_here
+except ImportError:
+    print("কিট ইনস্টল হয়নি, তাই এখানে নম্বর দেখা যাবে না / The kit is not installed, so no score here.")
+else:
+    grade_here("{assignment}")'''
 
 
 def _nbgrader(kind: str, grade_id: str, points: float | None = None) -> dict:
@@ -108,12 +135,17 @@ def _defined_name(source: str) -> str | None:
     return match.group(1) if match else None
 
 
+def setup_source(kit_requirement: str = KIT_REQUIREMENT) -> str:
+    """The first cell's code: install the kit from ``kit_requirement`` unless it imports; never raise."""
+    return SETUP_SOURCE.format(requirement=json.dumps(kit_requirement), unavailable=SETUP_UNAVAILABLE)
+
+
 def source_notebook(assignment, text: str, public_tests: str | None = None, *,
                     kit_requirement: str = KIT_REQUIREMENT) -> NotebookNode:
     """nbgrader's source notebook for ``assignment`` (a :class:`autograder.spec.Assignment`) from its jupytext text."""
     parsed = jupytext.reads(text, fmt="py:percent")
     self_checks = tests_by_function(public_tests, assignment.student_names) if public_tests else {}
-    cells = [_cell("code", SETUP_SOURCE.format(requirement=kit_requirement), "setup", "readonly")]
+    cells = [_cell("code", setup_source(kit_requirement), "setup", "readonly")]
     anchor, count, used = "intro", 0, set()
     for original in parsed.cells:
         source = original.source

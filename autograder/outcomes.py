@@ -66,7 +66,7 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
     """Run one check and map whatever happens to exactly one outcome.
 
     Only :class:`CheckFailed` is a student failure. :class:`MissingResource` (the
-    grading machine lacks, say, the ImageNet class index) is an ``error`` whose
+    grading machine lacks, say, a tensorflow-datasets download) is an ``error`` whose
     message names what to provide. Any other exception raised by
     trusted check code is a bug in the kit: it scores zero, is reported as an
     ``error`` marked ``grader_fault`` and logged with its traceback, so it can
@@ -80,11 +80,6 @@ def judge(assignment: str, check: Check, status: ProbeStatus, evidence, context)
 
     if status.state == "not_attempted":
         return not_run(assignment, check, status)
-    try:  # a missing resource explains a failed probe too (e.g. decode_predictions could not download)
-        for resource in check.requires:
-            context.require(resource)
-    except MissingResource as missing:
-        return result(Outcome.ERROR, message_of(missing), fault=True)
     if status.state != "ok":
         return not_run(assignment, check, status)
     try:

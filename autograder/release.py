@@ -10,6 +10,8 @@ public self-check tests, copied unchanged (also into ``autograder/selfcheck/``, 
 installed kit can run them from a notebook). Each assignment also gets its notebooks
 (:mod:`autograder.notebooks`): nbgrader's source notebook beside the ``.py`` in
 ``source/<id>/``, the student notebook in ``exercises/``, the solution notebook in ``solutions/``.
+The notebooks' first cell pip-installs the kit from the course's ``[course] kit_requirement``
+(``course.toml`` in the project root, or the file given as ``config``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,9 @@ from pathlib import Path
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 STUB_MESSAGE = "এখানে আপনার কোড লিখুন / Write your code here"
+# What the notebooks' first cell pip-installs when the kit is missing, unless course.toml's
+# [course] kit_requirement says otherwise. A placeholder: instructors set it to where they publish the kit.
+KIT_REQUIREMENT = "git+https://github.com/tf2-exercise-kit/tf2-exercise-kit"
 _MARKER = re.compile(r"^(\s*)(### (?:BEGIN|END) (?:SOLUTION|HIDDEN TESTS))\s*$")
 
 
@@ -74,8 +79,24 @@ def solution_version(text: str, where: str = "<source>") -> str:
     return "".join(output)
 
 
-def planned_outputs(root: Path) -> dict[Path, str]:
-    """Every generated file (relative to ``root``) and its content."""
+def kit_requirement_of(root: Path, config: Path | None = None) -> str:
+    """The ``[course] kit_requirement`` of ``config``, else of ``root/course.toml`` when it exists, else the default.
+
+    Raises :class:`autograder.course_config.CourseConfigError` when the file has problems.
+    """
+    from autograder.course_config import load_config
+
+    path = Path(config) if config is not None else Path(root) / "course.toml"
+    if config is None and not path.is_file():
+        return KIT_REQUIREMENT
+    return load_config(path).kit_requirement
+
+
+def planned_outputs(root: Path, *, kit_requirement: str | None = None) -> dict[Path, str]:
+    """Every generated file (relative to ``root``) and its content; ``kit_requirement`` defaults to the course's."""
+    root = Path(root)
+    if kit_requirement is None:
+        kit_requirement = kit_requirement_of(root)
     source = root / "source"
     outputs: dict[Path, str] = {}
     for assignment_dir in sorted(p for p in source.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
@@ -92,15 +113,15 @@ def planned_outputs(root: Path) -> dict[Path, str]:
         if tests_text is not None:
             for target in ("exercises", "solutions", "autograder/selfcheck"):
                 outputs[Path(target) / public_tests.name] = tests_text
-        outputs.update(_notebooks(name, text, tests_text))
+        outputs.update(_notebooks(name, text, tests_text, kit_requirement))
     return outputs
 
 
-def _notebooks(name: str, text: str, tests_text: str | None) -> dict[Path, str]:
+def _notebooks(name: str, text: str, tests_text: str | None, kit_requirement: str) -> dict[Path, str]:
     """The nbgrader source notebook, the student notebook and the solution notebook of one assignment."""
     from autograder import graders, notebooks  # grader modules import Keras: only when releasing
 
-    source = notebooks.source_notebook(graders.load(name), text, tests_text)
+    source = notebooks.source_notebook(graders.load(name), text, tests_text, kit_requirement=kit_requirement)
     return {
         Path("source") / name / f"{name}.ipynb": notebooks.dumps(source),
         Path("exercises") / f"{name}.ipynb": notebooks.dumps(notebooks.student_notebook(source)),
@@ -108,11 +129,15 @@ def _notebooks(name: str, text: str, tests_text: str | None) -> dict[Path, str]:
     }
 
 
-def release(root: Path, *, check: bool = False) -> list[Path]:
-    """Write what changed (or, with ``check``, only list it). Returns the changed or stale paths."""
+def release(root: Path, *, check: bool = False, config: Path | None = None) -> list[Path]:
+    """Write what changed (or, with ``check``, only list it). Returns the changed or stale paths.
+
+    ``config`` is the course configuration whose ``kit_requirement`` the notebooks install
+    (default: ``root/course.toml`` when it exists).
+    """
     root = Path(root)
     changed = []
-    for relative, content in planned_outputs(root).items():
+    for relative, content in planned_outputs(root, kit_requirement=kit_requirement_of(root, config)).items():
         target = root / relative
         if target.is_file() and target.read_text(encoding="utf-8") == content:
             continue

@@ -70,7 +70,6 @@ class Check:
     verify: Callable[..., Any]
     hint: Text | str = ""
     hidden: bool = False
-    requires: tuple[str, ...] = ()  # grading resources (GradingContext.require) the verdict depends on
     threshold: float | None = None
 
     def configured(self, *, points: float | None = None, threshold: float | None = None) -> Check:
@@ -111,8 +110,7 @@ class Assignment:
         return register
 
     def check(self, probe: str, *, points: float, title: Text, hint: Text | str = "", hidden: bool = False,
-              id: str | None = None, requires: tuple[str, ...] = (),  # noqa: A002 - "id" is the public name
-              threshold: float | None = None):
+              id: str | None = None, threshold: float | None = None):  # noqa: A002 - "id" is the public name
         if probe not in self.probes:
             raise ValueError(f"check refers to an undeclared probe. Received: {probe!r}")
         if points <= 0:
@@ -124,8 +122,7 @@ class Assignment:
             check_id = id or fn.__name__
             if any(c.id == check_id for c in self.checks):
                 raise ValueError(f"duplicate check id. Received: {check_id!r}")
-            self.checks.append(Check(check_id, title, float(points), probe, fn, hint, hidden, tuple(requires),
-                                     threshold))
+            self.checks.append(Check(check_id, title, float(points), probe, fn, hint, hidden, threshold))
             return fn
 
         return register

@@ -1,24 +1,15 @@
-import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from autograder import imagenet
-
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# The grader's secret for probe inputs (autograder.runner.probe_seed): fixed here so the suite is
+# reproducible on every machine; a real grader keeps its own in ~/.config/tf2-autograder/.
+os.environ["AUTOGRADER_PROBE_KEY"] = "tf2-exercise-kit test suite"
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-
-if imagenet.class_index_path() is None:
-    # No Keras cache and no ../shared copy: the graders only need 1000 (wnid, name) pairs, so the
-    # suite makes its own, for this process and every CLI and worker subprocess it starts.
-    _generated = Path(tempfile.mkdtemp(prefix="ag-test-index-")) / imagenet.CLASS_INDEX_FILE
-    _generated.write_text(json.dumps({str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}), encoding="utf-8")
-    os.environ[imagenet.CLASS_INDEX_ENV] = str(_generated)
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:

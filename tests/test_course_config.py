@@ -12,6 +12,8 @@ from autograder.course_config import (SECTIONS, CourseConfig, CourseConfigError,
                                       parse_config)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "course.toml"
+KIT_REQUIREMENT_RULE = ("[course] kit_requirement must be a pip requirement: a non-empty string on one line, "
+                        "without leading or trailing spaces (e.g. a git+https:// URL or a wheel URL).")
 
 
 def problems_of(text: str) -> list[str]:
@@ -57,6 +59,15 @@ def test_defaults():
     assert config.assignments == graders.ASSIGNMENT_IDS
     assert (config.seed, config.step_timeout, config.submission_timeout) == (0, 60.0, 900.0)
     assert (config.memory_mb, config.workers, config.points, config.thresholds) == (4096, None, {}, {})
+    assert config.kit_requirement == "git+https://github.com/tf2-exercise-kit/tf2-exercise-kit"
+
+
+def test_kit_requirement_is_any_one_line_pip_requirement():
+    for requirement in ("git+https://github.com/teacher/tf2-exercise-kit@v1",
+                        "https://example.org/wheels/tf2_exercise_kit-0.1.0-py3-none-any.whl",
+                        "tf2-exercise-kit @ https://example.org/kit.whl", "/srv/course/kit"):
+        text = f'[course]\nkit_requirement = "{requirement}"'
+        assert parse_config(text) == dataclasses.replace(default_config(), kit_requirement=requirement)
 
 
 def test_every_field_has_a_rule():
@@ -70,6 +81,10 @@ def test_every_field_has_a_rule():
     ('[course]\ndata = "imagenet"', '[course] data must be one of synthetic, tfds. Received: "imagenet"'),
     ('[course]\nseed = -1', "[course] seed must be an integer of at least 0. Received: -1"),
     ('[course]\nseed = 1.5', "[course] seed must be an integer of at least 0. Received: 1.5"),
+    ('[course]\nkit_requirement = ""', f'{KIT_REQUIREMENT_RULE} Received: ""'),
+    ('[course]\nkit_requirement = " git+https://x/y"', f'{KIT_REQUIREMENT_RULE} Received: " git+https://x/y"'),
+    ('[course]\nkit_requirement = "a\\nb"', f'{KIT_REQUIREMENT_RULE} Received: "a\\nb"'),
+    ("[course]\nkit_requirement = 3", f"{KIT_REQUIREMENT_RULE} Received: 3"),
     ("[limits]\nmemory_mb = 12", "[limits] memory_mb must be an integer of at least 256. Received: 12"),
     ('[limits]\nmemory_mb = "4G"', '[limits] memory_mb must be an integer of at least 256. Received: "4G"'),
     ("[limits]\nworkers = 0", "[limits] workers must be an integer of at least 1. Received: 0"),
@@ -99,7 +114,7 @@ def test_bool_is_not_a_number(text, key, received):
 def test_unknown_key():
     assert only_problem('[course]\nlangauge = "bn"') == (
         'course.toml: unknown key [course] langauge. '
-        'Allowed keys: assignments, data, data_dir, language, name, seed. Received: "bn"')
+        'Allowed keys: assignments, data, data_dir, kit_requirement, language, name, seed. Received: "bn"')
     assert only_problem("[limits]\ntimeout = 5") == (
         "course.toml: unknown key [limits] timeout. "
         "Allowed keys: memory_mb, step_timeout, submission_timeout, workers. Received: 5")

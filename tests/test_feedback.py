@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 
 from autograder import records
-from autograder.feedback import feedback_html, feedback_markdown
+from autograder.feedback import LABELS, feedback_html, feedback_markdown
 from autograder.grading import AssignmentResult, SubmissionResult
 from autograder.i18n import render, tr
 from autograder.outcomes import CheckResult, Outcome
@@ -156,14 +156,139 @@ def test_summary_shows_distributions_common_mistakes_times_and_errors():
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+NO_CHROMIUM = ("no chromium, chromium-browser or google-chrome on PATH: `make test` installs Debian's chromium and "
+               "fonts-noto-core through .ci/system-deps where it runs as root with apt-get; elsewhere install them")
+BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync")
+HTML_VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+BENGALI = re.compile("[\u0980-\u09ff]")
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine (Debian package chromium)")
+class Node:
+    """One element of the DOM Chromium dumped: its tag, attributes and children (elements and text)."""
+
+    def __init__(self, tag: str, attrs: dict[str, str], parent: Node | None = None):
+        self.tag, self.attrs, self.parent, self.children = tag, attrs, parent, []
+
+    def classes(self) -> set[str]:
+        return set(self.attrs.get("class", "").split())
+
+    def elements(self, tag: str | None = None, cls: str | None = None) -> list[Node]:
+        """Descendant elements in document order, by tag and class."""
+        found = []
+        for child in self.children:
+            if isinstance(child, Node):
+                if (tag is None or child.tag == tag) and (cls is None or cls in child.classes()):
+                    found.append(child)
+                found += child.elements(tag, cls)
+        return found
+
+    def one(self, tag: str, cls: str | None = None) -> Node:
+        found = self.elements(tag, cls)
+        assert len(found) == 1, f"expected one <{tag} class={cls}> in the rendered page, found {len(found)}"
+        return found[0]
+
+    def text(self) -> str:
+        """The text the element shows, whitespace collapsed as a browser lays it out."""
+        return " ".join("".join(c if isinstance(c, str) else c.text() + " " for c in self.children).split())
+
+    def own_text(self) -> str:
+        """The element's own text, without that of its child elements (a cell's title, not its message)."""
+        return " ".join("".join(c for c in self.children if isinstance(c, str)).split())
+
+    def ancestor(self, tag: str) -> Node | None:
+        node = self.parent
+        while node is not None and node.tag != tag:
+            node = node.parent
+        return node
+
+
+class DomTree(HTMLParser):
+    """Chromium's serialised DOM back into a tree: every non-void element there has its end tag."""
+
+    def __init__(self, markup: str):
+        super().__init__(convert_charrefs=True)
+        self.root = self.current = Node("#document", {})
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        node = Node(tag, {name: value or "" for name, value in attrs}, self.current)
+        self.current.children.append(node)
+        if tag not in HTML_VOID:
+            self.current = node
+
+    def handle_startendtag(self, tag, attrs):
+        self.current.children.append(Node(tag, {name: value or "" for name, value in attrs}, self.current))
+
+    def handle_endtag(self, tag):
+        node = self.current
+        while node is not self.root and node.tag != tag:
+            node = node.parent
+        if node is not self.root:
+            self.current = node.parent
+
+    def handle_data(self, data):
+        self.current.children.append(data)
+
+
+def headless_chromium(tmp_path, *args: str) -> str:
+    """Run Chromium headless with a fresh profile and no network chatter; its stdout."""
+    profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
+    run = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+                         timeout=120, encoding="utf-8", errors="replace")
+    assert run.returncode == 0, f"chromium {' '.join(args)} exited {run.returncode}: {run.stderr[-2000:]}"
+    return run.stdout
+
+
+def vertices(path_data: str) -> int:
+    return len(re.findall(r"[ML]\s", path_data))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_feedback_renders_in_a_headless_browser(tmp_path):
+    """What the student's browser shows of a Bengali page: the DOM Chromium built from it, not the template's text."""
+    result = sample_result()
+    assignment = result.assignments[0]
     page = tmp_path / "feedback.html"
-    page.write_text(feedback_html(sample_result(), student="s001", course="tf2-course", language="bn"),
-                    encoding="utf-8")
+    page.write_text(feedback_html(result, student="s001", course="tf2-course", language="bn"), encoding="utf-8")
+    dom = DomTree(headless_chromium(tmp_path, "--dump-dom", page.as_uri())).root
+
+    assert dom.one("html").attrs.get("lang") == "bn"
+    total_label = render(LABELS["total"], "bn")
+    assert BENGALI.search(total_label), total_label
+    assert dom.one("p", "total").text() == f"{total_label}: {result.score:g}/{result.max_score:g}"
+    section = dom.one("section")
+    assert section.attrs.get("id") == assignment.assignment
+    assert section.one("h2").one("span", "points").text() == f"({assignment.score:g}/{assignment.max_score:g})"
+
+    rows = dom.one("table", "checks").one("tbody").elements("tr")
+    assert len(rows) == len(assignment.checks)
+    for row, graded in zip(rows, assignment.checks):
+        title, english = render(graded.title, "bn"), render(graded.title, "en")
+        assert BENGALI.search(title) and title != english, f"{graded.check_id}: no Bengali title in the catalogue"
+        icon, body, score = [cell for cell in row.children if isinstance(cell, Node) and cell.tag == "td"]
+        assert row.classes() == {graded.outcome.value}
+        assert body.own_text() == title, (graded.check_id, body.own_text())
+        assert score.text() == f"{graded.score:g}/{graded.max_score:g}", graded.check_id
+        tags = [tag.text() for tag in body.elements("span", "tag")]
+        assert tags == ([render(LABELS["hidden"], "bn")] if graded.hidden else []), graded.check_id
+    assert [layer.text() for layer in dom.elements("div", "differs")] == ["Dense(64)"]
+    assert HIDDEN_SECRET.render("bn") not in dom.text() and "SecretLayer" not in dom.text()
+
+    # The training curve: one inline figure, in the row of the check that trained, with both curves drawn.
+    figures = dom.elements("figure")
+    trained = [row for row, graded in zip(rows, assignment.checks)
+               if "training" in graded.details and not graded.hidden]
+    assert [figure.ancestor("tr") for figure in figures] == trained
+    svg = figures[0].one("svg")
+    assert svg.parent is figures[0] and svg.attrs.get("viewbox")
+    epochs = len(TRAINING["history"]["loss"])
+    curves = [path for group in svg.elements("g") if group.attrs.get("id", "").startswith("line2d_")
+              for path in group.elements("path") if vertices(path.attrs.get("d", "")) == epochs]
+    assert len(curves) >= len(TRAINING["history"]), "the loss and accuracy curves (a vertex per epoch) are not drawn"
+    assert figures[0].one("figcaption").text() == render(LABELS["training_curve"], "bn")
+
     shot = tmp_path / "feedback.png"
-    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
-                    "--window-size=1000,1400", page.as_uri()], check=True, capture_output=True, timeout=120)
+    headless_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

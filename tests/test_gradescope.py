@@ -76,7 +76,7 @@ def test_archive_holds_the_scripts_and_the_kit(tmp_path):
                      "kit/autograder/selfcheck/test_fashion_mnist.py", "kit/autograder/graders/fashion_mnist.py"):
         assert required in infos, required
     assert not [name for name in infos if "__pycache__" in name or name.endswith(".pyc")]
-    assert all(name in ("setup.sh", "run_autograder", "course.toml", "imagenet_class_index.json")
+    assert all(name in ("setup.sh", "run_autograder", "course.toml")
                or name.startswith("kit/") for name in infos), sorted(infos)
 
 
@@ -166,10 +166,10 @@ def test_the_bundled_kit_builds_a_complete_wheel(tmp_path):
 
 FAKE_GRADER = """#!/usr/bin/env bash
 # Stands in for the kit's python: records how it was called and what it was given to grade.
-# Arguments: -m autograder grade SUBMISSION --json RESULTS [options]
+# Arguments: -P -m autograder grade SUBMISSION --json RESULTS [options]
 echo "$@" > "$AUTOGRADER_ROOT/called-with"
-ls "$4" > "$AUTOGRADER_ROOT/graded-files"
-echo '{"score": 1, "max_score": 1, "execution_time": 0, "tests": []}' > "$6"
+ls "$5" > "$AUTOGRADER_ROOT/graded-files"
+echo '{"score": 1, "max_score": 1, "execution_time": 0, "tests": []}' > "$7"
 """
 
 
@@ -189,13 +189,36 @@ def test_run_autograder_collects_nested_files_and_passes_the_assignment(tmp_path
     assert completed.returncode == 0
     assert results["score"] == 1
     called = (tree / "called-with").read_text(encoding="utf-8").split()
-    assert called[:3] == ["-m", "autograder", "grade"]
-    assert called[4:8] == ["--json", str(tree / "results" / "results.json"), "--assignment", "fashion_mnist"]
-    assert called[8:] == ["--config", str(tree / "source" / "course.toml")]  # the course's points and language
+    assert called[:4] == ["-P", "-m", "autograder", "grade"]  # -P: the working folder is not on sys.path
+    assert called[5:9] == ["--json", str(tree / "results" / "results.json"), "--assignment", "fashion_mnist"]
+    assert called[9:11] == ["--config", str(tree / "source" / "course.toml")]  # the course's points and language
+    assert called[11:] == ["--isolation", "bwrap"]  # the strongest level first
     assert (tree / "graded-files").read_text(encoding="utf-8").split() == ["fashion_mnist.ipynb", "fashion_mnist.py"]
     assert "collected repo/fashion_mnist.py" in completed.stdout
     assert "ignored repo/hw/fashion_mnist.py" in completed.stdout
-    assert not Path(called[3]).exists(), "the flat working folder is left behind"
+    assert not Path(called[4]).exists(), "the flat working folder is left behind"
+
+
+FAKE_GRADER_WITHOUT_SANDBOX = """#!/usr/bin/env bash
+# A kit that cannot build its sandbox here: --isolation bwrap exits 4; uid grades.
+echo "$@" >> "$AUTOGRADER_ROOT/called-with"
+for last; do :; done
+if [[ "$last" == bwrap ]]; then exit 4; fi
+echo '{"score": 1, "max_score": 1, "execution_time": 0, "tests": [], "extra_data": {"isolation": "uid"}}' > "$7"
+"""
+
+
+def test_run_autograder_falls_back_to_uid_isolation_only_when_the_sandbox_cannot_start(tmp_path):
+    tree = _autograder_tree(tmp_path, {"fashion_mnist.py": "# graded\n"})
+    fake = tmp_path / "fake-python"
+    fake.write_text(FAKE_GRADER_WITHOUT_SANDBOX, encoding="utf-8")
+    fake.chmod(0o755)
+    completed, results = _run_autograder(tree, python=str(fake))
+    assert completed.returncode == 0
+    calls = (tree / "called-with").read_text(encoding="utf-8").splitlines()
+    assert [call.split()[-1] for call in calls] == ["bwrap", "uid"]
+    assert results["score"] == 1 and results["extra_data"]["isolation"] == "uid"
+    assert "grading with --isolation uid" in completed.stdout
 
 
 def test_a_crash_of_the_grading_command_still_leaves_a_zero_result(tmp_path):

@@ -1,57 +1,72 @@
-"""Offline ImageNet class names: where the kit looks, and what graders say when there are none."""
+"""ImageNet class names: grading uses the kit's own index, so it needs nothing from outside the kit."""
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pytest
 
 from autograder import imagenet
-from autograder.context import GradingContext
-from autograder.grading import grade_submission
-from autograder.outcomes import Outcome
-from autograder.runner import Limits
-from conftest import SHARED
+from conftest import ROOT
 from corpus import PRETRAINED_BASE
 
-SHARED_INDEX = SHARED / "data" / imagenet.CLASS_INDEX_FILE
+PREDICTION_CHECKS = {"predictions_default_top", "predictions_top_argument", "predictions_classes",
+                     "predictions_tuple_fields"}
 
 
-def _index_file(path, n=1000):
-    path.write_text(json.dumps({str(i): [f"n{i:08d}", f"class_{i}"] for i in range(n)}), encoding="utf-8")
-    return path
+def test_the_grading_index_has_1000_wordnet_shaped_classes():
+    index = imagenet.grading_class_index()
+    assert sorted(index, key=int) == [str(i) for i in range(1000)]
+    wnids = [entry[0] for entry in index.values()]
+    names = [entry[1] for entry in index.values()]
+    assert all(re.fullmatch(r"n\d{8}", wnid) for wnid in wnids), wnids[:3]
+    assert len(set(wnids)) == 1000 and len(set(names)) == 1000
+    assert all(re.fullmatch(r"[a-z]+_[a-z]+", name) for name in names), names[:3]
 
 
-def test_keras_cache_comes_first_then_the_environment_variable(tmp_path, monkeypatch):
-    cache = tmp_path / "keras_home" / "models"
-    cache.mkdir(parents=True)
-    named = _index_file(tmp_path / "named.json")
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
-    monkeypatch.setenv(imagenet.CLASS_INDEX_ENV, str(named))
-    assert imagenet.class_index_path() == named
-    cached = _index_file(cache / imagenet.CLASS_INDEX_FILE)
-    assert imagenet.class_index_path() == cached
+def test_the_grading_index_is_the_same_in_every_process():
+    here = json.dumps(imagenet.grading_class_index(), sort_keys=True)
+    there = subprocess.run([sys.executable, "-c", "import json; from autograder import imagenet; "
+                            "print(json.dumps(imagenet.grading_class_index(), sort_keys=True))"],
+                           capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
+    assert here == there
 
 
-def test_missing_or_malformed_index_names_the_variable(tmp_path):
-    with pytest.raises(imagenet.MissingResource, match=imagenet.CLASS_INDEX_ENV):
-        imagenet.load_class_index(None)
-    with pytest.raises(imagenet.MissingResource, match="1000"):
-        imagenet.load_class_index(_index_file(tmp_path / "short.json", n=10))
-    assert len(imagenet.load_class_index(_index_file(tmp_path / "full.json"))) == 1000
+def _grade_in_a_bare_home(tmp_path, source: str) -> dict:
+    """The real CLI with HOME empty, no Keras cache, no class-index variable, and no ../shared beside the files."""
+    home, folder = tmp_path / "home", tmp_path / "alone" / "submission"
+    home.mkdir()
+    folder.mkdir(parents=True)
+    (folder / "pretrained.py").write_text(source, encoding="utf-8")
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("AUTOGRADER_IMAGENET_CLASS_INDEX", "KERAS_HOME")}
+    env["HOME"] = str(home)
+    out = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--assignment", "pretrained",
+                           "--json", str(out)], capture_output=True, text=True, cwd=folder, env=env, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert not (home / ".keras" / "models" / imagenet.CLASS_INDEX_FILE).exists()  # nothing was fetched or cached
+    return {test["tags"][1]: test for test in json.loads(out.read_text(encoding="utf-8"))["tests"]}
 
 
-@pytest.mark.skipif(not SHARED_INDEX.is_file(), reason="../shared/data/imagenet_class_index.json is not present")
-def test_the_shared_copy_is_a_valid_index():
-    index = imagenet.load_class_index(SHARED_INDEX)
-    assert index["0"][0].startswith("n") and len(index) == 1000
+@pytest.mark.slow
+def test_the_reference_gets_full_marks_with_nothing_beside_the_kit(tmp_path):
+    tests = _grade_in_a_bare_home(tmp_path, (ROOT / "solutions" / "pretrained.py").read_text(encoding="utf-8"))
+    assert PREDICTION_CHECKS <= set(tests)
+    faults = [check for check, test in tests.items() if test["extra_data"]["grader_fault"]]
+    assert not faults, faults
+    assert all(test["score"] == test["max_score"] for test in tests.values()), \
+        {check: test["output"] for check, test in tests.items() if test["score"] != test["max_score"]}
 
 
-def test_without_a_class_index_the_prediction_checks_are_kit_errors_not_student_failures(submit):
-    context = GradingContext(seed=0, class_index_path=None)
-    directory = submit({"pretrained.py": PRETRAINED_BASE})
-    (result,) = grade_submission(directory, assignment="pretrained", context=context,
-                                 limits=Limits(step_timeout=120)).assignments
-    for check in result.checks:
-        if check.check_id.startswith("predictions"):
-            assert check.outcome is Outcome.ERROR and check.grader_fault, check
-            assert imagenet.CLASS_INDEX_ENV in check.message and "not your fault" in check.message
-        else:
-            assert check.passed, check
+@pytest.mark.slow
+def test_a_wrong_top_predictions_still_loses_its_points_there(tmp_path):
+    wrong = PRETRAINED_BASE.replace("decode_predictions(scores, top=top)[0]",
+                                    "decode_predictions(scores, top=3)[0][::-1]")
+    assert wrong != PRETRAINED_BASE
+    tests = _grade_in_a_bare_home(tmp_path, wrong)
+    lost = {check for check, test in tests.items() if test["score"] < test["max_score"]}
+    assert lost == {"predictions_top_argument", "predictions_classes"}, lost
+    assert "reverse order" in tests["predictions_classes"]["output"]
+    assert not [check for check, test in tests.items() if test["extra_data"]["grader_fault"]]

@@ -1,14 +1,19 @@
 """Notebooks: valid, up to date, nothing hidden for students, stable cell ids, graded like the .py file."""
 import json
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import nbformat
 import pytest
 
 from autograder import graders
 from autograder.grading import find_submission_file, judge_file
-from autograder.notebooks import check_cell_id, source_notebook, student_notebook
+from autograder.notebooks import SETUP_UNAVAILABLE, check_cell_id, setup_source, source_notebook, student_notebook
 from autograder.outcomes import Outcome
+from autograder.release import kit_requirement_of, release
 from autograder.runner import Limits
 from conftest import ROOT
 from corpus import BASES, MISTAKES
@@ -100,6 +105,99 @@ def test_the_solution_notebook_is_the_student_notebook_with_answers():
     differ = [(a.id, a.metadata == b.metadata) for a, b in zip(student.cells, solved.cells) if a.source != b.source]
     assert [cell_id for cell_id, _ in differ] == list(graders.load("cnn").student_names)
     assert all(same_metadata for _, same_metadata in differ)
+
+
+# --------------------------------------------------------------------------- without the kit (Colab, offline)
+WITHOUT_KIT = [sys.executable, "-I", "-S", "-X", "utf8"]  # no site-packages, no current folder: no kit
+KIT_MISSING_NOTE = "The kit is not installed"
+
+
+def run_cells(command, cells, cwd):
+    """Run code cells one after another in one process sharing one namespace, as a kernel does;
+    returns the exit status and each cell's printed output."""
+    driver = ("import json, sys\nnamespace = {'__name__': '__main__'}\n"
+              "for code in json.loads(sys.stdin.read()):\n"
+              "    exec(compile(code, '<cell>', 'exec'), namespace)\n"
+              "    print('\\0', flush=True)")
+    done = subprocess.run([*command, "-c", driver], input=json.dumps(cells), capture_output=True,
+                          encoding="utf-8", cwd=cwd, timeout=300)
+    return done.returncode, done.stdout.split("\0\n")[:-1], done.stderr
+
+
+def test_the_kit_is_not_importable_in_the_stand_in_for_a_fresh_colab(tmp_path):
+    status, printed, _ = run_cells(WITHOUT_KIT, ["import importlib.util\nprint(importlib.util.find_spec('autograder'))"],
+                                   tmp_path)
+    assert status == 0 and printed == ["None\n"]
+
+
+def test_setup_cell_says_in_one_sentence_when_the_kit_cannot_be_installed(tmp_path):
+    """A requirement pip cannot install (here a missing local path; on Colab a wrong URL or no network):
+    the cell prints one bilingual sentence, raises nothing, and the student's code still runs after it."""
+    student_code = "def double(x):\n    return 2 * x\nprint(double(21))"
+    status, printed, stderr = run_cells(WITHOUT_KIT, [setup_source(str(tmp_path / "no-such-kit")), student_code],
+                                        tmp_path)
+    assert status == 0, stderr
+    assert printed == [SETUP_UNAVAILABLE + "\n", "42\n"] and stderr == ""
+    bengali, english = SETUP_UNAVAILABLE.split(" / ")
+    assert re.search(r"[\u0980-\u09FF]", bengali) and "তুমি" in bengali
+    assert "could not be installed" in english and "you can still write and run your code" in english
+
+
+def test_setup_cell_does_nothing_when_the_kit_imports(tmp_path):
+    # pip would fail on this path and the cell would say so: silence means pip never ran
+    status, printed, stderr = run_cells([sys.executable, "-X", "utf8"], [setup_source(str(tmp_path / "no-such-kit"))], tmp_path)
+    assert (status, printed, stderr) == (0, [""], "")
+
+
+def test_without_the_kit_every_kit_cell_of_the_student_notebook_says_so_in_one_line(tmp_path):
+    notebook = student_notebook(build("fashion_mnist"))
+    kit_cells = [cell for cell in notebook.cells if cell.cell_type == "code" and
+                 (cell.id == "grade-yourself" or cell.id.endswith("-selfcheck"))]
+    assert len(kit_cells) == len(graders.load("fashion_mnist").student_names) + 1
+    status, printed, stderr = run_cells(WITHOUT_KIT, [cell.source for cell in kit_cells], tmp_path)
+    assert status == 0, stderr
+    assert len(printed) == len(kit_cells) and stderr == ""
+    for output in printed:
+        assert output.count("\n") == 1 and " / " in output and KIT_MISSING_NOTE in output, output
+
+
+def test_the_courses_kit_requirement_is_what_the_released_notebooks_install(tmp_path):
+    wheel = "https://example.org/course/tf2_exercise_kit-0.1.0-py3-none-any.whl"
+    shutil.copytree(ROOT / "source" / "gap", tmp_path / "source" / "gap",
+                    ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    (tmp_path / "course.toml").write_text(f'[course]\nkit_requirement = "{wheel}"\n', encoding="utf-8")
+    assert kit_requirement_of(tmp_path) == wheel
+    release(tmp_path)
+    for path in (tmp_path / "exercises" / "gap.ipynb", tmp_path / "solutions" / "gap.ipynb",
+                 tmp_path / "source" / "gap" / "gap.ipynb"):
+        first = load(path).cells[0]
+        assert first.id == "setup" and first.source == setup_source(wheel), path
+        assert f'requirement = "{wheel}"' in first.source
+    assert release(tmp_path, check=True) == []
+    other = tmp_path / "other.toml"  # release --config: another course file, another requirement
+    other.write_text('[course]\nkit_requirement = "git+https://github.com/someone/tf2-exercise-kit"\n',
+                     encoding="utf-8")
+    assert Path("exercises/gap.ipynb") in release(tmp_path, check=True, config=other)
+
+
+def test_the_committed_notebooks_install_the_kit_requirement_of_course_toml():
+    requirement = kit_requirement_of(ROOT)
+    for folder in NOTEBOOK_FOLDERS:
+        assert load(ROOT / folder / "gap.ipynb").cells[0].source == setup_source(requirement)
+
+
+def test_nbgrader_course_takes_the_requirement_from_the_course_unless_given(tmp_path):
+    from autograder.cli import main
+
+    config = tmp_path / "course.toml"
+    config.write_text('[course]\nkit_requirement = "git+https://github.com/teacher/tf2-exercise-kit"\n',
+                      encoding="utf-8")
+    first_cell = lambda course: load(course / "source" / "cnn" / "cnn.ipynb").cells[0].source  # noqa: E731
+    common = ["--root", str(ROOT), "--assignment", "cnn", "--config", str(config)]
+    assert main(["nbgrader-course", str(tmp_path / "a"), *common]) == 0
+    assert first_cell(tmp_path / "a") == setup_source("git+https://github.com/teacher/tf2-exercise-kit")
+    assert main(["nbgrader-course", str(tmp_path / "b"), *common, "--kit-requirement", "/srv/kit.whl"]) == 0
+    assert first_cell(tmp_path / "b") == setup_source("/srv/kit.whl")
 
 
 # --------------------------------------------------------------------------- grading notebooks

@@ -32,7 +32,6 @@ VGG_PARAMETERS = 14_714_688
 FEATURE_INPUT = (64, 64, 3)
 KNOWN_INPUT = (4, 4, 3)
 N_CLASSES = 1000
-CLASS_INDEX = ("imagenet_class_index",)  # decoding needs ImageNet's class names, supplied offline
 
 
 # ----------------------------------------------------------------- load_image_batch
@@ -296,7 +295,7 @@ def _same(found: list[list], expected: list[list]) -> bool:
 
 
 @ASSIGNMENT.check("predictions", points=1, title=tr("top_predictions returns 3 (class_id, class_name, score) tuples by default"),
-                  hint=tr("Keep the default top=3 and return the list for the first image."), requires=CLASS_INDEX)
+                  hint=tr("Keep the default top=3 and return the list for the first image."))
 def predictions_default_top(evidence, ctx):
     rows = _rows(evidence, "default")
     if len(rows) != 3:
@@ -304,7 +303,7 @@ def predictions_default_top(evidence, ctx):
 
 
 @ASSIGNMENT.check("predictions", points=1, title=tr("top_predictions honours top"),
-                  hint=tr("Pass top=top to decode_predictions."), requires=CLASS_INDEX)
+                  hint=tr("Pass top=top to decode_predictions."))
 def predictions_top_argument(evidence, ctx):
     rows = _rows(evidence, "five")
     if len(rows) != 5:
@@ -313,7 +312,7 @@ def predictions_top_argument(evidence, ctx):
 
 @ASSIGNMENT.check("predictions", points=2, title=tr("the classes are the model's best for the first image, best first"),
                   hint=tr("scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Do not preprocess "
-                          "the batch again: it arrives ready."), requires=CLASS_INDEX)
+                          "the batch again: it arrives ready."))
 def predictions_classes(evidence, ctx):
     found = _rows(evidence, "default")
     expected = _expected_rows(evidence, ctx, 0, len(found) or 3)
@@ -329,8 +328,7 @@ def predictions_classes(evidence, ctx):
 
 
 @ASSIGNMENT.check("predictions", points=1, title=tr("class ids are WordNet ids and scores are the model's probabilities"),
-                  hint=tr("Keep decode_predictions' tuples as they are: (wnid such as 'n01440764', name, score)."),
-                  requires=CLASS_INDEX)
+                  hint=tr("Keep decode_predictions' tuples as they are: (wnid such as 'n01440764', name, score)."))
 def predictions_tuple_fields(evidence, ctx):
     index = ctx.imagenet_class_index()
     wnids = {entry[0] for entry in index.values()}
