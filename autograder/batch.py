@@ -12,21 +12,25 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import unicodedata
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 
 from autograder import graders
 from autograder.grading import SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult
 from autograder.i18n import Text, literal, tr
+from autograder.isolation import DEFAULT_LEVEL, LEVELS
 from autograder.outcomes import ProbeStatus, not_run
 from autograder.feedback import feedback_html, feedback_markdown
 from autograder.i18n import check_language
@@ -44,6 +48,14 @@ POLL_SECONDS = 0.2
 # The grading process itself (TensorFlow, the training runs of accuracy checks) needs this much on
 # top of the student's worker; the whole tree is stopped beyond memory_mb + GRADER_ALLOWANCE_MB.
 GRADER_ALLOWANCE_MB = 4096
+MAX_ID_CHARS = 128
+# Student ids become folder names, CSV cells and lines of output: no separators, nothing that breaks a line
+# (str.splitlines breaks on more than \n) or reorders what a terminal shows (bidirectional overrides).
+PATH_SEPARATORS = frozenset("/\\")
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP: CSV injection); full-width signs too
+# in some locales, and they cost nothing to cover.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 @dataclass(frozen=True)
@@ -62,6 +74,7 @@ class BatchOptions:
     language: str = "en"                # feedback, results.json and summary
     reveal_hidden: bool = False
     course_name: str = ""
+    isolation: str = DEFAULT_LEVEL      # passed on to `grade --isolation`
 
     def __post_init__(self):
         check_language(self.language)
@@ -89,20 +102,70 @@ class SubmissionSummary:
     message: Text | str = ""
 
 
-def discover(submissions: Path) -> list[Student]:
-    """One student per sub-folder, or per ``<student>.py``/``.ipynb`` file, sorted by id."""
+@dataclass(frozen=True)
+class Rejected:
+    """An entry of the submissions folder that is not graded as a student, and why."""
+
+    name: str
+    path: Path
+    reason: Text
+
+
+class Discovery(NamedTuple):
+    students: list[Student]
+    rejected: list[Rejected]
+
+
+def student_id_problem(student_id: str) -> Text | None:
+    """Why ``student_id`` cannot be a student id (it names a folder under OUT and a grades.csv row), or None."""
+    if any(c in PATH_SEPARATORS for c in student_id):
+        return tr("the name holds a path separator")
+    if any(unicodedata.category(c) in ("Cc", "Zl", "Zp") or c in BIDI_CONTROLS for c in student_id):
+        return tr("the name holds a control character (a newline, tab or the like)")
+    if any(unicodedata.category(c) == "Cs" for c in student_id):  # bytes that are not UTF-8, as os.fsdecode keeps them
+        return tr("the name is not valid UTF-8")
+    if len(student_id) > MAX_ID_CHARS:
+        return tr("the name is longer than {limit} characters", limit=MAX_ID_CHARS)
+    return None
+
+
+def survey(submissions: Path) -> Discovery:
+    """The students in ``submissions`` (one per sub-folder, or per ``<student>.py``/``.ipynb`` file, sorted by id)
+    and the entries that would be students but are refused: links (a link would grade files from outside the
+    class folder), special files, and names that are no safe student id (see :func:`student_id_problem`).
+    Hidden entries (``.``, ``_``) and other files are passed over silently, as before."""
     submissions = Path(submissions)
     if not submissions.is_dir():
         raise FileNotFoundError(f"submissions folder not found. Received: {str(submissions)!r}")
-    students = []
+    found = Discovery([], [])
     for entry in sorted(submissions.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
+        if entry.is_symlink():
+            if entry.is_dir() or entry.suffix in SUBMISSION_SUFFIXES:
+                found.rejected.append(Rejected(entry.name, entry,
+                                               tr("it is a link; copy the student's files in instead")))
+            continue
         if entry.is_dir():
-            students.append(Student(entry.name, entry))
+            student_id = entry.name
         elif entry.suffix in SUBMISSION_SUFFIXES:
-            students.append(Student(entry.stem, entry))
-    return students
+            student_id = entry.stem
+            if not entry.is_file():
+                found.rejected.append(Rejected(entry.name, entry, tr("it is not a regular file")))
+                continue
+        else:
+            continue
+        problem = student_id_problem(student_id)
+        if problem is not None:
+            found.rejected.append(Rejected(entry.name, entry, problem))
+        else:
+            found.students.append(Student(student_id, entry))
+    return found
+
+
+def discover(submissions: Path) -> list[Student]:
+    """One student per sub-folder, or per ``<student>.py``/``.ipynb`` file, sorted by id (see :func:`survey`)."""
+    return survey(submissions).students
 
 
 def is_done(out: Path, student: str) -> bool:
@@ -113,7 +176,7 @@ def is_done(out: Path, student: str) -> bool:
 def _grade_command(student: Student, options: BatchOptions, workdir: Path, results: Path) -> list[str]:
     """``python -m autograder grade`` for this student; a lone file is graded as the one assignment."""
     target = student.path
-    command = [sys.executable, "-m", "autograder", "grade"]
+    command = [sys.executable, "-P", "-m", "autograder", "grade"]  # -P: nothing of the cwd on sys.path
     if student.path.is_file():
         if len(options.assignments) != 1:
             raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
@@ -124,7 +187,7 @@ def _grade_command(student: Student, options: BatchOptions, workdir: Path, resul
         command += ["--assignment", options.assignments[0]]
     command += [str(target), "--record", str(results), "--timeout", str(options.step_timeout),
                 "--memory-mb", str(options.memory_mb), "--seed", str(options.seed), "--data", options.data,
-                "--threads", "1"]
+                "--threads", "1", "--isolation", options.isolation]
     if options.data_dir:
         command += ["--data-dir", options.data_dir]
     if options.config:
@@ -134,7 +197,7 @@ def _grade_command(student: Student, options: BatchOptions, workdir: Path, resul
 
 def failed_result(student: str, options: BatchOptions, state: str, message: Text) -> SubmissionResult:
     """Every check of every assignment at zero, with the reason: how a lost submission is recorded."""
-    result = SubmissionResult(student)
+    result = SubmissionResult(student, isolation=options.isolation)
     status = ProbeStatus(state, message)
     for assignment_id in options.assignments:
         assignment = graders.load_configured(assignment_id, options.points, options.thresholds)
@@ -228,24 +291,64 @@ def write_summary(out: Path, options: BatchOptions) -> Path:
 
 
 # ---------------------------------------------------------------------------- the class
+def spreadsheet_safe(text: str) -> str:
+    """``text`` for a grades.csv cell: shown by a spreadsheet, never run (a leading ``'`` before a formula sign)."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def _number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{what} is not a number: {value!r:.40}")
+    return float(value)
+
+
+def _grades_row(results: Path, assignments: tuple[str, ...]) -> list[str]:
+    """One student's grades.csv row from their results.json; ValueError (or OSError) when it is unusable."""
+    problem = student_id_problem(results.parent.name)
+    if problem is not None:
+        raise ValueError(str(problem))
+    payload = json.loads(results.read_text(encoding="utf-8"))
+    if not isinstance(payload, dict) or not isinstance(payload.get("tests"), list):
+        raise ValueError("no list of tests")
+    per_assignment = {a: 0.0 for a in assignments}
+    outcomes = set()
+    for test in payload["tests"]:
+        tags = test.get("tags") if isinstance(test, dict) else None
+        extra = test.get("extra_data") if isinstance(test, dict) else None
+        if not (isinstance(tags, list) and tags and isinstance(tags[0], str) and isinstance(extra, dict)
+                and isinstance(extra.get("outcome"), str)):
+            raise ValueError("a test without tags or outcome")
+        per_assignment[tags[0]] = per_assignment.get(tags[0], 0.0) + _number(test.get("score"), "a test's score")
+        outcomes.add(extra["outcome"])
+    status = "timeout" if "timeout" in outcomes else "error" if "error" in outcomes else "ok"
+    score, max_score = _number(payload.get("score"), "score"), _number(payload.get("max_score"), "max_score")
+    extra = payload.get("extra_data")
+    isolation = extra.get("isolation") if isinstance(extra, dict) else None
+    isolation = isolation if isolation in (*LEVELS, "not run") else "unknown"  # the level student code ran under
+    return [spreadsheet_safe(results.parent.name), *(f"{per_assignment[a]:g}" for a in assignments),
+            f"{score:g}", f"{max_score:g}", spreadsheet_safe(status), isolation]
+
+
 def write_grades_csv(out: Path, assignments: tuple[str, ...]) -> Path:
-    """``grades.csv`` from every results.json under ``out``: one row per student (see README for columns)."""
+    """``grades.csv`` from every results.json under ``out``: one row per student (see README for columns).
+
+    Text cells are made safe for spreadsheets (:func:`spreadsheet_safe`); a results.json that cannot be read,
+    does not parse or lacks fields, or sits in a folder whose name is no safe student id, is left out with a
+    warning on stderr, never a crash.
+    """
     rows = []
     for results in sorted(out.glob(f"*/{RESULTS_FILE}")):
-        payload = json.loads(results.read_text(encoding="utf-8"))
-        per_assignment = {a: 0.0 for a in assignments}
-        outcomes = set()
-        for test in payload["tests"]:
-            per_assignment[test["tags"][0]] = per_assignment.get(test["tags"][0], 0.0) + test["score"]
-            outcomes.add(test["extra_data"]["outcome"])
-        status = "timeout" if "timeout" in outcomes else "error" if "error" in outcomes else "ok"
-        rows.append([results.parent.name, *(f"{per_assignment[a]:g}" for a in assignments),
-                     f"{payload['score']:g}", f"{payload['max_score']:g}", status])
+        try:
+            rows.append(_grades_row(results, assignments))
+        except (OSError, ValueError) as exc:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+            print(f"warning: {GRADES_FILE} leaves out {results.parent.name!r}: {str(results)!r} is unusable "
+                  f"({type(exc).__name__}: {str(exc)[:200]!r})", file=sys.stderr)
     path = out / GRADES_FILE
     temporary = path.with_suffix(".csv.tmp")
     with open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["student_id", *assignments, "total", "max", "status"])
+        writer.writerow([spreadsheet_safe(cell) for cell in ("student_id", *assignments, "total", "max", "status",
+                                                                  "isolation")])
         writer.writerows(rows)
     temporary.replace(path)
     return path
@@ -255,6 +358,7 @@ def write_grades_csv(out: Path, assignments: tuple[str, ...]) -> Path:
 class BatchReport:
     summaries: list[SubmissionSummary] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)  # entries not graded as students (names, links)
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -264,8 +368,8 @@ def grade_all(submissions: Path, out: Path, options: BatchOptions, *, resume: bo
     """Grade every student in ``submissions`` into ``out``; ``progress(event, outcome_or_student)`` is told as it goes."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    students = discover(submissions)
-    report, started = BatchReport(), time.monotonic()
+    students, rejected = survey(submissions)
+    report, started = BatchReport(rejected=rejected), time.monotonic()
     todo = [s for s in students if not (resume and is_done(out, s.id))]
     report.skipped = [s.id for s in students if s not in todo]
     stop = threading.Event()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from autograder.runner import Limits
 
-EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_INTERRUPTED = 0, 2, 3, 130
+EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_NO_SANDBOX, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 
 
 def _positive_float(text: str) -> float:
@@ -17,6 +17,30 @@ def _positive_float(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be a positive number. Received: {text!r}")
     return value
+
+
+def _add_isolation_option(parser: argparse.ArgumentParser) -> None:
+    from autograder.isolation import DEFAULT_LEVEL, LEVELS
+
+    parser.add_argument("--isolation", choices=LEVELS, default=DEFAULT_LEVEL,
+                        help="how student code is walled off: bwrap (default: an OS sandbox; grading stops if it "
+                             "cannot be set up), uid (as root: an unprivileged user, for containers that block "
+                             "user namespaces), none (a plain process: debugging only)")
+
+
+def _sandbox_ready(level: str) -> bool:
+    """Fail closed: say why the requested isolation cannot run and how to fix it; warn about 'none'."""
+    from autograder.isolation import Isolation, IsolationUnavailable
+
+    try:
+        Isolation(level).verify()
+    except IsolationUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    if level == "none":
+        print("warning: --isolation none: student code runs as a plain process with your user's rights, files "
+              "and network. Use it only to debug the kit, never for grades.", file=sys.stderr)
+    return True
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="language of the report and results.json (default: the config's, else en)")
     grade.add_argument("--reveal-hidden", action="store_true",
                        help="put hidden checks' messages into results.json too (after the deadline)")
+    _add_isolation_option(grade)
     grade.add_argument("--record", type=Path, metavar="FILE",
                        help="also write the full grading record (every message in every language; for grade-all)")
 
@@ -67,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                            help="seconds one step of student code may run (default 60)")
     grade_all.add_argument("--memory-mb", type=int, metavar="M",
                            help="memory one sandbox worker may use (default 4096)")
+    _add_isolation_option(grade_all)
     grade_all.add_argument("--resume", action="store_true", help="skip students who already have results")
     grade_all.add_argument("--lang", choices=LANGUAGES, default=None,
                            help="language of feedback, results.json and summary (default: the course's)")
@@ -76,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="regenerate exercises/ and solutions/ from source/")
     release.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding source/")
     release.add_argument("--check", action="store_true", help="only report whether the outputs are up to date")
+    release.add_argument("--config", type=Path, default=None, metavar="TOML",
+                         help="course configuration whose [course] kit_requirement the notebooks install "
+                              "(default: ROOT/course.toml when it exists)")
 
     course = commands.add_parser("nbgrader-course",
                                  help="write an nbgrader course folder (configuration and source notebooks)")
@@ -84,9 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     course.add_argument("--course-id", default="tf2-course", help="nbgrader course id (default tf2-course)")
     course.add_argument("--assignment", action="append", choices=graders.ASSIGNMENT_IDS,
                         help="include only this assignment (repeatable; default: all)")
+    course.add_argument("--config", type=Path, default=None, metavar="TOML",
+                        help="course configuration whose [course] kit_requirement the notebooks install "
+                             "(default: ROOT/course.toml when it exists)")
     course.add_argument("--kit-requirement", default=None, metavar="REQ",
                         help="what the notebooks' first cell pip-installs when the kit is missing, e.g. "
-                             "git+https://example.org/you/tf2-exercise-kit (default: tf2-exercise-kit)")
+                             "git+https://github.com/you/tf2-exercise-kit (default: the course configuration's "
+                             "kit_requirement)")
 
     gradescope = commands.add_parser("gradescope-package",
                                      help="write a Gradescope autograder zip (setup.sh, run_autograder, the kit)")
@@ -94,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's project folder (default: .)")
     gradescope.add_argument("--assignment", choices=graders.ASSIGNMENT_IDS,
                             help="grade only this assignment (default: all)")
+
+    student = commands.add_parser("student-package",
+                                  help="write the wheel students install: notebook helpers, public self-checks and "
+                                       "the demos' data, without the graders")
+    student.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder the wheel goes into")
+    student.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's project folder (default: .)")
     return parser
 
 
@@ -105,6 +144,8 @@ def _grade(args) -> int:
     from autograder.records import write_record
     from autograder.report import print_report, write_gradescope
 
+    if not _sandbox_ready(args.isolation):
+        return EXIT_NO_SANDBOX
     try:
         config = load_config(args.config) if args.config else None
         language = args.lang or (config.language if config else "en")
@@ -112,7 +153,8 @@ def _grade(args) -> int:
         result = grade_submission(args.submission, assignment=args.assignment,
                                   context=GradingContext(seed=args.seed, data_source=args.data,
                                                          data_dir=args.data_dir),
-                                  limits=Limits(step_timeout=args.timeout, memory_mb=args.memory_mb),
+                                  limits=Limits(step_timeout=args.timeout, memory_mb=args.memory_mb,
+                                                isolation=args.isolation),
                                   course=(config or default_config()).grading_settings())
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -144,7 +186,7 @@ def _batch_options(args):
         workers=args.workers or config.workers or max(1, os.cpu_count() or 1),
         submission_timeout=args.timeout or config.submission_timeout,
         step_timeout=args.step_timeout or config.step_timeout,
-        memory_mb=args.memory_mb or config.memory_mb,
+        memory_mb=args.memory_mb or config.memory_mb, isolation=args.isolation,
         seed=config.seed, data=config.data, data_dir=config.data_dir)
 
 
@@ -153,6 +195,8 @@ def _grade_all(args) -> int:
     from autograder.batch_progress import progress_for
     from autograder.i18n import render, tr
 
+    if not _sandbox_ready(args.isolation):
+        return EXIT_NO_SANDBOX
     try:
         options = _batch_options(args)
         total = len(discover(args.submissions))
@@ -163,6 +207,9 @@ def _grade_all(args) -> int:
         report = grade_all(args.submissions, args.out, options, resume=args.resume, progress=progress)
     failed = [s for s in report.summaries if s.status != "graded"]
     say = lambda text: print(render(text, options.language))  # noqa: E731
+    for entry in report.rejected:  # repr: a name with a newline stays on its warning's line
+        print(render(tr("warning: {entry} was not graded: {reason}", entry=repr(entry.name), reason=entry.reason),
+                     options.language), file=sys.stderr)
     say(tr("graded {count} submission(s) in {seconds:.0f} s; skipped {skipped} already done; {failed} stopped or "
            "failed; grades in {csv}, feedback in {out}/<student>/, class summary in {summary}",
            count=len(report.summaries), seconds=report.seconds, skipped=len(report.skipped), failed=len(failed),
@@ -176,7 +223,11 @@ def _grade_all(args) -> int:
 def _release(args) -> int:
     from autograder.release import release
 
-    stale = release(args.root, check=args.check)
+    try:
+        stale = release(args.root, check=args.check, config=args.config)
+    except (FileNotFoundError, ValueError) as exc:  # ValueError: course.toml problems, unpaired markers
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.check and stale:
         print("out of date: " + ", ".join(str(p) for p in stale), file=sys.stderr)
         return 1
@@ -188,11 +239,12 @@ def _release(args) -> int:
 def _nbgrader_course(args) -> int:
     from autograder import graders
     from autograder.nbgrader_course import write_course
-    from autograder.notebooks import KIT_REQUIREMENT
+    from autograder.release import kit_requirement_of
 
     try:
+        requirement = args.kit_requirement or kit_requirement_of(args.root, args.config)
         written = write_course(args.course_dir, args.root, args.assignment or list(graders.ASSIGNMENT_IDS),
-                               course_id=args.course_id, kit_requirement=args.kit_requirement or KIT_REQUIREMENT)
+                               course_id=args.course_id, kit_requirement=requirement)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -214,11 +266,35 @@ def _gradescope_package(args) -> int:
     return EXIT_OK
 
 
+def _student_package(args) -> int:
+    from autograder.student_package import build_wheel
+
+    try:
+        written = build_wheel(args.out, root=args.root)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(written)
+    return EXIT_OK
+
+
+def _drop_working_directory_from_path() -> None:
+    """``python -m`` puts the working directory first on sys.path; a module planted there (for example one a
+    model's config names, which Keras imports while loading) must never run in this trusted process."""
+    here = os.path.realpath(os.getcwd())
+    sys.path[:] = [entry for entry in sys.path if entry and os.path.realpath(entry) != here]
+
+
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from autograder.quiet import import_tensorflow_quietly, set_tensorflow_environment
+
+    set_tensorflow_environment()  # also here for callers of main() that bypass __main__.py
+    _drop_working_directory_from_path()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are noise here
     args = build_parser().parse_args(argv)
+    if args.command == "grade":  # the one command whose own process loads TensorFlow: do it here, minus
+        import_tensorflow_quietly()  # the start-up lines no setting silences (grade-all's run in grading.log)
     commands = {"grade": _grade, "grade-all": _grade_all, "release": _release, "nbgrader-course": _nbgrader_course,
-                "gradescope-package": _gradescope_package}
+                "gradescope-package": _gradescope_package, "student-package": _student_package}
     return commands[args.command](args)

@@ -1,6 +1,7 @@
 """Grade a submission: find its files, run them in the sandbox, judge every check."""
 from __future__ import annotations
 
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ from autograder.spec import Assignment
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkouts, copies)
+# No real hand-in is this large; beyond it a file is refused (a resource attack, or a mistake). Notebooks
+# keep their outputs (plots as base64 images), so they may be larger than a plain module.
+MAX_SUBMISSION_BYTES = {".py": 5 * 2**20, ".ipynb": 64 * 2**20}
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class SubmissionResult:
     submission: str
     assignments: list[AssignmentResult] = field(default_factory=list)
     seconds: float = 0.0
+    isolation: str = ""  # the level (autograder.isolation) the student's code ran under; "" if none ran
 
     @property
     def score(self) -> float:
@@ -61,17 +66,64 @@ class SubmissionResult:
         return [c for a in self.assignments for c in a.checks if c.grader_fault]
 
 
+class SubmissionRefused(Exception):
+    """A submission file that is not graded at all (a link, not a regular file, too large): why, for the student."""
+
+    def __init__(self, message: Text):
+        super().__init__(str(message))
+        self.message = message
+
+
+def _refusal(path: Path, folder: Path | None) -> Text | None:
+    """Why ``path`` may not be graded as a student's own file, or None when it may.
+
+    Inside a submission folder (``folder`` given) the file itself must be a regular file and
+    not a link: a link would let a student hand in someone else's file (the instructor's
+    solution, say) as their own. The folder itself may be a link; the instructor chose it.
+    A file given directly (``folder`` None) was chosen by the instructor, so a link to it is
+    followed, but what it names must still be a regular file of reasonable size.
+    """
+    try:
+        info = path.lstat() if folder is not None else path.stat()
+    except OSError:
+        return tr("{name} could not be read; hand in the file itself.", name=path.name)
+    if stat.S_ISLNK(info.st_mode):
+        return tr("{name} is a link; hand in the file itself.", name=path.name)
+    if not stat.S_ISREG(info.st_mode):
+        return tr("{name} is not a regular file; hand in the file itself.", name=path.name)
+    if folder is not None and not path.resolve().is_relative_to(folder.resolve()):
+        return tr("{name} lies outside the submission folder; hand in the file itself.", name=path.name)
+    limit = MAX_SUBMISSION_BYTES.get(path.suffix, min(MAX_SUBMISSION_BYTES.values()))
+    if info.st_size > limit:
+        return tr("{name} is {size:.1f} MiB, larger than the {limit:g} MiB a submission may be; it was not graded.",
+                  name=path.name, size=info.st_size / 2**20, limit=limit / 2**20)
+    return None
+
+
 def find_submission_file(submission: Path, assignment_id: str) -> tuple[Path | None, Text | str]:
     """The file for ``assignment_id`` in a submission directory (or the submission itself), and a note.
 
     A directory may hold both ``<id>.py`` and ``<id>.ipynb`` (the kit's exercises/ does): the one
     changed last is graded, since that is the one the student worked in; equally new files
     resolve to the ``.py``. The note says which was chosen, so nobody has to guess.
+
+    Raises :class:`SubmissionRefused` when a file of that name is there but may not be graded
+    (see :func:`_refusal`): a link, something other than a regular file, or over
+    :data:`MAX_SUBMISSION_BYTES`.
     """
     if submission.is_file():
-        return (submission if submission.stem == assignment_id else None), ""
+        if submission.stem != assignment_id:
+            return None, ""
+        refusal = _refusal(submission, None)
+        if refusal is not None:
+            raise SubmissionRefused(refusal)
+        return submission, ""
     candidates = [submission / f"{assignment_id}{suffix}" for suffix in SUBMISSION_SUFFIXES]
-    candidates = [c for c in candidates if c.is_file()]
+    candidates = [c for c in candidates if c.is_symlink() or c.exists()]  # a dangling link is refused too
+    for candidate in candidates:
+        refusal = _refusal(candidate, submission)
+        if refusal is not None:
+            raise SubmissionRefused(refusal)
     if len(candidates) < 2:
         return (candidates[0] if candidates else None), ""
     script, notebook = candidates
@@ -98,17 +150,21 @@ def assignments_for(submission: Path, requested: str | None) -> list[str]:
 
 def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits) -> list[CheckResult]:
     """Run ``assignment``'s probes on ``file`` in the sandbox and judge each of its checks."""
-    with SandboxSession(assignment, file, seed=context.seed, limits=limits,
-                        class_index=context.class_index_path) as session:
+    with SandboxSession(assignment, file, seed=context.seed, limits=limits) as session:
         observed = session.run()
         return [judge(assignment.id, check, *observed[check.probe], context) for check in assignment.checks]
 
 
 def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
-                     limits: Limits, note: Text | str = "", course: CourseSettings | None = None) -> AssignmentResult:
+                     limits: Limits, note: Text | str = "", course: CourseSettings | None = None,
+                     refused: Text | None = None) -> AssignmentResult:
+    """Grade ``file`` (None: nothing handed in; ``refused``: handed in but not gradable, and why)."""
     course = course or CourseSettings()
     assignment = graders.load_configured(assignment_id, course.points, course.thresholds)
     started = time.monotonic()
+    if refused is not None:
+        checks = [not_run(assignment.id, check, ProbeStatus("error", refused)) for check in assignment.checks]
+        return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0, refused)
     if file is None:
         missing = ProbeStatus("not_attempted", tr("No {name}.py or {name}.ipynb was found in the submission.",
                                                   name=assignment_id))
@@ -126,11 +182,15 @@ def grade_submission(submission: Path, *, assignment: str | None = None, context
     context = context or GradingContext()
     limits = limits or Limits()
     started = time.monotonic()
-    result = SubmissionResult(str(submission))
+    result = SubmissionResult(str(submission), isolation=limits.isolation)
     for assignment_id in assignments_for(submission, assignment):
-        file, note = find_submission_file(submission, assignment_id)
+        try:
+            file, note = find_submission_file(submission, assignment_id)
+            refused = None
+        except SubmissionRefused as refusal:
+            file, note, refused = None, "", refusal.message
         result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits, note=note,
-                                                   course=course))
+                                                   course=course, refused=refused))
     result.seconds = time.monotonic() - started
     return result
 

@@ -4,7 +4,15 @@
   definitions and prints one friendly line per test.
 * :func:`check_score` is what an nbgrader test cell runs: the cell's result is the points
   the kit gives for that check, which nbgrader awards as partial credit.
-* :func:`grade_here` prints the whole grade of the notebook, as the instructor will see it.
+* :func:`grade_here` prints the notebook's grade on the visible checks, as the instructor
+  will see it, when the instructor's kit is installed; from the student package it runs
+  every public self-check instead.
+
+This module ships in both installs. The student package (``python -m autograder
+student-package``) holds it with the public self-checks and the demos' data, and never the
+graders: :func:`self_check` and :func:`grade_here` work from it alone, and everything that
+needs the instructor's kit imports it only inside ``try: ... except ImportError`` (the
+modules listed in :data:`INSTRUCTOR_IMPORTS`, which the package build checks).
 
 Grading never happens in the kernel: the code cells executed so far (IPython's ``In``)
 are written out as a notebook and graded by ``python -m autograder grade`` in a fresh
@@ -17,6 +25,7 @@ grade (see README, "Trust").
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -28,14 +37,40 @@ from pathlib import Path
 
 from autograder import public_tests
 
+# The instructor's modules this one uses when they are installed: imported only inside
+# `try: ... except ImportError`, so the student package, which leaves them out, still works.
+INSTRUCTOR_IMPORTS = ("autograder.graders", "autograder.isolation")
+# Each assignment's functions in the order students write them (autograder.graders' student_names,
+# which tests/test_student_package.py keeps this equal to): a public test belongs to the last one it uses.
+STUDENT_NAMES: dict[str, tuple[str, ...]] = {
+    "fashion_mnist": ("normalize", "build_dense_classifier", "AccuracyCallback"),
+    "cnn": ("normalize", "make_batches", "build_cnn"),
+    "gap": ("pre_process_image", "build_head", "build_standard_classifier", "add_gap"),
+    "pretrained": ("load_image_batch", "preprocess", "top_predictions", "build_feature_extractor",
+                   "extract_features"),
+    "transfer": ("load_vgg_base", "freeze_vgg", "build_transfer_model", "unfreeze_from", "compile_for_fine_tuning"),
+}
 GRADING_TIMEOUT_SECONDS = 840  # below nbgrader_course.CELL_TIMEOUT_SECONDS, so the cell reports why
 KIT_CELL_MARK = "from autograder.kernel import"
+HIDDEN_BY_INSTRUCTOR = ("লুকানো পরীক্ষা {count}টা: সেগুলো তোমার শিক্ষক গ্রেড করবেন, তাই এখানে দেখানো হলো না; "
+                        "নিচের মোটে সেগুলোর নম্বরও আছে। / {count} hidden check(s) are graded by your instructor and "
+                        "not shown here; the total below includes their points.")
+GRADED_BY_INSTRUCTOR = ("তুমি এখানে শুধু পাবলিক স্ব-পরীক্ষার ফল দেখছ; গ্রেডের পরীক্ষাগুলো, দৃশ্যমান আর লুকানো "
+                        "দুটোই, তোমার শিক্ষক চালাবেন। / These are the public self-checks only; the graded checks, "
+                        "visible and hidden, are run by your instructor.")
+_NO_INSTRUCTOR_KIT = ("grading needs the instructor's kit (autograder.graders), which the student package leaves "
+                      "out: install tf2-exercise-kit itself to grade here")
 _MARKS = {"passed": "✓", "failed": "✗", "not_attempted": "·", "error": "!", "timeout": "⏱"}
 _graded: dict[tuple[str, str], dict] = {}  # (assignment, code digest) -> results.json; one kernel's cache
 
 
 def _autograding() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def _instructor_kit() -> bool:
+    """Whether the instructor's kit (graders, runner, sandbox) is installed, not only the student package."""
+    return importlib.util.find_spec("autograder.graders") is not None
 
 
 # ----------------------------------------------------------------------- self-checks
@@ -66,14 +101,37 @@ def self_check(assignment_id: str, name: str, namespace: dict) -> bool:
     if _autograding():
         print(f"(self-check of {name} skipped while nbgrader grades)")
         return True
+    tests = _public_tests(assignment_id).get(name, [])
+    if not tests:  # pytest with no test ids would collect whatever lies in the current folder
+        print(f"`{name}` has no public self-check; the final grade still checks it.")
+        return True
+    results = _run_public_tests(assignment_id, tests, namespace)
+    passed = all(outcome != "failed" for _, outcome, _ in results)
+    if not results:
+        print("কোনো পরীক্ষা চলেনি / no test ran")
+    elif passed:
+        print(f"`{name}`: সব ঠিক আছে / all self-checks passed. The final grade checks more.")
+    return passed
+
+
+def _student_names(assignment_id: str) -> tuple[str, ...]:
+    if assignment_id not in STUDENT_NAMES:
+        raise ValueError(f"unknown assignment; expected one of {tuple(STUDENT_NAMES)}. Received: {assignment_id!r}")
+    return STUDENT_NAMES[assignment_id]
+
+
+def _public_tests(assignment_id: str) -> dict[str, list[str]]:
+    """``{student function: [public test names]}`` of the assignment's self-check file."""
+    text = public_tests.path(assignment_id).read_text(encoding="utf-8")
+    return public_tests.tests_by_function(text, _student_names(assignment_id))
+
+
+def _run_public_tests(assignment_id: str, tests: list[str], namespace: dict) -> list[tuple[str, str, str]]:
+    """Run ``tests`` of the public file on the functions in ``namespace``; print one line per test."""
     import pytest
 
     test_file = public_tests.path(assignment_id)
     student_names = _student_names(assignment_id)
-    tests = public_tests.tests_by_function(test_file.read_text(encoding="utf-8"), student_names).get(name, [])
-    if not tests:  # pytest with no test ids would collect whatever lies in the current folder
-        print(f"`{name}` has no public self-check; the final grade still checks it.")
-        return True
     module = types.ModuleType(assignment_id)
     # Functions further down the notebook may not exist yet; the test file imports them all.
     module.__dict__.update({n: _not_defined_yet(n) for n in student_names})
@@ -91,7 +149,6 @@ def self_check(assignment_id: str, name: str, namespace: dict) -> bool:
                          f"--rootdir={test_file.parent}"], plugins=[collector])
         finally:
             sys.stdout = stdout
-    passed = True
     for test, outcome, message in collector.results:
         label = test.removeprefix("test_").replace("_", " ")
         if outcome == "passed":
@@ -99,13 +156,8 @@ def self_check(assignment_id: str, name: str, namespace: dict) -> bool:
         elif outcome == "skipped":
             print(f"– {label}: skipped ({message})")
         else:
-            passed = False
             print(f"✗ {label}: {message}")
-    if not collector.results:
-        print("কোনো পরীক্ষা চলেনি / no test ran")
-    elif passed:
-        print(f"`{name}`: সব ঠিক আছে / all self-checks passed. The final grade checks more.")
-    return passed
+    return collector.results
 
 
 def _not_defined_yet(name: str):
@@ -115,26 +167,58 @@ def _not_defined_yet(name: str):
     return stand_in
 
 
-def _student_names(assignment_id: str) -> tuple[str, ...]:
-    from autograder import graders
-
-    return graders.load(assignment_id).student_names
+def _public_checks_here(assignment_id: str, namespace: dict | None) -> None:
+    """The student package's grade_here: every public self-check of the assignment, then who grades."""
+    if _autograding():
+        print(f"(public self-checks of {assignment_id} skipped while nbgrader grades)")
+        return
+    if namespace is None:
+        namespace = _notebook_shell("outside one, run `pytest` on the exercise's test file").user_ns
+    by_function = _public_tests(assignment_id)
+    tests = [test for name in _student_names(assignment_id) for test in by_function.get(name, [])]
+    results = _run_public_tests(assignment_id, tests, namespace) if tests else []
+    passed = sum(outcome == "passed" for _, outcome, _ in results)
+    print(f"পাবলিক স্ব-পরীক্ষা / Public self-checks: {passed}/{len(results)} passed")
+    print(GRADED_BY_INSTRUCTOR)
 
 
 # ----------------------------------------------------------------------- grading
-def _executed_cells() -> list[str]:
+def _notebook_shell(outside: str):
     try:
         from IPython import get_ipython
     except ImportError:
         get_ipython = None
     shell = get_ipython() if get_ipython else None
     if shell is None:
-        raise RuntimeError("this helper runs inside a Jupyter notebook. Outside one, grade the file with "
-                           "`python -m autograder grade <file>`.")
+        raise RuntimeError(f"this helper runs inside a Jupyter notebook; {outside}.")
+    return shell
+
+
+def _executed_cells() -> list[str]:
+    shell = _notebook_shell("outside one, grade the file with `python -m autograder grade <file>`")
     # The kit's own cells (self-checks, grading) are left out: they define nothing to grade,
     # and leaving them out keeps one grading run for all of a notebook's test cells.
     return [cell for cell in shell.user_ns.get("In", [])[1:]
             if cell.strip() and KIT_CELL_MARK not in cell]
+
+
+def _kernel_isolation() -> str:
+    """The sandbox where it can be made; else, for a student checking their own work in their own kernel
+    (Colab, where user namespaces are blocked), a plain process: it only runs code the kernel already runs.
+    Under nbgrader the grade counts, so there it stays ``bwrap`` and fails closed."""
+    try:
+        from autograder.isolation import DEFAULT_LEVEL, Isolation, IsolationUnavailable
+    except ImportError as error:  # the student package: grading needs the instructor's kit
+        raise RuntimeError(_NO_INSTRUCTOR_KIT) from error
+
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return DEFAULT_LEVEL
+    try:
+        Isolation(DEFAULT_LEVEL).verify()
+    except IsolationUnavailable:
+        return "none"
+    return DEFAULT_LEVEL
+
 
 
 def _grade_cells(assignment_id: str, cells: list[str]) -> dict:
@@ -146,7 +230,8 @@ def _grade_cells(assignment_id: str, cells: list[str]) -> dict:
         submission.write_text(nbformat.writes(notebook), encoding="utf-8")
         results = Path(tmp) / "results.json"
         process = subprocess.run(
-            [sys.executable, "-m", "autograder", "grade", str(submission), "--json", str(results)],
+            [sys.executable, "-P", "-m", "autograder", "grade", str(submission), "--json", str(results),
+             "--isolation", _kernel_isolation()],
             capture_output=True, text=True, timeout=GRADING_TIMEOUT_SECONDS, check=False)
         if not results.is_file():
             raise RuntimeError(f"grading did not finish (exit code {process.returncode}):\n{process.stderr[-2000:]}")
@@ -154,11 +239,19 @@ def _grade_cells(assignment_id: str, cells: list[str]) -> dict:
 
 
 def _results(assignment_id: str) -> dict:
+    if not _instructor_kit():
+        raise RuntimeError(_NO_INSTRUCTOR_KIT)
     cells = _executed_cells()
     key = (assignment_id, hashlib.sha256("\0".join(cells).encode()).hexdigest())
     if key not in _graded:
         _graded[key] = _grade_cells(assignment_id, cells)
     return _graded[key]
+
+
+def _print_test(test: dict) -> None:
+    outcome = test["extra_data"]["outcome"]
+    line = f"{_MARKS.get(outcome, '?')} {test['score']:g}/{test['max_score']:g}  {test['name']}"
+    print(line if outcome == "passed" else f"{line}\n      {outcome}: {test['output']}")
 
 
 def check_score(assignment_id: str, check_id: str) -> float:
@@ -167,26 +260,38 @@ def check_score(assignment_id: str, check_id: str) -> float:
     An nbgrader test cell ends with this call, so the cell's result is the score and nbgrader
     awards exactly it (its partial-credit rule). Returning rather than raising keeps tracebacks,
     and with them the hidden cell's code, out of the students' feedback. Anything that goes
-    wrong while grading raises, which nbgrader scores as zero.
+    wrong while grading raises, which nbgrader scores as zero. It grades with the instructor's
+    kit: nbgrader's test cells run on the instructor's machine, never from the student package.
     """
     with warnings.catch_warnings():  # nbgrader gives zero to a cell that writes to stderr
         warnings.simplefilter("ignore")
         tests = [t for t in _results(assignment_id)["tests"] if t["tags"] == [assignment_id, check_id]]
     if len(tests) != 1:
         raise RuntimeError(f"the kit has no check {check_id!r} in {assignment_id!r}; is the kit up to date?")
-    test = tests[0]
-    outcome = test["extra_data"]["outcome"]
-    line = f"{_MARKS.get(outcome, '?')} {test['score']:g}/{test['max_score']:g}  {test['name']}"
-    print(line if outcome == "passed" else f"{line}\n      {outcome}: {test['output']}")
-    return float(test["score"])
+    _print_test(tests[0])
+    return float(tests[0]["score"])
 
 
-def grade_here(assignment_id: str) -> float:
-    """Print this notebook's grade, one line per check, and return the score."""
+def grade_here(assignment_id: str, namespace: dict | None = None) -> float | None:
+    """Print what this notebook can learn of its grade here.
+
+    With the instructor's kit installed: grade the executed cells as the instructor will, print one line
+    per visible check, one line saying how many hidden checks the instructor grades, and the total; return
+    the score. With only the student package: run every public self-check of the assignment on the
+    notebook's functions (``namespace``, default the notebook's globals), say that the graded checks,
+    visible and hidden, are run by the instructor, and return ``None``.
+    """
+    if not _instructor_kit():
+        _public_checks_here(assignment_id, namespace)
+        return None
     results = _results(assignment_id)
+    hidden = 0
     for test in results["tests"]:
-        outcome = test["extra_data"]["outcome"]
-        line = f"{_MARKS.get(outcome, '?')} {test['score']:g}/{test['max_score']:g}  {test['name']}"
-        print(line if outcome == "passed" else f"{line}\n      {outcome}: {test['output']}")
+        if test["extra_data"].get("hidden"):
+            hidden += 1
+        else:
+            _print_test(test)
+    if hidden:
+        print(HIDDEN_BY_INSTRUCTOR.format(count=hidden))
     print(f"মোট / Total: {results['score']:g}/{results['max_score']:g}")
     return results["score"]

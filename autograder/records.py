@@ -26,6 +26,7 @@ def to_record(result: SubmissionResult, **extra: Any) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "score": result.score,
         "max_score": result.max_score,
+        "isolation": result.isolation,
         **extra,
         "assignments": [{
             "assignment": a.assignment, "title": translations(a.title), "file": a.file,
@@ -42,7 +43,8 @@ def to_record(result: SubmissionResult, **extra: Any) -> dict[str, Any]:
 def from_record(record: dict[str, Any]) -> SubmissionResult:
     if record.get("format") != FORMAT:
         raise ValueError(f"not a grading record of this kit. Received format: {record.get('format')!r}")
-    result = SubmissionResult(record["submission"], seconds=float(record["seconds"]))
+    result = SubmissionResult(record["submission"], seconds=float(record["seconds"]),
+                              isolation=str(record.get("isolation", "")))
     for a in record["assignments"]:
         checks = [CheckResult(a["assignment"], c["check_id"], Rendered(c["title"]), float(c["max_score"]),
                               float(c["score"]), Outcome(c["outcome"]), Rendered(c["message"]), bool(c["hidden"]),

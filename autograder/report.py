@@ -55,6 +55,8 @@ def print_report(result: SubmissionResult, console: Console | None = None, langu
     total = tr("Total: {score}/{max_score} in {seconds:.1f} s", score=points(result.score),
                max_score=points(result.max_score), seconds=result.seconds)
     console.print(f"[bold]{escape(render(total, language))}[/bold]")
+    if result.isolation:
+        console.print(escape(render(tr("Student code isolated with: {level}", level=result.isolation), language)))
 
 
 def to_gradescope(result: SubmissionResult, language: str = SOURCE_LANGUAGE, reveal_hidden: bool = False) -> dict:
@@ -74,8 +76,11 @@ def to_gradescope(result: SubmissionResult, language: str = SOURCE_LANGUAGE, rev
                                "grader_fault": check.grader_fault, "hidden": check.hidden},
             })
     summary = "; ".join(f"{a.assignment} {points(a.score)}/{points(a.max_score)}" for a in result.assignments)
+    if result.isolation:
+        summary += render(tr(" (student code isolated with: {level})", level=result.isolation), language)
     return {"score": result.score, "max_score": result.max_score,
-            "execution_time": round(result.seconds, 3), "output": summary, "tests": tests}
+            "execution_time": round(result.seconds, 3), "output": summary, "tests": tests,
+            "extra_data": {"isolation": result.isolation or "not run"}}
 
 
 def write_gradescope(result: SubmissionResult, path: Path, language: str = SOURCE_LANGUAGE,

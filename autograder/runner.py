@@ -7,10 +7,14 @@ fresh worker runs what is left: a hang or crash costs only the affected checks.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -22,8 +26,10 @@ from typing import Any
 import numpy as np
 import psutil
 
+from autograder import imagenet
 from autograder.artifacts import RESULT_FILE, Evidence, read_probe_result
 from autograder.i18n import Text, tr
+from autograder.isolation import DEFAULT_LEVEL, PASSED_ENV, Isolation, TreeLimits, WorkerPaths
 from autograder.notebook_code import extract_file
 from autograder.outcomes import ProbeStatus
 from autograder.spec import Assignment
@@ -31,6 +37,11 @@ from autograder.spec import Assignment
 POLL_SECONDS = 0.05
 MEMORY_POLL_SECONDS = 0.25
 STARTUP_SECONDS = 120.0  # the worker's own start (Python, TensorFlow); not charged to the student
+OUTPUT_CHECK_SECONDS = 1.0
+MAX_OUTPUT_BYTES = 2 * 2**30      # everything one worker run may write (observations, models, progress)
+MAX_PROGRESS_BYTES = 64 * 2**10   # progress lines beyond this are not read
+CLASS_INDEX_FILE = "class_index.json"
+SUBMISSION_DIR = "submission"
 
 
 @dataclass(frozen=True)
@@ -38,8 +49,10 @@ class Limits:
     step_timeout: float = 60.0  # seconds one step (the import, or one probe) may run
     threads: int = 1            # TensorFlow threads inside each worker
     memory_mb: int | None = None  # resident memory one worker (with its children) may use; None: no limit
+    isolation: str = DEFAULT_LEVEL  # see autograder.isolation: bwrap, uid (asked for by name) or none
 
     def __post_init__(self):
+        Isolation(self.isolation)  # validates the name
         if not self.step_timeout > 0:
             raise ValueError(f"step_timeout must be positive. Received: {self.step_timeout!r}")
         if self.threads < 1:
@@ -53,13 +66,16 @@ class Limits:
 class _WorkerEnd:
     finished: list[str]
     running: str | None   # the probe name, "import", or None when the worker completed
-    state: str            # "done", "timeout", "memory", "died", "import_failed", "worker_failed"
+    state: str            # "done", "timeout", "memory", "output", "died", "import_failed", "worker_failed"
     returncode: int | None
+    output: Path          # where this run's progress and observations are
 
 
 def _worker_env(threads: int) -> dict[str, str]:
-    env = dict(os.environ)
+    """The worker's whole environment: an allow-list, so no token or key of the grader's reaches it."""
+    env = {key: os.environ[key] for key in PASSED_ENV if key in os.environ}
     env.update({
+        "PATH": "/usr/bin:/bin",
         "CUDA_VISIBLE_DEVICES": "-1",  # workers only build and inspect; the GPU stays with the grader
         "TF_CPP_MIN_LOG_LEVEL": "3",
         "TF_NUM_INTRAOP_THREADS": str(threads),
@@ -68,8 +84,39 @@ def _worker_env(threads: int) -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
         "MPLBACKEND": "Agg",
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
     })
     return env
+
+
+PROBE_KEY_ENV = "AUTOGRADER_PROBE_KEY"
+PROBE_KEY_FILE = Path("~/.config/tf2-autograder/probe-key")
+
+
+def _probe_key() -> bytes:
+    """The grader's secret for probe inputs: ``$AUTOGRADER_PROBE_KEY``, else a key file made on first use (0600).
+
+    It never reaches a worker (not in its environment, and the grader's home is not in its view),
+    so a submission cannot know its probe inputs before it runs, nor replay observations recorded
+    in another grading. The same key and ``--seed`` give the same inputs: grades stay reproducible.
+    """
+    if os.environ.get(PROBE_KEY_ENV):
+        return os.environ[PROBE_KEY_ENV].encode()
+    path = PROBE_KEY_FILE.expanduser()
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w", encoding="ascii") as handle:
+                handle.write(secrets.token_hex(32))
+        except FileExistsError:
+            pass  # another grading process made it first
+    return path.read_bytes().strip()
+
+
+def probe_seed(seed: int) -> int:
+    """The seed probe inputs are drawn from: ``seed`` mixed with the grader's secret key."""
+    digest = hmac.new(_probe_key(), f"probe-inputs/{seed}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") % 2**31
 
 
 def resident_mb(process: psutil.Process) -> float:
@@ -93,8 +140,36 @@ def kill_group(process: subprocess.Popen) -> None:
 
 
 def _progress_lines(progress: Path) -> list[str]:
-    """The worker's progress lines: "starting", "import", "imported", "start X", "end X", "done"."""
-    return progress.read_text(encoding="utf-8").splitlines()
+    """The worker's progress lines: "starting", "import", "imported", "start X", "end X", "done" (size-capped)."""
+    with open(progress, "rb") as handle:
+        return handle.read(MAX_PROGRESS_BYTES).decode("utf-8", errors="replace").splitlines()
+
+
+def steps_reached(lines: list[str], probes: list[str]) -> int:
+    """How many steps of the expected sequence the progress lines show, in order.
+
+    The step timer restarts only when this grows, so a worker that writes progress lines of its
+    own (forged, repeated, out of order) cannot stretch its time: each step counts once.
+    """
+    expected = ["starting", "import", "imported"]
+    for name in probes:
+        expected += [f"start {name}", f"end {name}"]
+    expected.append("done")
+    reached = 0
+    for line in lines:
+        if reached < len(expected) and line == expected[reached]:
+            reached += 1
+    return reached
+
+
+def _tree_bytes(directory: Path) -> int:
+    total = 0
+    for path in directory.rglob("*"):
+        try:
+            total += path.lstat().st_size
+        except OSError:
+            pass
+    return total
 
 
 def _write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
@@ -112,29 +187,32 @@ def _write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
 class SandboxSession:
     """Owns the temporary job directory; observations stay readable until ``close``."""
 
-    def __init__(self, assignment: Assignment, submission: Path, *, seed: int, limits: Limits,
-                 class_index: Path | None = None):
+    def __init__(self, assignment: Assignment, submission: Path, *, seed: int, limits: Limits):
         self.assignment = assignment
-        self.class_index = class_index  # ImageNet class names for decode_predictions, offline
         self.display_name = Path(submission).name
         self.seed = seed
         self.limits = limits
+        self.isolation = Isolation(limits.isolation)
+        self.isolation.verify()  # fail closed: no sandbox, no grading
         self._tmp = tempfile.TemporaryDirectory(prefix=f"ag-{assignment.id}-")
         self.root = Path(self._tmp.name)
-        self.submission, self.origin = self._importable(Path(submission).resolve())
-        self.inputs = {name: (probe.make_inputs(seed) if probe.make_inputs else {})
+        self.program, self.origin = self._importable(Path(submission))
+        inputs_seed = probe_seed(seed)  # secret: the submission cannot know its inputs in advance
+        self.inputs = {name: (probe.make_inputs(inputs_seed) if probe.make_inputs else {})
                        for name, probe in assignment.probes.items()}
+        self._outputs: dict[str, Path] = {}  # probe -> the output folder of the run that finished it
 
-    def _importable(self, submission: Path) -> tuple[Path, dict | None]:
-        """The file the worker imports: the submission, or the program extracted from a notebook."""
+    def _importable(self, submission: Path) -> tuple[str, dict | None]:
+        """The source the worker imports: the submission's text, or the program extracted from a notebook.
+
+        The text is read here and written into each job, so the worker never sees the student's
+        folder (nor anything a link in it points to).
+        """
         if submission.suffix != ".ipynb":
-            return submission, None
+            return submission.read_text(encoding="utf-8", errors="replace"), None
         program = extract_file(submission)
-        extracted = self.root / "submission" / f"{self.assignment.id}.py"
-        extracted.parent.mkdir()
-        extracted.write_text(program.source, encoding="utf-8")
-        return extracted, {"display_name": submission.name, "line_map": program.line_map(),
-                           "broken_names": {name: why.to_json() for name, why in program.broken_names.items()}}
+        return program.source, {"display_name": submission.name, "line_map": program.line_map(),
+                                "broken_names": {name: why.to_json() for name, why in program.broken_names.items()}}
 
     def __enter__(self):
         return self
@@ -152,23 +230,24 @@ class SandboxSession:
         attempt = 0
         while pending:
             attempt += 1
-            job_dir = self.root / f"run{attempt}"
-            end = self._run_worker(job_dir, pending)
+            end = self._run_worker(self.root / f"run{attempt}", pending)
             for name in end.finished:
-                statuses[name] = self._status_from_file(job_dir / "out" / name)
+                statuses[name] = self._status_from_file(end.output / "out" / name)
+                self._outputs[name] = end.output
             pending = [name for name in pending if name not in statuses]
             if end.state == "done" or not pending:
                 for name in pending:  # a worker that says done but skipped probes is a kit fault
                     statuses[name] = ProbeStatus("grader_error", tr("Internal grader error: a check's code was never run."))
                 break
             if end.state == "worker_failed":
-                log = (job_dir / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
+                log = (end.output.parent / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
                 sys.stderr.write(f"grader fault: the sandbox worker failed to start:\n{log}\n")
                 statuses.update({name: ProbeStatus("grader_error", tr("Internal grader error: the grading worker "
                                                       "could not start. This is not your fault.")) for name in pending})
                 break
             if end.state == "import_failed":
-                message = Text.from_json(read_probe_result(job_dir / "import")["message"])
+                payload = _worker_payload(end.output / "import") or {}
+                message = Text.from_json(payload.get("message", ""))
                 statuses.update({name: ProbeStatus("error", message) for name in pending})
                 break
             if end.running in (None, "import"):
@@ -184,70 +263,104 @@ class SandboxSession:
             pending = [name for name in pending if name not in statuses]
         return {name: (statuses[name], self._evidence(name, statuses[name])) for name in self.assignment.probes}
 
-    def _run_worker(self, job_dir: Path, probes: list[str]) -> _WorkerEnd:
-        job_dir.mkdir(parents=True)
-        scratch = Path(tempfile.mkdtemp(prefix="ag-scratch-"))  # the student's cwd, away from the job files
+    def _write_job(self, job: Path, probes: list[str]) -> None:
+        """The worker's read-only inputs; every path in job.json is relative to the job folder."""
+        job.mkdir(parents=True)
         for name in probes:
-            _write_inputs(job_dir / "inputs" / name, self.inputs[name])
-        job = {"assignment": self.assignment.id, "submission": str(self.submission),
-               "origin": self.origin, "probes": probes, "seed": self.seed, "scratch": str(scratch),
-               "imagenet_class_index": str(self.class_index) if self.class_index else None}
-        (job_dir / "job.json").write_text(json.dumps(job), encoding="utf-8")
-        progress = job_dir / "progress"
+            _write_inputs(job / "inputs" / name, self.inputs[name])
+        (job / SUBMISSION_DIR).mkdir()
+        module_file = f"{self.assignment.id}.py"
+        (job / SUBMISSION_DIR / module_file).write_text(self.program, encoding="utf-8")
+        (job / CLASS_INDEX_FILE).write_text(json.dumps(imagenet.grading_class_index()), encoding="utf-8")
+        spec = {"assignment": self.assignment.id, "submission": f"{SUBMISSION_DIR}/{module_file}",
+                "origin": self.origin or {"display_name": self.display_name}, "probes": probes, "seed": self.seed,
+                "imagenet_class_index": CLASS_INDEX_FILE}
+        (job / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+
+    def _run_worker(self, run_dir: Path, probes: list[str]) -> _WorkerEnd:
+        paths = WorkerPaths(job=run_dir / "job", output=run_dir / "output", scratch=run_dir / "scratch")
+        self._write_job(paths.job, probes)
+        paths.output.mkdir()
+        paths.scratch.mkdir()
+        progress = paths.output / "progress"
         progress.touch()
+        self.isolation.prepare(paths)
+        extra = {}
+        if imagenet.cached_vgg16_weights():  # real weights the instructor cached; read-only, never downloaded
+            extra[str(imagenet.keras_cache_dir())] = "/keras/models"
+        env = _worker_env(self.limits.threads)
+        if extra:
+            env["KERAS_HOME"] = "/keras" if self.isolation.level == "bwrap" else str(imagenet.keras_cache_dir().parent)
+        command, env, cwd = self.isolation.command(
+            self.isolation.worker_argv("autograder.sandbox", "{job}", "{output}"), paths, env, extra)
+        limits = TreeLimits.create(self.limits.memory_mb)
         try:
-            with open(job_dir / "worker.log", "wb") as log:
-                # The job path goes over stdin, which the worker reads before importing student code.
-                process = subprocess.Popen(
-                    [sys.executable, "-m", "autograder.sandbox"],
-                    stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, cwd=scratch,
-                    env=_worker_env(self.limits.threads), start_new_session=True)
-                process.stdin.write(f"{job_dir}\n".encode())
-                process.stdin.close()
-                state = self._wait(process, progress)
+            with open(run_dir / "worker.log", "wb") as log:
+                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                           cwd=cwd, env=env, start_new_session=True,
+                                           preexec_fn=self.isolation.preexec(limits))
+                state = self._wait(process, paths.output, probes)
+            if state == "exited" and limits is not None and limits.hit_memory_limit():
+                state = "memory"  # the cgroup's limit stopped a process before the poll saw it
         finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+            if limits is not None:
+                limits.remove()
+            shutil.rmtree(paths.scratch, ignore_errors=True)
         text = _progress_lines(progress)
         finished = [line.split(" ", 1)[1] for line in text if line.startswith("end ")]
+        finished = [name for name in probes if name in finished]  # only probes this run was given, once each
         started = [line.split(" ", 1)[1] for line in text if line.startswith("start ")]
         if "import-failed" in text:
-            return _WorkerEnd(finished, "import", "import_failed", process.returncode)
+            return _WorkerEnd(finished, "import", "import_failed", process.returncode, paths.output)
         if "done" in text and state == "exited":
-            return _WorkerEnd(finished, None, "done", process.returncode)
+            return _WorkerEnd(finished, None, "done", process.returncode, paths.output)
         if "import" not in text:  # the kit's worker failed before student code ran
-            return _WorkerEnd(finished, None, "worker_failed", process.returncode)
-        running = started[-1] if started and started[-1] not in finished else (
+            return _WorkerEnd(finished, None, "worker_failed", process.returncode, paths.output)
+        running = started[-1] if started and started[-1] not in finished and started[-1] in probes else (
             "import" if "imported" not in text else None)
-        return _WorkerEnd(finished, running, state if state in ("timeout", "memory") else "died", process.returncode)
+        if running is None:
+            running = next((name for name in probes if name not in finished), None)
+        final = state if state in ("timeout", "memory", "output") else "died"
+        return _WorkerEnd(finished, running, final, process.returncode, paths.output)
 
-    def _wait(self, process: subprocess.Popen, progress: Path) -> str:
-        last_size, last_change, started = -1, time.monotonic(), False
-        watched, next_memory_check = psutil.Process(process.pid), 0.0
+    def _wait(self, process: subprocess.Popen, output: Path, probes: list[str]) -> str:
+        """Watch the worker until it exits or breaks a limit; every limit is measured here, never by the worker."""
+        progress = output / "progress"
+        steps, last_step, started = 0, time.monotonic(), False
+        watched, next_memory_check, next_output_check = psutil.Process(process.pid), 0.0, 0.0
+        deadline = time.monotonic() + STARTUP_SECONDS + self.limits.step_timeout * (len(probes) + 1)
+        state = "exited"
         while process.poll() is None:
-            size = progress.stat().st_size
             now = time.monotonic()
-            if size != last_size:
-                last_size, last_change = size, now
-                started = started or "import" in _progress_lines(progress)
-            elif now - last_change > (self.limits.step_timeout if started else STARTUP_SECONDS):
-                kill_group(process)
-                return "timeout"
-            if self.limits.memory_mb and now >= next_memory_check:
+            reached = steps_reached(_progress_lines(progress), probes)
+            if reached > steps:
+                steps, last_step = reached, now
+                started = started or reached >= 2  # the "import" step: student code runs from here on
+            if now - last_step > (self.limits.step_timeout if started else STARTUP_SECONDS) or now > deadline:
+                state = "timeout"
+            elif self.limits.memory_mb and now >= next_memory_check:
                 next_memory_check = now + MEMORY_POLL_SECONDS
                 if resident_mb(watched) > self.limits.memory_mb:
-                    kill_group(process)
-                    return "memory"
+                    state = "memory"
+            if state == "exited" and now >= next_output_check:
+                next_output_check = now + OUTPUT_CHECK_SECONDS
+                if _tree_bytes(output) > MAX_OUTPUT_BYTES:
+                    state = "output"
+            if state != "exited":
+                kill_group(process)
+                return state
             time.sleep(POLL_SECONDS)
         kill_group(process)  # children the student may have left behind
-        return "exited"
+        return state
 
     # ------------------------------------------------------------------ reading
     def _status_from_file(self, directory: Path) -> ProbeStatus:
-        if not (directory / RESULT_FILE).exists():
-            return ProbeStatus("grader_error", tr("Internal grader error: a result file is missing."))
-        payload = read_probe_result(directory)
+        payload = _worker_payload(directory)
+        if payload is None:
+            return ProbeStatus("error", tr("The grading worker's report for this step was missing or unreadable, "
+                                           "so the step scores zero (did your code write into the grader's files?)."))
         if payload["state"] == "grader_error":
-            sys.stderr.write(f"grader fault in sandbox probe {directory.name}:\n{payload.get('traceback', '')}\n")
+            sys.stderr.write(f"grader fault in sandbox probe {directory.name}:\n{str(payload.get('traceback'))[:5000]}\n")
         return ProbeStatus(payload["state"], Text.from_json(payload.get("message", "")))
 
     def _import_status(self, end: _WorkerEnd) -> ProbeStatus:
@@ -256,6 +369,9 @@ class SandboxSession:
             return ProbeStatus("error", tr("Importing {name} used more than {limit} MiB of memory and was stopped. "
                                            "Move data loading and training out of module level.",
                                            name=name, limit=self.limits.memory_mb))
+        if end.state == "output":
+            return ProbeStatus("error", tr("Importing {name} wrote more than {limit} MiB of files and was stopped.",
+                                           name=name, limit=MAX_OUTPUT_BYTES // 2**20))
         if end.state == "timeout":
             return ProbeStatus("timeout", tr("Importing {name} did not finish within {limit:g} s. Move training or "
                                              "other long work out of module level (e.g. under "
@@ -270,6 +386,9 @@ class SandboxSession:
         if end.state == "memory":
             return ProbeStatus("error", tr("{names} used more than {limit} MiB of memory and was stopped (a very "
                                            "large model or array?).", names=names, limit=self.limits.memory_mb))
+        if end.state == "output":
+            return ProbeStatus("error", tr("{names} wrote more than {limit} MiB of files and was stopped.",
+                                           names=names, limit=MAX_OUTPUT_BYTES // 2**20))
         if end.state == "timeout":
             return ProbeStatus("timeout", tr("{names} did not finish within {limit:g} s (an endless loop, or far too "
                                              "much work?).", names=names, limit=self.limits.step_timeout))
@@ -280,8 +399,57 @@ class SandboxSession:
     def _evidence(self, name: str, status: ProbeStatus) -> Evidence:
         if status.state != "ok":
             return Evidence({}, None, self.inputs[name])
-        for job_dir in sorted(self.root.glob("run*"), key=lambda p: int(p.name[3:]), reverse=True):
-            directory = job_dir / "out" / name
-            if (directory / RESULT_FILE).exists():
-                return Evidence(read_probe_result(directory)["values"], directory, self.inputs[name])
-        raise RuntimeError(f"observations of probe {name!r} vanished")
+        directory = self._outputs[name] / "out" / name
+        payload = _worker_payload(directory) or {}
+        return Evidence(_manifest(payload.get("values"), directory), directory, self.inputs[name])
+
+
+PROBE_STATES = ("ok", "not_attempted", "error", "grader_error")
+MANIFEST_KINDS = {"model": ".keras", "array": ".npy"}
+
+
+def _worker_payload(directory: Path) -> dict | None:
+    """A probe's result.json as the worker wrote it, or None when it is missing, oversized or malformed."""
+    path = directory / RESULT_FILE
+    if not _regular_file(path):
+        return None
+    try:
+        payload = read_probe_result(directory)
+    except Exception:  # noqa: BLE001 - whatever the worker wrote is untrusted; unreadable means no report
+        return None
+    if not isinstance(payload, dict) or payload.get("state") not in PROBE_STATES:
+        return None
+    return payload
+
+
+def _regular_file(path: Path) -> bool:
+    """A plain file the worker wrote, not a link it planted to make the grader read something else."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _manifest(values: Any, directory: Path) -> dict[str, dict]:
+    """The worker's manifest, keeping only well-formed entries whose files are plain files in ``directory``.
+
+    A dropped entry reads as "nothing was returned" to the checks, so a forged or broken
+    manifest fails the student's checks, never the grader.
+    """
+    if not isinstance(values, dict):
+        return {}
+    kept: dict[str, dict] = {}
+    for key, entry in values.items():
+        if not (isinstance(key, str) and isinstance(entry, dict)):
+            continue
+        kind = entry.get("kind")
+        if kind in MANIFEST_KINDS:
+            file = entry.get("file")
+            if (isinstance(file, str) and file == os.path.basename(file) and file.endswith(MANIFEST_KINDS[kind])
+                    and _regular_file(directory / file)):
+                kept[key] = {"kind": kind, "file": file}
+        elif kind == "json" and "value" in entry:
+            kept[key] = {"kind": "json", "value": entry["value"]}
+        elif kind == "unsupported":
+            kept[key] = {"kind": "unsupported", "type": str(entry.get("type"))[:200]}
+    return kept

@@ -1,10 +1,10 @@
 """The sandbox worker: the only module that imports and runs student code.
 
-Started by :mod:`autograder.runner` as ``python -m autograder.sandbox`` in a separate
-process, with the job directory's path on standard input. It reads ``JOB_DIR/job.json``,
-imports the submission, runs the requested probes one at a time and writes each probe's
-plain observations to ``JOB_DIR/out/<probe>/``. Before and after each step it appends a line to
-``JOB_DIR/progress`` so the grading process can tell which step hung or died.
+Started by :mod:`autograder.runner` (``main([JOB, OUTPUT])`` under ``python -I``) inside the
+OS sandbox of :mod:`autograder.isolation`. It reads ``JOB/job.json`` (read-only, like everything
+under JOB), imports the submission, runs the requested probes one at a time and writes each
+probe's plain observations to ``OUTPUT/out/<probe>/``. Before and after each step it appends a
+line to ``OUTPUT/progress`` so the grading process can tell which step hung or died.
 
 Nothing this process writes is trusted as a verdict: the grading process loads
 the observations as data and makes every judgement itself.
@@ -75,6 +75,19 @@ class Student:
         if not hasattr(self._module, name):
             raise NotAttempted(tr("`{name}` is not defined in {file}.", name=name, file=self._origin.display_name))
         return getattr(self._module, name)
+
+    @property
+    def filename(self) -> str:
+        return self._filename
+
+    @property
+    def line_map(self) -> list:
+        return self._origin.line_map
+
+    def raised(self, exc: BaseException) -> bool:
+        """Whether the student's own code is on ``exc``'s traceback (it raised it, not the kit)."""
+        return any(os.path.abspath(frame.filename) == self._filename
+                   for frame in traceback.extract_tb(exc.__traceback__))
 
     def call(self, name: str, *args, **kwargs) -> Any:
         return self.run(f"`{name}`", self.get(name), *args, **kwargs)
@@ -185,18 +198,26 @@ def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_
         return {"state": "not_attempted", "message": message_of(exc).to_json()}
     except (StudentError, ExportError) as exc:
         return {"state": "error", "message": message_of(exc).to_json()}
-    except Exception:  # noqa: BLE001 - a bug in the kit's own probe code
+    except Exception as exc:  # noqa: BLE001 - a bug in the kit's own probe code, unless the student's code raised it
+        if student.raised(exc):  # e.g. a returned object whose shape, __len__ or __array__ raises when the probe looks
+            where = _student_location(exc.__traceback__, student.filename, student.line_map)
+            return {"state": "error", "message": tr(
+                "What your code returned raised {error} when the grader looked at it: {detail}{where}",
+                error=type(exc).__name__, detail=str(exc)[:400], where=where).to_json()}
         return {"state": "grader_error",
                 "message": tr("Internal grader error while running your code; this is not your fault.").to_json(),
                 "traceback": traceback.format_exc()}
     return {"state": "ok", "values": manifest}
 
 
-def main() -> int:
-    job_dir = Path(sys.stdin.readline().strip()).resolve()
-    sys.stdin = open(os.devnull, encoding="utf-8")  # student code reads nothing of the grader's
+def main(argv: list[str]) -> int:
+    """``main([JOB, OUTPUT])``: JOB is read-only, OUTPUT the only place to write. ``main(["--check"])``: 0 when
+    this interpreter can run the worker at all (how a weaker isolation level is checked before grading)."""
+    if argv == ["--check"]:
+        return 0
+    job_dir, output = Path(argv[0]).resolve(), Path(argv[1]).resolve()
     job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
-    progress = open(job_dir / "progress", "a", encoding="utf-8", buffering=1)
+    progress = open(output / "progress", "a", encoding="utf-8", buffering=1)
 
     def mark(line: str) -> None:
         progress.write(line + "\n")
@@ -208,30 +229,28 @@ def main() -> int:
     assignment = importlib.import_module(f"autograder.graders.{job['assignment']}").ASSIGNMENT
     import keras
 
-    context = ProbeContext(seed=int(job["seed"]), scratch=Path(job["scratch"]))
-    provide_class_index(job.get("imagenet_class_index"))
+    context = ProbeContext(seed=int(job["seed"]), scratch=Path.cwd())
+    provide_class_index(str(job_dir / job["imagenet_class_index"]))
     block_network()
-    os.chdir(context.scratch)
     mark("import")
     keras.utils.set_random_seed(context.seed)
     try:
-        origin = SubmissionOrigin(**job["origin"]) if job.get("origin") else None
-        student = import_submission(Path(job["submission"]), job["assignment"], origin)
+        origin = SubmissionOrigin(**job["origin"])
+        student = import_submission(job_dir / job["submission"], job["assignment"], origin)
     except StudentError as exc:
-        _write_result(job_dir / "import", {"state": "error", "message": message_of(exc).to_json()})
+        _write_result(output / "import", {"state": "error", "message": message_of(exc).to_json()})
         mark("import-failed")
         return 0
     mark("imported")
     for name in job["probes"]:
         mark(f"start {name}")
         probe = assignment.probes[name]
-        payload = run_probe(probe, student, _load_inputs(job_dir / "inputs" / name), context,
-                            (job_dir / "out" / name))
-        _write_result(job_dir / "out" / name, payload)
+        payload = run_probe(probe, student, _load_inputs(job_dir / "inputs" / name), context, output / "out" / name)
+        _write_result(output / "out" / name, payload)
         mark(f"end {name}")
     mark("done")
     return 0
 
 
 if __name__ == "__main__":
-    os._exit(main())  # os._exit: student atexit hooks and threads cannot run after this
+    os._exit(main(sys.argv[1:]))  # os._exit: student atexit hooks and threads cannot run after this

@@ -18,6 +18,7 @@ STATUS_NAMES = {"graded": tr("graded"), "timeout": tr("timeout"), "memory": tr("
 LABELS = {
     "summary": tr("Class summary"),
     "students": tr("Students"),
+    "isolation": tr("Student code isolated with"),
     "graded": tr("graded"),
     "stopped": tr("stopped or failed"),
     "distribution": tr("Score distribution per assignment"),
@@ -104,5 +105,7 @@ def summary_html(students: list[GradedStudent], *, course: str = "", language: s
                           "seconds": f"{s.seconds:.1f}",
                           "peak_mb": f"{s.peak_mb:.0f}"} for s in students), key=lambda row: -float(row["seconds"])),
         "errors": _errors(students, language),
+        "isolation": ", ".join(f"{level} ({count})" for level, count in
+                               sorted(Counter(s.result.isolation or "not run" for s in students).items())),
     }
     return TEMPLATES.get_template("summary.html.j2").render(context)

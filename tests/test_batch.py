@@ -155,16 +155,16 @@ def test_discover_takes_folders_and_files_and_skips_hidden_entries(tmp_path):
 
 
 def test_grades_csv_has_one_row_per_student_and_documented_columns(tmp_path):
-    for student, score in (("s1", 3.0), ("s2", 0.5)):
+    for student, score, extra in (("s1", 3.0, {"extra_data": {"isolation": "bwrap"}}), ("s2", 0.5, {})):
         (tmp_path / student).mkdir()
         (tmp_path / student / "results.json").write_text(json.dumps({
-            "score": score, "max_score": 4.0, "tests": [
+            **extra, "score": score, "max_score": 4.0, "tests": [
                 {"score": score, "max_score": 4.0, "tags": ["cnn", "c1"], "extra_data": {"outcome": "passed"}}]}),
             encoding="utf-8")
     write_grades_csv(tmp_path, ("fashion_mnist", "cnn"))
     text = (tmp_path / "grades.csv").read_text(encoding="utf-8")
-    assert text.splitlines()[0] == "student_id,fashion_mnist,cnn,total,max,status"
-    assert text.splitlines()[1:] == ["s1,0,3,3,4,ok", "s2,0,0.5,0.5,4,ok"]
+    assert text.splitlines()[0] == "student_id,fashion_mnist,cnn,total,max,status,isolation"
+    assert text.splitlines()[1:] == ["s1,0,3,3,4,ok,bwrap", "s2,0,0.5,0.5,4,ok,unknown"]
 
 
 @pytest.mark.slow

@@ -22,17 +22,10 @@ add_classifier_checks(
     min_accuracy=0.89, train_size=2000, test_size=500, epochs=2, prefix="dense",
 )
 
-# Scripted epochs: (threshold passed to the constructor or None for the default, accuracies).
-SCRIPTS = {
-    "below": (None, [0.85]),
-    "at": (None, [0.9]),
-    "above": (None, [0.9001]),
-    "custom_below": (0.6, [0.55]),
-    "custom_at": (0.6, [0.6]),
-    "custom_above": (0.6, [0.65]),
-}
-FIT_ACCURACIES = [0.5, 0.7, 0.93, 0.95, 0.97, 0.99]  # a threshold of 0.9 stops after epoch 3
-FIT_EPOCHS_EXPECTED = 3
+DEFAULT_THRESHOLD = 0.9  # AccuracyCallback()'s documented default
+FIT_THRESHOLD = 0.9
+FIT_EPOCHS = 6
+MAX_PRINTED_CHARS = 200
 
 
 def _tiny_model():
@@ -50,7 +43,44 @@ def _new_callback(student, threshold):
     return student.run(f"AccuracyCallback(threshold={threshold})", factory, threshold=threshold)
 
 
-@ASSIGNMENT.probe(uses="AccuracyCallback")
+def _number(value: float) -> str:
+    """A drawn value as students read it (every drawn value has at most 4 decimals)."""
+    return f"{float(value):g}"
+
+
+# ----------------------------------------------------------------- scripted epochs
+def make_scripted_inputs(seed: int) -> dict[str, np.ndarray]:
+    """Shuffled (threshold, accuracy) cases: NaN thresholds mean AccuracyCallback() with its default.
+
+    For the default and for two drawn custom thresholds: well below, just below, exactly equal,
+    just above (by 1e-4 to 5e-3) and well above. A custom threshold is at least 0.02 from the
+    default, so a fixed 0.9 in place of self.threshold decides one of its cases wrongly.
+    """
+    rng = np.random.default_rng(seed + 303)
+    customs: list[float] = []
+    while len(customs) < 2:
+        candidate = round(float(rng.uniform(0.3, 0.95)), 2)
+        if abs(candidate - DEFAULT_THRESHOLD) >= 0.02 and all(abs(candidate - c) >= 0.05 for c in customs):
+            customs.append(candidate)
+    cases = []
+    for given, threshold in [(np.nan, DEFAULT_THRESHOLD), *((c, c) for c in customs)]:
+        cases += [
+            (given, round(threshold - float(rng.uniform(0.01, 0.2)), 3)),
+            (given, round(threshold - int(rng.integers(1, 51)) / 10_000, 4)),
+            (given, threshold),
+            (given, round(threshold + int(rng.integers(1, 51)) / 10_000, 4)),
+            (given, round(float(rng.uniform(threshold + 0.01, min(1.0, threshold + 0.1))), 3)),
+        ]
+    order = rng.permutation(len(cases))
+    return {"thresholds": np.array([cases[i][0] for i in order], dtype=np.float64),
+            "accuracies": np.array([cases[i][1] for i in order], dtype=np.float64)}
+
+
+def _threshold_or_none(value: float) -> float | None:
+    return None if np.isnan(value) else float(value)
+
+
+@ASSIGNMENT.probe(uses="AccuracyCallback", inputs=make_scripted_inputs)
 def callback_scripted(student, inputs, ctx):
     import keras
 
@@ -58,114 +88,199 @@ def callback_scripted(student, inputs, ctx):
     observed = {"is_class": isinstance(factory, type),
                 "is_callback": isinstance(factory, type) and issubclass(factory, keras.callbacks.Callback)}
     model = _tiny_model()
-    for name, (threshold, accuracies) in SCRIPTS.items():
-        callback = _new_callback(student, threshold)
+    stops, printed = [], []
+    for threshold, accuracy in zip(inputs["thresholds"], inputs["accuracies"]):
+        callback = _new_callback(student, _threshold_or_none(threshold))
         model.stop_training = False
         student.run("callback.set_model", callback.set_model, model)
-        stops = []
-        with ctx.capture_stdout() as printed:
-            for epoch, accuracy in enumerate(accuracies):
-                student.run("AccuracyCallback.on_epoch_end", callback.on_epoch_end, epoch,
-                            {"loss": 0.5, "accuracy": accuracy})
-                stops.append(bool(model.stop_training))
-        observed[name] = {"stops": stops, "printed": printed.getvalue()[:500]}
+        with ctx.capture_stdout() as output:
+            student.run("AccuracyCallback.on_epoch_end", callback.on_epoch_end, 0,
+                        {"loss": 0.5, "accuracy": float(accuracy)})
+        stops.append(student.run("bool(model.stop_training)", bool, model.stop_training))
+        printed.append(output.getvalue()[:MAX_PRINTED_CHARS])
+    observed.update(stops=stops, printed=printed)
     return observed
 
 
-@ASSIGNMENT.probe(uses="AccuracyCallback")
-def callback_in_fit(student, inputs, ctx):
-    import keras
-
-    class ScriptedAccuracy(keras.callbacks.Callback):
-        """Runs before the student's callback and sets the epoch's accuracy to a known value."""
-
-        def on_epoch_end(self, epoch, logs=None):
-            logs["accuracy"] = FIT_ACCURACIES[epoch]
-
-    rng = np.random.default_rng(ctx.seed)
-    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, size=64)
-    scripted = _tiny_model()
-    with ctx.capture_stdout():
-        history = student.run("model.fit with your callback", scripted.fit, x, y, epochs=len(FIT_ACCURACIES),
-                              batch_size=16, verbose=0,
-                              callbacks=[ScriptedAccuracy(), _new_callback(student, 0.9)])
-        unscripted = _tiny_model()
-        never = student.run("model.fit with your callback", unscripted.fit, x, y, epochs=3, batch_size=16,
-                            verbose=0, callbacks=[_new_callback(student, 1.0)])
-    return {"scripted_epochs": len(history.history.get("loss", [])),
-            "never_epochs": len(never.history.get("loss", []))}
+def _clipped(value) -> str:
+    return repr(value)[:120]
 
 
-def _stops(evidence, scenario: str) -> list[bool]:
-    if not evidence.get("is_class"):
+def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[bool], list[str]]:
+    """The cases the probe was given and the decisions it reported, or CheckFailed for a malformed report."""
+    if evidence.get("is_class") is not True:
         raise CheckFailed(tr("AccuracyCallback should be a class."))
-    return evidence.value(scenario, tr("the {scenario} scenario", scenario=scenario))["stops"]
+    cases = [(_threshold_or_none(t), float(a))
+             for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
+    stops = evidence.value("stops", tr("the callback's stop decisions"))
+    if not (isinstance(stops, list) and len(stops) == len(cases) and all(isinstance(s, bool) for s in stops)):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the callback's stop decisions"),
+                             expected=tr("a list of {count} True/False values", count=len(cases)),
+                             found=_clipped(stops)))
+    printed = evidence.value("printed", tr("the text the callback printed"))
+    if not (isinstance(printed, list) and len(printed) == len(cases) and all(isinstance(p, str) for p in printed)):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the text the callback printed"),
+                             expected=tr("a list of {count} strings", count=len(cases)), found=_clipped(printed)))
+    return cases, stops, printed
 
 
-def _decision(stops: list[bool]) -> Text:
-    return tr("stop") if stops[0] else tr("continue")
+def _should_stop(threshold: float | None, accuracy: float) -> bool:
+    return accuracy > (DEFAULT_THRESHOLD if threshold is None else threshold)
+
+
+def _case_message(threshold: float | None, accuracy: float, stopped: bool) -> Text:
+    values = {"accuracy": _number(accuracy),
+              "threshold": _number(DEFAULT_THRESHOLD if threshold is None else threshold)}
+    if threshold is None and stopped:
+        return tr("With accuracy {accuracy} and the default threshold {threshold} the callback stopped training.",
+                  **values)
+    if threshold is None:
+        return tr("With accuracy {accuracy} and the default threshold {threshold} the callback did not stop "
+                  "training.", **values)
+    if stopped:
+        return tr("With accuracy {accuracy} and threshold={threshold} the callback stopped training.", **values)
+    return tr("With accuracy {accuracy} and threshold={threshold} the callback did not stop training.", **values)
+
+
+def _judge(evidence, selected) -> None:
+    """Fail, naming the cases decided wrongly, unless every case ``selected(threshold, accuracy)`` is right."""
+    cases, stops, _ = _scripted_report(evidence)
+    judged = [(case, stopped) for case, stopped in zip(cases, stops) if selected(*case)]
+    wrong = [(case, stopped) for case, stopped in judged if stopped != _should_stop(*case)]
+    if not wrong:
+        return
+    (threshold, accuracy), stopped = wrong[0]
+    first = _case_message(threshold, accuracy, stopped)
+    if len(wrong) == 1:
+        raise CheckFailed(first)
+    listed = ", ".join(f"({_number(a)}, {_number(DEFAULT_THRESHOLD if t is None else t)})" for (t, a), _ in wrong)
+    raise CheckFailed(tr("{first} Your callback decided {wrong} of {total} such cases wrongly (accuracy, "
+                         "threshold): {cases}.", first=first, wrong=len(wrong), total=len(judged), cases=listed))
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("AccuracyCallback is a keras.callbacks.Callback"),
                   hint=tr("Declare it as class AccuracyCallback(keras.callbacks.Callback)."))
 def callback_is_keras_callback(evidence, ctx):
-    if not evidence.get("is_callback"):
+    _scripted_report(evidence)
+    if evidence.get("is_callback") is not True:
         raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("training continues while accuracy is below the threshold"),
                   hint=tr("Only set self.model.stop_training = True when logs['accuracy'] > self.threshold."))
 def callback_continues_below(evidence, ctx):
-    if _stops(evidence, "below") != [False]:
-        raise CheckFailed(tr("With accuracy 0.85 and threshold 0.9 the callback stopped training."))
+    _judge(evidence, lambda threshold, accuracy: threshold is None and accuracy < DEFAULT_THRESHOLD)
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("accuracy equal to the threshold does not stop training"),
                   hint=tr("The accuracy must be strictly greater than the threshold: use >, not >=."))
 def callback_strictly_greater(evidence, ctx):
-    if _stops(evidence, "at") != [False]:
-        raise CheckFailed(tr("With accuracy exactly 0.9 and threshold 0.9 the callback stopped training."))
+    _judge(evidence, lambda threshold, accuracy: threshold is None and accuracy == DEFAULT_THRESHOLD)
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("accuracy above the threshold stops training"),
                   hint=tr("Read logs['accuracy'] (Keras 3 names the metric 'accuracy', not 'acc') and set "
                           "self.model.stop_training = True."))
 def callback_stops_above(evidence, ctx):
-    if _stops(evidence, "above") != [True]:
-        raise CheckFailed(tr("With accuracy 0.9001 and the default threshold 0.9 the callback did not stop training."))
+    _judge(evidence, lambda threshold, accuracy: threshold is None and accuracy > DEFAULT_THRESHOLD)
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("the threshold argument is honoured"),
                   hint=tr("Compare with self.threshold, stored in __init__, instead of a fixed 0.9."))
 def callback_custom_threshold(evidence, ctx):
-    found = (_stops(evidence, "custom_below"), _stops(evidence, "custom_at"), _stops(evidence, "custom_above"))
-    if found != ([False], [False], [True]):
-        first, second, third = (_decision(stops) for stops in found)
-        raise CheckFailed(tr("With threshold=0.6, accuracies 0.55, 0.6 and 0.65 should give continue, continue, "
-                             "stop; your callback gave {first}, {second}, {third}.",
-                             first=first, second=second, third=third))
+    _judge(evidence, lambda threshold, accuracy: threshold is not None)
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("a message is printed when training stops"),
                   hint=tr("print(...) a short message when you stop training."))
 def callback_prints_message(evidence, ctx):
-    above = evidence.value("above", tr("the above-threshold scenario"))
-    if not above["stops"] == [True]:
+    cases, stops, printed = _scripted_report(evidence)
+    stopped_rightly = [(case, text) for case, stopped, text in zip(cases, stops, printed)
+                       if stopped and _should_stop(*case)]
+    if not stopped_rightly:
         raise CheckFailed(tr("The callback did not stop training, so no stop message could be seen."))
-    if not above["printed"].strip():
-        raise CheckFailed(tr("Nothing was printed when the callback stopped training."))
+    for (threshold, accuracy), text in stopped_rightly:
+        if not text.strip():
+            raise CheckFailed(tr("With accuracy {accuracy} and threshold {threshold} the callback stopped training "
+                                 "but printed nothing.", accuracy=_number(accuracy),
+                                 threshold=_number(DEFAULT_THRESHOLD if threshold is None else threshold)))
+
+
+# ----------------------------------------------------------------- a real model.fit
+def make_fit_inputs(seed: int) -> dict[str, np.ndarray]:
+    """Epoch accuracies for two fits: the first above 0.9 at a drawn epoch 2..5 of 6, and 2..4 epochs below 0.9.
+
+    The first run uses threshold 0.9 and must stop after that epoch; the second uses threshold
+    1.0, which no accuracy exceeds, and must run all its epochs. Accuracies are strictly
+    increasing in the first run and never exactly 0.9, so ``>=`` costs nothing here.
+    """
+    rng = np.random.default_rng(seed + 404)
+    stop_epoch = int(rng.integers(2, 6))  # 1-based
+    below = np.sort(rng.choice(np.arange(300, 900), size=stop_epoch - 1, replace=False)) / 1000
+    above = np.sort(rng.choice(np.arange(9001, 10_000), size=FIT_EPOCHS - stop_epoch + 1, replace=False)) / 10_000
+    never = rng.choice(np.arange(300, 900), size=int(rng.integers(2, 5)), replace=False) / 1000
+    return {"fit_accuracies": np.concatenate([below, above]), "never_accuracies": never}
+
+
+@ASSIGNMENT.probe(uses="AccuracyCallback", inputs=make_fit_inputs)
+def callback_in_fit(student, inputs, ctx):
+    import keras
+
+    class ScriptedAccuracy(keras.callbacks.Callback):
+        """Runs before the student's callback and sets each epoch's accuracy to a drawn value."""
+
+        def __init__(self, accuracies):
+            super().__init__()
+            self.accuracies = [float(a) for a in accuracies]
+            self.given: list[float] = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            logs["accuracy"] = self.accuracies[epoch]
+            self.given.append(self.accuracies[epoch])
+
+    rng = np.random.default_rng(ctx.seed)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, size=64)
+    runs = {}
+    with ctx.capture_stdout():
+        for name, accuracies, threshold in (("scripted", inputs["fit_accuracies"], FIT_THRESHOLD),
+                                            ("never", inputs["never_accuracies"], 1.0)):
+            scripted = ScriptedAccuracy(accuracies)
+            history = student.run("model.fit with your callback", _tiny_model().fit, x, y,
+                                  epochs=len(scripted.accuracies), batch_size=16, verbose=0,
+                                  callbacks=[scripted, _new_callback(student, threshold)])
+            runs[f"{name}_epochs"] = len(history.history.get("loss", []))
+            runs[f"{name}_accuracies"] = scripted.given
+    return runs
+
+
+def _epochs_run(evidence, name: str, drawn: np.ndarray) -> int:
+    """How many epochs a fit ran, checked against the accuracies the probe reports it scripted."""
+    epochs = evidence.value(f"{name}_epochs", tr("the number of epochs run"))
+    if not isinstance(epochs, int) or isinstance(epochs, bool) or not 0 <= epochs <= len(drawn):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the number of epochs run"),
+                             expected=tr("a whole number from 0 to {count}", count=len(drawn)),
+                             found=_clipped(epochs)))
+    given = evidence.value(f"{name}_accuracies", tr("the accuracies the scripted epochs reported"))
+    if given != [float(a) for a in drawn[:epochs]]:
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.",
+                             what=tr("the accuracies the scripted epochs reported"),
+                             expected=", ".join(_number(a) for a in drawn[:epochs]) or "[]", found=_clipped(given)))
+    return epochs
 
 
 @ASSIGNMENT.check("callback_in_fit", points=2, title=tr("inside model.fit, training stops after the right epoch"),
                   hint=tr("Set self.model.stop_training in on_epoch_end (not on_batch_end), and do not raise "
                           "exceptions to stop."), hidden=True)
 def callback_stops_real_fit(evidence, ctx):
-    scripted = evidence.value("scripted_epochs", tr("the number of epochs run"))
-    never = evidence.value("never_epochs", tr("the number of epochs run"))
-    if scripted != FIT_EPOCHS_EXPECTED:
+    accuracies = evidence.inputs["fit_accuracies"]
+    never_accuracies = evidence.inputs["never_accuracies"]
+    scripted = _epochs_run(evidence, "scripted", accuracies)
+    never = _epochs_run(evidence, "never", never_accuracies)
+    expected = int(np.argmax(accuracies > FIT_THRESHOLD)) + 1
+    if scripted != expected:
         raise CheckFailed(tr("With epoch accuracies {accuracies} and threshold 0.9, fit should stop after "
                              "epoch {expected}; it ran {found} epoch(s).",
-                             accuracies=FIT_ACCURACIES, expected=FIT_EPOCHS_EXPECTED, found=scripted))
-    if never != 3:
-        raise CheckFailed(tr("With threshold=1.0 no accuracy is greater, so all 3 epochs should run; {found} ran.",
-                             found=never))
+                             accuracies=", ".join(_number(a) for a in accuracies), expected=expected, found=scripted))
+    if never != len(never_accuracies):
+        raise CheckFailed(tr("With threshold=1.0 no accuracy is greater, so all {expected} epochs should run; "
+                             "{found} ran.", expected=len(never_accuracies), found=never))

@@ -1,0 +1,146 @@
+"""The sandbox's own rules: fail closed, what the worker sees, limits it cannot bend, reports it cannot forge."""
+import json
+import os
+
+import pytest
+
+from autograder import isolation, runner
+from autograder.isolation import Isolation, IsolationUnavailable, WorkerPaths
+from conftest import ROOT, run_cli
+
+
+def _paths(tmp_path):
+    paths = WorkerPaths(job=tmp_path / "job", output=tmp_path / "output", scratch=tmp_path / "scratch")
+    for path in (paths.job, paths.output, paths.scratch):
+        path.mkdir()
+    return paths
+
+
+def test_an_unknown_level_is_refused():
+    with pytest.raises(ValueError, match="Received: 'chroot'"):
+        Isolation("chroot")
+    with pytest.raises(ValueError, match="Received"):
+        runner.Limits(isolation="sandbox")
+
+
+def test_a_sandbox_that_cannot_start_stops_grading_with_the_cause_and_no_result(tmp_path):
+    env_before = os.environ.get(isolation.BWRAP_ENV)
+    os.environ[isolation.BWRAP_ENV] = "/bin/false"  # a bwrap that always fails, as where namespaces are blocked
+    try:
+        done = run_cli("grade", str(ROOT / "solutions" / "fashion_mnist.py"), "--json", str(tmp_path / "r.json"))
+    finally:
+        if env_before is None:
+            del os.environ[isolation.BWRAP_ENV]
+        else:
+            os.environ[isolation.BWRAP_ENV] = env_before
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "bubblewrap cannot create a sandbox" in done.stderr and "--isolation uid" in done.stderr
+    assert not (tmp_path / "r.json").exists()  # fail closed: nothing graded, nothing weaker ran instead
+
+
+def test_the_worker_sees_no_checkout_no_home_and_no_secrets(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_TEST_SECRET", "s3cr3t")
+    env = runner._worker_env(1)
+    assert "AUTOGRADER_TEST_SECRET" not in env and runner.PROBE_KEY_ENV not in env
+    assert set(env) <= {"PATH", "CUDA_VISIBLE_DEVICES", "TF_CPP_MIN_LOG_LEVEL", "TF_NUM_INTRAOP_THREADS",
+                        "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
+                        "MPLBACKEND", "LANG", *isolation.PASSED_ENV}
+    boxed = Isolation("bwrap")
+    command, outer_env, _ = boxed.command(boxed.worker_argv("autograder.sandbox", "{job}", "{output}"),
+                                          _paths(tmp_path), env)
+    assert outer_env == {}  # bwrap itself starts with nothing; --clearenv, then only --setenv
+    assert {"--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv"} <= set(command)
+    mounted = {command[i + 1] for i, arg in enumerate(command) if arg in ("--bind", "--ro-bind", "--ro-bind-try")}
+    writable = [command[i + 1] for i, arg in enumerate(command) if arg == "--bind"]
+    assert writable == [str(tmp_path / "output")]
+    for forbidden in (ROOT, ROOT / "solutions", ROOT / "source", ROOT / "tests", os.path.expanduser("~")):
+        assert str(forbidden) not in mounted, forbidden
+    assert command[-3:] == ["/kit", "/job", "/output"]  # the kit's package alone, bound at /kit/autograder
+    assert command[command.index(str(ROOT / "autograder")) + 1] == "/kit/autograder"
+
+
+def test_progress_lines_count_once_and_in_order():
+    probes = ["a", "b"]
+    honest = ["starting", "import", "imported", "start a", "end a", "start b"]
+    assert runner.steps_reached(honest, probes) == 6
+    forged = ["starting", "import", "imported", *["start a", "end a"] * 500, "start a"]
+    assert runner.steps_reached(forged, probes) == 5  # repeating a step buys nothing
+    assert runner.steps_reached(["done", "end b", "start b", "starting"], probes) == 1
+
+
+def test_a_forged_or_linked_manifest_entry_reads_as_nothing_returned(tmp_path):
+    (tmp_path / "model.keras").write_bytes(b"PK")
+    (tmp_path / "secret.npy").symlink_to("/etc/passwd")
+    values = {"model": {"kind": "model", "file": "model.keras"},
+              "escape": {"kind": "array", "file": "../../etc/passwd.npy"},
+              "linked": {"kind": "array", "file": "secret.npy"},
+              "wrong_suffix": {"kind": "array", "file": "model.keras"},
+              "odd": {"kind": "pickle", "file": "x"}, "plain": {"kind": "json", "value": [1, 2]},
+              "not_a_dict": 3}
+    assert runner._manifest(values, tmp_path) == {"model": {"kind": "model", "file": "model.keras"},
+                                                   "plain": {"kind": "json", "value": [1, 2]}}
+    assert runner._manifest("not a manifest", tmp_path) == {}
+
+
+def test_a_missing_or_garbled_report_is_a_student_error_not_a_grader_fault(tmp_path):
+    assert runner._worker_payload(tmp_path) is None
+    (tmp_path / "result.json").write_text("{not json", encoding="utf-8")
+    assert runner._worker_payload(tmp_path) is None
+    (tmp_path / "result.json").write_text(json.dumps({"state": "passed"}), encoding="utf-8")
+    assert runner._worker_payload(tmp_path) is None  # not a state the worker may report
+
+
+def test_probe_inputs_come_from_a_secret_key(monkeypatch):
+    monkeypatch.setenv(runner.PROBE_KEY_ENV, "key one")
+    first = [runner.probe_seed(seed) for seed in (0, 1)]
+    assert first == [runner.probe_seed(seed) for seed in (0, 1)] and first[0] != first[1]
+    monkeypatch.setenv(runner.PROBE_KEY_ENV, "key two")
+    assert runner.probe_seed(0) != first[0]  # knowing --seed is not enough
+
+
+def test_without_a_key_the_grader_makes_a_private_one(tmp_path, monkeypatch):
+    monkeypatch.delenv(runner.PROBE_KEY_ENV, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    seed = runner.probe_seed(0)
+    key = tmp_path / ".config" / "tf2-autograder" / "probe-key"
+    assert key.is_file() and key.stat().st_mode & 0o077 == 0
+    assert runner.probe_seed(0) == seed
+
+
+LIAR = '''
+class Liar:
+    """Claims to be an array and lies, or raises, whenever anyone looks."""
+    dtype = "float32"
+
+    @property
+    def shape(self):
+        raise RuntimeError("my shape is a secret")
+
+    def __len__(self):
+        raise RuntimeError("my length is a secret")
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array for you")
+
+    def __eq__(self, other):
+        return True
+
+    def __iter__(self):
+        raise RuntimeError("not iterable today")
+
+
+def normalize(images, labels):
+    return Liar(), Liar()
+'''
+
+
+@pytest.mark.slow
+def test_objects_that_lie_about_themselves_fail_the_student_not_the_grader(tmp_path):
+    stub = (ROOT / "exercises" / "fashion_mnist.py").read_text(encoding="utf-8")
+    (tmp_path / "fashion_mnist.py").write_text(stub + LIAR, encoding="utf-8")
+    done = run_cli("grade", str(tmp_path / "fashion_mnist.py"), "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    tests = {t["tags"][1]: t for t in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["tests"]}
+    normalize = {check: test for check, test in tests.items() if check.startswith("normalize")}
+    assert normalize and all(test["score"] == 0 for test in normalize.values())
+    assert not [check for check, test in tests.items() if test["extra_data"]["grader_fault"]]
