@@ -167,12 +167,19 @@ class Isolation:
     def preexec(self, cgroup: "TreeLimits | None"):
         """What runs in the child before exec: rlimits, the cgroup, and (level uid) the unprivileged user."""
         level = self.level
+        # Without a cgroup, RLIMIT_NPROC bounds the tree: it counts every process of the (outside) user, so the
+        # limit is what that user runs now plus the worker's allowance. Counted here, before the fork.
+        nproc = None
+        if cgroup is None and level == "bwrap":
+            nproc = _processes_of(os.getuid()) + MAX_PROCESSES
 
         def apply() -> None:
             if cgroup is not None:
                 cgroup.enter(os.getpid())
             resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if nproc is not None:
+                resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             if level == "uid":
                 os.setgroups([])
                 os.setgid(UNPRIVILEGED_GID)
@@ -228,6 +235,20 @@ def _verify_level(level: str) -> None:
             "user.max_user_namespaces, or a container's seccomp profile). Enable them, or, as root in a container, "
             "grade with --isolation uid (weaker: the student's code runs as an unprivileged user without "
             "namespaces).")
+
+
+def _processes_of(uid: int) -> int:
+    """Processes and threads (the kernel counts both against RLIMIT_NPROC) that ``uid`` runs now."""
+    import psutil
+
+    count = 0
+    for process in psutil.process_iter(["uids", "num_threads"]):
+        try:
+            if process.info["uids"] and process.info["uids"].real == uid:
+                count += process.info["num_threads"] or 1
+        except psutil.Error:
+            pass
+    return count
 
 
 # ---------------------------------------------------------------------- cgroup limits

@@ -38,7 +38,7 @@ POLL_SECONDS = 0.05
 MEMORY_POLL_SECONDS = 0.25
 STARTUP_SECONDS = 120.0  # the worker's own start (Python, TensorFlow); not charged to the student
 OUTPUT_CHECK_SECONDS = 1.0
-MAX_OUTPUT_BYTES = 2 * 2**30      # everything one worker run may write (observations, models, progress)
+MAX_OUTPUT_BYTES = 2 * 2**30      # everything one worker run may write (observations, models)
 MAX_PROGRESS_BYTES = 64 * 2**10   # progress lines beyond this are not read
 CLASS_INDEX_FILE = "class_index.json"
 SUBMISSION_DIR = "submission"
@@ -139,10 +139,48 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _progress_lines(progress: Path) -> list[str]:
-    """The worker's progress lines: "starting", "import", "imported", "start X", "end X", "done" (size-capped)."""
-    with open(progress, "rb") as handle:
-        return handle.read(MAX_PROGRESS_BYTES).decode("utf-8", errors="replace").splitlines()
+class ProgressChannel:
+    """The worker's progress lines ("starting", "import", "imported", "start X", "end X", "done"), over a pipe.
+
+    A pipe, not a file in the worker's output folder: what the grader has read stays read, so code
+    that runs later in the worker can add lines but never take back the ones written before it
+    ran (that the worker reached the student's import, say), nor swap the channel for a link or a
+    FIFO. Lines are copied, as received, to ``copy`` (a file outside the worker's view, for logs
+    and benchmarks); beyond ``MAX_PROGRESS_BYTES`` the rest is read and dropped.
+    """
+
+    def __init__(self, copy: Path):
+        self.read_end, self.write_end = os.pipe()
+        os.set_blocking(self.read_end, False)
+        self._received = bytearray()
+        self._copy = open(copy, "ab")
+
+    def handed_over(self) -> None:
+        """The worker holds the write end now; closing ours lets the pipe end when the worker does."""
+        os.close(self.write_end)
+
+    def poll(self) -> list[str]:
+        while True:
+            try:
+                chunk = os.read(self.read_end, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            room = MAX_PROGRESS_BYTES - len(self._received)
+            if room > 0:
+                self._received += chunk[:room]
+                self._copy.write(chunk[:room])
+                self._copy.flush()
+        return self.lines()
+
+    def lines(self) -> list[str]:
+        text = self._received.decode("utf-8", errors="replace")
+        return text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]  # whole lines only
+
+    def close(self) -> None:
+        os.close(self.read_end)
+        self._copy.close()
 
 
 def steps_reached(lines: list[str], probes: list[str]) -> int:
@@ -236,8 +274,10 @@ class SandboxSession:
                 self._outputs[name] = end.output
             pending = [name for name in pending if name not in statuses]
             if end.state == "done" or not pending:
-                for name in pending:  # a worker that says done but skipped probes is a kit fault
-                    statuses[name] = ProbeStatus("grader_error", tr("Internal grader error: a check's code was never run."))
+                for name in pending:  # "done" with probes unrun: only code in the worker can have written that
+                    statuses[name] = ProbeStatus("error", tr(
+                        "The grading worker stopped before this check's code ran (did your code exit, or write into "
+                        "the grader's files?)."))
                 break
             if end.state == "worker_failed":
                 log = (end.output.parent / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
@@ -282,8 +322,7 @@ class SandboxSession:
         self._write_job(paths.job, probes)
         paths.output.mkdir()
         paths.scratch.mkdir()
-        progress = paths.output / "progress"
-        progress.touch()
+        progress = ProgressChannel(run_dir / "progress")
         self.isolation.prepare(paths)
         extra = {}
         if imagenet.cached_vgg16_weights():  # real weights the instructor cached; read-only, never downloaded
@@ -292,21 +331,24 @@ class SandboxSession:
         if extra:
             env["KERAS_HOME"] = "/keras" if self.isolation.level == "bwrap" else str(imagenet.keras_cache_dir().parent)
         command, env, cwd = self.isolation.command(
-            self.isolation.worker_argv("autograder.sandbox", "{job}", "{output}"), paths, env, extra)
+            self.isolation.worker_argv("autograder.sandbox", "{job}", "{output}", str(progress.write_end)),
+            paths, env, extra)
         limits = TreeLimits.create(self.limits.memory_mb)
         try:
             with open(run_dir / "worker.log", "wb") as log:
                 process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=cwd, env=env, start_new_session=True,
+                                           cwd=cwd, env=env, start_new_session=True, pass_fds=(progress.write_end,),
                                            preexec_fn=self.isolation.preexec(limits))
-                state = self._wait(process, paths.output, probes)
+                progress.handed_over()
+                state = self._wait(process, paths.output, progress, probes)
             if state == "exited" and limits is not None and limits.hit_memory_limit():
                 state = "memory"  # the cgroup's limit stopped a process before the poll saw it
+            text = progress.poll()
         finally:
+            progress.close()
             if limits is not None:
                 limits.remove()
             shutil.rmtree(paths.scratch, ignore_errors=True)
-        text = _progress_lines(progress)
         finished = [line.split(" ", 1)[1] for line in text if line.startswith("end ")]
         finished = [name for name in probes if name in finished]  # only probes this run was given, once each
         started = [line.split(" ", 1)[1] for line in text if line.startswith("start ")]
@@ -323,16 +365,15 @@ class SandboxSession:
         final = state if state in ("timeout", "memory", "output") else "died"
         return _WorkerEnd(finished, running, final, process.returncode, paths.output)
 
-    def _wait(self, process: subprocess.Popen, output: Path, probes: list[str]) -> str:
+    def _wait(self, process: subprocess.Popen, output: Path, progress: ProgressChannel, probes: list[str]) -> str:
         """Watch the worker until it exits or breaks a limit; every limit is measured here, never by the worker."""
-        progress = output / "progress"
         steps, last_step, started = 0, time.monotonic(), False
         watched, next_memory_check, next_output_check = psutil.Process(process.pid), 0.0, 0.0
         deadline = time.monotonic() + STARTUP_SECONDS + self.limits.step_timeout * (len(probes) + 1)
         state = "exited"
         while process.poll() is None:
             now = time.monotonic()
-            reached = steps_reached(_progress_lines(progress), probes)
+            reached = steps_reached(progress.poll(), probes)
             if reached > steps:
                 steps, last_step = reached, now
                 started = started or reached >= 2  # the "import" step: student code runs from here on
@@ -360,7 +401,13 @@ class SandboxSession:
             return ProbeStatus("error", tr("The grading worker's report for this step was missing or unreadable, "
                                            "so the step scores zero (did your code write into the grader's files?)."))
         if payload["state"] == "grader_error":
-            sys.stderr.write(f"grader fault in sandbox probe {directory.name}:\n{str(payload.get('traceback'))[:5000]}\n")
+            # The worker runs the student's code, which can write any report, so a fault it reports is logged
+            # for the instructor but is not the kit's word: an error scoring zero, not a grader fault.
+            sys.stderr.write(f"sandbox probe {directory.name} reported an internal error (logged, not trusted):\n"
+                             f"{str(payload.get('traceback'))[:5000]}\n")
+            return ProbeStatus("error", tr("The grading worker reported an internal error while it ran your code; "
+                                           "these checks score zero. Your instructor can see the details in the "
+                                           "grading log."))
         return ProbeStatus(payload["state"], Text.from_json(payload.get("message", "")))
 
     def _import_status(self, end: _WorkerEnd) -> ProbeStatus:

@@ -3,8 +3,8 @@
 Started by :mod:`autograder.runner` (``main([JOB, OUTPUT])`` under ``python -I``) inside the
 OS sandbox of :mod:`autograder.isolation`. It reads ``JOB/job.json`` (read-only, like everything
 under JOB), imports the submission, runs the requested probes one at a time and writes each
-probe's plain observations to ``OUTPUT/out/<probe>/``. Before and after each step it appends a
-line to ``OUTPUT/progress`` so the grading process can tell which step hung or died.
+probe's plain observations to ``OUTPUT/out/<probe>/``. Before and after each step it writes a
+line to the progress pipe it inherited, so the grading process can tell which step hung or died.
 
 Nothing this process writes is trusted as a verdict: the grading process loads
 the observations as data and makes every judgement itself.
@@ -211,18 +211,17 @@ def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_
 
 
 def main(argv: list[str]) -> int:
-    """``main([JOB, OUTPUT])``: JOB is read-only, OUTPUT the only place to write. ``main(["--check"])``: 0 when
+    """``main([JOB, OUTPUT, FD])``: JOB is read-only, OUTPUT the only place to write, FD the progress pipe. ``main(["--check"])``: 0 when
     this interpreter can run the worker at all (how a weaker isolation level is checked before grading)."""
     if argv == ["--check"]:
         return 0
-    job_dir, output = Path(argv[0]).resolve(), Path(argv[1]).resolve()
+    job_dir, output, progress_fd = Path(argv[0]).resolve(), Path(argv[1]).resolve(), int(argv[2])
     job = json.loads((job_dir / "job.json").read_text(encoding="utf-8"))
-    progress = open(output / "progress", "a", encoding="utf-8", buffering=1)
+    progress = os.fdopen(progress_fd, "w", encoding="utf-8", buffering=1)
 
     def mark(line: str) -> None:
         progress.write(line + "\n")
         progress.flush()
-        os.fsync(progress.fileno())
 
     mark("starting")
 

@@ -5,7 +5,7 @@ any kit code:
 
 * in the grading process, once: the time to ``import tensorflow`` and ``import keras``
   (the checks need both; the CLI pays this once per run);
-* in the sandbox worker, from the lines the worker appends to ``run*/output/progress``
+* in the sandbox worker, from the lines the worker appends to ``run*/progress`` (the grader's copy of the progress pipe)
   (polled every 10 ms by a background thread):
     - worker start-up: spawning ``python -m autograder.sandbox`` until it writes
       ``import`` (Python start-up, the kit's grader module and -- because the worker
@@ -89,7 +89,7 @@ def vm_hwm_mib(pid: int) -> float | None:
 
 
 class ProgressRecorder(threading.Thread):
-    """Polls ``ROOT/run*/output/progress`` and records when each line first appears."""
+    """Polls ``ROOT/run*/progress`` and records when each line first appears."""
 
     def __init__(self, root: Path, session: "TimedSession"):
         super().__init__(daemon=True)
@@ -101,8 +101,8 @@ class ProgressRecorder(threading.Thread):
 
     def poll(self) -> None:
         now = time.perf_counter()
-        for progress in sorted(self.root.glob("run*/output/progress")):
-            run = progress.parent.parent.name
+        for progress in sorted(self.root.glob("run*/progress")):
+            run = progress.parent.name
             try:
                 text = progress.read_text(encoding="utf-8")
             except OSError:
@@ -142,12 +142,12 @@ class TimedSession(SandboxSession):
         self.exited: dict[str, float] = {}
         self.current: tuple[int, str] | None = None
 
-    def _wait(self, process, output, probes):
+    def _wait(self, process, output, progress, probes):
         run = output.parent.name
         self.spawned[run] = time.perf_counter()
         self.current = (process.pid, run)
         try:
-            return super()._wait(process, output, probes)
+            return super()._wait(process, output, progress, probes)
         finally:
             self.current = None
             self.exited[run] = time.perf_counter()

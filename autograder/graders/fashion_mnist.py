@@ -158,10 +158,22 @@ def _judge(evidence, selected) -> None:
                          "threshold): {cases}.", first=first, wrong=len(wrong), total=len(judged), cases=listed))
 
 
+def _require_some_stop(evidence) -> None:
+    """Points for not stopping (or for the class itself) count only once the callback ever stops rightly.
+
+    A callback that never stops passes "continue below" and "no stop at equality" without doing
+    anything, and so would a stub whose report was forged to say so; neither earns these points.
+    """
+    cases, stops, _ = _scripted_report(evidence)
+    if not any(stopped and _should_stop(*case) for case, stopped in zip(cases, stops)):
+        raise CheckFailed(tr("Your callback never stopped training, not even when the accuracy was above the "
+                             "threshold, so this behaviour cannot be credited yet."))
+
+
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("AccuracyCallback is a keras.callbacks.Callback"),
                   hint=tr("Declare it as class AccuracyCallback(keras.callbacks.Callback)."))
 def callback_is_keras_callback(evidence, ctx):
-    _scripted_report(evidence)
+    _require_some_stop(evidence)
     if evidence.get("is_callback") is not True:
         raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
 
@@ -169,12 +181,14 @@ def callback_is_keras_callback(evidence, ctx):
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("training continues while accuracy is below the threshold"),
                   hint=tr("Only set self.model.stop_training = True when logs['accuracy'] > self.threshold."))
 def callback_continues_below(evidence, ctx):
+    _require_some_stop(evidence)
     _judge(evidence, lambda threshold, accuracy: threshold is None and accuracy < DEFAULT_THRESHOLD)
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("accuracy equal to the threshold does not stop training"),
                   hint=tr("The accuracy must be strictly greater than the threshold: use >, not >=."))
 def callback_strictly_greater(evidence, ctx):
+    _require_some_stop(evidence)
     _judge(evidence, lambda threshold, accuracy: threshold is None and accuracy == DEFAULT_THRESHOLD)
 
 
