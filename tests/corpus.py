@@ -257,12 +257,16 @@ MISTAKES = [
     mistake("threshold ignored", "fashion_mnist", [("> self.threshold", "> 0.9")], {"callback_custom_threshold"}),
     mistake("reads logs['acc']", "fashion_mnist", [('logs.get("accuracy", 0.0)', 'logs.get("acc", 0.0)')],
             {"callback_stops_above", "callback_custom_threshold", "callback_prints_message",
-             "callback_stops_real_fit"}),
+             "callback_stops_real_fit",
+             # a callback that never stops earns nothing for "not stopping" (nor would a forged report say so)
+             "callback_is_keras_callback", "callback_continues_below", "callback_strictly_greater"}),
     mistake("no stop message", "fashion_mnist", [('            print(f"Accuracy above {self.threshold}: stopping.")\n', "")],
             {"callback_prints_message"}),
     mistake("stops in on_batch_end", "fashion_mnist", [("def on_epoch_end(self, epoch", "def on_batch_end(self, epoch")],
             {"callback_stops_above", "callback_custom_threshold", "callback_prints_message",
-             "callback_stops_real_fit"}),
+             "callback_stops_real_fit",
+             # a callback that never stops earns nothing for "not stopping" (nor would a forged report say so)
+             "callback_is_keras_callback", "callback_continues_below", "callback_strictly_greater"}),
     mistake("repeat() in the training pipeline", "cnn", [(".shuffle(1000).batch", ".shuffle(1000).repeat().batch")],
             {"batches_no_repeat", "batches_batch_size"}),
     mistake("test set shuffled", "cnn", [("test_dataset.map(normalize).batch", "test_dataset.map(normalize).shuffle(100).batch")],
@@ -439,6 +443,135 @@ MISTAKES += [
     mistake("features of the first image only", "pretrained",
             [("return model.predict(batch, verbose=0)", "return model.predict(batch, verbose=0)[0]")],
             {"features_shape"}),
+]
+
+# Mistakes that keep every check honest: every check of every assignment is lost by at least one
+# entry (test_every_check_is_broken_by_some_mistake), so a check whose body stopped checking shows.
+DENSE_CHECKS = {"dense_returns_model", "dense_input_shape", "dense_output_shape", "dense_parameter_count",
+                "dense_layers", "dense_softmax_output", "dense_optimizer", "dense_loss", "dense_accuracy_metric",
+                "dense_trains"}
+CNN_CHECKS = {check.replace("dense_", "cnn_") for check in DENSE_CHECKS}
+DENSE_COMPILE = '    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+FINE_COMPILE_TAIL = ('/ 10),\n'
+                     '                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])')
+MISTAKES += [
+    mistake("build_dense_classifier without return", "fashion_mnist",
+            [(DENSE_COMPILE + "    return model\n", DENSE_COMPILE)], DENSE_CHECKS),
+    mistake("no Flatten before the dense layers", "fashion_mnist", [("        layers.Flatten(),\n", "")],
+            {"dense_output_shape", "dense_parameter_count", "dense_layers", "dense_softmax_output",
+             "dense_accuracy_metric", "dense_trains"}),  # evaluate and fit refuse (None, 28, 10) outputs
+    mistake("stop_training set outside the if", "fashion_mnist",
+            [("            self.model.stop_training = True", "        self.model.stop_training = True")],
+            {"callback_continues_below", "callback_strictly_greater", "callback_custom_threshold",
+             "callback_stops_real_fit"}),
+    mistake("AccuracyCallback without the Callback base class", "fashion_mnist",
+            [("class AccuracyCallback(keras.callbacks.Callback):", "class AccuracyCallback:")],
+            {"callback_is_keras_callback", "callback_continues_below", "callback_strictly_greater",
+             "callback_stops_above", "callback_custom_threshold", "callback_prints_message",
+             "callback_stops_real_fit"}),
+
+    mistake("divides uint8 images by 255 without a cast", "cnn",
+            [("return tf.cast(images, tf.float32) / 255.0, labels", "return images / 255, labels")],
+            {"normalize_float32"}),  # NumPy makes float64; TensorFlow's uint8 / int is float32, so map and batches pass
+    mistake("divides by 256", "cnn", [("tf.cast(images, tf.float32) / 255.0", "tf.cast(images, tf.float32) / 256.0")],
+            {"normalize_values", "normalize_in_dataset_map", "batches_normalized"}),
+    mistake("labels cast to float", "cnn", [("/ 255.0, labels", "/ 255.0, tf.cast(labels, tf.float32)")],
+            {"normalize_labels_unchanged", "batches_element_spec"}),
+    mistake("build_cnn returns model.summary()", "cnn", [("    return model\n", "    return model.summary()\n")],
+            CNN_CHECKS),
+    mistake("28x28 input reshaped inside the model", "cnn",
+            [("keras.Input(shape=(28, 28, 1)),", "keras.Input(shape=(28, 28)),\n        layers.Reshape((28, 28, 1)),")],
+            {"cnn_input_shape", "cnn_layers"}),
+    mistake("no Flatten before the dense layers", "cnn", [("        layers.Flatten(),\n", "")],
+            {"cnn_output_shape", "cnn_parameter_count", "cnn_layers", "cnn_softmax_output", "cnn_accuracy_metric",
+             "cnn_trains"}),  # evaluate and fit refuse (None, 7, 7, 10) outputs
+    mistake("ReLU on the output layer", "cnn", [('Dense(10, activation="softmax")', 'Dense(10, activation="relu")')],
+            {"cnn_layers", "cnn_softmax_output", "cnn_trains"}),  # about 10% test accuracy
+    mistake("build_cnn not compiled", "cnn", [(DENSE_COMPILE, "")],
+            {"cnn_optimizer", "cnn_loss", "cnn_accuracy_metric", "cnn_trains"}),
+
+    mistake("pre_process_image returns only the image", "gap", [("    return image, label", "    return image")],
+            {"pre_process_float32", "pre_process_scaled", "pre_process_resized", "pre_process_values",
+             "pre_process_label", "pre_process_dataset_map"}),
+    mistake("build_head without return", "gap",
+            [("        model.add(layers.MaxPooling2D((2, 2)))\n    return model\n",
+              "        model.add(layers.MaxPooling2D((2, 2)))\n")],
+            {"head_returns_model", "head_input_shape", "head_output_shape", "head_default_size", "head_parameters",
+             "head_layers"}),
+    mistake("classifier returns its list of layers", "gap",
+            [("    return keras.Sequential(stack)", "    return stack")],
+            {"classifier_returns_model", "classifier_layers", "classifier_parameters", "classifier_probability",
+             "classifier_dropout"}),
+    mistake("first BatchNormalization of the classifier missing", "gap",
+            [("[layers.Flatten(), layers.BatchNormalization(), layers.Dense(100)",
+              "[layers.Flatten(), layers.Dense(100)")],
+            {"classifier_layers", "classifier_parameters"}),
+    mistake("add_gap returns model.compile(...)", "gap",
+            [('    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])\n    return model',
+              '    return model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])')],
+            {"gap_returns_model", "gap_output_shape", "gap_layers", "gap_parameters", "gap_uses_head",
+             "gap_probability", "gap_optimizer", "gap_loss", "gap_accuracy_metric", "gap_trains"}),
+    mistake("two softmax outputs with a binary loss", "gap", [(GAP_OUTPUT, 'layers.Dense(2, activation="softmax")])')],
+            {"gap_output_shape", "gap_layers", "gap_parameters", "gap_accuracy_metric",
+             "gap_trains"}),  # evaluate and fit refuse (None, 2) outputs for (None,) labels
+    mistake("add_gap builds a new head", "gap", [("keras.Sequential([head, ", "keras.Sequential([build_head(), ")],
+            {"gap_uses_head"}),  # Keras 3 runs the 100-pixel head on the 32-pixel images; it trains as well
+
+    mistake("default target_size None", "pretrained",
+            [("def load_image_batch(path, target_size=(224, 224)):", "def load_image_batch(path, target_size=None):")],
+            {"image_batch_default_size"}),
+    mistake("feature extractor returns the output tensor", "pretrained",
+            [("include_top=False, input_shape=input_shape)", "include_top=False, input_shape=input_shape).output")],
+            {"extractor_returns_model", "extractor_no_top", "extractor_parameters", "extractor_input_shape",
+             "extractor_default_input"}),
+    mistake("features as a list of per-image arrays", "pretrained",
+            [("return model.predict(batch, verbose=0)",
+              "return [model.predict(image[np.newaxis], verbose=0)[0] for image in batch]")],
+            {"features_returns_array", "features_shape", "features_values"}),
+    mistake("preprocesses again inside extract_features", "pretrained",
+            [("return model.predict(batch, verbose=0)",
+              "return model.predict(keras.applications.vgg16.preprocess_input(batch.copy()), verbose=0)")],
+            {"features_values"}),
+
+    mistake("load_vgg_base without return", "transfer",
+            [("    return keras.applications.VGG16(include_top=False,",
+              "    base = keras.applications.VGG16(include_top=False,")],
+            {"vgg_returns_model", "vgg_no_top", "vgg_parameters", "vgg_input_shape", "vgg_default_size",
+             "vgg_layer_names_kept"}),
+    mistake("freeze_vgg without return", "transfer",
+            [("    vgg.trainable = False\n    return vgg", "    vgg.trainable = False")],
+            {"freeze_returns_base", "freeze_no_trainable_weights", "freeze_training_keeps_base"}),
+    mistake("build_transfer_model returns model.summary()", "transfer",
+            [("    return model\n\n\ndef unfreeze_from", "    return model.summary()\n\n\ndef unfreeze_from")],
+            {"transfer_returns_model", "transfer_output_shape", "transfer_layers", "transfer_logit_output",
+             "transfer_parameters", "transfer_trainable", "transfer_uses_base", "transfer_optimizer", "transfer_loss",
+             "transfer_accuracy_metric", "transfer_training_moves_head_only", "transfer_trains"}),
+    mistake("no pooling between the base and Dense(1)", "transfer",
+            [("[vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)]", "[vgg, layers.Dense(1)]")],
+            {"transfer_output_shape", "transfer_layers", "transfer_accuracy_metric",
+             "transfer_trains"}),  # evaluate and fit refuse (None, 1, 1, 1) outputs
+    mistake("hidden Dense(256) in the head", "transfer",
+            [("layers.GlobalAveragePooling2D(), layers.Dense(1)]",
+              'layers.GlobalAveragePooling2D(), layers.Dense(256, activation="relu"), layers.Dense(1)]')],
+            {"transfer_layers", "transfer_parameters", "transfer_trainable"}),
+    mistake("build_transfer_model not compiled", "transfer",
+            [("    model.compile(optimizer=keras.optimizers.Adam(),\n"
+              "                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=[\"accuracy\"])\n", "")],
+            {"transfer_optimizer", "transfer_loss", "transfer_accuracy_metric", "transfer_trains"}),
+    mistake("unfreeze_from without return", "transfer",
+            [("        layer.trainable = False\n    return vgg\n", "        layer.trainable = False\n")],
+            {"unfreeze_returns_base"}),  # the base is changed in place, so only the returned object is wrong
+    mistake("compile_for_fine_tuning without return", "transfer",
+            [(FINE_COMPILE_TAIL + "\n    return model\n", FINE_COMPILE_TAIL + "\n")],
+            {"fine_returns_compiled_model", "fine_optimizer", "fine_learning_rate", "fine_learning_rate_argument",
+             "fine_loss", "fine_accuracy_metric", "fine_keeps_trainability"}),
+    mistake("fine-tuning with a probability loss", "transfer",
+            [(FINE_COMPILE_TAIL, FINE_COMPILE_TAIL.replace("keras.losses.BinaryCrossentropy(from_logits=True)",
+                                                           '"binary_crossentropy"'))],
+            {"fine_loss"}),
+    mistake("metrics=['acc'] for fine-tuning", "transfer",
+            [(FINE_COMPILE_TAIL, FINE_COMPILE_TAIL.replace('"accuracy"', '"acc"'))],
+            {"fine_accuracy_metric"}),  # Keras 3 names the metric as written: logs["acc"], not logs["accuracy"]
 ]
 
 CORRECT = [

@@ -127,11 +127,19 @@ def test_lambda_layers_are_refused_by_safe_mode(submit, grading_context):
     assert model_check.outcome is Outcome.FAILED and "safe_mode" in model_check.message
 
 
+# Dense(96) instead of Dense(128): the layer stack and the parameter count are wrong, nothing else.
+EXPECTED_LOST_DENSE_96 = {"cnn_parameter_count": Outcome.FAILED, "cnn_layers": Outcome.FAILED}
+
+
 def test_same_submission_graded_twice_gets_the_same_result(submit, grading_context):
     directory = submit({"cnn.py": CNN_BASE.replace("Dense(128", "Dense(96")})
     first, second = (_only(_grade(directory, grading_context, "cnn"), "cnn") for _ in range(2))
     assert [(c.check_id, c.outcome, c.score, c.message) for c in first.checks] == \
            [(c.check_id, c.outcome, c.score, c.message) for c in second.checks]
+    # and it is this result, not merely the same one twice (two identical all-error runs would agree too)
+    lost = {c.check_id: c.outcome for c in first.checks if not c.passed}
+    assert lost == EXPECTED_LOST_DENSE_96, lost
+    assert first.score == first.max_score - sum(c.max_score for c in first.checks if c.check_id in lost)
 
 
 def test_a_model_that_cannot_train_gets_the_cause_not_a_stack_dump(submit, grading_context):

@@ -40,6 +40,14 @@ def test_corpus_is_big_enough_and_names_real_checks():
         assert variant.breaks and variant.breaks <= known, variant.name
 
 
+def test_every_check_is_broken_by_some_mistake():
+    """A check that no mistake must lose could stop checking (its body replaced by `pass`) and stay green."""
+    broken = {(variant.assignment, check) for variant in MISTAKES for check in variant.breaks}
+    unbroken = [(assignment_id, check.id) for assignment_id in graders.ASSIGNMENT_IDS
+                for check in graders.load(assignment_id).checks if (assignment_id, check.id) not in broken]
+    assert not unbroken, f"checks that no mistake in tests/corpus.py breaks: {unbroken}"
+
+
 @pytest.mark.parametrize("variant", MISTAKES, ids=lambda v: f"{v.assignment}-{v.name}")
 def test_mistake_loses_exactly_the_checks_it_breaks(variant, submit, grading_context):
     assignment, checks = _grade_affected(variant, submit, grading_context)

@@ -87,6 +87,8 @@ def callback_scripted(student, inputs, ctx):
     factory = student.get("AccuracyCallback")
     observed = {"is_class": isinstance(factory, type),
                 "is_callback": isinstance(factory, type) and issubclass(factory, keras.callbacks.Callback)}
+    if not observed["is_callback"]:
+        return observed  # Keras would not call it either: nothing to run (no set_model, no on_epoch_end)
     model = _tiny_model()
     stops, printed = [], []
     for threshold, accuracy in zip(inputs["thresholds"], inputs["accuracies"]):
@@ -110,6 +112,8 @@ def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[b
     """The cases the probe was given and the decisions it reported, or CheckFailed for a malformed report."""
     if evidence.get("is_class") is not True:
         raise CheckFailed(tr("AccuracyCallback should be a class."))
+    if evidence.get("is_callback") is not True:
+        raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
     cases = [(_threshold_or_none(t), float(a))
              for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
     stops = evidence.value("stops", tr("the callback's stop decisions"))
@@ -173,9 +177,7 @@ def _require_some_stop(evidence) -> None:
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("AccuracyCallback is a keras.callbacks.Callback"),
                   hint=tr("Declare it as class AccuracyCallback(keras.callbacks.Callback)."))
 def callback_is_keras_callback(evidence, ctx):
-    _require_some_stop(evidence)
-    if evidence.get("is_callback") is not True:
-        raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
+    _require_some_stop(evidence)  # which first checks the class and its base
 
 
 @ASSIGNMENT.check("callback_scripted", points=1, title=tr("training continues while accuracy is below the threshold"),
