@@ -14,23 +14,29 @@ the kernel):
   does, with a message naming the module.
 * **Constants**: values made of literals, operators, names the program already holds, attribute
   and item access, and calls to a few harmless builtins (``SIZES = tuple(range(3))``).
-* **Library values** that a kept definition reads (``loss_fn = keras.losses.BinaryCrossentropy()``,
-  ``augment = keras.Sequential([layers.RandomFlip()])``): calls reached through an imported
-  module, unless their names say they read or write files, download, load data, train, predict or
-  evaluate, or build a pre-trained model (``tfds.load``, ``np.load``, ``keras.applications.VGG16``,
-  ``get_file``, ``model.fit`` is not even a library call). They are guarded too: one that fails in
-  the grader becomes a stand-in that explains.
+* **Library values** that kept code reads (``loss_fn = keras.losses.BinaryCrossentropy()``,
+  ``augment = keras.Sequential([layers.RandomFlip()])``): their calls all go to functions reached
+  through an imported module, and no word of those functions' dotted names says they read or write
+  files, download, load data, train, predict or evaluate, or build a pre-trained model
+  (``tfds.load``, ``np.load``, ``image_dataset_from_directory``, ``keras.applications.VGG16``,
+  ``get_file``, ``from_pretrained``: see ``_WORK_PREFIXES`` and ``_WORK_WORDS``). A call on a value
+  (``model.fit``, ``base.predict``) or to the student's own function or class is never a library
+  call. They are guarded too: one that fails in the grader becomes a stand-in that explains.
 * ``try`` blocks made only of the above.
 
 Everything else is top-level code a kernel would *run*: calls to the student's own functions
 (``model = build_dense_classifier()``, ``base = load_vgg_base()``), data loading, training,
-plots, prints. It is never executed. A name such a statement gives the last value of is *not
-computed*: a kept function that reads it (directly, or through another kept definition or
-default argument) is listed in :attr:`Program.broken_names` with a message that says which cell
-computes the value and what to do instead, and the sandbox reports that message for the checks
-that call the function, so the checks of other functions are unaffected. The program also binds
-a stand-in for that name, so the import itself never fails on it and a read the analysis did not
-see still explains itself.
+plots, prints, and values computed from those. It is never executed. A name such a statement
+gives the last value of is *not computed*: a kept function that reads it as a global (found with
+``symtable``, so parameters and locals of the same name do not count; directly, through another
+kept definition it uses, or through a default argument) is listed in
+:attr:`Program.broken_names` with a message that says which cell computes the value and what to
+do instead; the sandbox reports that message for the checks that call the function, so the checks
+of other functions are unaffected. The reading is static: a function that reads the name only on
+a path the checks never take loses its checks all the same. The program also binds a stand-in
+for that name, so the import itself never fails on it and a read the analysis did not see (through
+``globals()``, say) still explains itself when it happens. Imports inside code that is not kept (a
+demo under ``if __name__ == "__main__":``) do not take a kept import's module away.
 
 A cell that does not parse costs only the names it tried to define, listed as broken with the
 cell and line, and the functions that use them. Cell magics that keep their body's definitions in
@@ -60,11 +66,11 @@ _DEFINED_NAME = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MU
 # A library call is never run at top level when a word of its dotted name (module included) says it
 # does work the grader must not do there: files, downloads, data, training, pre-trained weights, processes.
 _WORK_PREFIXES = ("load", "download", "fetch", "read", "imread", "open", "predict", "evaluat", "train",
-                  "pretrain", "save", "mount", "glob", "listdir", "walk", "popen", "subprocess", "urlopen",
+                  "pretrain", "save", "mount", "listdir", "walk", "popen", "subprocess", "urlopen",
                   "request", "sleep", "connect", "login", "upload", "makedir", "remove", "unlink", "rmtree")
-_WORK_WORDS = frozenset({"fit", "run", "system", "file", "files", "directory", "dir", "applications", "hub",
-                         "datasets", "dataset", "shutil", "socket", "urllib", "http", "pickle", "joblib", "wandb",
-                         "kaggle", "colab", "drive"})
+_WORK_WORDS = frozenset({"fit", "run", "system", "glob", "iglob", "file", "files", "directory", "dir",
+                         "applications", "hub", "datasets", "dataset", "shutil", "socket", "urllib", "http",
+                         "pickle", "joblib", "wandb", "kaggle", "colab", "drive"})
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 # Cell magics whose body runs in the kernel's namespace, so its definitions stay (IPython's %%time, %%capture).
 _KEEPING_CELL_MAGICS = frozenset({"time", "capture"})
@@ -373,13 +379,14 @@ def _import_bindings(node: ast.stmt) -> list[tuple[str, str, str | None]]:
 def _modules_of(nodes: list[ast.stmt]) -> dict[str, str]:
     """Top-level name -> the dotted module path it was imported as (``layers`` -> ``keras.layers``)."""
     modules = {}
-    for node in nodes:
-        for child in ast.walk(node):
-            if isinstance(child, _DEFINITIONS + (ast.Lambda,)):
-                continue
-            if isinstance(child, _IMPORTS):
-                for name, module, attribute in _import_bindings(child):
-                    modules[name] = module if attribute is None else f"{module}.{attribute}"
+    pending = list(nodes)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _IMPORTS):
+            for name, module, attribute in _import_bindings(node):
+                modules[name] = module if attribute is None else f"{module}.{attribute}"
+        elif not isinstance(node, _DEFINITIONS + (ast.Lambda,)):  # an import inside a function is not top level
+            pending.extend(ast.iter_child_nodes(node))
     return modules
 
 
@@ -498,7 +505,7 @@ def _not_computed(statement: _Statement, name: str) -> Text:
 
 
 def _dependency_reason(helper: str, name: str, statement: _Statement) -> Text:
-    """Why a function cannot be graded: it reads (through ``helper``) ``name``, which ``statement`` leaves without a value."""
+    """Why a function cannot be graded: it reads (through ``helper``) ``name``, which ``statement`` leaves unset."""
     if statement.broken is not None:
         return tr("it uses `{helper}`, which could not be used: {reason}", helper=helper, reason=statement.broken)
     line, code = statement.quote(name)

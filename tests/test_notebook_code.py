@@ -1,16 +1,35 @@
-"""What the kit takes from a notebook: definitions, imports and constants; never training or plots."""
+"""What the kit takes from a notebook: what a kernel would define, never what a kernel would run."""
 import json
+import logging
+import sys
 
 import nbformat
 import pytest
 
+from autograder.i18n import Text
 from autograder.notebook_code import code_cells, extract, extract_file, without_magics
+from autograder.sandbox import SubmissionOrigin, import_submission
+from autograder.spec import StudentError
 
 
 def notebook_json(*cells: str, markdown: str = "Some text") -> str:
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(markdown)] +
                                         [nbformat.v4.new_code_cell(c) for c in cells])
     return nbformat.writes(notebook)
+
+
+def student_lines(program) -> list[str]:
+    """The program's lines that came from the notebook (a guarded statement without its ``try: ``)."""
+    lines = program.source.splitlines()
+    return [line.removeprefix("try: ") for chunk in program.chunks
+            for line in lines[chunk.first_line - 1:chunk.first_line - 1 + chunk.length]]
+
+
+def run(program, tmp_path=None) -> dict:
+    """Import the program as the sandbox worker would (here, in this process: it only uses the standard library)."""
+    namespace = {"__name__": "submission_test"}
+    exec(compile(program.source, "/submission/program.py", "exec"), namespace)
+    return namespace
 
 
 def test_keeps_definitions_imports_and_constants_only():
@@ -21,7 +40,7 @@ def test_keeps_definitions_imports_and_constants_only():
         "if __name__ == '__main__':\n    build()",
         "model.trainable = False\nx = compute()\nfor i in range(3):\n    pass",
     ], "a.ipynb")
-    assert program.source.splitlines() == [
+    assert student_lines(program) == [
         "import numpy as np", "from keras import layers", "SIZE = 28", "SHAPE: tuple = (SIZE, SIZE)",
         "NAMES = list(range(3))", "@staticmethod", "def build():", "    return SIZE", "class Callback:", "    pass",
     ]
@@ -36,19 +55,45 @@ def test_try_blocks_of_imports_are_kept_and_others_dropped():
 
 def test_magics_and_shell_lines_are_blanked_so_line_numbers_stay():
     assert without_magics("%matplotlib inline\n!pip install x\nx = 1") == "\n\nx = 1"
-    assert without_magics("%%time\nmodel.fit(x)\ny = 2") == "\n\n"
+    assert without_magics("files = !ls\nmodel.summary?\n??np.load\nx = 1") == "\n\n\nx = 1"
+    assert without_magics("if True:\n    !nvidia-smi") == "if True:\n    pass"  # its block still parses
     program = extract(["%load_ext autoreload\ndef f():\n    return 1"], "a.ipynb")
     assert program.source == "def f():\n    return 1\n"
     assert program.locate(1) == (1, 2)  # program line 1 is line 2 of code cell 1
 
 
+@pytest.mark.parametrize("magic", ["%%time", "%%capture", "%%capture output --no-stderr"])
+def test_time_and_capture_cells_keep_their_definitions(magic):
+    assert without_magics(f"{magic}\nmodel.fit(x)\ny = 2") == "\nmodel.fit(x)\ny = 2"
+    program = extract(["SIZE = 3", f"{magic}\nhistory = model.fit(x)\ndef f():\n    return SIZE"], "a.ipynb")
+    assert student_lines(program) == ["SIZE = 3", "def f():", "    return SIZE"]
+    assert program.locate(program.source.splitlines().index("def f():") + 1) == (2, 3)
+    assert run(program)["f"]() == 3
+
+
+@pytest.mark.parametrize("magic", ["%%bash", "%%writefile helpers.py", "%%timeit", "%%html", "%%script python"])
+def test_other_cell_magics_define_nothing(magic):
+    assert without_magics(f"{magic}\ndef f():\n    return 1") == "\n\n"
+    program = extract([f"{magic}\ndef f():\n    return 1", "def g():\n    return 2"], "a.ipynb")
+    assert "def f" not in program.source and "f" not in run(program) and run(program)["g"]() == 2
+
+
 def test_line_map_points_into_the_right_cell():
     program = extract(["import os", "x = os.getcwd()", "def f():\n    a = 1\n    return a"], "a.ipynb")
-    # os, then f (cell 3 lines 1-3); the call in cell 2 is dropped
-    assert program.locate(1) == (1, 1)
-    assert program.locate(4) == (3, 3)
-    assert program.locate(5) is None
-    assert program.line_map() == [[1, 1, 1, 1], [2, 3, 3, 1]]
+    lines = program.source.splitlines()
+    # a line the kit adds (the stand-ins), os (guarded: `try: `, then a kit line), then f (cell 3 lines 1-3)
+    assert lines[1] == "try: import os" and program.locate(2) == (1, 1)
+    assert program.locate(1) is None and program.locate(3) is None
+    assert lines[3:6] == ["def f():", "    a = 1", "    return a"]
+    assert program.locate(6) == (3, 3)
+    assert program.locate(7) is None
+    assert program.line_map() == [[2, 1, 1, 1], [4, 3, 3, 1]]
+
+
+def test_a_statement_sharing_a_line_with_top_level_code_is_kept_alone():
+    program = extract(["from os import path; path.join('a', 'b'); X = 1", "def f():\n    return X"], "a.ipynb")
+    assert student_lines(program) == ["from os import path", "X = 1", "def f():", "    return X"]
+    assert program.locate(2) == program.locate(4) == (1, 1)
 
 
 def test_a_cell_that_does_not_parse_breaks_only_its_own_names():
@@ -60,11 +105,26 @@ def test_a_cell_that_does_not_parse_breaks_only_its_own_names():
     assert "def good" in program.source and "def after" in program.source and "bad" not in program.source
 
 
+def test_a_function_using_a_name_from_a_cell_that_does_not_parse_says_so():
+    program = extract(["def helper(:\n    pass", "def graded():\n    return helper()"], "hw.ipynb")
+    assert set(program.broken_names) == {"helper", "graded"}
+    message = program.broken_names["graded"]
+    assert message.startswith("it uses `helper`, which could not be used: code cell 1 of hw.ipynb, line 1")
+
+
 def test_a_later_cell_that_parses_repairs_a_broken_name():
     program = extract(["def f(:\n    pass", "def f():\n    return 1"], "a.ipynb")
     assert program.broken_names == {}
     program = extract(["def f():\n    return 1", "def f(:\n    pass"], "a.ipynb")
     assert set(program.broken_names) == {"f"}  # the last definition is the one the student meant
+
+
+def test_the_last_definition_wins_when_a_function_is_redefined():
+    program = extract(["def build():\n    return 'first try'", "model = build()",
+                       "%%time\ndef build():\n    return 'second try'", "SIZE = 1", "SIZE = 2"], "a.ipynb")
+    namespace = run(program)
+    assert namespace["build"]() == "second try" and namespace["SIZE"] == 2
+    assert program.broken_names.keys() == {"model"}  # what the exploratory call gave: nothing graded reads it
 
 
 def test_code_cells_reads_lists_and_strings_and_skips_markdown():
@@ -96,6 +156,7 @@ def test_extract_file_reads_a_real_notebook(tmp_path):
     assert "def normalize" in program.source and "fit" not in program.source
 
 
+# --------------------------------------------------------------------------- globals a function reads
 def test_a_global_that_a_function_reads_is_kept_with_what_it_needs():
     program = extract([
         "import keras\nfrom keras import layers",
@@ -103,16 +164,176 @@ def test_a_global_that_a_function_reads_is_kept_with_what_it_needs():
         "history = model.fit(x, y)\nunused = keras.Sequential()",
         "def build():\n    model = keras.Sequential([hidden])\n    model.compile(loss=loss_fn)\n    return model",
     ], "a.ipynb")
-    assert "loss_fn = keras.losses" in program.source and "hidden = layers.Dense(8)" in program.source
+    kept = student_lines(program)
+    assert "loss_fn = keras.losses.SparseCategoricalCrossentropy()" in kept and "hidden = layers.Dense(8)" in kept
     assert "fit" not in program.source and "unused" not in program.source
+    assert program.broken_names.keys() == {"history", "unused"}
+
+
+def test_a_constant_built_from_other_constants_is_kept():
+    program = extract(["SIZE = 28", "SHAPE = (SIZE, SIZE) + (1,)\nPIXELS = SIZE * SIZE\nNAMES = [str(i) for i in range(3)]",
+                       "def f():\n    return SHAPE, PIXELS, NAMES"], "a.ipynb")
+    assert run(program)["f"]() == ((28, 28, 1), 784, ["0", "1", "2"])
+    assert program.broken_names == {}
 
 
 def test_a_global_built_from_names_that_are_not_kept_is_left_out():
     program = extract(["import tensorflow_datasets as tfds",
                        "data = load_everything()\nshape = data.shape",  # load_everything is defined nowhere
                        "def f():\n    return shape"], "a.ipynb")
-    assert "shape =" not in program.source and "data =" not in program.source
+    assert not any("shape =" in line or "data =" in line for line in student_lines(program))
+    assert "it reads `shape`" in program.broken_names["f"]
     program = extract(["names = info.features['label'].names\nN_CLASSES = len(names)\nLIMIT: int"], "a.ipynb")
     assert program.source == "LIMIT: int\n"  # built from data that is never loaded: left out, not a NameError
     program = extract(["import numpy as np", "def g():\n    return table", "table = np.arange(3)"], "a.ipynb")
-    assert "table = np.arange(3)" in program.source  # defined after the function: still fine at call time
+    assert "table = np.arange(3)" in student_lines(program)  # defined after the function: still fine at call time
+
+
+@pytest.mark.parametrize("statement", [
+    "model = build_dense_classifier()",                     # the student's own function
+    "base = load_vgg_base()",
+    "(train, test), info = tfds.load('fashion_mnist', split=['train', 'test'], with_info=True, as_supervised=True)",
+    "base = keras.applications.VGG16(include_top=False)",   # downloads ImageNet weights
+    "train = keras.utils.image_dataset_from_directory('/kaggle/input/cats')",
+    "train = np.load('/content/drive/MyDrive/train.npz')",
+    "history = model.fit(train, epochs=5)",
+    "figure = plt.plot(history.history['accuracy'])",
+    "model = keras.Sequential([Normalizer()])",               # a library call around the student's class
+])
+def test_top_level_code_that_does_work_is_never_kept_even_when_a_function_reads_its_names(statement):
+    program = extract(["import numpy as np\nimport keras\nimport tensorflow_datasets as tfds\nimport matplotlib.pyplot as plt",
+                       "class Normalizer:\n    pass\n\ndef build_dense_classifier():\n    return 1\n\n"
+                       "def load_vgg_base():\n    return 2",
+                       statement,
+                       "def graded():\n    return model, base, train, test, info, history, figure"], "nb.ipynb")
+    assert statement not in student_lines(program)
+    assert len(student_lines(program)) == 4 + 6 + 2  # the imports, the three definitions and graded
+    assert "graded" in program.broken_names and "computes at top level (code cell 3, line 1" in program.broken_names["graded"]
+
+
+def test_a_function_reading_a_value_computed_at_top_level_explains_and_others_are_unaffected():
+    program = extract([
+        "import os",
+        "def load_vgg_base(image_size=160, weights='imagenet'):\n    return ['block1_conv1', image_size, weights]",
+        "base = load_vgg_base()\nprint(len(base))",
+        "def build_transfer_model(vgg):\n    return [base, 'gap', 'dense']",     # reads the global by mistake
+        "def train(vgg):\n    return build_transfer_model(vgg)",              # ... through a helper
+        "def freeze_vgg(base):\n    return base",                              # a parameter of the same name
+        "def unfreeze_from(vgg, layer_name='block4_conv1'):\n    base = vgg\n    return base",  # a local one
+        "def size(model=base):\n    return len(model)",                        # a default taken at top level
+    ], "transfer.ipynb")
+    assert set(program.broken_names) == {"base", "build_transfer_model", "train", "size"}
+    message = program.broken_names["build_transfer_model"]
+    assert message == ("it reads `base`, which your notebook computes at top level (code cell 3, line 1: "
+                       "`base = load_vgg_base()`); the grader does not run top-level code, so pass `base` as an "
+                       "argument or compute it inside the function.")
+    assert message.render("bn") != str(message)
+    assert program.broken_names["train"].startswith("it uses `build_transfer_model`, which reads `base`")
+    namespace = run(program)
+    assert namespace["freeze_vgg"]("vgg") == "vgg" and namespace["unfreeze_from"]("vgg") == "vgg"
+    assert namespace["load_vgg_base"](32, None) == ["block1_conv1", 32, None]
+    with pytest.raises(NameError, match=r"`base` has no value in the grader: your notebook computes it at top "
+                                        r"level \(code cell 3, line 1: `base = load_vgg_base\(\)`\)"):
+        namespace["build_transfer_model"]("vgg")[0].layers
+
+
+def test_a_value_a_default_took_before_a_later_recomputation_is_fine():
+    program = extract(["SIZE = 160", "def load(image_size=SIZE):\n    return image_size", "SIZE = compute_size()",
+                       "def later():\n    return SIZE"], "a.ipynb")
+    assert set(program.broken_names) == {"SIZE", "later"}
+    assert run(program)["load"]() == 160
+
+
+def test_an_import_inside_top_level_code_does_not_take_the_module_away():
+    program = extract(["import os", "def cwd():\n    return os.getcwd()",
+                       "if __name__ == '__main__':\n    import os\n    model = build()",
+                       "try:\n    import autograder.kernel\nexcept ImportError:\n    print('no kit')"], "a.ipynb")
+    assert "cwd" not in program.broken_names and run(program)["cwd"]()
+
+
+def test_a_student_message_reaches_the_checks_of_the_function_alone(tmp_path, caplog):
+    program = extract(["import os", "SIZE = len(os.listdir('/content/data'))",
+                       "def graded():\n    return SIZE", "def other():\n    return 1"], "cnn.ipynb")
+    path = tmp_path / "program.py"
+    path.write_text(program.source, encoding="utf-8")
+    origin = SubmissionOrigin("cnn.ipynb", program.line_map(),
+                              {name: why.to_json() for name, why in program.broken_names.items()})
+    try:
+        student = import_submission(path, "notebook_code_test", origin)
+        assert student.call("other") == 1
+        with pytest.raises(StudentError) as raised:
+            student.get("graded")
+    finally:
+        sys.modules.pop("submission_notebook_code_test", None)
+    message = raised.value.args[0]
+    assert isinstance(message, Text) and message == (
+        "`graded` could not be graded: it reads `SIZE`, which your notebook computes at top level (code cell 2, "
+        "line 1: `SIZE = len(os.listdir('/content/data'))`); the grader does not run top-level code, so pass "
+        "`SIZE` as an argument or compute it inside the function.")
+    with caplog.at_level(logging.WARNING, logger="autograder.i18n"):
+        assert "SIZE" in message.render("bn")
+    assert not caplog.records
+
+
+# --------------------------------------------------------------------------- imports the grader lacks
+def test_an_import_that_fails_costs_only_the_functions_that_use_it():
+    program = extract([
+        "!pip install -q wandb\nfrom google.colab import drive; drive.mount('/content/drive')",
+        "from kaggle_secrets import UserSecretsClient\nuser_secrets = UserSecretsClient()\n"
+        "import os, no_such_module_anywhere as wandb\nfrom os import path, no_such_name",
+        "def mount():\n    drive.mount('/content/drive')\n    return 'mounted'",
+        "def log(x):\n    wandb.log({'x': x})",
+        "def fine():\n    return path.join('a', os.sep.join(['b', 'c']))",
+        "class WandbLogger(wandb.keras.WandbCallback):\n    pass",
+    ], "colab.ipynb")
+    assert program.broken_names.keys() == {"user_secrets"}  # whether an import fails is known only in the grader
+    namespace = run(program)
+    assert namespace["fine"]() == "a/b/c"
+    with pytest.raises(ImportError, match=r"`drive` comes from `google.colab`, which the grader cannot import "
+                                          r"\(ModuleNotFoundError: No module named 'google.colab'\)"):
+        namespace["mount"]()
+    with pytest.raises(ImportError, match="`wandb` comes from `no_such_module_anywhere`"):
+        namespace["log"](1)
+    with pytest.raises(ImportError, match="`no_such_name` comes from `os`"):
+        namespace["no_such_name"]()
+    with pytest.raises(ImportError, match="`wandb` comes from"):
+        namespace["WandbLogger"]()
+    assert "comes from `kaggle_secrets`" in repr(namespace["UserSecretsClient"])
+
+
+def test_an_error_a_stand_in_raises_points_at_the_students_line():
+    program = extract(["from google.colab import drive", "def mount():\n    x = 1\n    drive.mount('/content/drive')"],
+                      "colab.ipynb")
+    with pytest.raises(ImportError) as raised:
+        run(program)["mount"]()
+    import traceback
+    frames = [f for f in traceback.extract_tb(raised.value.__traceback__) if f.filename == "/submission/program.py"]
+    assert program.locate(frames[-1].lineno) == (2, 3)
+
+
+def test_a_library_value_that_fails_in_the_grader_becomes_a_stand_in_that_explains():
+    program = extract(["import os", "HOME = os.path.expanduser(7)",  # raises TypeError in the grader
+                       "def home():\n    return HOME.upper()"], "a.ipynb")
+    assert program.broken_names == {}
+    with pytest.raises(NameError, match=r"`HOME` has no value in the grader: computing it at top level \(code cell 2, "
+                                        r"line 1: `HOME = os.path.expanduser\(7\)`\) failed there with TypeError"):
+        run(program)["home"]()
+
+
+@pytest.mark.parametrize("value", [
+    "layers.GlobalAveragePooling2D()", "keras.Sequential([layers.RandomFlip('horizontal'), layers.RandomRotation(0.1)])",
+    "keras.optimizers.Adam(learning_rate=1e-3)", "keras.losses.BinaryCrossentropy(from_logits=True)",
+    "keras.initializers.TruncatedNormal(stddev=0.02)", "keras.constraints.MaxNorm(3)", "keras.regularizers.l2(1e-4)",
+    "keras.callbacks.EarlyStopping(patience=2)", "np.random.default_rng(0)", "tf.keras.layers.Rescaling(1 / 255)",
+    "keras.applications.vgg16.preprocess_input",  # a reference, not a call
+])
+def test_library_values_a_function_reads_are_kept(value):
+    program = extract(["import numpy as np\nimport tensorflow as tf\nimport keras\nfrom keras import layers",
+                       f"VALUE = {value}", "def graded():\n    return VALUE"], "a.ipynb")
+    assert f"VALUE = {value}" in student_lines(program) and program.broken_names == {}
+
+
+def test_future_imports_stay_first():
+    program = extract(["import os", "from __future__ import annotations\ndef f() -> Undefined:\n    return 1"], "a.ipynb")
+    assert program.source.startswith("from __future__ import annotations\n")
+    assert program.locate(1) == (2, 1) and run(program)["f"]() == 1
