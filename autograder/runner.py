@@ -27,7 +27,7 @@ import numpy as np
 import psutil
 
 from autograder import imagenet
-from autograder.artifacts import RESULT_FILE, Evidence, read_probe_result
+from autograder.artifacts import Evidence, ProbeResultError, read_probe_result
 from autograder.i18n import Text, tr
 from autograder.isolation import DEFAULT_LEVEL, PASSED_ENV, Isolation, TreeLimits, WorkerPaths
 from autograder.notebook_code import extract_file
@@ -457,12 +457,9 @@ MANIFEST_KINDS = {"model": ".keras", "array": ".npy"}
 
 def _worker_payload(directory: Path) -> dict | None:
     """A probe's result.json as the worker wrote it, or None when it is missing, oversized or malformed."""
-    path = directory / RESULT_FILE
-    if not _regular_file(path):
-        return None
-    try:
+    try:  # read_probe_result refuses links, FIFOs, oversized and malformed files
         payload = read_probe_result(directory)
-    except Exception:  # noqa: BLE001 - whatever the worker wrote is untrusted; unreadable means no report
+    except ProbeResultError:
         return None
     if not isinstance(payload, dict) or payload.get("state") not in PROBE_STATES:
         return None
