@@ -96,15 +96,30 @@ class Student:
         try:
             return fn(*args, **kwargs)
         except NotImplementedError as exc:
+            if not self._raised_here(exc):  # a library's NotImplementedError: the code was written, and fails
+                raise self._error(label, exc) from exc
             raise NotAttempted(tr("{label} is not implemented yet (it raises NotImplementedError).",
                                   label=label)) from exc
         except SystemExit as exc:
             raise StudentError(tr("{label} called sys.exit({code}); remove that call.", label=label,
                                   code=repr(exc.code))) from exc
         except Exception as exc:  # noqa: BLE001 - student code may raise anything
-            where = _student_location(exc.__traceback__, self._filename, self._origin.line_map)
-            raise StudentError(tr("{label} raised {error}: {detail}{where}", label=label, error=type(exc).__name__,
-                                  detail=str(exc)[:400], where=where)) from exc
+            raise self._error(label, exc) from exc
+
+    def _raised_here(self, exc: BaseException) -> bool:
+        """Whether the innermost frame of ``exc`` is the student's own ``raise`` statement: in their file, or
+        in the copy of it TensorFlow's autograph makes when ``Dataset.map`` traces their function."""
+        frames = traceback.extract_tb(exc.__traceback__)
+        if not frames:
+            return False
+        innermost = frames[-1].filename
+        return (os.path.abspath(innermost) == self._filename
+                or os.path.basename(innermost).startswith("__autograph_generated_file"))
+
+    def _error(self, label: str, exc: BaseException) -> StudentError:
+        where = _student_location(exc.__traceback__, self._filename, self._origin.line_map)
+        return StudentError(tr("{label} raised {error}: {detail}{where}", label=label, error=type(exc).__name__,
+                               detail=str(exc)[:400], where=where))
 
 
 @dataclass

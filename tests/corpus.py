@@ -259,14 +259,14 @@ MISTAKES = [
             {"callback_stops_above", "callback_custom_threshold", "callback_prints_message",
              "callback_stops_real_fit",
              # a callback that never stops earns nothing for "not stopping" (nor would a forged report say so)
-             "callback_is_keras_callback", "callback_continues_below", "callback_strictly_greater"}),
+             "callback_is_keras_callback", "callback_without_accuracy", "callback_continues_below", "callback_strictly_greater"}),
     mistake("no stop message", "fashion_mnist", [('            print(f"Accuracy above {self.threshold}: stopping.")\n', "")],
             {"callback_prints_message"}),
     mistake("stops in on_batch_end", "fashion_mnist", [("def on_epoch_end(self, epoch", "def on_batch_end(self, epoch")],
             {"callback_stops_above", "callback_custom_threshold", "callback_prints_message",
              "callback_stops_real_fit",
              # a callback that never stops earns nothing for "not stopping" (nor would a forged report say so)
-             "callback_is_keras_callback", "callback_continues_below", "callback_strictly_greater"}),
+             "callback_is_keras_callback", "callback_without_accuracy", "callback_continues_below", "callback_strictly_greater"}),
     mistake("repeat() in the training pipeline", "cnn", [(".shuffle(1000).batch", ".shuffle(1000).repeat().batch")],
             {"batches_no_repeat", "batches_batch_size"}),
     mistake("test set shuffled", "cnn", [("test_dataset.map(normalize).batch", "test_dataset.map(normalize).shuffle(100).batch")],
@@ -452,6 +452,11 @@ DENSE_CHECKS = {"dense_returns_model", "dense_input_shape", "dense_output_shape"
                 "dense_trains"}
 CNN_CHECKS = {check.replace("dense_", "cnn_") for check in DENSE_CHECKS}
 DENSE_COMPILE = '    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])\n'
+UNFREEZE_BODY = """    names = [layer.name for layer in vgg.layers]
+    start = names.index(layer_name)
+    vgg.trainable = True
+    for layer in vgg.layers[:start]:
+        layer.trainable = False"""
 FINE_COMPILE_TAIL = ('/ 10),\n'
                      '                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])')
 MISTAKES += [
@@ -463,10 +468,10 @@ MISTAKES += [
     mistake("stop_training set outside the if", "fashion_mnist",
             [("            self.model.stop_training = True", "        self.model.stop_training = True")],
             {"callback_continues_below", "callback_strictly_greater", "callback_custom_threshold",
-             "callback_stops_real_fit"}),
+             "callback_stops_real_fit", "callback_without_accuracy"}),
     mistake("AccuracyCallback without the Callback base class", "fashion_mnist",
             [("class AccuracyCallback(keras.callbacks.Callback):", "class AccuracyCallback:")],
-            {"callback_is_keras_callback", "callback_continues_below", "callback_strictly_greater",
+            {"callback_is_keras_callback", "callback_without_accuracy", "callback_continues_below", "callback_strictly_greater",
              "callback_stops_above", "callback_custom_threshold", "callback_prints_message",
              "callback_stops_real_fit"}),
 
@@ -572,6 +577,53 @@ MISTAKES += [
     mistake("metrics=['acc'] for fine-tuning", "transfer",
             [(FINE_COMPILE_TAIL, FINE_COMPILE_TAIL.replace('"accuracy"', '"acc"'))],
             {"fine_accuracy_metric"}),  # Keras 3 names the metric as written: logs["acc"], not logs["accuracy"]
+    # Content-varied probes (issue 15): mistakes that fixed, friendly inputs could not tell apart.
+    mistake("normalize scales by the images' own maximum", "fashion_mnist",
+            [(NORMALIZE_BODY, "images = tf.cast(images, tf.float32)\n    images = images / tf.reduce_max(images)")],
+            {"normalize_values", "normalize_in_dataset_map"}),
+    mistake("normalize scales by the images' own maximum", "cnn",
+            [("return tf.cast(images, tf.float32) / 255.0, labels",
+              "images = tf.cast(images, tf.float32)\n    return images / tf.reduce_max(images), labels")],
+            {"normalize_values", "normalize_in_dataset_map", "batches_normalized"}),
+    mistake("pre_process_image scales by the picture's own maximum", "gap",
+            [("image = tf.cast(image, tf.float32) / 255.0",
+              "image = tf.cast(image, tf.float32)\n    image = image / tf.reduce_max(image)")],
+            {"pre_process_scaled"}),
+    mistake("pre_process_image divides by 256", "gap",
+            [("image = tf.cast(image, tf.float32) / 255.0", "image = tf.cast(image, tf.float32) / 256.0")],
+            {"pre_process_scaled"}),
+    mistake("unfreeze_from keeps the book's block5_conv1 in its condition", "transfer",
+            [(UNFREEZE_BODY, """    vgg.trainable = True
+    set_trainable = False
+    for layer in vgg.layers:
+        if layer.name == layer_name or layer.name == "block5_conv1":
+            set_trainable = True
+        layer.trainable = set_trainable""")],
+            {"unfreeze_layer_name"}),
+    # The contract: logs that are None, empty or without "accuracy" make the callback do nothing.
+    mistake("callback reads logs['accuracy'] without a guard", "fashion_mnist",
+            [("""        logs = logs or {}
+        if logs.get("accuracy", 0.0) > self.threshold:""", """        if logs["accuracy"] > self.threshold:""")],
+            {"callback_without_accuracy"}),
+    mistake("callback assumes logs is never None", "fashion_mnist",
+            [("        logs = logs or {}\n", "")], {"callback_without_accuracy"}),
+    # A metric named "accuracy" that measures something else (exact equality of output and label).
+    mistake("gap compiled with keras.metrics.Accuracy()", "gap",
+            [('loss="binary_crossentropy", metrics=["accuracy"])',
+              'loss="binary_crossentropy", metrics=[keras.metrics.Accuracy()])')],
+            {"gap_accuracy_metric"}),
+    mistake("transfer model compiled with keras.metrics.Accuracy()", "transfer",
+            [("""    model.compile(optimizer=keras.optimizers.Adam(),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])""",
+              """    model.compile(optimizer=keras.optimizers.Adam(),
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True), metrics=[keras.metrics.Accuracy()])""")],
+            {"transfer_accuracy_metric"}),
+    mistake("fine-tuning compiled with keras.metrics.Accuracy()", "transfer",
+            [(FINE_COMPILE_TAIL, FINE_COMPILE_TAIL.replace('["accuracy"]', "[keras.metrics.Accuracy()]"))],
+            {"fine_accuracy_metric"}),
+    mistake("test split left unbatched", "cnn",
+            [("test_batches = test_dataset.map(normalize).batch(batch_size)", "test_batches = test_dataset.map(normalize)")],
+            {"batches_element_spec", "batches_batch_size"}),
 ]
 
 CORRECT = [
@@ -655,11 +707,7 @@ CORRECT += [
     features = vgg(inputs, training=False)
     pooled = layers.GlobalAveragePooling2D()(features)
     model = keras.Model(inputs, layers.Dense(1, activation=None)(pooled))"""),
-        ("""    names = [layer.name for layer in vgg.layers]
-    start = names.index(layer_name)
-    vgg.trainable = True
-    for layer in vgg.layers[:start]:
-        layer.trainable = False""", """    vgg.trainable = True
+        (UNFREEZE_BODY, """    vgg.trainable = True
     set_trainable = False
     for layer in vgg.layers:
         if layer.name == layer_name:
@@ -698,6 +746,8 @@ CORRECT += [
     return [(wnid, name, float(score)) for wnid, name, score in decoded[0]]"""),
         ("return model.predict(batch, verbose=0)", "return np.asarray(model(batch))"),
     ]),
+    correct("BinaryAccuracy named accuracy", "gap",
+            [('metrics=["accuracy"])', 'metrics=[keras.metrics.BinaryAccuracy(name="accuracy")])')]),
     correct("vgg16 module and explicit imagenet_utils caffe mode", "pretrained", [
         ("return keras.applications.VGG16(weights=weights, include_top=False, input_shape=input_shape)",
          "from keras.applications import vgg16\n    return vgg16.VGG16(include_top=False, weights=weights, input_shape=input_shape)"),

@@ -90,6 +90,22 @@ def test_missing_function_is_not_attempted(submit, grading_context):
             assert check.passed, check
 
 
+def test_a_librarys_not_implemented_error_is_an_error_not_a_stub(submit, grading_context):
+    # Only the student's own `raise NotImplementedError` means "not written yet"; one raised inside Keras by
+    # code the student wrote (here the abstract Loss base class, called) is a failure with its line.
+    source = FASHION_BASE.replace("    images = tf.cast(images, tf.float32) / 255.0",
+                                  "    keras.losses.Loss()(labels, labels)\n"
+                                  "    images = tf.cast(images, tf.float32) / 255.0")
+    assert source != FASHION_BASE
+    result = _only(_grade(submit({"fashion_mnist.py": source}), grading_context, "fashion_mnist"), "fashion_mnist")
+    normalize = [c for c in result.checks if c.check_id.startswith("normalize")]
+    assert normalize
+    for check in normalize:
+        assert check.outcome is Outcome.ERROR, check
+        assert "NotImplementedError" in check.message and "keras.losses.Loss()" in check.message, check.message
+        assert not check.grader_fault
+
+
 def test_wrong_return_type_is_explained(submit, grading_context):
     source = FASHION_BASE.replace("    return model\n", "    return model.summary()\n")
     result = _only(_grade(submit({"fashion_mnist.py": source}), grading_context, "fashion_mnist"), "fashion_mnist")

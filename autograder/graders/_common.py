@@ -12,6 +12,7 @@ import numpy as np
 from autograder import modelspec
 from autograder.artifacts import describe
 from autograder.graders import _models
+from autograder.graders._models import real_numbers
 from autograder.i18n import tr
 from autograder.spec import Assignment, CheckFailed
 
@@ -39,86 +40,178 @@ def spec_to_json(spec: Any) -> Any:
     return {"dtype": dtype.name, "shape": None if shape.rank is None else [d for d in shape.as_list()]}
 
 
-def expect_pair(evidence, function: str) -> None:
-    returned = evidence.get("returned")
-    if not evidence.get("is_pair", False):
+def expect_pair(evidence, function: str, prefix: str = "") -> None:
+    """CheckFailed unless the call observed under ``prefix`` returned a pair."""
+    if not evidence.get(f"{prefix}is_pair", False):
         raise CheckFailed(tr("`{function}` should return a pair (images, labels); it returned {returned}.",
-                             function=function, returned=returned))
+                             function=function, returned=evidence.get(f"{prefix}returned")))
+
+
+def value_range(array: np.ndarray) -> tuple[float, float]:
+    """(smallest, largest) value of a non-empty real array (NaN when it holds NaN)."""
+    values = np.asarray(array, dtype=np.float64)
+    return float(np.min(values)), float(np.max(values))
+
+
+def tensor_spec(entry: Any) -> tuple[str, list | None] | None:
+    """(dtype, shape) of one ``spec_to_json`` entry, or None when it is not the spec of a single tensor."""
+    if not isinstance(entry, dict) or set(entry) != {"dtype", "shape"} or not isinstance(entry["dtype"], str):
+        return None
+    shape = entry["shape"]
+    if shape is not None and not (isinstance(shape, list) and all(d is None or type(d) is int for d in shape)):
+        return None
+    return entry["dtype"], shape
+
+
+def pair_spec(spec: Any) -> tuple[tuple[str, list | None], tuple[str, list | None]] | None:
+    """The (images, labels) specs of a dataset's element_spec, or None when an element is not a pair of tensors."""
+    if not (isinstance(spec, list) and len(spec) == 2):
+        return None
+    first, second = tensor_spec(spec[0]), tensor_spec(spec[1])
+    return (first, second) if first is not None and second is not None else None
+
+
+def first_mismatch(found: np.ndarray, expected: np.ndarray, atol: float = 1e-5) -> int | None:
+    """Index of the first item (along axis 0) of two same-shape real arrays that differs, or None."""
+    close = np.isclose(found.astype(np.float64), expected.astype(np.float64), atol=atol, rtol=0.0)
+    wrong = ~close.reshape(len(close), -1).all(axis=1)
+    return int(np.argmax(wrong)) if wrong.any() else None
 
 
 # ----------------------------------------------------------------- normalize
+def normalize_inputs(image_shape: tuple[int, ...], seed: int) -> dict[str, np.ndarray]:
+    """Two uint8 batches whose pixels vary what the contract leaves free.
+
+    ``images``: 12 images; most span the whole range, but one is dark (its maximum drawn from 20-60),
+    one has its maximum drawn from 150-230 and one is bright with its minimum drawn from 60-120, in
+    drawn positions. Their batch maximum is 255. ``dim_images``: 4 to 8 images whose largest pixel
+    (drawn from 150-230) is below 255, one of them dark. Scaling by an image's or a batch's own
+    maximum or range, instead of by 255, shows on both. The labels are int64 and int32.
+    """
+    rng = np.random.default_rng(seed + 101)
+    size = int(np.prod(image_shape))
+
+    def image(low: int, high: int) -> np.ndarray:
+        pixels = rng.integers(low, high + 1, size=size)
+        pixels[rng.choice(size, 2, replace=False)] = (low, high)  # both ends of its own range occur
+        return pixels
+
+    n = 12
+    flat = np.stack([image(0, 255) for _ in range(n)])
+    flat[1], flat[2] = image(0, int(rng.integers(20, 61))), image(0, int(rng.integers(150, 231)))
+    flat[3] = image(int(rng.integers(60, 121)), 255)
+    images = flat[rng.permutation(n)].astype(np.uint8).reshape(n, *image_shape)
+
+    m = int(rng.integers(4, 9))
+    batch_max = int(rng.integers(150, 231))
+    dim = np.stack([image(int(rng.integers(0, 40)), int(rng.integers(80, batch_max + 1))) for _ in range(m)])
+    dim[0], dim[1] = image(0, batch_max), image(0, int(rng.integers(20, 61)))
+    dim_images = dim[rng.permutation(m)].astype(np.uint8).reshape(m, *image_shape)
+    return {"images": images, "labels": rng.integers(0, N_CLASSES, size=n).astype(np.int64),
+            "dim_images": dim_images, "dim_labels": rng.integers(0, N_CLASSES, size=m).astype(np.int32)}
+
+
+NUMPY_CALLS = (("", "images", "labels"), ("dim_", "dim_images", "dim_labels"))
+
+
+def _batch_text(images: np.ndarray):
+    return tr("a batch of {count} uint8 images of shape {shape} whose largest pixel is {largest}",
+              count=len(images), shape=images.shape[1:], largest=int(images.max()))
+
+
 def add_normalize_checks(assignment: Assignment, image_shape: tuple[int, ...]) -> None:
     """normalize(images, labels): float32 images in [0, 1], labels untouched, NumPy and Dataset.map."""
 
     def make_inputs(seed: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng(seed + 101)
-        images = rng.integers(0, 256, size=(12, *image_shape), dtype=np.uint8)
-        images.reshape(12, -1)[0, :2] = (0, 255)  # both ends of the range are always present
-        labels = rng.integers(0, N_CLASSES, size=12).astype(np.int64)
-        return {"images": images, "labels": labels}
+        return normalize_inputs(image_shape, seed)
 
     @assignment.probe(uses="normalize", inputs=make_inputs)
     def normalize_numpy(student, inputs, ctx):
-        out = student.call("normalize", inputs["images"].copy(), inputs["labels"].copy())
-        pair = unpack_pair(out)
-        return {"returned": describe(out), "is_pair": pair is not None,
-                "images": pair[0] if pair else None, "labels": pair[1] if pair else None}
+        observed = {}
+        for prefix, images_key, labels_key in NUMPY_CALLS:
+            out = student.call("normalize", inputs[images_key].copy(), inputs[labels_key].copy())
+            pair = unpack_pair(out)
+            observed.update({f"{prefix}returned": describe(out), f"{prefix}is_pair": pair is not None,
+                             f"{prefix}images": pair[0] if pair else None,
+                             f"{prefix}labels": pair[1] if pair else None})
+        return observed
 
     @assignment.probe(uses="normalize", inputs=make_inputs)
     def normalize_dataset_map(student, inputs, ctx):
         import tensorflow as tf
 
-        dataset = tf.data.Dataset.from_tensor_slices((inputs["images"], inputs["labels"]))
+        images = np.concatenate([inputs["images"], inputs["dim_images"]])
+        labels = np.concatenate([inputs["labels"], inputs["dim_labels"].astype(np.int64)])
+        dataset = tf.data.Dataset.from_tensor_slices((images, labels))
         mapped = student.run("`normalize` inside Dataset.map", dataset.map, student.get("normalize"))
         spec = spec_to_json(mapped.element_spec)
-        images, labels = [], []
+        found_images, found_labels = [], []
         for element in student.run("Iterating the mapped dataset", list, mapped):
             pair = unpack_pair(element)
             if pair is None:
                 return {"spec": spec, "is_pair": False, "returned": describe(element)}
-            images.append(np.asarray(pair[0]))
-            labels.append(np.asarray(pair[1]))
+            found_images.append(np.asarray(pair[0]))
+            found_labels.append(np.asarray(pair[1]))
+        shapes = sorted({str(a.shape) for a in found_images}) + sorted({str(a.shape) for a in found_labels})
+        if len({a.shape for a in found_images}) > 1 or len({a.shape for a in found_labels}) > 1:
+            return {"spec": spec, "is_pair": True, "returned": "a pair",
+                    "images": f"different shapes: {', '.join(shapes[:6])}"}
         return {"spec": spec, "is_pair": True, "returned": "a pair",
-                "images": np.stack(images), "labels": np.stack(labels)}
+                "images": np.stack(found_images), "labels": np.stack(found_labels)}
+
+    def normalized(evidence, prefix: str) -> tuple[np.ndarray, np.ndarray]:
+        """The images one NumPy call returned, and the images it was given."""
+        expect_pair(evidence, "normalize", prefix)
+        return evidence.array(f"{prefix}images", tr("the normalized images")), evidence.inputs[f"{prefix}images"]
 
     @assignment.check("normalize_numpy", points=1,
                       title=tr("normalize returns float32 images for a NumPy uint8 array"),
                       hint=tr("Cast before dividing, e.g. tf.cast(images, tf.float32) / 255.0 or "
                               "images.astype('float32') / 255.0."))
     def normalize_float32(evidence, ctx):
-        expect_pair(evidence, "normalize")
-        images = evidence.array("images", tr("the normalized images"))
-        if images.dtype != np.float32:
-            raise CheckFailed(tr("Given uint8 images, normalize returned dtype {dtype}, not float32.",
-                                 dtype=str(images.dtype)))
+        for prefix, _, _ in NUMPY_CALLS:
+            images, given = normalized(evidence, prefix)
+            if images.dtype != np.float32:
+                raise CheckFailed(tr("Given {batch}, normalize returned dtype {dtype}, not float32.",
+                                     batch=_batch_text(given), dtype=str(images.dtype)))
 
     @assignment.check("normalize_numpy", points=2, title=tr("normalize scales pixel values from [0, 255] to [0, 1]"),
                       hint=tr("Divide every pixel by 255 (not 256, not the image's own maximum)."))
     def normalize_values(evidence, ctx):
-        expect_pair(evidence, "normalize")
-        images = evidence.array("images", tr("the normalized images"))
-        expected = evidence.inputs["images"].astype(np.float64) / 255.0
-        if images.shape != expected.shape:
-            raise CheckFailed(tr("The images changed shape: {before} went in, {after} came out.",
-                                 before=expected.shape, after=images.shape))
-        if not np.issubdtype(images.dtype, np.number):
-            raise CheckFailed(tr("The images are not numbers (dtype {dtype}).", dtype=str(images.dtype)))
-        low, high = float(np.min(images)), float(np.max(images))
-        if not np.allclose(images, expected, atol=1e-5):
-            raise CheckFailed(tr("Pixel 0 should become 0.0 and pixel 255 should become 1.0; your values "
-                                 "range from {low:.4g} to {high:.4g}.", low=low, high=high))
+        for prefix, _, _ in NUMPY_CALLS:
+            images, given = normalized(evidence, prefix)
+            if images.shape != given.shape:
+                raise CheckFailed(tr("Given {batch}, normalize returned images of shape {after}; the shape should "
+                                     "stay {before}.", batch=_batch_text(given), before=given.shape,
+                                     after=images.shape))
+            if not real_numbers(images):
+                raise CheckFailed(tr("The images are not numbers (dtype {dtype}).", dtype=str(images.dtype)))
+            expected = given.astype(np.float64) / 255.0
+            index = first_mismatch(images, expected)
+            if index is not None:
+                low, high = value_range(images[index])
+                raise CheckFailed(tr("In {batch}, image {index} has pixels from {given_low} to {given_high}; "
+                                     "normalize turned them into values from {low:.4g} to {high:.4g}, but pixel / "
+                                     "255 gives {expected_low:.4g} to {expected_high:.4g}.",
+                                     batch=_batch_text(given), index=index, given_low=int(given[index].min()),
+                                     given_high=int(given[index].max()), low=low, high=high,
+                                     expected_low=float(expected[index].min()),
+                                     expected_high=float(expected[index].max())))
 
     @assignment.check("normalize_numpy", points=1, title=tr("normalize returns the labels unchanged"),
                       hint=tr("Return the labels exactly as they came in; only the images change."))
     def normalize_labels_unchanged(evidence, ctx):
-        expect_pair(evidence, "normalize")
-        labels = evidence.array("labels", tr("the labels"))
-        expected = evidence.inputs["labels"]
-        if labels.shape != expected.shape or not np.array_equal(labels, expected):
-            raise CheckFailed(tr("The labels that came back differ from the labels that went in."))
-        if labels.dtype != expected.dtype:
-            raise CheckFailed(tr("The labels changed dtype from {before} to {after}.",
-                                 before=str(expected.dtype), after=str(labels.dtype)))
+        for prefix, _, labels_key in NUMPY_CALLS:
+            expect_pair(evidence, "normalize", prefix)
+            labels = evidence.array(f"{prefix}labels", tr("the labels"))
+            expected = evidence.inputs[labels_key]
+            if labels.shape != expected.shape or not np.array_equal(labels, expected):
+                raise CheckFailed(tr("Given the labels {given} ({dtype}), normalize returned {found}.",
+                                     given=str(expected.tolist()[:8]), dtype=str(expected.dtype),
+                                     found=describe(labels)))
+            if labels.dtype != expected.dtype:
+                raise CheckFailed(tr("The labels changed dtype from {before} to {after}.",
+                                     before=str(expected.dtype), after=str(labels.dtype)))
 
     @assignment.check("normalize_dataset_map", points=2,
                       title=tr("normalize works inside tf.data.Dataset.map"),
@@ -127,16 +220,34 @@ def add_normalize_checks(assignment: Assignment, image_shape: tuple[int, ...]) -
     def normalize_in_dataset_map(evidence, ctx):
         expect_pair(evidence, "normalize")
         spec = evidence.value("spec", tr("the mapped dataset's element_spec"))
-        image_dtype = spec[0]["dtype"] if isinstance(spec, list) and isinstance(spec[0], dict) else spec
-        if image_dtype != "float32":
+        pair = pair_spec(spec)
+        if pair is None:
+            raise CheckFailed(tr("After dataset.map(normalize) each element should be an (image, label) pair of "
+                                 "tensors; the element_spec is {spec}.", spec=str(spec)[:300]))
+        if pair[0][0] != "float32":
             raise CheckFailed(tr("After dataset.map(normalize) the images have dtype {dtype}, not float32.",
-                                 dtype=str(image_dtype)))
+                                 dtype=pair[0][0]))
+        if isinstance(evidence.get("images"), str):
+            raise CheckFailed(tr("After dataset.map(normalize) the elements have {found}.",
+                                 found=evidence.get("images")))
         images = evidence.array("images", tr("the mapped images"))
         labels = evidence.array("labels", tr("the mapped labels"))
-        if images.shape != evidence.inputs["images"].shape or not np.allclose(
-                images, evidence.inputs["images"] / 255.0, atol=1e-5):
-            raise CheckFailed(tr("Inside Dataset.map the images are not scaled to [0, 1] like image / 255."))
-        if not np.array_equal(labels, evidence.inputs["labels"]):
+        given = np.concatenate([evidence.inputs["images"], evidence.inputs["dim_images"]])
+        if images.shape != given.shape or not real_numbers(images):
+            raise CheckFailed(tr("Inside Dataset.map uint8 images of shape {before} came out with dtype {dtype} and "
+                                 "shape {after}.", before=given.shape[1:], dtype=str(images.dtype),
+                                 after=images.shape[1:]))
+        index = first_mismatch(images, given / 255.0)
+        if index is not None:
+            low, high = value_range(images[index])
+            raise CheckFailed(tr("Inside Dataset.map, an image with pixels from {given_low} to {given_high} came "
+                                 "out with values from {low:.4g} to {high:.4g}; image / 255 gives {expected_low:.4g} "
+                                 "to {expected_high:.4g}.", given_low=int(given[index].min()),
+                                 given_high=int(given[index].max()), low=low, high=high,
+                                 expected_low=float(given[index].min()) / 255.0,
+                                 expected_high=float(given[index].max()) / 255.0))
+        expected_labels = np.concatenate([evidence.inputs["labels"], evidence.inputs["dim_labels"]])
+        if labels.shape != expected_labels.shape or not np.array_equal(labels, expected_labels):
             raise CheckFailed(tr("Inside Dataset.map the labels changed."))
 
 
@@ -209,7 +320,8 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
         model = evidence.model("model", what)
         batch, _ = sample_batch(ctx, model, 8)
         output = _models.predict(model, batch, tr("The model")).astype(np.float64)
-        if output.ndim != 2 or np.any(output < -1e-6) or not np.allclose(output.sum(axis=1), 1.0, atol=1e-4):
+        if (output.ndim != 2 or output.size == 0 or np.any(output < -1e-6)
+                or not np.allclose(output.sum(axis=1), 1.0, atol=1e-4)):
             raise CheckFailed(tr("The outputs are not probabilities: each row should be non-negative and sum to 1."))
 
     @register("optimizer", 1, tr("compiled with the Adam optimizer"),
@@ -234,11 +346,11 @@ def add_classifier_checks(assignment: Assignment, *, builder: str, input_shape: 
     def accuracy_metric(evidence, ctx):
         model = evidence.model("model", what)
         batch, labels = sample_batch(ctx, model, 64)
-        scores = _models.require_accuracy_metric(model, batch, labels)
-        predicted = np.argmax(_models.predict(model, batch, tr("The model")), axis=1)
-        if abs(float(scores["accuracy"]) - float(np.mean(predicted == labels))) > 1e-4:
-            raise CheckFailed(tr("The metric named 'accuracy' does not match the share of correctly classified "
-                                 "images."))
+        output = _models.predict(model, batch, tr("The model"))
+        if output.shape != (len(batch), N_CLASSES):
+            raise CheckFailed(tr("For {n} images the model returned shape {shape}; expected ({n}, 10).",
+                                 n=len(batch), shape=output.shape))
+        _models.require_accuracy_metric(model, batch, labels)
 
     @register("trains", 3, tr("reaches at least {min_accuracy:.0%} test accuracy after a short training run",
                               min_accuracy=min_accuracy),

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from autograder import modelspec
+from autograder.artifacts import describe
 from autograder.context import error_summary
 from autograder.i18n import Text, tr
 from autograder.spec import CheckFailed
@@ -88,12 +89,27 @@ def require_accuracy(run, min_accuracy: float, *, epochs: int, n_train: int) -> 
     return details
 
 
+def real_numbers(array: np.ndarray) -> bool:
+    """Whether an array holds real numbers (integers, floats or booleans), so arithmetic on it means something."""
+    return bool(np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+                or array.dtype == np.bool_)
+
+
 def predict(m, batch: np.ndarray, what: Text) -> np.ndarray:
+    """The model's output for ``batch`` as one array of numbers, or CheckFailed saying what came instead."""
     try:
-        return np.asarray(m.predict(batch, verbose=0))
+        raw = m.predict(batch, verbose=0)
     except Exception as exc:  # noqa: BLE001 - a student model that cannot run on the contract's input
         raise CheckFailed(tr("{what} could not predict on a batch of shape {shape}: {error}", what=what,
                              shape=batch.shape, error=error_summary(exc))) from exc
+    if isinstance(raw, (list, tuple, dict)):
+        raise CheckFailed(tr("{what} returned {count} outputs for a batch of shape {shape}; expected one.",
+                             what=what, count=len(raw), shape=batch.shape))
+    output = np.asarray(raw)
+    if not real_numbers(output):
+        raise CheckFailed(tr("{what} returned {found} for a batch of shape {shape}; expected numbers.",
+                             what=what, found=describe(raw), shape=batch.shape))
+    return output
 
 
 def expect_one_output_per_image(m, batch: np.ndarray) -> None:
@@ -118,12 +134,14 @@ def changed_after_training_step(m, x: np.ndarray, y: np.ndarray) -> dict[int, bo
     import keras
 
     before = {id(w): np.array(w.numpy()) for w in m.weights}
-    m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
     try:
+        m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
         m.train_on_batch(x, y)
     except Exception as exc:  # noqa: BLE001
         raise CheckFailed(tr("One training step on the model failed: {error}", error=error_summary(exc))) from exc
-    return {id(w): not np.array_equal(before[id(w)], w.numpy()) for w in m.weights}
+    # A weight made during the step (the model was built by it) counts as changed when it is trainable.
+    return {id(w): (not np.array_equal(before[id(w)], w.numpy())) if id(w) in before else bool(w.trainable)
+            for w in m.weights}
 
 
 def holds_weights(m, array: np.ndarray) -> bool:
@@ -164,7 +182,27 @@ def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     if "accuracy" not in scores:
         names = ", ".join(sorted(k for k in scores if k != "loss")) or tr("none")
         raise CheckFailed(tr("model.evaluate reports no 'accuracy' (metrics found: {names}).", names=names))
+    reported = scores["accuracy"]
+    if not isinstance(reported, (int, float)) or not np.isfinite(reported):
+        raise CheckFailed(tr("The metric named 'accuracy' reported {found}, not a number.", found=describe(reported)))
+    share = _share_classified_right(predict(m, x, tr("The model")), y)
+    # A name alone is not enough: keras.metrics.Accuracy() (exact equality of output and label) or a
+    # renamed other metric reports something else. One borderline image may round differently.
+    if share is None or abs(float(reported) - share) > 1.01 / len(y):
+        raise CheckFailed(tr("The metric named 'accuracy' reports {reported:.3f}, but the share of correctly "
+                             "classified images is {share}; use metrics=['accuracy'].", reported=float(reported),
+                             share="?" if share is None else f"{share:.3f}"))
     return scores
+
+
+def _share_classified_right(output: np.ndarray, labels: np.ndarray) -> float | None:
+    """What Keras's "accuracy" measures: argmax over classes, or one output above 0.5; None for other shapes."""
+    labels = np.asarray(labels).reshape(len(labels))
+    if output.ndim == 2 and output.shape[0] == len(labels) and output.shape[1] > 1:
+        return float(np.mean(np.argmax(output, axis=1) == labels))
+    if output.shape in ((len(labels),), (len(labels), 1)):
+        return float(np.mean((output.reshape(-1) > 0.5) == (labels > 0.5)))
+    return None
 
 
 def classifier_top(m) -> list[str]:

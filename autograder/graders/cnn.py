@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.artifacts import describe
-from autograder.graders._common import add_classifier_checks, add_normalize_checks, spec_to_json, unpack_pair
+from autograder.graders._common import (add_classifier_checks, add_normalize_checks, first_mismatch, pair_spec,
+                                        real_numbers, spec_to_json, unpack_pair,
+                                        value_range)
 from autograder.i18n import tr
 from autograder.spec import Assignment, CheckFailed
 
@@ -17,39 +19,83 @@ ASSIGNMENT = Assignment(
 add_normalize_checks(ASSIGNMENT, image_shape=(28, 28, 1))
 
 N_TRAIN, N_TEST = 100, 45
-ELEMENT_CAP = 3 * N_TRAIN  # more elements than this in one pass means the dataset repeats
+ELEMENT_CAP = 3 * N_TRAIN  # more examples (or elements) than this in one pass means the dataset repeats
+OTHER_BATCH_SIZES = (8, 10, 12, 16, 20, 24, 25, 40, 50)  # make_batches(..., batch_size=<drawn>)
+SAME_IMAGE = 0.99  # correlation above which a pipeline's image is taken to be a (rescaled) input image
 _END = object()
 
 
-def _pipeline_inputs(seed: int) -> dict[str, np.ndarray]:
-    """Images whose first pixel is their index, so every example can be traced through the pipeline."""
+def _pipeline_inputs(seed: int) -> dict:
+    """Random uint8 images whose pixel ranges vary (most span 0-255, some are dim or dark) and a drawn batch size.
+
+    Examples are traced through the pipeline by their content (see ``_example_ids``), so no pixel
+    carries an index and a normalization that depends on an image's own range shows in the batches.
+    """
     rng = np.random.default_rng(seed + 202)
-    def images(n):
-        batch = rng.integers(0, 256, size=(n, 28, 28, 1), dtype=np.uint8)
-        batch[:, 0, 0, 0] = np.arange(n)
-        return batch
+
+    def images(n: int) -> np.ndarray:
+        batch = np.empty((n, 28 * 28), np.uint8)
+        dim = rng.choice(n, size=max(3, n // 4), replace=False)
+        for k in range(n):
+            high = int(rng.integers(20, 231)) if k in dim else 255
+            batch[k] = rng.integers(0, high + 1, size=28 * 28)
+            batch[k, rng.integers(28 * 28)] = high
+        return batch.reshape(n, 28, 28, 1)
+
     return {"train_images": images(N_TRAIN), "train_labels": rng.integers(0, 10, N_TRAIN).astype(np.int64),
-            "test_images": images(N_TEST), "test_labels": rng.integers(0, 10, N_TEST).astype(np.int64)}
+            "test_images": images(N_TEST), "test_labels": rng.integers(0, 10, N_TEST).astype(np.int64),
+            "batch_size": int(rng.choice(OTHER_BATCH_SIZES))}
+
+
+def _element_text(images: np.ndarray, labels: np.ndarray) -> str:
+    return f"images {tuple(images.shape)} {images.dtype}, labels {tuple(labels.shape)} {labels.dtype}"
+
+
+def _examples(images: np.ndarray, labels: np.ndarray) -> tuple[str, np.ndarray, np.ndarray] | None:
+    """How one element holds its examples ("unbatched", "batched", "nested") and the examples, one per row.
+
+    None when its images and labels do not line up one label per image.
+    """
+    if labels.ndim == 0:
+        return "unbatched", images[np.newaxis], labels[np.newaxis]
+    lead = labels.ndim if images.shape[:labels.ndim] == labels.shape else (
+        1 if images.ndim and images.shape[0] == labels.shape[0] else 0)
+    if lead == 0:
+        return None
+    return ("batched" if lead == 1 else "nested", images.reshape(-1, *images.shape[lead:]),
+            labels.reshape(-1, *labels.shape[lead:]))
 
 
 def _one_pass(student, dataset, label: str) -> dict:
-    sizes, images, labels = [], [], []
+    """One pass over a dataset, described: how its elements hold examples, and the examples in order.
+
+    The pass stops after ``ELEMENT_CAP`` examples or elements (a repeating dataset never ends).
+    """
+    kinds, counts, images, labels = [], [], [], []
+    first = ""
     iterator = student.run(f"iter({label})", iter, dataset)
-    while sum(sizes) <= ELEMENT_CAP:
-        batch = student.run(f"Reading {label}", next, iterator, _END)
-        if batch is _END:
+    while sum(counts) <= ELEMENT_CAP and len(counts) < ELEMENT_CAP:
+        element = student.run(f"Reading {label}", next, iterator, _END)
+        if element is _END:
             break
-        pair = unpack_pair(batch)
+        pair = unpack_pair(element)
         if pair is None:
-            return {"is_pair": False, "returned": describe(batch)}
+            return {"is_pair": False, "returned": describe(element)}
         batch_images, batch_labels = np.asarray(pair[0]), np.asarray(pair[1])
-        sizes.append(int(batch_images.shape[0]) if batch_images.ndim else 0)
-        images.append(batch_images)
-        labels.append(batch_labels)
-    uniform = len({(i.shape[1:], i.dtype) for i in images}) <= 1
-    return {"is_pair": True, "sizes": sizes, "uniform": uniform,
-            "images": np.concatenate(images) if images and uniform else None,
-            "labels": np.concatenate(labels) if labels and uniform else None}
+        first = first or _element_text(batch_images, batch_labels)
+        examples = _examples(batch_images, batch_labels)
+        if examples is None:
+            return {"is_pair": True, "kind": "mismatch", "element": _element_text(batch_images, batch_labels),
+                    "counts": counts}
+        kinds.append(examples[0])
+        counts.append(int(len(examples[2])))
+        images.append(examples[1])
+        labels.append(examples[2])
+    uniform = len({(i.shape[1:], i.dtype.str, l.shape[1:], l.dtype.str) for i, l in zip(images, labels)}) == 1
+    kind = kinds[0] if len(set(kinds)) == 1 else ("empty" if not kinds else "mixed")
+    return {"is_pair": True, "kind": kind, "element": first, "counts": counts, "uniform": uniform,
+            "images": np.concatenate(images) if uniform else None,
+            "labels": np.concatenate(labels) if uniform else None}
 
 
 @ASSIGNMENT.probe(uses=("make_batches", "normalize"), inputs=_pipeline_inputs)
@@ -60,29 +106,33 @@ def pipeline(student, inputs, ctx):
         return (tf.data.Dataset.from_tensor_slices((inputs["train_images"], inputs["train_labels"])),
                 tf.data.Dataset.from_tensor_slices((inputs["test_images"], inputs["test_labels"])))
 
-    out = student.call("make_batches", *datasets())
+    out = student.run("`make_batches`", student.get("make_batches"), *datasets())
     pair = unpack_pair(out)
     observed = {"returned": describe(out), "is_pair": pair is not None}
     if pair is None:
         return observed
     train, test = pair
     observed["are_datasets"] = all(isinstance(d, tf.data.Dataset) for d in pair)
+    observed["parts"] = f"({describe(train)}, {describe(test)})"
     if not observed["are_datasets"]:
         return observed
     observed["train_spec"] = spec_to_json(train.element_spec)
     observed["test_spec"] = spec_to_json(test.element_spec)
     for key, (dataset, label) in {"epoch1": (train, "the training batches"), "epoch2": (train, "the training batches"),
                                   "test": (test, "the test batches")}.items():
-        result = _one_pass(student, dataset, label)
-        observed[f"{key}_is_pair"] = result["is_pair"]
-        observed[f"{key}_sizes"] = result.get("sizes")
-        observed[f"{key}_images"] = result.get("images")
-        observed[f"{key}_labels"] = result.get("labels")
-    small = unpack_pair(student.call("make_batches", *datasets(), batch_size=16))
-    if small is not None and all(isinstance(d, tf.data.Dataset) for d in small):
-        observed["small_train_sizes"] = _one_pass(student, small[0], "the training batches").get("sizes")
-        observed["small_test_sizes"] = _one_pass(student, small[1], "the test batches").get("sizes")
+        observed.update({f"{key}_{name}": value for name, value in _one_pass(student, dataset, label).items()})
+    size = inputs["batch_size"]
+    other = unpack_pair(student.run("`make_batches`", student.get("make_batches"), *datasets(),
+                                    batch_size=size))
+    if other is not None and all(isinstance(d, tf.data.Dataset) for d in other):
+        for key, dataset in (("other_train", other[0]), ("other_test", other[1])):
+            result = _one_pass(student, dataset, f"the batches of make_batches(..., batch_size={size})")
+            observed[f"{key}_counts"] = result.get("counts") if result.get("kind") == "batched" else None
+            observed[f"{key}_element"] = result.get("element", result.get("returned"))
     return observed
+
+
+SPLITS = {"epoch1": tr("the training batches"), "epoch2": tr("the training batches"), "test": tr("the test batches")}
 
 
 def _datasets(evidence) -> None:
@@ -90,21 +140,75 @@ def _datasets(evidence) -> None:
         raise CheckFailed(tr("make_batches should return (train_batches, test_batches); it returned {returned}.",
                              returned=evidence.get("returned")))
     if not evidence.get("are_datasets"):
-        raise CheckFailed(tr("make_batches should return two tf.data.Dataset objects."))
+        raise CheckFailed(tr("make_batches should return two tf.data.Dataset objects; it returned {returned}.",
+                             returned=evidence.get("parts")))
 
 
-def _pass(evidence, key: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+def _counts(evidence, key: str) -> list[int]:
+    counts = evidence.get(f"{key}_counts")
+    if not (isinstance(counts, list) and all(type(c) is int for c in counts)):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the batch sizes"),
+                             expected=tr("a list of whole numbers"), found=str(counts)[:120]))
+    return counts
+
+
+def _examples_of(evidence, key: str) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    """The examples one pass gave, in order (whatever the batching), and how many each element held."""
     _datasets(evidence)
+    split = SPLITS[key]
     if not evidence.get(f"{key}_is_pair"):
-        raise CheckFailed(tr("Each batch should be an (images, labels) pair."))
+        raise CheckFailed(tr("Each element of {split} should be an (images, labels) pair; one was {found}.",
+                             split=split, found=evidence.get(f"{key}_returned")))
+    kind = evidence.get(f"{key}_kind")
+    element = evidence.get(f"{key}_element")
+    if kind == "mismatch":
+        raise CheckFailed(tr("In {split} the images and labels do not line up one label per image: an element holds "
+                             "{element}.", split=split, element=element))
+    counts = _counts(evidence, key)
+    if not counts:
+        raise CheckFailed(tr("One pass over {split} gave no elements at all.", split=split))
+    if evidence.get(f"{key}_uniform") is not True:
+        raise CheckFailed(tr("The elements of {split} differ in shape or dtype from one another (the first holds "
+                             "{element}).", split=split, element=element))
     return (evidence.array(f"{key}_images", tr("the batched images")),
-            evidence.array(f"{key}_labels", tr("the labels")),
-            evidence.value(f"{key}_sizes", tr("the batch sizes")))
+            evidence.array(f"{key}_labels", tr("the labels")), counts)
 
 
-def _example_ids(images: np.ndarray) -> np.ndarray:
-    scale = 255.0 if float(np.max(images)) <= 1.0 + 1e-6 else 1.0
-    return np.rint(images.reshape(len(images), -1)[:, 0].astype(np.float64) * scale).astype(np.int64)
+def _batch_sizes(evidence, key: str) -> list[int]:
+    """The sizes of the batches one pass gave; CheckFailed unless every element is one batch of examples."""
+    _, _, counts = _examples_of(evidence, key)
+    kind, element, split = evidence.get(f"{key}_kind"), evidence.get(f"{key}_element"), SPLITS[key]
+    if kind == "unbatched":
+        raise CheckFailed(tr("One pass over {split} gave single examples, not batches (an element holds {element}); "
+                             "call .batch(batch_size).", split=split, element=element))
+    if kind == "nested":
+        raise CheckFailed(tr("One pass over {split} gave batches of batches (an element holds {element}); call "
+                             ".batch(batch_size) once.", split=split, element=element))
+    if kind != "batched":
+        raise CheckFailed(tr("One pass over {split} gave a mix of batches and single examples (the first element "
+                             "holds {element}).", split=split, element=element))
+    return counts
+
+
+def _example_ids(images: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """For each image, the index of the input image it shows (any positive rescaling allowed), or -1.
+
+    Random images are nearly uncorrelated, so the correlation of an example with its own input is
+    1 whatever affine scaling was applied, and about 0.1 at most with any other.
+    """
+    found = images.reshape(len(images), -1)
+    inputs = given.reshape(len(given), -1).astype(np.float64)
+    if not len(found) or not real_numbers(found) or found.shape[1] != inputs.shape[1]:
+        return np.full(len(found), -1)
+    found = found.astype(np.float64)
+    found = found - found.mean(axis=1, keepdims=True)
+    inputs = inputs - inputs.mean(axis=1, keepdims=True)
+    with np.errstate(all="ignore"):
+        correlation = (found @ inputs.T) / np.outer(np.linalg.norm(found, axis=1), np.linalg.norm(inputs, axis=1))
+    correlation = np.nan_to_num(correlation, nan=-1.0)
+    ids = np.argmax(correlation, axis=1)
+    ids[correlation[np.arange(len(found)), ids] < SAME_IMAGE] = -1
+    return ids
 
 
 def _expected_sizes(n: int, batch: int) -> list[int]:
@@ -118,29 +222,29 @@ def batches_element_spec(evidence, ctx):
     _datasets(evidence)
     for name in ("train_spec", "test_spec"):
         spec = evidence.value(name, tr("the element_spec"))
-        if not (isinstance(spec, list) and len(spec) == 2 and all(isinstance(s, dict) for s in spec)):
+        pair = pair_spec(spec)
+        if pair is None:
             raise CheckFailed(tr("Each element should be an (images, labels) pair; the element_spec is {spec}.",
-                                 spec=spec))
-        images, labels = spec
-        if images["dtype"] != "float32" or images["shape"] != [None, 28, 28, 1]:
+                                 spec=str(spec)[:300]))
+        (images_dtype, images_shape), (labels_dtype, labels_shape) = pair
+        if images_dtype != "float32" or images_shape != [None, 28, 28, 1]:
             if name == "train_spec":
                 raise CheckFailed(tr("The train images have dtype {dtype} and shape {shape}; expected float32 and "
-                                     "[None, 28, 28, 1].", dtype=images["dtype"], shape=images["shape"]))
+                                     "[None, 28, 28, 1].", dtype=images_dtype, shape=images_shape))
             raise CheckFailed(tr("The test images have dtype {dtype} and shape {shape}; expected float32 and "
-                                 "[None, 28, 28, 1].", dtype=images["dtype"], shape=images["shape"]))
-        if not labels["dtype"].startswith(("int", "uint")) or labels["shape"] != [None]:
+                                 "[None, 28, 28, 1].", dtype=images_dtype, shape=images_shape))
+        if not labels_dtype.startswith(("int", "uint")) or labels_shape != [None]:
             if name == "train_spec":
                 raise CheckFailed(tr("The train labels have dtype {dtype} and shape {shape}; expected integers of "
-                                     "shape [None].", dtype=labels["dtype"], shape=labels["shape"]))
+                                     "shape [None].", dtype=labels_dtype, shape=labels_shape))
             raise CheckFailed(tr("The test labels have dtype {dtype} and shape {shape}; expected integers of "
-                                 "shape [None].", dtype=labels["dtype"], shape=labels["shape"]))
+                                 "shape [None].", dtype=labels_dtype, shape=labels_shape))
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("batch_size is honoured (32 by default)"),
                   hint=tr("Call .batch(batch_size) with the function's argument on both datasets."))
 def batches_batch_size(evidence, ctx):
-    _, _, train_sizes = _pass(evidence, "epoch1")
-    _, _, test_sizes = _pass(evidence, "test")
+    train_sizes, test_sizes = _batch_sizes(evidence, "epoch1"), _batch_sizes(evidence, "test")
     # Sizes are compared as a multiset: the order of batches is the shuffle checks' business.
     if sorted(train_sizes) != sorted(_expected_sizes(N_TRAIN, 32)) or test_sizes != _expected_sizes(N_TEST, 32):
         raise CheckFailed(tr("With the default batch size, {n_train} training and {n_test} test images gave "
@@ -148,35 +252,53 @@ def batches_batch_size(evidence, ctx):
                              "{expected_test}.",
                              n_train=N_TRAIN, n_test=N_TEST, train_sizes=train_sizes[:6], test_sizes=test_sizes[:6],
                              expected_train=_expected_sizes(N_TRAIN, 32), expected_test=_expected_sizes(N_TEST, 32)))
-    small = (evidence.get("small_train_sizes"), evidence.get("small_test_sizes"))
-    if small[0] is None or (sorted(small[0]), small[1]) != (sorted(_expected_sizes(N_TRAIN, 16)),
-                                                           _expected_sizes(N_TEST, 16)):
-        raise CheckFailed(tr("make_batches(..., batch_size=16) did not make batches of 16."))
+    size = evidence.inputs["batch_size"]
+    expected = (_expected_sizes(N_TRAIN, size), _expected_sizes(N_TEST, size))
+    found = (evidence.get("other_train_counts"), evidence.get("other_test_counts"))
+    if not all(isinstance(f, list) and all(type(c) is int for c in f) for f in found) or (
+            sorted(found[0]), found[1]) != (sorted(expected[0]), expected[1]):
+        described = [str(f[:6]) if isinstance(f, list) else str(evidence.get(f"{key}_element"))
+                     for f, key in zip(found, ("other_train", "other_test"))]
+        raise CheckFailed(tr("make_batches(..., batch_size={size}) gave training batches of {train_sizes} and test "
+                             "batches of {test_sizes}; expected {expected_train} and {expected_test}.", size=size,
+                             train_sizes=described[0], test_sizes=described[1], expected_train=expected[0][:6],
+                             expected_test=expected[1]))
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("every training example appears exactly once per epoch (no repeat())"),
                   hint=tr("Do not call .repeat(): Keras runs the epochs itself."))
 def batches_no_repeat(evidence, ctx):
-    images, _, sizes = _pass(evidence, "epoch1")
-    if sum(sizes) > N_TRAIN:
+    images, _, counts = _examples_of(evidence, "epoch1")
+    if sum(counts) > N_TRAIN:
         raise CheckFailed(tr("One pass over the training batches gave more than {n_train} examples: the dataset "
                              "repeats.", n_train=N_TRAIN))
-    if sorted(_example_ids(images).tolist()) != list(range(N_TRAIN)):
+    if sorted(_example_ids(images, evidence.inputs["train_images"]).tolist()) != list(range(N_TRAIN)):
         raise CheckFailed(tr("One pass should contain each of the {n_train} training examples once.", n_train=N_TRAIN))
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("batched images are normalized to [0, 1] with their labels"),
                   hint=tr("Apply normalize with dataset.map(normalize) before batching."))
 def batches_normalized(evidence, ctx):
-    images, labels, _ = _pass(evidence, "test")
-    expected = evidence.inputs["test_images"].astype(np.float64) / 255.0
+    images, labels, _ = _examples_of(evidence, "test")
+    given = evidence.inputs["test_images"]
+    if not real_numbers(images) or images.size == 0:
+        raise CheckFailed(tr("The batched test images are not numbers ({found}).", found=describe(images)))
     if float(np.max(images)) > 1.0 + 1e-6:
         raise CheckFailed(tr("Batched pixel values go up to {found:.4g}: normalize was not applied.",
                              found=float(np.max(images))))
-    ids = _example_ids(images)
-    if images.shape[1:] != expected.shape[1:] or np.any(ids >= N_TEST) or np.any(ids < 0):
+    ids = _example_ids(images, given)
+    if images.shape[1:] != given.shape[1:] or np.any(ids < 0):
         raise CheckFailed(tr("The batched test images are not the normalized input images."))
-    if not np.allclose(images, expected[ids], atol=1e-5) or not np.array_equal(labels, evidence.inputs["test_labels"][ids]):
+    expected = given[ids].astype(np.float64) / 255.0
+    index = first_mismatch(images, expected)
+    if index is not None:
+        low, high = value_range(images[index])
+        raise CheckFailed(tr("A test image with pixels from {given_low} to {given_high} came out of the pipeline "
+                             "with values from {low:.4g} to {high:.4g}; normalize should give {expected_low:.4g} to "
+                             "{expected_high:.4g}.", given_low=int(given[ids[index]].min()),
+                             given_high=int(given[ids[index]].max()), low=low, high=high,
+                             expected_low=float(expected[index].min()), expected_high=float(expected[index].max())))
+    if labels.shape != ids.shape or not np.array_equal(labels, evidence.inputs["test_labels"][ids]):
         raise CheckFailed(tr("The batched images or their labels do not match the normalized inputs."))
 
 
@@ -184,15 +306,15 @@ def batches_normalized(evidence, ctx):
                   hint=tr("Call .shuffle(buffer_size) on the examples before .batch(...); shuffling after batching "
                           "only reorders whole batches."))
 def batches_train_shuffled(evidence, ctx):
-    images, _, sizes = _pass(evidence, "epoch1")
-    ids = _example_ids(images)
+    images, _, counts = _examples_of(evidence, "epoch1")
+    ids = _example_ids(images, evidence.inputs["train_images"])
     if np.array_equal(ids, np.arange(len(ids))):
         raise CheckFailed(tr("The training examples come out in their original order."))
-    start, contiguous = 0, True
-    for size in sizes:
-        block = np.sort(ids[start:start + size])
-        contiguous &= bool(np.array_equal(block, np.arange(block[0], block[0] + size))) if size else True
-        start += size
+    start, contiguous = 0, any(count > 1 for count in counts)
+    for count in counts:
+        block = np.sort(ids[start:start + count])
+        contiguous &= bool(np.array_equal(block, np.arange(block[0], block[0] + count))) if count else True
+        start += count
     if contiguous:
         raise CheckFailed(tr("Each batch holds consecutive examples: the batches were shuffled, not the examples."))
 
@@ -200,17 +322,18 @@ def batches_train_shuffled(evidence, ctx):
 @ASSIGNMENT.check("pipeline", points=1, title=tr("the training order changes from epoch to epoch"),
                   hint=tr("Keep reshuffle_each_iteration at its default, and cache() before shuffle(), not after."))
 def batches_reshuffled_each_epoch(evidence, ctx):
-    first, _, _ = _pass(evidence, "epoch1")
-    second, _, _ = _pass(evidence, "epoch2")
-    if np.array_equal(_example_ids(first), _example_ids(second)):
+    first, _, _ = _examples_of(evidence, "epoch1")
+    second, _, _ = _examples_of(evidence, "epoch2")
+    given = evidence.inputs["train_images"]
+    if np.array_equal(_example_ids(first, given), _example_ids(second, given)):
         raise CheckFailed(tr("Two passes over the training batches gave the same order."))
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("the test set keeps its order"),
                   hint=tr("Do not shuffle the test dataset: evaluation results should line up with the labels."))
 def batches_test_in_order(evidence, ctx):
-    images, labels, _ = _pass(evidence, "test")
-    if not np.array_equal(_example_ids(images), np.arange(N_TEST)):
+    images, labels, _ = _examples_of(evidence, "test")
+    if not np.array_equal(_example_ids(images, evidence.inputs["test_images"]), np.arange(N_TEST)):
         raise CheckFailed(tr("The test examples come out in a different order from the one they went in."))
     if not np.array_equal(labels, evidence.inputs["test_labels"]):
         raise CheckFailed(tr("The test labels are not in their original order."))

@@ -100,8 +100,35 @@ def callback_scripted(student, inputs, ctx):
                         {"loss": 0.5, "accuracy": float(accuracy)})
         stops.append(student.run("bool(model.stop_training)", bool, model.stop_training))
         printed.append(output.getvalue()[:MAX_PRINTED_CHARS])
-    observed.update(stops=stops, printed=printed)
+    observed.update(stops=stops, printed=printed, without_accuracy=_without_accuracy(student, model, inputs))
     return observed
+
+
+# Epoch-end logs that hold no accuracy: the contract says the callback then does nothing.
+NO_ACCURACY_LOGS = (("None", None), ("{}", {}), ("{'loss': 0.3}", {"loss": 0.3}))
+
+
+def _without_accuracy(student, model, inputs) -> list[dict]:
+    """For each log in NO_ACCURACY_LOGS (with the default and a drawn threshold): stopped, or the error raised."""
+    from autograder.i18n import message_of
+    from autograder.spec import StudentError
+
+    threshold = _threshold_or_none(float(np.nanmin(inputs["thresholds"])))
+    results = []
+    for label, logs in NO_ACCURACY_LOGS:
+        for given in (None, threshold):
+            callback = _new_callback(student, given)
+            model.stop_training = False
+            student.run("callback.set_model", callback.set_model, model)
+            try:
+                student.run(f"AccuracyCallback.on_epoch_end(0, {label})", callback.on_epoch_end, 0,
+                            None if logs is None else dict(logs))
+            except StudentError as error:
+                results.append({"logs": label, "error": message_of(error).to_json(), "stopped": False})
+                continue
+            results.append({"logs": label, "error": None,
+                            "stopped": student.run("bool(model.stop_training)", bool, model.stop_training)})
+    return results
 
 
 def _clipped(value) -> str:
@@ -220,6 +247,29 @@ def callback_prints_message(evidence, ctx):
             raise CheckFailed(tr("With accuracy {accuracy} and threshold {threshold} the callback stopped training "
                                  "but printed nothing.", accuracy=_number(accuracy),
                                  threshold=_number(DEFAULT_THRESHOLD if threshold is None else threshold)))
+
+
+@ASSIGNMENT.check("callback_scripted", points=1,
+                  title=tr("logs without an accuracy (None, empty, only the loss) neither stop training nor raise"),
+                  hint=tr("Read the value with logs.get('accuracy') and return when logs is None or the value is "
+                          "missing."))
+def callback_without_accuracy(evidence, ctx):
+    _require_some_stop(evidence)
+    results = evidence.value("without_accuracy", tr("the callback's behaviour on logs without an accuracy"))
+    expected = len(NO_ACCURACY_LOGS) * 2
+    if not (isinstance(results, list) and len(results) == expected and all(
+            isinstance(r, dict) and isinstance(r.get("logs"), str) and isinstance(r.get("stopped"), bool)
+            for r in results)):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.",
+                             what=tr("the callback's behaviour on logs without an accuracy"),
+                             expected=tr("a list of {count} results", count=expected), found=_clipped(results)))
+    for result in results:
+        if result.get("error") is not None:
+            raise CheckFailed(tr("on_epoch_end(0, {logs}) raised an error: {error}", logs=result["logs"],
+                                 error=Text.from_json(result["error"])))
+        if result["stopped"]:
+            raise CheckFailed(tr("on_epoch_end(0, {logs}) stopped training, though the logs hold no accuracy.",
+                                 logs=result["logs"]))
 
 
 # ----------------------------------------------------------------- a real model.fit

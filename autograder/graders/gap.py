@@ -6,7 +6,7 @@ import numpy as np
 from autograder import modelspec
 from autograder.artifacts import describe
 from autograder.graders import _models
-from autograder.graders._common import spec_to_json, unpack_pair
+from autograder.graders._common import pair_spec, real_numbers, spec_to_json, unpack_pair, value_range
 from autograder.i18n import Text, message_of, tr
 from autograder.spec import Assignment, CheckFailed, StudentError
 
@@ -17,13 +17,12 @@ ASSIGNMENT = Assignment(
 )
 
 DEFAULT_SIZE = 100
-SMALL_SIZE = 24       # pre_process_image(..., image_size=SMALL_SIZE)
-HEAD_SIZE = 48        # build_head(HEAD_SIZE) -> (4, 4, 64)
+HEAD_SIZES = (40, 44, 48, 52, 56, 64)  # build_head(<drawn>) -> (3, 3, 64) ... (6, 6, 64)
+DROPOUT_RATES = (0.15, 0.25, 0.35, 0.4, 0.45)  # build_standard_classifier(dropout_rate=<drawn>); never 0.5 or 0.3
 TRAIN_SIZE = 32       # add_gap is graded and trained on a head for 32x32 images
 HEAD_OUTPUT_100 = (10, 10, 64)
 HEAD_PARAMETERS, HEAD_TRAINABLE = 29_152, 28_896
 CLASSIFIER_PARAMETERS = 676_301
-DROPOUT_RATE = 0.3
 HEAD_LAYERS = [op for filters in (32, 32, 64) for op in
                (f"Conv2D({filters}, 3x3, valid)", "BatchNormalization", "ReLU", "MaxPooling2D(2x2, strides 2)")]
 CLASSIFIER_LAYERS = ["Flatten", "BatchNormalization", "Dense(100)", "ReLU", "BatchNormalization", "Dense(100)",
@@ -50,20 +49,50 @@ def reference_head(image_size: int):
 
 
 # ----------------------------------------------------------------- pre_process_image
-def _smooth_images(seed: int) -> dict[str, np.ndarray]:
-    """Three smooth uint8 pictures of different sizes: any sensible interpolation gives similar values."""
+PICTURE_SIZES = ((37, 53), (64, 64), (120, 90))  # smooth pictures: wide, square, tall
+SMALL_SIZES = (16, 20, 24, 28, 32, 40, 48)        # pre_process_image(..., image_size=<drawn>)
+N_FLAT = 2                                        # one-colour pictures
+SCALE_TOLERANCE = 0.02                            # what any interpolation may add to a smooth picture's range
+FLAT_TOLERANCE = 1e-3                             # what resizing may change in a one-colour picture (float32 rounding)
+
+
+def _smooth_images(seed: int) -> dict:
+    """Smooth uint8 pictures of different shapes, one-colour pictures, their labels and drawn sizes.
+
+    The smooth pictures' ranges differ: the first spans 0-255, the second's largest pixel is drawn
+    from 150-230 and the third is dark (largest pixel 20-60), so scaling by a picture's own range
+    instead of by 255 shows. Any sensible interpolation keeps a smooth picture's range and a
+    one-colour picture's colour (also when it crops), so the scale is judged without knowing how
+    the picture was resized.
+    """
     rng = np.random.default_rng(seed + 303)
-    inputs = {}
-    for k, (h, w) in enumerate(((37, 53), (64, 64), (120, 90))):
+    inputs: dict = {}
+    highs = (255, int(rng.integers(150, 231)), int(rng.integers(20, 61)))
+    for k, ((h, w), high) in enumerate(zip(PICTURE_SIZES, highs)):
         y, x = np.mgrid[0:h, 0:w] / max(h, w)
         phases = rng.uniform(0, 2 * np.pi, size=(3, 2))
         channels = [0.5 + 0.4 * np.sin(2 * np.pi * (1.3 * y + p[0])) * np.cos(2 * np.pi * (0.9 * x + p[1]))
                     for p in phases]
         image = np.stack(channels, axis=-1)
-        image[0, 0] = (0.0, 1.0, 0.5)  # both ends of the range occur
-        inputs[f"image{k}"] = np.clip(np.rint(image * 255), 0, 255).astype(np.uint8)
-    inputs["labels"] = np.array([0, 1, 1], np.int64)
+        image[0, 0] = (0.0, 1.0, 0.5)  # both ends of the picture's range occur
+        inputs[f"image{k}"] = np.clip(np.rint(image * high), 0, 255).astype(np.uint8)
+    for k, high in enumerate((int(rng.integers(120, 231)), int(rng.integers(20, 61)))):
+        h = int(rng.integers(max(SMALL_SIZES) + 2, 90))  # larger than any drawn size: cropping never pads
+        w = h + int(rng.integers(5, 30))                  # never square
+        colour = rng.integers(0, high + 1, size=3)
+        colour[rng.integers(3)] = high
+        inputs[f"flat{k}"] = np.broadcast_to(colour.astype(np.uint8), (h, w, 3)).copy()
+    labels = rng.integers(0, 2, size=3 + N_FLAT)
+    labels[:2] = (0, 1)
+    inputs["labels"] = rng.permutation(labels).astype(np.int64)
+    inputs["sizes"] = [int(v) for v in rng.choice(SMALL_SIZES, size=3, replace=False)]
     return inputs
+
+
+def _calls(inputs) -> list[tuple[str, str, int, int]]:
+    """(observation key, input key, image_size, label index) of every call with a drawn image_size."""
+    calls = [(f"small{k}", f"image{k}", inputs["sizes"][k], k) for k in range(3)]
+    return calls + [(f"flat{k}", f"flat{k}", inputs["sizes"][k], 3 + k) for k in range(N_FLAT)]
 
 
 @ASSIGNMENT.probe(uses="pre_process_image", inputs=_smooth_images)
@@ -71,17 +100,16 @@ def pre_process(student, inputs, ctx):
     import tensorflow as tf
 
     observed = {}
-    for k in range(3):
-        out = student.call("pre_process_image", tf.constant(inputs[f"image{k}"]), tf.constant(inputs["labels"][k]),
-                           image_size=SMALL_SIZE)
+    for key, image_key, size, label in _calls(inputs):
+        out = student.call("pre_process_image", tf.constant(inputs[image_key]), tf.constant(inputs["labels"][label]),
+                           image_size=size)
         pair = unpack_pair(out)
-        observed[f"small{k}_returned"] = describe(out)
-        observed[f"small{k}_is_pair"] = pair is not None
-        observed[f"small{k}"] = pair[0] if pair else None
-        observed[f"label{k}"] = pair[1] if pair else None
-    default = unpack_pair(student.call("pre_process_image", tf.constant(inputs["image0"]),
-                                       tf.constant(inputs["labels"][0])))
-    observed["default"] = default[0] if default else None
+        observed.update({f"{key}_returned": describe(out), f"{key}_is_pair": pair is not None,
+                         key: pair[0] if pair else None, f"{key}_label": pair[1] if pair else None})
+    out = student.call("pre_process_image", tf.constant(inputs["image0"]), tf.constant(inputs["labels"][0]))
+    default = unpack_pair(out)
+    observed.update({"default_returned": describe(out), "default_is_pair": default is not None,
+                     "default": default[0] if default else None})
 
     def pictures():
         for k in range(3):
@@ -90,18 +118,21 @@ def pre_process(student, inputs, ctx):
     dataset = tf.data.Dataset.from_generator(pictures, output_signature=(
         tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)))
     try:  # a failure here costs only the Dataset.map check
-        mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map, student.get("pre_process_image"))
+        mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map,
+                             student.get("pre_process_image"))
         elements = student.run("Iterating the mapped dataset", list, mapped)
     except StudentError as failure:
         observed["mapped_error"] = message_of(failure).to_json()
         return observed
     observed["mapped_spec"] = spec_to_json(mapped.element_spec)
     pairs = [unpack_pair(element) for element in elements]
-    if all(pairs) and len({tuple(p[0].shape) for p in pairs}) == 1:
-        observed["mapped_images"] = np.stack([np.asarray(p[0]) for p in pairs])
-        observed["mapped_labels"] = np.stack([np.asarray(p[1]) for p in pairs])
-    else:
-        observed["mapped_images"] = f"elements: {[describe(e) for e in elements]}"
+    if all(pairs):
+        images = [np.asarray(p[0]) for p in pairs]
+        if len({image.shape for image in images}) == 1:
+            observed["mapped_images"] = np.stack(images)
+            observed["mapped_labels"] = np.stack([np.asarray(p[1]) for p in pairs])
+            return observed
+    observed["mapped_images"] = f"elements: {[describe(e) for e in elements]}"
     return observed
 
 
@@ -111,48 +142,80 @@ def _expected_resize(image: np.ndarray, size: int) -> np.ndarray:
     return tf.image.resize(image.astype(np.float32) / 255.0, (size, size)).numpy()
 
 
-def _outputs(evidence) -> list[np.ndarray]:
+def _picture_text(image: np.ndarray) -> Text:
+    if np.all(image == image[:1, :1]):
+        return tr("a {height}x{width} picture of one colour {colour}", height=image.shape[0], width=image.shape[1],
+                  colour=tuple(int(c) for c in image[0, 0]))
+    return tr("a {height}x{width} picture with pixels from {low} to {high}", height=image.shape[0],
+              width=image.shape[1], low=int(image.min()), high=int(image.max()))
+
+
+def _outputs(evidence) -> list[tuple[np.ndarray, np.ndarray, int]]:
+    """(pre-processed image, input picture, image_size) of every call with a drawn image_size."""
     outputs = []
-    for k in range(3):
-        if not evidence.get(f"small{k}_is_pair"):
+    for key, image_key, size, _ in _calls(evidence.inputs):
+        if not evidence.get(f"{key}_is_pair"):
             raise CheckFailed(tr("pre_process_image should return a pair (image, label); it returned {returned}.",
-                                 returned=evidence.get(f"small{k}_returned")))
-        outputs.append(evidence.array(f"small{k}", tr("the pre-processed image")))
+                                 returned=evidence.get(f"{key}_returned")))
+        outputs.append((evidence.array(key, tr("the pre-processed image")), evidence.inputs[image_key], size))
     return outputs
+
+
+def _default(evidence) -> np.ndarray:
+    if not evidence.get("default_is_pair"):
+        raise CheckFailed(tr("pre_process_image should return a pair (image, label); it returned {returned}.",
+                             returned=evidence.get("default_returned")))
+    default = evidence.array("default", tr("the image pre-processed with the default size"))
+    if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3) or not real_numbers(default):
+        raise CheckFailed(tr("With the default image_size the image came back as {found}; expected shape "
+                             "({size}, {size}, 3).", found=describe(default), size=DEFAULT_SIZE))
+    return default
 
 
 @ASSIGNMENT.check("pre_process", points=1, title=tr("pre_process_image returns float32 images"),
                   hint=tr("tf.cast(image, tf.float32) before dividing; tf.image.resize also returns float32."))
 def pre_process_float32(evidence, ctx):
-    for image in _outputs(evidence):
+    for image, picture, _ in _outputs(evidence):
         if image.dtype != np.float32:
-            raise CheckFailed(tr("Given a uint8 image, pre_process_image returned dtype {dtype}, not float32.",
-                                 dtype=str(image.dtype)))
+            raise CheckFailed(tr("Given {picture} (uint8), pre_process_image returned dtype {dtype}, not float32.",
+                                 picture=_picture_text(picture), dtype=str(image.dtype)))
 
 
 @ASSIGNMENT.check("pre_process", points=2, title=tr("pixel values are scaled from [0, 255] to [0, 1]"),
-                  hint=tr("Divide by 255.0 (after casting to float32)."))
+                  hint=tr("Divide by 255.0 (after casting to float32), not by the picture's own largest value."))
 def pre_process_scaled(evidence, ctx):
-    for k, image in enumerate(_outputs(evidence)):
-        source = evidence.inputs[f"image{k}"].astype(np.float64)
-        if not np.issubdtype(image.dtype, np.number) or image.size == 0:
+    for image, picture, size in _outputs(evidence):
+        if not real_numbers(image) or image.size == 0:
             raise CheckFailed(tr("The image that came back is not numeric pixels ({dtype}, {shape}).",
                                  dtype=str(image.dtype), shape=image.shape))
-        low, high = float(np.min(image)), float(np.max(image))
-        if low < -1e-3 or high > 1.0 + 1e-3 or high < 0.5 * float(np.max(source)) / 255.0:
-            raise CheckFailed(tr("Pixel values should lie in [0, 1] (pixel / 255); yours range from {low:.4g} "
-                                 "to {high:.4g}.", low=low, high=high))
+        low, high = value_range(image)
+        expected_low, expected_high = float(picture.min()) / 255.0, float(picture.max()) / 255.0
+        inside = expected_low - SCALE_TOLERANCE <= low and high <= expected_high + SCALE_TOLERANCE
+        if np.all(picture == picture[:1, :1]) and image.ndim == 3 and image.shape[-1] == 3:
+            # one colour: every resize or crop keeps it exactly, so its scale is judged to float precision
+            # (dividing by 256 or 254 instead of 255 moves a bright channel by more than 1e-3)
+            colour = picture[0, 0].astype(np.float64) / 255.0
+            inside = inside and float(np.max(np.abs(image.astype(np.float64) - colour))) <= FLAT_TOLERANCE
+        if not inside:
+            raise CheckFailed(tr("Given {picture} and image_size={size}, pre_process_image returned values from "
+                                 "{low:.4g} to {high:.4g}; pixel / 255 gives {expected_low:.4g} to "
+                                 "{expected_high:.4g}.",
+                                 picture=_picture_text(picture), size=size, low=low, high=high,
+                                 expected_low=expected_low, expected_high=expected_high))
 
 
 @ASSIGNMENT.check("pre_process", points=2, title=tr("images are resized to image_size x image_size (100 by default)"),
                   hint=tr("tf.image.resize(image, (image_size, image_size)) with the function's argument."))
 def pre_process_resized(evidence, ctx):
-    for k, image in enumerate(_outputs(evidence)):
-        height, width = evidence.inputs[f"image{k}"].shape[:2]
-        if image.shape != (SMALL_SIZE, SMALL_SIZE, 3):
+    for image, picture, size in _outputs(evidence):
+        height, width = picture.shape[:2]
+        if image.shape != (size, size, 3):
             raise CheckFailed(tr("A {height}x{width} image with image_size={size} came back with shape "
                                  "{shape}; expected ({size}, {size}, 3).",
-                                 height=height, width=width, size=SMALL_SIZE, shape=image.shape))
+                                 height=height, width=width, size=size, shape=image.shape))
+    if not evidence.get("default_is_pair"):
+        raise CheckFailed(tr("pre_process_image should return a pair (image, label); it returned {returned}.",
+                             returned=evidence.get("default_returned")))
     default = evidence.array("default", tr("the image pre-processed with the default size"))
     if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3):
         raise CheckFailed(tr("With the default image_size the image has shape {shape}; expected "
@@ -162,14 +225,11 @@ def pre_process_resized(evidence, ctx):
 @ASSIGNMENT.check("pre_process", points=1, title=tr("the resized image shows the same picture"),
                   hint=tr("Resize the whole picture (tf.image.resize); cropping or padding changes what is shown."))
 def pre_process_values(evidence, ctx):
-    default = evidence.array("default", tr("the image pre-processed with the default size"))
-    if default.shape != (DEFAULT_SIZE, DEFAULT_SIZE, 3):
-        raise CheckFailed(tr("The default-size image has shape {shape}, so it cannot be compared.",
-                             shape=default.shape))
+    default = _default(evidence)
     expected = _expected_resize(evidence.inputs["image0"], DEFAULT_SIZE)
     scale = 255.0 if float(np.max(default)) > 1.5 else 1.0  # judge the picture, not the scaling
     difference = float(np.mean(np.abs(default.astype(np.float64) / scale - expected)))
-    if difference > 0.03:
+    if not difference <= 0.03:
         raise CheckFailed(tr("The resized image differs from the resized input picture by {difference:.3f} on "
                              "average (on a 0-1 scale); the picture itself was changed.", difference=difference))
 
@@ -178,11 +238,12 @@ def pre_process_values(evidence, ctx):
                   hint=tr("Return the label exactly as it came in."))
 def pre_process_label(evidence, ctx):
     _outputs(evidence)
-    for k in range(3):
-        label = evidence.array(f"label{k}", tr("the label"))
-        if label.shape != () or int(label) != int(evidence.inputs["labels"][k]):
-            raise CheckFailed(tr("Label {label} came back as {found}.",
-                                 label=int(evidence.inputs["labels"][k]), found=str(label.tolist())))
+    for key, _, _, index in _calls(evidence.inputs):
+        label = evidence.array(f"{key}_label", tr("the label"))
+        given = int(evidence.inputs["labels"][index])
+        if label.shape != () or not np.issubdtype(label.dtype, np.integer) or int(label) != given:
+            raise CheckFailed(tr("Label {label} came back as {found}.", label=given,
+                                 found=f"{label.tolist()!s:.60} ({label.dtype})"))
 
 
 @ASSIGNMENT.check("pre_process", points=2, title=tr("pre_process_image works inside Dataset.map on images of any size"),
@@ -191,31 +252,36 @@ def pre_process_dataset_map(evidence, ctx):
     if evidence.get("mapped_error"):
         raise CheckFailed(Text.from_json(evidence.get("mapped_error")))
     spec = evidence.value("mapped_spec", tr("the mapped dataset's element_spec"))
-    if not (isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], dict)):
+    pair = pair_spec(spec)
+    if pair is None:
         raise CheckFailed(tr("Each mapped element should be an (image, label) pair; the element_spec is {spec}.",
-                             spec=str(spec)))
-    if spec[0]["dtype"] != "float32":
-        raise CheckFailed(tr("After dataset.map the images have dtype {dtype}, not float32.",
-                             dtype=str(spec[0]["dtype"])))
+                             spec=str(spec)[:300]))
+    if pair[0][0] != "float32":
+        raise CheckFailed(tr("After dataset.map the images have dtype {dtype}, not float32.", dtype=pair[0][0]))
     mapped = evidence.get("mapped_images")
     if isinstance(mapped, str):
         raise CheckFailed(tr("Images of different sizes did not all come out as ({size}, {size}, 3) ({found}).",
                              size=DEFAULT_SIZE, found=mapped))
     images = evidence.array("mapped_images", tr("the mapped images"))
     direct = evidence.array("default", tr("the image pre-processed directly"))
-    if images.shape[1:] != direct.shape or not np.allclose(images[0], direct, atol=1e-4):
+    if images.shape[1:] != direct.shape or not (real_numbers(images) and real_numbers(direct)) or not np.allclose(
+            images[0], direct, atol=1e-4):
         raise CheckFailed(tr("Inside Dataset.map the result differs from calling pre_process_image directly."))
 
 
 # ----------------------------------------------------------------- build_head
-@ASSIGNMENT.probe(uses="build_head")
+def _head_inputs(seed: int) -> dict:
+    return {"size": int(np.random.default_rng(seed + 304).choice(HEAD_SIZES))}
+
+
+@ASSIGNMENT.probe(uses="build_head", inputs=_head_inputs)
 def head(student, inputs, ctx):
-    return {"small": _models.shippable(student.call("build_head", HEAD_SIZE)),
+    return {"small": _models.shippable(student.call("build_head", inputs["size"])),
             "default": _models.shippable(student.call("build_head"))}
 
 
 def _head(evidence, key="small"):
-    what = "build_head()" if key == "default" else f"build_head({HEAD_SIZE})"
+    what = "build_head()" if key == "default" else f"build_head({evidence.inputs['size']})"
     return _models.model(evidence, key, tr("the model returned by {call}", call=what))
 
 
@@ -228,23 +294,23 @@ def head_returns_model(evidence, ctx):
 @ASSIGNMENT.check("head", points=1, title=tr("the head takes image_size x image_size RGB images"),
                   hint=tr("Use the image_size argument: keras.Input((image_size, image_size, 3))."))
 def head_input_shape(evidence, ctx):
-    found = _models.input_shape(_head(evidence))
-    if found != (None, HEAD_SIZE, HEAD_SIZE, 3):
+    found, size = _models.input_shape(_head(evidence)), evidence.inputs["size"]
+    if found != (None, size, size, 3):
         raise CheckFailed(tr("build_head({size}) takes inputs of shape {found}; expected (None, {size}, {size}, 3).",
-                             size=HEAD_SIZE, found=found))
+                             size=size, found=found))
 
 
 @ASSIGNMENT.check("head", points=1, title=tr("the head's output has the shape valid convolutions and pooling give"),
                   hint=tr("3x3 convolutions without padding (padding='valid') shrink each side by 2; 2x2 pooling "
                           "halves it."))
 def head_output_shape(evidence, ctx):
-    model = _head(evidence)
-    side = head_output_size(HEAD_SIZE)
-    batch = np.random.default_rng(ctx.seed).uniform(0, 1, (2, HEAD_SIZE, HEAD_SIZE, 3)).astype(np.float32)
-    output = _models.predict(model, batch, f"build_head({HEAD_SIZE})")
+    model, size = _head(evidence), evidence.inputs["size"]
+    side = head_output_size(size)
+    batch = np.random.default_rng(ctx.seed).uniform(0, 1, (2, size, size, 3)).astype(np.float32)
+    output = _models.predict(model, batch, f"build_head({size})")
     if output.shape != (2, side, side, 64):
         raise CheckFailed(tr("For 2 images of {size}x{size} the head returned shape {shape}; "
-                             "expected (2, {side}, {side}, 64).", size=HEAD_SIZE, shape=output.shape, side=side))
+                             "expected (2, {side}, {side}, 64).", size=size, shape=output.shape, side=side))
 
 
 @ASSIGNMENT.check("head", points=1, title=tr("with the default image_size the head maps (100, 100, 3) to (10, 10, 64)"),
@@ -252,7 +318,8 @@ def head_output_shape(evidence, ctx):
 def head_default_size(evidence, ctx):
     model = _head(evidence, "default")
     found_in = _models.input_shape(model)
-    found_out = tuple(model.outputs[0].shape) if getattr(model, "outputs", None) else None
+    found_out = _models.shapes(model)["output_shape"]
+    found_out = None if found_out is None else tuple(found_out)
     if found_in != (None, DEFAULT_SIZE, DEFAULT_SIZE, 3) or found_out != (None, *HEAD_OUTPUT_100):
         raise CheckFailed(tr("build_head() maps {found_in} to {found_out}; expected (None, 100, 100, 3) to "
                              "(None, 10, 10, 64).", found_in=found_in, found_out=found_out))
@@ -278,10 +345,14 @@ def head_layers(evidence, ctx):
 
 
 # ----------------------------------------------------------------- build_standard_classifier
-@ASSIGNMENT.probe(uses="build_standard_classifier")
+def _classifier_inputs(seed: int) -> dict:
+    return {"dropout_rate": float(np.random.default_rng(seed + 305).choice(DROPOUT_RATES))}
+
+
+@ASSIGNMENT.probe(uses="build_standard_classifier", inputs=_classifier_inputs)
 def classifier(student, inputs, ctx):
     observed = {}
-    for key, kwargs in (("plain", {}), ("dropout", {"dropout_rate": DROPOUT_RATE})):
+    for key, kwargs in (("plain", {}), ("dropout", {"dropout_rate": inputs["dropout_rate"]})):
         model = student.call("build_standard_classifier", **kwargs)
         if getattr(model, "built", True) is False:  # stacked on the 100-pixel head's output
             student.run("Building the classifier on (10, 10, 64) features", model.build, (None, *HEAD_OUTPUT_100))
@@ -290,7 +361,8 @@ def classifier(student, inputs, ctx):
 
 
 def _classifier(evidence, key="plain"):
-    call = "build_standard_classifier(dropout_rate=0.3)" if key == "dropout" else "build_standard_classifier()"
+    call = (f"build_standard_classifier(dropout_rate={evidence.inputs['dropout_rate']:g})" if key == "dropout"
+            else "build_standard_classifier()")
     return _models.model(evidence, key, tr("the model returned by {call}", call=call))
 
 
@@ -344,10 +416,11 @@ def classifier_dropout(evidence, ctx):
     if "ReLU" not in plain:
         raise CheckFailed(tr("The classifier has no ReLU after its first Dense layer."))
     position = plain.index("ReLU") + 1
-    expected = plain[:position] + [f"Dropout({DROPOUT_RATE:g})"] + plain[position:]
+    rate = evidence.inputs["dropout_rate"]
+    expected = plain[:position] + [f"Dropout({rate:g})"] + plain[position:]
     if with_dropout != expected:
         raise CheckFailed(tr("With dropout_rate={rate} the layers are {found}; expected {expected}.",
-                             rate=DROPOUT_RATE, found=" → ".join(with_dropout), expected=" → ".join(expected)),
+                             rate=f"{rate:g}", found=" → ".join(with_dropout), expected=" → ".join(expected)),
                           details={"layers": {"expected": expected, "found": with_dropout}})
 
 
@@ -414,7 +487,10 @@ def gap_uses_head(evidence, ctx):
 def gap_probability(evidence, ctx):
     x, _ = _images(ctx, 16)
     output = _models.predict(_gap(evidence), x, tr("The model"))
-    if np.any(output < 0) or np.any(output > 1):
+    if output.size == 0:
+        raise CheckFailed(tr("For {n} images the model returned shape {shape}; expected ({n}, 1).", n=len(x),
+                             shape=output.shape))
+    if not np.all(np.isfinite(output)) or np.any(output < 0) or np.any(output > 1):
         raise CheckFailed(tr("The outputs range from {low:.3g} to {high:.3g}, outside [0, 1].",
                              low=float(output.min()), high=float(output.max())))
     if np.ptp(output) < 1e-6:

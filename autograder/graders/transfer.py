@@ -12,9 +12,11 @@ from __future__ import annotations
 import numpy as np
 
 from autograder import imagenet, modelspec
+from autograder.artifacts import describe
+from autograder.context import error_summary
 from autograder.graders import _models
-from autograder.i18n import Text, tr
-from autograder.spec import Assignment, CheckFailed
+from autograder.i18n import Text, message_of, tr
+from autograder.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
     id="transfer",
@@ -26,8 +28,15 @@ DEFAULT_SIZE, SIZE, TRAIN_SIZE = 160, 64, 32
 VGG_PARAMETERS = 14_714_688
 HEAD_PARAMETERS = 513
 FINE_TUNE_TRAINABLE, FINE_TUNE_FROZEN = 12_979_713, 1_735_488
-FIRST_UNFROZEN, OTHER_LAYER_NAME = "block4_conv1", "block5_conv1"
-BASE_LEARNING_RATE, OTHER_BASE_LEARNING_RATE = 1e-4, 1e-3
+FIRST_UNFROZEN = "block4_conv1"
+# unfreeze_from(vgg, layer_name=...) is also asked for a drawn layer of the first, the middle and the last blocks
+# (pooling layers included), so that code that special-cases a layer's name shows wherever the name sits.
+LAYER_NAME_CHOICES = (("block1_conv1", "block1_conv2", "block1_pool", "block2_conv1", "block2_conv2"),
+                      ("block3_conv1", "block3_conv2", "block3_conv3", "block3_pool", "block4_conv2", "block4_conv3"),
+                      ("block5_conv2", "block5_conv3"))
+BASE_LEARNING_RATE = 1e-4
+OTHER_BASE_LEARNING_RATES = (3e-4, 5e-4, 1e-3, 2e-3, 5e-3)  # compile_for_fine_tuning(..., base_learning_rate=<drawn>)
+OTHER_SIZES = (32, 48, 96, 128)  # load_vgg_base(image_size=<drawn>) besides SIZE and the default
 MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH = 0.75, 240, 150, 4, 16
 MAX_TRAIN_PARAMETERS = 20_000_000
 RANDOM_BASE_SEED, FIRST_LAYER_SCALE = 3, 0.05
@@ -76,6 +85,15 @@ def reference_transfer_model(base):
     return keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(1)])
 
 
+def _on_head(base):
+    """The contract's head on a returned base, or CheckFailed when that base cannot carry it."""
+    try:
+        return reference_transfer_model(base)
+    except Exception as exc:  # noqa: BLE001 - a returned model that is not a convolutional base
+        raise CheckFailed(tr("The returned model cannot be followed by GlobalAveragePooling2D and Dense(1): {error}",
+                             error=error_summary(exc))) from exc
+
+
 def model_inputs(images: np.ndarray) -> np.ndarray:
     """What the grading runs feed VGG16: its own ("caffe") preprocessing of 0-255 pixels."""
     import keras
@@ -111,12 +129,24 @@ def _layer_changes(model, x, y) -> dict[str, bool]:
 
 
 # ----------------------------------------------------------------- load_vgg_base
-@ASSIGNMENT.probe(uses="load_vgg_base")
+def _vgg_base_inputs(seed: int) -> dict:
+    return {"other_size": int(np.random.default_rng(seed + 910).choice(OTHER_SIZES))}
+
+
+def _shapes_or_description(value):
+    """A returned model's input and output shapes as JSON, or a description of what came back instead."""
+    import keras
+
+    return _models.shapes(value) if isinstance(value, keras.Model) else describe(value)
+
+
+@ASSIGNMENT.probe(uses="load_vgg_base", inputs=_vgg_base_inputs)
 def vgg_base(student, inputs, ctx):
     small = student.call("load_vgg_base", image_size=SIZE, weights=None)
+    other = student.call("load_vgg_base", image_size=inputs["other_size"], weights=None)
     default = student.call("load_vgg_base", weights=None)
-    return {"model": _models.shippable(small),
-            "default": _models.shapes(default) if hasattr(default, "count_params") else None}
+    return {"model": _models.shippable(small), "other": _shapes_or_description(other),
+            "default": _shapes_or_description(default)}
 
 
 def _vgg(evidence):
@@ -157,6 +187,16 @@ def vgg_input_shape(evidence, ctx):
     if output.shape != (1, SIZE // 32, SIZE // 32, 512):
         raise CheckFailed(tr("For a {size}x{size} image the base returned shape {found}; expected "
                              "(1, {cells}, {cells}, 512).", size=SIZE, found=output.shape, cells=SIZE // 32))
+    size, other = evidence.inputs["other_size"], evidence.get("other")
+    if not isinstance(other, dict):
+        raise CheckFailed(tr("load_vgg_base(image_size={size}, weights=None) returned {found}, not a Keras model.",
+                             size=size, found=str(other)))
+    if other.get("input_shape") != [None, size, size, 3] or other.get("output_shape") != [None, size // 32,
+                                                                                          size // 32, 512]:
+        raise CheckFailed(tr("load_vgg_base(image_size={size}, weights=None) maps {found_input} to {found_output}; "
+                             "expected [None, {size}, {size}, 3] to [None, {cells}, {cells}, 512].", size=size,
+                             found_input=other.get("input_shape"), found_output=other.get("output_shape"),
+                             cells=size // 32))
 
 
 @ASSIGNMENT.check("vgg_base", points=1, title=tr("by default the base maps 160x160 images to (5, 5, 512)"),
@@ -164,11 +204,12 @@ def vgg_input_shape(evidence, ctx):
 def vgg_default_size(evidence, ctx):
     default = evidence.get("default")
     if not isinstance(default, dict):
-        raise CheckFailed(tr("load_vgg_base(weights=None) did not return a Keras model."))
-    if default["input_shape"] != [None, DEFAULT_SIZE, DEFAULT_SIZE, 3] or default["output_shape"] != [None, 5, 5, 512]:
+        raise CheckFailed(tr("load_vgg_base(weights=None) returned {found}, not a Keras model.", found=str(default)))
+    if default.get("input_shape") != [None, DEFAULT_SIZE, DEFAULT_SIZE, 3] or default.get("output_shape") != [
+            None, 5, 5, 512]:
         raise CheckFailed(tr("load_vgg_base(weights=None) maps {found_input} to {found_output}; "
                              "expected [None, 160, 160, 3] to [None, 5, 5, 512].",
-                             found_input=default["input_shape"], found_output=default["output_shape"]))
+                             found_input=default.get("input_shape"), found_output=default.get("output_shape")))
 
 
 @ASSIGNMENT.check("vgg_base", points=1, title=tr("the layers keep VGG16's names (block1_conv1 … block5_pool)"),
@@ -182,11 +223,24 @@ def vgg_layer_names_kept(evidence, ctx):
 
 
 # ----------------------------------------------------------------- freeze_vgg
+def _small_model():
+    """Another Keras model to freeze: freeze_vgg must freeze whatever model it is given, not only VGG16's layers."""
+    import keras
+    from keras import layers
+
+    return keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.BatchNormalization(),
+                             layers.ReLU(), layers.GlobalAveragePooling2D(), layers.Dense(2)], name="small")
+
+
 @ASSIGNMENT.probe(uses="freeze_vgg")
 def freeze(student, inputs, ctx):
     base = reference_base(TRAIN_SIZE)
     returned = student.call("freeze_vgg", base)
-    return {"model": _models.shippable(returned), "same_object": returned is base}
+    other = _small_model()
+    other_returned = student.call("freeze_vgg", other)
+    return {"model": _models.shippable(returned), "same_object": returned is base,
+            "other_same_object": other_returned is other,
+            "other_trainable": [layer.name for layer in other.layers if layer.trainable_weights]}
 
 
 def _frozen(evidence, fresh=False):
@@ -199,6 +253,9 @@ def freeze_returns_base(evidence, ctx):
     _frozen(evidence)
     if not evidence.get("same_object"):
         raise CheckFailed(tr("freeze_vgg returned a different object from the base it was given."))
+    if not evidence.get("other_same_object"):
+        raise CheckFailed(tr("Given another small Keras model, freeze_vgg returned a different object from the model "
+                             "it was given."))
 
 
 @ASSIGNMENT.check("freeze", points=2, title=tr("the frozen base has no trainable weights"),
@@ -209,6 +266,10 @@ def freeze_no_trainable_weights(evidence, ctx):
     if trainable or base.trainable_weights:
         raise CheckFailed(tr("These layers can still learn: {layers}.",
                              layers=", ".join(trainable) or tr("some weights")))
+    other = evidence.value("other_trainable", tr("the layers that can still learn"))
+    if other:
+        raise CheckFailed(tr("Given another small Keras model, freeze_vgg left these layers able to learn: {layers}.",
+                             layers=", ".join(str(name) for name in other) if isinstance(other, list) else str(other)))
 
 
 @ASSIGNMENT.check("freeze", points=2,
@@ -217,7 +278,7 @@ def freeze_no_trainable_weights(evidence, ctx):
 def freeze_training_keeps_base(evidence, ctx):
     base = _frozen(evidence, fresh=True)
     x, y = _batch(ctx, 4)
-    changes = _layer_changes(reference_transfer_model(base), x, y)
+    changes = _layer_changes(_on_head(base), x, y)
     moved = [name for name, changed in changes.items() if changed and name != "head"]
     if moved:
         raise CheckFailed(tr("After one training step these base layers changed: {layers}.", layers=", ".join(moved)))
@@ -256,7 +317,7 @@ def transfer_layers(evidence, ctx):
     details = {"layers": {"expected": VGG_OPS + ["GlobalAveragePooling2D", "Dense(1)"], "found": stack}}
     if stack[:len(VGG_OPS)] != VGG_OPS:
         raise CheckFailed(tr("The model does not start with the VGG16 base it was given: {layers} …",
-                             layers=" → ".join(stack[:4])), details=details)
+                             layers=" → ".join(stack[:4]) or tr("no layers")), details=details)
     head = stack[len(VGG_OPS):]
     if head[:2] != ["GlobalAveragePooling2D", "Dense(1)"] or head[2:] not in ([], ["Sigmoid"]):
         raise CheckFailed(tr("After the base come {layers}; expected GlobalAveragePooling2D → Dense(1).",
@@ -342,15 +403,29 @@ def transfer_trains(evidence, ctx, threshold):
 
 
 # ----------------------------------------------------------------- unfreeze_from
-@ASSIGNMENT.probe(uses="unfreeze_from")
+def _unfreeze_inputs(seed: int) -> dict:
+    rng = np.random.default_rng(seed + 909)
+    return {"layer_names": [str(rng.choice(names)) for names in LAYER_NAME_CHOICES]}
+
+
+@ASSIGNMENT.probe(uses="unfreeze_from", inputs=_unfreeze_inputs)
 def unfreeze(student, inputs, ctx):
+    import keras
+
     frozen = reference_base(TRAIN_SIZE, trainable=False)  # as left by freeze_vgg
     model = reference_transfer_model(frozen)
     returned = student.call("unfreeze_from", frozen)
-    other = reference_base(TRAIN_SIZE, trainable=True)
-    student.call("unfreeze_from", other, layer_name=OTHER_LAYER_NAME)
-    return {"model": model, "same_object": returned is frozen,
-            "other_trainable": {layer.name: bool(layer.trainable) for layer in _weight_layers(other)}}
+    observed = {"model": model, "same_object": returned is frozen}
+    for k, name in enumerate(inputs["layer_names"]):
+        base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(TRAIN_SIZE, TRAIN_SIZE, 3))
+        base.trainable = k % 2 == 1  # frozen as freeze_vgg leaves it, or trainable
+        try:  # a failure here costs only the layer_name check
+            student.call("unfreeze_from", base, layer_name=name)
+        except StudentError as failure:
+            observed[f"named{k}_error"] = message_of(failure).to_json()
+            continue
+        observed[f"named{k}_trainable"] = {layer.name: bool(layer.trainable) for layer in _weight_layers(base)}
+    return observed
 
 
 def _unfrozen(evidence, fresh=False):
@@ -358,13 +433,15 @@ def _unfrozen(evidence, fresh=False):
 
 
 def _expected_trainable(first: str) -> dict[str, bool]:
-    names = [name for name in vgg_layer_names() if "conv" in name]
-    return {name: index >= names.index(first) for index, name in enumerate(names)}
+    """Which of VGG16's convolution layers are trainable when unfreezing starts at the layer named ``first``."""
+    names = vgg_layer_names()
+    return {name: index >= names.index(first) for index, name in enumerate(names) if "conv" in name}
 
 
 def _wrong_flags(found: dict[str, bool], first: str) -> Text | None:
     """What is frozen or trainable against expectation, or None when every flag is right."""
     expected = _expected_trainable(first)
+    found = found if isinstance(found, dict) else {}
     frozen_wrongly = ", ".join(name for name, on in expected.items() if on and not found.get(name))
     trainable_wrongly = ", ".join(name for name, on in expected.items() if not on and found.get(name))
     if frozen_wrongly and trainable_wrongly:
@@ -417,11 +494,14 @@ def unfreeze_counts(evidence, ctx):
 @ASSIGNMENT.check("unfreeze", points=2, title=tr("layer_name chooses where unfreezing starts"),
                   hint=tr("Find the position of the layer named layer_name; do not hard-code block4_conv1."))
 def unfreeze_layer_name(evidence, ctx):
-    found = evidence.value("other_trainable", tr("the trainable flags"))
-    wrong = _wrong_flags(found, OTHER_LAYER_NAME)
-    if wrong:
-        raise CheckFailed(tr("After unfreeze_from(vgg, layer_name='{layer}'): {wrong}.",
-                             layer=OTHER_LAYER_NAME, wrong=wrong))
+    for k, name in enumerate(evidence.inputs["layer_names"]):
+        if evidence.get(f"named{k}_error") is not None:
+            raise CheckFailed(tr("unfreeze_from(vgg, layer_name='{layer}') failed: {error}", layer=name,
+                                 error=Text.from_json(evidence.get(f"named{k}_error"))))
+        found = evidence.value(f"named{k}_trainable", tr("the trainable flags"))
+        wrong = _wrong_flags(found, name)
+        if wrong:
+            raise CheckFailed(tr("After unfreeze_from(vgg, layer_name='{layer}'): {wrong}.", layer=name, wrong=wrong))
 
 
 @ASSIGNMENT.check("unfreeze", points=2, title=tr("one training step changes exactly the unfrozen layers and the head"),
@@ -436,10 +516,14 @@ def unfreeze_training_step(evidence, ctx):
 
 
 # ----------------------------------------------------------------- compile_for_fine_tuning
-@ASSIGNMENT.probe(uses="compile_for_fine_tuning")
+def _fine_tuning_inputs(seed: int) -> dict:
+    return {"other_rate": float(np.random.default_rng(seed + 911).choice(OTHER_BASE_LEARNING_RATES))}
+
+
+@ASSIGNMENT.probe(uses="compile_for_fine_tuning", inputs=_fine_tuning_inputs)
 def fine_tuning(student, inputs, ctx):
     observed = {}
-    for key, kwargs in (("model", {}), ("other", {"base_learning_rate": OTHER_BASE_LEARNING_RATE})):
+    for key, kwargs in (("model", {}), ("other", {"base_learning_rate": inputs["other_rate"]})):
         base = reference_base(TRAIN_SIZE)
         for layer in base.layers[:base.layers.index(base.get_layer(FIRST_UNFROZEN))]:
             layer.trainable = False
@@ -451,14 +535,18 @@ def fine_tuning(student, inputs, ctx):
 def _fine(evidence, key="model"):
     what = (tr("the model returned by compile_for_fine_tuning(model)") if key == "model"
             else tr("the model returned by compile_for_fine_tuning(model, base_learning_rate={rate})",
-                    rate=OTHER_BASE_LEARNING_RATE))
+                    rate=f"{evidence.inputs['other_rate']:g}"))
     return _models.model(evidence, key, what)
 
 
 def _learning_rate(model) -> float:
     if modelspec.optimizer_name(model) is None:
         raise CheckFailed(tr("The model is not compiled."))
-    return modelspec.learning_rate(model)
+    try:
+        return modelspec.learning_rate(model)
+    except (TypeError, ValueError) as exc:  # a schedule, not one fixed rate
+        raise CheckFailed(tr("The learning rate is not a fixed number ({found}).",
+                             found=type(model.optimizer.learning_rate).__name__)) from exc
 
 
 @ASSIGNMENT.check("fine_tuning", points=1, title=tr("compile_for_fine_tuning returns the compiled model"),
@@ -487,10 +575,10 @@ def fine_learning_rate(evidence, ctx):
 @ASSIGNMENT.check("fine_tuning", points=1, title=tr("the learning rate follows base_learning_rate"),
                   hint=tr("Compute the rate from the argument; do not hard-code 1e-5."))
 def fine_learning_rate_argument(evidence, ctx):
-    rate = _learning_rate(_fine(evidence, "other"))
-    if not np.isclose(rate, OTHER_BASE_LEARNING_RATE / 10, rtol=1e-3):
+    rate, base = _learning_rate(_fine(evidence, "other")), evidence.inputs["other_rate"]
+    if not np.isclose(rate, base / 10, rtol=1e-3):
         raise CheckFailed(tr("With base_learning_rate={base:g} the learning rate is {found:.3g}; expected {expected:.3g}.",
-                             base=OTHER_BASE_LEARNING_RATE, found=rate, expected=OTHER_BASE_LEARNING_RATE / 10))
+                             base=base, found=rate, expected=base / 10))
 
 
 @ASSIGNMENT.check("fine_tuning", points=1, title=tr("compiled with BinaryCrossentropy(from_logits=True)"),

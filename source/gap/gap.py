@@ -202,7 +202,8 @@ def pre_process_image(image, label, image_size=IMAGE_SIZE):
 def build_head(image_size=IMAGE_SIZE):
     """তিনটা Conv2D → BatchNormalization → ReLU → MaxPooling2D ব্লকের হেড (কম্পাইল ছাড়া) ফেরত দেয়।
 
-    Build and return a ``keras.Sequential`` model (name it ``"head"``) with input
+    Build and return a ``keras.Sequential`` model (a name such as ``"head"`` helps in summaries; it
+    is not graded) with input
     ``keras.Input((image_size, image_size, 3))`` followed by three blocks, with 32, 32 and 64
     filters, of ``Conv2D(filters, (3, 3))`` (valid padding, no activation of its own),
     ``BatchNormalization()``, ``ReLU()`` and ``MaxPooling2D((2, 2))``. Do not compile it. For
@@ -323,7 +324,8 @@ def build_head(image_size=IMAGE_SIZE):
 def build_standard_classifier(dropout_rate=None):
     """Flatten + Dense ক্লাসিফায়ার (ইনপুট আর কম্পাইল ছাড়া); dropout_rate দিলে একটা Dropout যোগ হয়।
 
-    Return a ``keras.Sequential`` (name it ``"standard_classifier"``) with no input of its own
+    Return a ``keras.Sequential`` (its name, e.g. ``"standard_classifier"``, is not graded) with no
+    input of its own
     and not compiled, made of ``Flatten()``, ``BatchNormalization()``, ``Dense(100)``, ``ReLU()``,
     then ``Dropout(dropout_rate)`` only when ``dropout_rate`` is not ``None``, then
     ``BatchNormalization()``, ``Dense(100)``, ``ReLU()`` and ``Dense(1, activation="sigmoid")``.
