@@ -133,7 +133,59 @@ def build_parser() -> argparse.ArgumentParser:
                                        "the demos' data, without the graders")
     student.add_argument("--out", type=Path, required=True, metavar="DIR", help="the folder the wheel goes into")
     student.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's project folder (default: .)")
+    audit = commands.add_parser("audit", help="mutation audit of the hidden graders: grade one-change mutants of "
+                                              "solutions/<id>.py and report the share the checks kill")
+    audit.add_argument("assignments", nargs="+", choices=(*graders.ASSIGNMENT_IDS, "all"), metavar="ASSIGNMENT",
+                       help=f"one or more of {', '.join(graders.ASSIGNMENT_IDS)}, or all")
+    audit.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's project folder (default: .)")
+    audit.add_argument("--out", type=Path, default=Path("audit-output"),
+                       help="journals (a re-run resumes from them) and report.md (default: audit-output)")
+    audit.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="mutants graded at once (default: cores)")
+    audit.add_argument("--sample", type=int, metavar="N", help="grade N mutants per assignment, drawn with --seed")
+    audit.add_argument("--seed", type=int, default=0, help="grading seed and sample draw (default 0)")
+    audit.add_argument("--fresh", action="store_true", help="ignore the journals and grade every mutant again")
+    audit.add_argument("--min-score", type=float, default=None, metavar="PERCENT",
+                       help="exit 1 when an assignment scores below this (default: the target, 95)")
+    _add_isolation_option(audit)
     return parser
+
+
+def _audit(args) -> int:
+    try:
+        import cosmic_ray  # noqa: F401 - the mutation engine, an instructor extra
+    except ImportError:
+        print("error: the audit needs cosmic-ray: pip install 'tf2-exercise-kit[instructor]'", file=sys.stderr)
+        return EXIT_USAGE
+    if not _sandbox_ready(args.isolation):
+        return EXIT_NO_SANDBOX
+    if args.jobs < 1 or (args.sample is not None and args.sample < 1):
+        print(f"error: --jobs and --sample must be at least 1. Received: {args.jobs}, {args.sample}", file=sys.stderr)
+        return EXIT_USAGE
+    from rich.console import Console
+
+    from autograder import graders
+    from autograder.audit import TARGET_PERCENT, audit
+    from autograder.audit.report import AuditProgress, print_summary, write_report
+
+    chosen = list(graders.ASSIGNMENT_IDS) if "all" in args.assignments else list(dict.fromkeys(args.assignments))
+    console = Console(stderr=True)
+    results = []
+    with AuditProgress(console) as progress:
+        for assignment in chosen:
+            try:
+                results.append(audit(assignment, root=args.root, out=args.out, jobs=args.jobs, size=args.sample,
+                                     seed=args.seed, fresh=args.fresh, isolation=args.isolation, progress=progress))
+            except (FileNotFoundError, ValueError, RuntimeError) as exc:  # no solution, a bad declaration,
+                print(f"error: {assignment}: {exc}", file=sys.stderr)  # a reference that fails its checks
+                return EXIT_USAGE
+    command = "python -m autograder audit " + " ".join(chosen) + (f" --sample {args.sample}" if args.sample else "")
+    print_summary(results, Console())
+    print(f"report: {write_report(results, args.out, command)}")
+    target = TARGET_PERCENT if args.min_score is None else args.min_score
+    below = [r.assignment for r in results if r.score < target]
+    if below:
+        print(f"below {target:g} %: {', '.join(below)}", file=sys.stderr)
+    return 1 if below else EXIT_OK
 
 
 def _grade(args) -> int:
@@ -296,5 +348,5 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":  # the one command whose own process loads TensorFlow: do it here, minus
         import_tensorflow_quietly()  # the start-up lines no setting silences (grade-all's run in grading.log)
     commands = {"grade": _grade, "grade-all": _grade_all, "release": _release, "nbgrader-course": _nbgrader_course,
-                "gradescope-package": _gradescope_package, "student-package": _student_package}
+                "gradescope-package": _gradescope_package, "student-package": _student_package, "audit": _audit}
     return commands[args.command](args)

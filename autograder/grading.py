@@ -150,9 +150,15 @@ def assignments_for(submission: Path, requested: str | None) -> list[str]:
 
 def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits) -> list[CheckResult]:
     """Run ``assignment``'s probes on ``file`` in the sandbox and judge each of its checks."""
+    return list(judge_each(assignment, file, context=context, limits=limits))
+
+
+def judge_each(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits):
+    """Like :func:`judge_file`, one check at a time (the mutation audit stops at the first failure)."""
     with SandboxSession(assignment, file, seed=context.seed, limits=limits) as session:
         observed = session.run()
-        return [judge(assignment.id, check, *observed[check.probe], context) for check in assignment.checks]
+        for check in assignment.checks:
+            yield judge(assignment.id, check, *observed[check.probe], context)
 
 
 def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
