@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 OUT    := grading-output
 export TF_CPP_MIN_LOG_LEVEL := 3
 
-.PHONY: install demo test release benchmark clean
+.PHONY: install demo test release benchmark audit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,5 +41,9 @@ benchmark: install
 	$(BIN)/python benchmarks/grade_time.py
 	$(BIN)/python benchmarks/calibrate_thresholds.py --seeds 20
 
+## Mutation audit of the hidden graders (about 40 minutes on 2 cores; resumes where it stopped).
+audit: install
+	$(BIN)/python -m autograder audit all
+
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache
+	rm -rf $(VENV) $(OUT) .pytest_cache audit-output

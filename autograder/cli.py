@@ -179,7 +179,8 @@ def _audit(args) -> int:
                 print(f"error: {assignment}: {exc}", file=sys.stderr)  # a reference that fails its checks
                 return EXIT_USAGE
     command = "python -m autograder audit " + " ".join(chosen) + (f" --sample {args.sample}" if args.sample else "")
-    print_summary(results, Console())
+    summary = Console()
+    print_summary(results, summary if summary.is_terminal else Console(width=140))  # a log keeps whole columns
     print(f"report: {write_report(results, args.out, command)}")
     target = TARGET_PERCENT if args.min_score is None else args.min_score
     below = [r.assignment for r in results if r.score < target]
