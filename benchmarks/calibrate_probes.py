@@ -69,7 +69,8 @@ def main() -> int:
         submissions = _submissions(folder, args.variants)
         jobs = [(name, path, f"calibration-{k}") for k in range(args.keys) for name, path in submissions.items()]
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-            results = pool.map(lambda job: (job, _grade(job[1], job[2], folder / f"{abs(hash(job))}.json")), jobs)
+            results = pool.map(lambda n: (jobs[n], _grade(jobs[n][1], jobs[n][2], folder / f"results-{n}.json")),
+                               range(len(jobs)))
             for (name, _, key), (score, maximum, lost, seconds) in results:
                 status = "ok" if not lost else "LOST POINTS"
                 failures += bool(lost)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.audit.mutants import DECLARATIONS, Equivalence, Mutant, enumerate_mutants, load_equivalences
-from autograder.audit.run import Journal, Verdict, fingerprint, grade_all, grade_reference, sample
+from autograder.audit.run import Journal, Verdict, fingerprint, grade_all, grade_reference, grading_pool, sample
 
 TARGET_PERCENT = 95.0
 
@@ -76,17 +76,17 @@ def audit(assignment: str, *, root: Path, out: Path, jobs: int | None = None, si
     journal = Journal.open(out / assignment / "journal.jsonl", fingerprint(assignment, source), fresh=fresh)
     if journal.restarted_because and progress:
         progress.log(f"{assignment}: starting again: {journal.restarted_because}")
-    if "reference" not in journal.verdicts:
-        reference = grade_reference(assignment, source, seed=seed, isolation=isolation)
-        if reference.killed:
-            raise RuntimeError(f"the reference solution of {assignment} does not pass every check, so no mutant "
-                               f"can be judged; failed: {reference.failed}")
-        journal.add(reference)
     to_grade = [m for m in chosen if not any(e.covers(m) for e in equivalences)]
-    on_done = progress.advance if progress else (lambda verdict: None)
-    if progress:
-        progress.start(assignment, total=len(to_grade), done=sum(m.id in journal.verdicts for m in to_grade))
-    grade_all(assignment, to_grade, journal=journal, jobs=jobs or os.cpu_count() or 1, seed=seed,
-              isolation=isolation, on_done=on_done)
+    with grading_pool(jobs or os.cpu_count() or 1) as pool:
+        if "reference" not in journal.verdicts:
+            reference = grade_reference(pool, assignment, source, seed=seed, isolation=isolation)
+            if reference.killed:
+                raise RuntimeError(f"the reference solution of {assignment} does not pass every check, so no mutant "
+                                   f"can be judged; failed: {reference.failed}")
+            journal.add(reference)
+        on_done = progress.advance if progress else (lambda verdict: None)
+        if progress:
+            progress.start(assignment, total=len(to_grade), done=sum(m.id in journal.verdicts for m in to_grade))
+        grade_all(pool, assignment, to_grade, journal=journal, seed=seed, isolation=isolation, on_done=on_done)
     unused = [e for e in equivalences if not any(e.covers(m) for m in every)]
     return AuditResult(assignment, chosen, journal.verdicts, equivalences, len(every), unused)

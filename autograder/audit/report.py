@@ -38,13 +38,9 @@ class AuditProgress:
 
 
 def table_rows(results: list[AuditResult]) -> list[tuple]:
-    return [(r.assignment, r.sampled_from, len(r.mutants), len(r.mutants) - len(r.counted) - _ungraded(r),
+    return [(r.assignment, r.sampled_from, len(r.mutants), sum(r.equivalent(m) is not None for m in r.mutants),
              len(r.killed), len(r.survived), f"{r.score:.1f} %", "yes" if r.score >= TARGET_PERCENT else "no")
             for r in results]
-
-
-def _ungraded(result: AuditResult) -> int:
-    return sum(1 for m in result.mutants if result.equivalent(m) is None and m.id not in result.verdicts)
 
 
 HEADERS = ("assignment", "mutants made", "graded (sample)", "declared equivalent", "killed", "survived",

@@ -48,10 +48,12 @@ class Verdict:
 
 
 def fingerprint(assignment: str, solution: str) -> str:
-    """What a journal's verdicts depend on: the solution, the assignment's grader and what it builds on."""
+    """What a journal's verdicts depend on: the solution, the assignment's grader and what it builds on, and
+    how mutants are made and graded (not how they are reported: a report change keeps the journal)."""
     digest = hashlib.sha256(solution.encode("utf-8"))
-    graders = PACKAGE / "graders"
-    for path in sorted([graders / f"{assignment}.py", *graders.glob("_*.py"), *PACKAGE.joinpath("audit").glob("*.py"),
+    graders, audit = PACKAGE / "graders", PACKAGE / "audit"
+    for path in sorted([graders / f"{assignment}.py", *graders.glob("_*.py"),
+                        audit / "mutants.py", audit / "operators.py", audit / "run.py",
                         PACKAGE / "artifacts.py", PACKAGE / "runner.py", PACKAGE / "sandbox.py"]):
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
@@ -155,23 +157,23 @@ def _grade_in_pool(assignment: str, mutant_id: str, source: str, seed: int, isol
     return Verdict(mutant_id, bool(failed), failed, passed, faults, time.monotonic() - started)
 
 
-def grade_all(assignment: str, mutants: Iterable[Mutant], *, journal: Journal, jobs: int, seed: int,
-              isolation: str, on_done=lambda verdict: None) -> None:
-    """Grade the mutants the journal lacks, ``jobs`` at a time; each verdict is journaled as it arrives."""
-    todo = [m for m in mutants if m.id not in journal.verdicts]
-    if not todo:
-        return
+def grading_pool(jobs: int) -> ProcessPoolExecutor:
+    """The processes that grade the reference and the mutants (started on first use, one TensorFlow each)."""
     context = multiprocessing.get_context("spawn")  # TensorFlow is not fork-safe
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_quiet_pool_process) as pool:
-        futures = [pool.submit(_grade_in_pool, assignment, m.id, m.source, seed, isolation) for m in todo]
-        for future in as_completed(futures):
-            verdict = future.result()
-            journal.add(verdict)
-            on_done(verdict)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_quiet_pool_process)
 
 
-def grade_reference(assignment: str, source: str, *, seed: int, isolation: str) -> Verdict:
+def grade_all(pool: ProcessPoolExecutor, assignment: str, mutants: Iterable[Mutant], *, journal: Journal, seed: int,
+              isolation: str, on_done=lambda verdict: None) -> None:
+    """Grade the mutants the journal lacks, all of the pool at a time; each verdict is journaled as it arrives."""
+    futures = [pool.submit(_grade_in_pool, assignment, m.id, m.source, seed, isolation)
+               for m in mutants if m.id not in journal.verdicts]
+    for future in as_completed(futures):
+        verdict = future.result()
+        journal.add(verdict)
+        on_done(verdict)
+
+
+def grade_reference(pool: ProcessPoolExecutor, assignment: str, source: str, *, seed: int, isolation: str) -> Verdict:
     """The unmutated solution, graded the same way: every check must pass, or the audit means nothing."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_quiet_pool_process) as pool:
-        return pool.submit(_grade_in_pool, assignment, "reference", source, seed, isolation, False).result()
+    return pool.submit(_grade_in_pool, assignment, "reference", source, seed, isolation, False).result()

@@ -106,7 +106,7 @@ def pipeline(student, inputs, ctx):
         return (tf.data.Dataset.from_tensor_slices((inputs["train_images"], inputs["train_labels"])),
                 tf.data.Dataset.from_tensor_slices((inputs["test_images"], inputs["test_labels"])))
 
-    out = student.run("`make_batches`", student.get("make_batches"), *datasets())
+    out = student.call("make_batches", *datasets())
     pair = unpack_pair(out)
     observed = {"returned": describe(out), "is_pair": pair is not None}
     if pair is None:
@@ -122,8 +122,7 @@ def pipeline(student, inputs, ctx):
                                   "test": (test, "the test batches")}.items():
         observed.update({f"{key}_{name}": value for name, value in _one_pass(student, dataset, label).items()})
     size = inputs["batch_size"]
-    other = unpack_pair(student.run("`make_batches`", student.get("make_batches"), *datasets(),
-                                    batch_size=size))
+    other = unpack_pair(student.call("make_batches", *datasets(), batch_size=size))
     if other is not None and all(isinstance(d, tf.data.Dataset) for d in other):
         for key, dataset in (("other_train", other[0]), ("other_test", other[1])):
             result = _one_pass(student, dataset, f"the batches of make_batches(..., batch_size={size})")

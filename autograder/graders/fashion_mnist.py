@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.graders._common import add_classifier_checks, add_normalize_checks
-from autograder.i18n import Text, tr
-from autograder.spec import Assignment, CheckFailed
+from autograder.i18n import Text, message_of, tr
+from autograder.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
     id="fashion_mnist",
@@ -110,9 +110,6 @@ NO_ACCURACY_LOGS = (("None", None), ("{}", {}), ("{'loss': 0.3}", {"loss": 0.3})
 
 def _without_accuracy(student, model, inputs) -> list[dict]:
     """For each log in NO_ACCURACY_LOGS (with the default and a drawn threshold): stopped, or the error raised."""
-    from autograder.i18n import message_of
-    from autograder.spec import StudentError
-
     threshold = _threshold_or_none(float(np.nanmin(inputs["thresholds"])))
     results = []
     for label, logs in NO_ACCURACY_LOGS:
