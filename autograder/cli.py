@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.runner import Limits
+from autograder.host.runner import Limits
 
 EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_NO_SANDBOX, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
 
@@ -20,7 +20,7 @@ def _positive_float(text: str) -> float:
 
 
 def _add_isolation_option(parser: argparse.ArgumentParser) -> None:
-    from autograder.isolation import DEFAULT_LEVEL, LEVELS
+    from autograder.host.isolation import DEFAULT_LEVEL, LEVELS
 
     parser.add_argument("--isolation", choices=LEVELS, default=DEFAULT_LEVEL,
                         help="how student code is walled off: bwrap (default: an OS sandbox; grading stops if it "
@@ -30,7 +30,7 @@ def _add_isolation_option(parser: argparse.ArgumentParser) -> None:
 
 def _sandbox_ready(level: str) -> bool:
     """Fail closed: say why the requested isolation cannot run and how to fix it; warn about 'none'."""
-    from autograder.isolation import Isolation, IsolationUnavailable
+    from autograder.host.isolation import Isolation, IsolationUnavailable
 
     try:
         Isolation(level).verify()
@@ -45,8 +45,8 @@ def _sandbox_ready(level: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     from autograder import graders
-    from autograder.datasets import SOURCES
-    from autograder.i18n import LANGUAGES
+    from autograder.student.datasets import SOURCES
+    from autograder.core.i18n import LANGUAGES
 
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -190,12 +190,12 @@ def _audit(args) -> int:
 
 
 def _grade(args) -> int:
-    from autograder.context import GradingContext, configure_tensorflow
-    from autograder.course_config import default_config, load_config
-    from autograder.grading import grade_submission
-    from autograder.i18n import render, tr
-    from autograder.records import write_record
-    from autograder.report import print_report, write_gradescope
+    from autograder.host.context import GradingContext, configure_tensorflow
+    from autograder.course.config import default_config, load_config
+    from autograder.host.grading import grade_submission
+    from autograder.core.i18n import render, tr
+    from autograder.publish.records import write_record
+    from autograder.publish.report import print_report, write_gradescope
 
     if not _sandbox_ready(args.isolation):
         return EXIT_NO_SANDBOX
@@ -226,8 +226,8 @@ def _grade(args) -> int:
 
 def _batch_options(args):
     """Course configuration first, then whatever the command line says."""
-    from autograder.batch import BatchOptions
-    from autograder.course_config import default_config, load_config
+    from autograder.classroom.grade_all import BatchOptions
+    from autograder.course.config import default_config, load_config
 
     config_path = args.config or (Path("course.toml") if Path("course.toml").is_file() else None)
     config = load_config(config_path) if config_path else default_config()
@@ -244,9 +244,9 @@ def _batch_options(args):
 
 
 def _grade_all(args) -> int:
-    from autograder.batch import discover, grade_all
-    from autograder.batch_progress import progress_for
-    from autograder.i18n import render, tr
+    from autograder.classroom.grade_all import discover, grade_all
+    from autograder.classroom.progress import progress_for
+    from autograder.core.i18n import render, tr
 
     if not _sandbox_ready(args.isolation):
         return EXIT_NO_SANDBOX
@@ -274,7 +274,7 @@ def _grade_all(args) -> int:
 
 
 def _release(args) -> int:
-    from autograder.release import release
+    from autograder.course.release import release
 
     try:
         stale = release(args.root, check=args.check, config=args.config)
@@ -291,8 +291,8 @@ def _release(args) -> int:
 
 def _nbgrader_course(args) -> int:
     from autograder import graders
-    from autograder.nbgrader_course import write_course
-    from autograder.release import kit_requirement_of
+    from autograder.course.nbgrader import write_course
+    from autograder.course.release import kit_requirement_of
 
     try:
         requirement = args.kit_requirement or kit_requirement_of(args.root, args.config)
@@ -307,7 +307,7 @@ def _nbgrader_course(args) -> int:
 
 
 def _gradescope_package(args) -> int:
-    from autograder.gradescope import build_package
+    from autograder.course.gradescope import build_package
 
     try:
         written = build_package(args.out, root=args.root,
@@ -320,7 +320,7 @@ def _gradescope_package(args) -> int:
 
 
 def _student_package(args) -> int:
-    from autograder.student_package import build_wheel
+    from autograder.course.student_package import build_wheel
 
     try:
         written = build_wheel(args.out, root=args.root)
@@ -339,7 +339,7 @@ def _drop_working_directory_from_path() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from autograder.quiet import import_tensorflow_quietly, set_tensorflow_environment
+    from autograder.core.quiet import import_tensorflow_quietly, set_tensorflow_environment
 
     set_tensorflow_environment()  # also here for callers of main() that bypass __main__.py
     _drop_working_directory_from_path()

@@ -35,11 +35,11 @@ import types
 import warnings
 from pathlib import Path
 
-from autograder import public_tests
+from autograder.student import public_tests
 
 # The instructor's modules this one uses when they are installed: imported only inside
 # `try: ... except ImportError`, so the student package, which leaves them out, still works.
-INSTRUCTOR_IMPORTS = ("autograder.graders", "autograder.isolation")
+INSTRUCTOR_IMPORTS = ("autograder.graders", "autograder.host.isolation")
 # Each assignment's functions in the order students write them (autograder.graders' student_names,
 # which tests/test_student_package.py keeps this equal to): a public test belongs to the last one it uses.
 STUDENT_NAMES: dict[str, tuple[str, ...]] = {
@@ -207,7 +207,7 @@ def _kernel_isolation() -> str:
     (Colab, where user namespaces are blocked), a plain process: it only runs code the kernel already runs.
     Under nbgrader the grade counts, so there it stays ``bwrap`` and fails closed."""
     try:
-        from autograder.isolation import DEFAULT_LEVEL, Isolation, IsolationUnavailable
+        from autograder.host.isolation import DEFAULT_LEVEL, Isolation, IsolationUnavailable
     except ImportError as error:  # the student package: grading needs the instructor's kit
         raise RuntimeError(_NO_INSTRUCTOR_KIT) from error
 

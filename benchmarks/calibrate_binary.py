@@ -37,10 +37,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from autograder.artifacts import load_model_safely  # noqa: E402
-from autograder.context import GradingContext, configure_tensorflow  # noqa: E402
+from autograder.host.evidence import load_model_safely  # noqa: E402
+from autograder.host.context import GradingContext, configure_tensorflow  # noqa: E402
 from autograder.graders import gap, transfer  # noqa: E402
-from autograder.spec import CheckFailed  # noqa: E402
+from autograder.core.spec import CheckFailed  # noqa: E402
 from _tables import print_table  # noqa: E402
 
 INFORMATIONAL = {("transfer", "book-pairing")}

@@ -23,7 +23,7 @@ raises (``CheckFailed``) fails. ``min_accuracy``, ``train_size``, ``test_size``,
 ``epochs`` and ``parameters`` are read from the grader's check itself (the variables
 its ``trains`` closure captured), so this script follows the grader if it changes.
 ``--roundtrip`` also saves every model to ``.keras`` and reloads it with
-``autograder.artifacts.load_model_safely`` first, as the real grader does with what
+``autograder.host.evidence.load_model_safely`` first, as the real grader does with what
 the sandbox returned.
 
 It prints the accuracy of every model per seed, then per model: min / mean / max,
@@ -57,8 +57,8 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from autograder import graders  # noqa: E402
-from autograder.context import GradingContext, configure_tensorflow, error_summary  # noqa: E402
-from autograder.spec import CheckFailed  # noqa: E402
+from autograder.host.context import GradingContext, configure_tensorflow, error_summary  # noqa: E402
+from autograder.core.spec import CheckFailed  # noqa: E402
 from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -146,7 +146,7 @@ def build(builder, variant: str, seed: int):
 
 
 def roundtrip(model, directory: Path):
-    from autograder.artifacts import load_model_safely
+    from autograder.host.evidence import load_model_safely
 
     path = directory / "model.keras"
     model.save(path)

@@ -23,7 +23,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder.batch import BatchOptions, grade_all  # noqa: E402
+from autograder.classroom.grade_all import BatchOptions, grade_all  # noqa: E402
 from _tables import print_table  # noqa: E402
 
 # Realistic mistakes as (old, new) edits of the reference solution, per assignment.

@@ -7,7 +7,7 @@ any kit code:
   (the checks need both; the CLI pays this once per run);
 * in the sandbox worker, from the lines the worker appends to ``run*/progress`` (the grader's copy of the progress pipe)
   (polled every 10 ms by a background thread):
-    - worker start-up: spawning ``python -m autograder.sandbox`` until it writes
+    - worker start-up: spawning ``python -m autograder.worker.main`` until it writes
       ``import`` (Python start-up, the kit's grader module and -- because the worker
       runs ``import keras`` before that line -- TensorFlow/Keras);
     - student import: ``import`` -> ``imported`` (executing the student's file);
@@ -15,7 +15,7 @@ any kit code:
       observations: arrays, ``.keras`` files);
     - worker exit: ``done`` -> the process has exited;
     - the whole ``SandboxSession.run()`` and what is left over (writing inputs, gaps);
-* on the trusted side: each check's ``autograder.outcomes.judge`` call (loading the
+* on the trusted side: each check's ``autograder.core.outcomes.judge`` call (loading the
   saved models, predicting, the training runs of ``*_trains``);
 * peak memory, in MiB: max RSS of this grading process (``RUSAGE_SELF``), each sandbox
   worker's own peak (VmHWM read from /proc every 10 ms while it runs) and
@@ -61,9 +61,9 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the CLI does, before TensorFlow is imported
 
 from autograder import graders  # noqa: E402  (none of these import TensorFlow)
-from autograder.context import GradingContext, configure_tensorflow  # noqa: E402
-from autograder.outcomes import judge  # noqa: E402
-from autograder.runner import Limits, SandboxSession  # noqa: E402
+from autograder.host.context import GradingContext, configure_tensorflow  # noqa: E402
+from autograder.core.outcomes import judge  # noqa: E402
+from autograder.host.runner import Limits, SandboxSession  # noqa: E402
 from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/sandbox_cost.py [--repeats 7] [--skip-submission]
 
 1. Worker start: the median wall time of starting the worker's interpreter and importing the
-   kit's worker module (``autograder.sandbox`` with ``--check``), with the command line and
+   kit's worker module (``autograder.worker.main`` with ``--check``), with the command line and
    environment the runner builds for level ``bwrap``, against the same command at level ``none``
    (a plain process), measured alternately in one run. Target: under 0.3 s extra per start.
 2. Full submission: ``python -m autograder grade solutions`` at ``--isolation bwrap`` and at
@@ -22,8 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder.isolation import Isolation, WorkerPaths  # noqa: E402
-from autograder.runner import _worker_env  # noqa: E402
+from autograder.host.isolation import Isolation, WorkerPaths  # noqa: E402
+from autograder.host.runner import _worker_env  # noqa: E402
 
 START_TARGET_SECONDS = 0.3
 SUBMISSION_TARGET_SHARE = 0.05
@@ -35,7 +35,7 @@ def _start_once(level: str) -> float:
         for path in (paths.job, paths.output, paths.scratch):
             path.mkdir()
         isolation = Isolation(level)
-        command, env, cwd = isolation.command(isolation.worker_argv("autograder.sandbox", "--check"), paths,
+        command, env, cwd = isolation.command(isolation.worker_argv("autograder.worker.main", "--check"), paths,
                                               _worker_env(1))
         started = time.perf_counter()
         subprocess.run(command, env=env, cwd=cwd, check=True, stdin=subprocess.DEVNULL,

@@ -372,7 +372,7 @@ if __name__ == "__main__" and not os.environ.get("NBGRADER_EXECUTION"):
         except Exception as error:  # no tensorflow_datasets or no local copy of tf_flowers
             print(f"tf_flowers পাওয়া গেল না / tf_flowers is not available: {str(error)[:120]}")
             try:
-                from autograder.datasets import synthetic_two_class
+                from autograder.student.datasets import synthetic_two_class
 
                 picture = synthetic_two_class(1, 224, seed=0).images[0]
                 print("কৃত্রিম ছবি ব্যবহার করছি / Using a synthetic picture instead.")

@@ -380,7 +380,7 @@ if __name__ == "__main__" and not os.environ.get("NBGRADER_EXECUTION"):
         print(f"আসল ডেটা বা ওজন পাওয়া গেল না / could not get the real data or weights: {error}")
         datasets = None
         try:
-            from autograder.datasets import synthetic_two_class
+            from autograder.student.datasets import synthetic_two_class
 
             image_size, weights = 32, None
 

@@ -516,12 +516,12 @@ def _attack():
 ''')
 
 attack("x_forge_run_probe", "forge", "quiet",
-       "monkeypatch the worker's own run_probe (autograder.sandbox, __main__) and autograder.artifacts.encode_values",
+       "monkeypatch the worker's own run_probe (autograder.worker.main, __main__) and autograder.host.evidence.encode_values",
        r'''
 def _attack():
-    import autograder.artifacts
+    import autograder.host.evidence
     patched = []
-    for name in ("autograder.sandbox", "__main__"):
+    for name in ("autograder.worker.main", "__main__"):
         worker = _sys.modules.get(name)
         real = getattr(worker, "run_probe", None)
         if real is None:
@@ -535,7 +535,7 @@ def _attack():
 
         worker.run_probe = forged
         patched.append(name)
-    autograder.artifacts.encode_values = lambda values, directory: {}
+    autograder.host.evidence.encode_values = lambda values, directory: {}
     return "patched " + str(patched)
 ''')
 

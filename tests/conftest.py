@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# The grader's secret for probe inputs (autograder.runner.probe_seed): fixed here so the suite is
+# The grader's secret for probe inputs (autograder.host.runner.probe_seed): fixed here so the suite is
 # reproducible on every machine; a real grader keeps its own in ~/.config/tf2-autograder/.
 os.environ["AUTOGRADER_PROBE_KEY"] = "tf2-exercise-kit test suite"
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,7 +20,7 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def grading_context():
-    from autograder.context import GradingContext, configure_tensorflow
+    from autograder.host.context import GradingContext, configure_tensorflow
 
     configure_tensorflow(2)
     return GradingContext(seed=0)

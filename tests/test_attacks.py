@@ -38,8 +38,8 @@ import pytest
 
 import attacks_corpus as corpus
 from autograder import graders
-from autograder.batch import spreadsheet_safe
-from autograder.isolation import Isolation, IsolationUnavailable
+from autograder.classroom.grade_all import spreadsheet_safe
+from autograder.host.isolation import Isolation, IsolationUnavailable
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow

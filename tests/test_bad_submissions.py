@@ -2,9 +2,9 @@
 
 import pytest
 
-from autograder.grading import grade_submission
-from autograder.outcomes import Outcome
-from autograder.runner import Limits
+from autograder.host.grading import grade_submission
+from autograder.core.outcomes import Outcome
+from autograder.host.runner import Limits
 from corpus import CNN_BASE, FASHION_BASE, PRETRAINED_BASE
 
 FAST = Limits(step_timeout=20)

@@ -11,9 +11,10 @@ import time
 import jsonschema
 import pytest
 
-from autograder import batch, graders
-from autograder.batch import BatchOptions, discover, grade_all, write_grades_csv
-from autograder.report import SCHEMA_PATH
+from autograder import graders
+from autograder.classroom import grade_all as batch
+from autograder.classroom.grade_all import BatchOptions, discover, grade_all, write_grades_csv
+from autograder.publish.report import SCHEMA_PATH
 from conftest import ROOT
 from corpus import BASES
 

@@ -5,7 +5,7 @@ import jsonschema
 import pytest
 
 from autograder import graders
-from autograder.report import SCHEMA_PATH
+from autograder.publish.report import SCHEMA_PATH
 from conftest import ROOT, run_cli
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

@@ -4,9 +4,9 @@ import pytest
 from dataclasses import replace
 
 from autograder import graders
-from autograder.grading import grade_submission, judge_file
-from autograder.outcomes import Outcome
-from autograder.runner import Limits
+from autograder.host.grading import grade_submission, judge_file
+from autograder.core.outcomes import Outcome
+from autograder.host.runner import Limits
 from corpus import CORRECT, MISTAKES
 
 LIMITS = Limits(step_timeout=120)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from autograder import graders
-from autograder.course_config import (SECTIONS, CourseConfig, CourseConfigError, default_config, load_config,
+from autograder.course.config import (SECTIONS, CourseConfig, CourseConfigError, default_config, load_config,
                                       parse_config)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "course.toml"
@@ -223,7 +223,7 @@ def test_points_and_thresholds_apply_to_a_copy_of_the_assignment():
 
 def test_every_assignment_with_a_threshold_is_configurable():
     """course_config keeps its own list (reading graders would import Keras to validate a file): keep them equal."""
-    from autograder.course_config import TRAINED_ASSIGNMENTS
+    from autograder.course.config import TRAINED_ASSIGNMENTS
 
     with_threshold = tuple(a for a in graders.ASSIGNMENT_IDS
                            if any(c.threshold is not None for c in graders.load(a).checks))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from autograder import datasets
+from autograder.student import datasets
 
 
 def test_synthetic_is_deterministic_per_seed_and_differs_across_seeds():

@@ -8,12 +8,12 @@ from html.parser import HTMLParser
 
 import pytest
 
-from autograder import records
-from autograder.feedback import LABELS, feedback_html, feedback_markdown
-from autograder.grading import AssignmentResult, SubmissionResult
-from autograder.i18n import render, tr
-from autograder.outcomes import CheckResult, Outcome
-from autograder.summary import GradedStudent, summary_html
+from autograder.publish import records
+from autograder.publish.feedback import LABELS, feedback_html, feedback_markdown
+from autograder.host.grading import AssignmentResult, SubmissionResult
+from autograder.core.i18n import render, tr
+from autograder.core.outcomes import CheckResult, Outcome
+from autograder.publish.summary import GradedStudent, summary_html
 
 VOID = {"meta", "br", "img", "hr", "input", "link", "path", "rect", "circle", "line", "polyline", "use", "stop"}
 HIDDEN_SECRET = tr("Expected {value} after the scripted epoch; found 0.", value=123457)  # a hidden expectation

@@ -63,7 +63,7 @@ for _name, _answer in OLD_ANSWERS.items():
 '''
 
 # Wrap the worker's run_probe, so it reports the old answers for the callback probes. The worker module
-# is autograder.sandbox (run as __main__ when started with python -m): patch whichever holds it.
+# is autograder.worker.main (run as __main__ when started with python -m): patch whichever holds it.
 WRAP_RUN_PROBE = STUB + '''
 import dataclasses
 
@@ -80,7 +80,7 @@ def _forge(worker):
     worker.run_probe = forged_run_probe
 
 
-for _worker in {id(m): m for m in (sys.modules.get("autograder.sandbox"), sys.modules.get("__main__"))
+for _worker in {id(m): m for m in (sys.modules.get("autograder.worker.main"), sys.modules.get("__main__"))
                 if m is not None and hasattr(m, "run_probe")}.values():
     _forge(_worker)
 '''

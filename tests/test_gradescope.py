@@ -16,8 +16,8 @@ import jsonschema
 import pytest
 
 from autograder import graders
-from autograder.gradescope import build_package
-from autograder.report import SCHEMA_PATH
+from autograder.course.gradescope import build_package
+from autograder.publish.report import SCHEMA_PATH
 from conftest import ROOT, run_cli
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -72,8 +72,8 @@ def test_archive_holds_the_scripts_and_the_kit(tmp_path):
     for script in ("setup.sh", "run_autograder"):
         assert (infos[script].external_attr >> 16) & 0o111 == 0o111, f"{script} is not executable"
     for required in ("kit/pyproject.toml", "kit/README.md", "kit/autograder/__init__.py",
-                     "kit/autograder/cli.py", "kit/autograder/schemas/results.schema.json",
-                     "kit/autograder/selfcheck/test_fashion_mnist.py", "kit/autograder/graders/fashion_mnist.py"):
+                     "kit/autograder/cli.py", "kit/autograder/publish/schemas/results.schema.json",
+                     "kit/autograder/student/selfcheck/test_fashion_mnist.py", "kit/autograder/graders/fashion_mnist.py"):
         assert required in infos, required
     assert not [name for name in infos if "__pycache__" in name or name.endswith(".pyc")]
     assert all(name in ("setup.sh", "run_autograder", "course.toml")
@@ -157,9 +157,9 @@ def test_the_bundled_kit_builds_a_complete_wheel(tmp_path):
     assert completed.returncode == 0, completed.stderr
     (wheel,) = (tmp_path / "wheels").glob("*.whl")
     names = zipfile.ZipFile(wheel).namelist()
-    assert "autograder/schemas/results.schema.json" in names
-    assert "autograder/selfcheck/test_fashion_mnist.py" in names
-    assert "autograder/gradescope.py" in names
+    assert "autograder/publish/schemas/results.schema.json" in names
+    assert "autograder/student/selfcheck/test_fashion_mnist.py" in names
+    assert "autograder/course/gradescope.py" in names
 
 
 # --- run_autograder in a fake /autograder tree ------------------------------------------------

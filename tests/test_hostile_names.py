@@ -13,12 +13,13 @@ import time
 
 import pytest
 
-from autograder import batch, graders
-from autograder.batch import BatchOptions, discover, grade_all, student_id_problem, survey, write_grades_csv
-from autograder.context import GradingContext
-from autograder.grading import (MAX_SUBMISSION_BYTES, SubmissionRefused, find_submission_file,
+from autograder import graders
+from autograder.classroom import grade_all as batch
+from autograder.classroom.grade_all import BatchOptions, discover, grade_all, student_id_problem, survey, write_grades_csv
+from autograder.host.context import GradingContext
+from autograder.host.grading import (MAX_SUBMISSION_BYTES, SubmissionRefused, find_submission_file,
                                 grade_submission)
-from autograder.outcomes import Outcome
+from autograder.core.outcomes import Outcome
 from conftest import ROOT, run_cli
 
 ASSIGNMENT = "fashion_mnist"

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder import graders, i18n
-from autograder.i18n import Text, literal, tr
+from autograder import graders
+from autograder.core import i18n
+from autograder.core.i18n import Text, literal, tr
 
-PACKAGE = Path(i18n.__file__).parent
+PACKAGE = Path(i18n.__file__).parents[1]  # autograder/
 SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if "selfcheck" not in p.parts)
 # Whatever is built with these reaches a student or an instructor as a message.
 MESSAGE_TAKERS = {"CheckFailed", "NotAttempted", "StudentError", "MissingResource", "ProbeStatus", "ExportError"}
@@ -107,7 +108,7 @@ def test_catalogues_hold_no_stale_entries():
 @pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
 def test_every_check_title_and_hint_translates(assignment_id, caplog):
     assignment = graders.load(assignment_id)
-    with caplog.at_level(logging.WARNING, logger="autograder.i18n"):
+    with caplog.at_level(logging.WARNING, logger="autograder.core.i18n"):
         for check in assignment.checks:
             for field in (check.title, check.hint):
                 if field:
@@ -119,7 +120,7 @@ def test_every_check_title_and_hint_translates(assignment_id, caplog):
 
 def test_a_missing_translation_is_reported(tmp_path, monkeypatch, caplog):
     """The test above would fail on a new message: shown here with a template nobody translated."""
-    with caplog.at_level(logging.WARNING, logger="autograder.i18n"):
+    with caplog.at_level(logging.WARNING, logger="autograder.core.i18n"):
         text = tr("A message nobody translated, {n} times.", n=3)
         assert text.render("bn") == "A message nobody translated, 3 times."  # falls back to English
     assert "no bn translation" in caplog.text

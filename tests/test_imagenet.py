@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from autograder import imagenet
+from autograder.host import imagenet
 from conftest import ROOT
 from corpus import PRETRAINED_BASE
 

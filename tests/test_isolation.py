@@ -4,8 +4,9 @@ import os
 
 import pytest
 
-from autograder import isolation, runner
-from autograder.isolation import Isolation, IsolationUnavailable, WorkerPaths
+from autograder.host import isolation
+from autograder.host import runner
+from autograder.host.isolation import Isolation, IsolationUnavailable, WorkerPaths
 from conftest import ROOT, run_cli
 
 
@@ -46,7 +47,7 @@ def test_the_worker_sees_no_checkout_no_home_and_no_secrets(tmp_path, monkeypatc
                         "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "PYTHONHASHSEED", "PYTHONDONTWRITEBYTECODE",
                         "MPLBACKEND", "LANG", *isolation.PASSED_ENV}
     boxed = Isolation("bwrap")
-    command, outer_env, _ = boxed.command(boxed.worker_argv("autograder.sandbox", "{job}", "{output}"),
+    command, outer_env, _ = boxed.command(boxed.worker_argv("autograder.worker.main", "{job}", "{output}"),
                                           _paths(tmp_path), env)
     assert outer_env == {}  # bwrap itself starts with nothing; --clearenv, then only --setenv
     assert {"--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--clearenv"} <= set(command)

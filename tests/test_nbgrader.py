@@ -15,7 +15,7 @@ import nbformat
 import pytest
 
 from autograder import graders
-from autograder.notebooks import check_cell_id
+from autograder.course.notebooks import check_cell_id
 from conftest import ROOT, run_cli
 
 pytest.importorskip("nbgrader", reason="nbgrader is not installed (make install adds it with the [instructor] extra)")

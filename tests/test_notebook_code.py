@@ -6,10 +6,10 @@ import sys
 import nbformat
 import pytest
 
-from autograder.i18n import Text
-from autograder.notebook_code import code_cells, extract, extract_file, without_magics
-from autograder.sandbox import SubmissionOrigin, import_submission
-from autograder.spec import StudentError
+from autograder.core.i18n import Text
+from autograder.host.notebook_code import code_cells, extract, extract_file, without_magics
+from autograder.worker.main import SubmissionOrigin, import_submission
+from autograder.core.spec import StudentError
 
 
 def notebook_json(*cells: str, markdown: str = "Some text") -> str:
@@ -270,7 +270,7 @@ def test_a_student_message_reaches_the_checks_of_the_function_alone(tmp_path, ca
         "`graded` could not be graded: it reads `SIZE`, which your notebook computes at top level (code cell 2, "
         "line 1: `SIZE = len(os.listdir('/content/data'))`); the grader does not run top-level code, so pass "
         "`SIZE` as an argument or compute it inside the function.")
-    with caplog.at_level(logging.WARNING, logger="autograder.i18n"):
+    with caplog.at_level(logging.WARNING, logger="autograder.core.i18n"):
         assert "SIZE" in message.render("bn")
     assert not caplog.records
 

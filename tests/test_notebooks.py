@@ -10,11 +10,11 @@ import nbformat
 import pytest
 
 from autograder import graders
-from autograder.grading import find_submission_file, judge_file
-from autograder.notebooks import SETUP_UNAVAILABLE, check_cell_id, setup_source, source_notebook, student_notebook
-from autograder.outcomes import Outcome
-from autograder.release import kit_requirement_of, release
-from autograder.runner import Limits
+from autograder.host.grading import find_submission_file, judge_file
+from autograder.course.notebooks import SETUP_UNAVAILABLE, check_cell_id, setup_source, source_notebook, student_notebook
+from autograder.core.outcomes import Outcome
+from autograder.course.release import kit_requirement_of, release
+from autograder.host.runner import Limits
 from conftest import ROOT
 from corpus import BASES, MISTAKES
 

@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 from autograder import graders
-from autograder.quiet import is_noise, startup_noise_filtered
+from autograder.core.quiet import is_noise, startup_noise_filtered
 
 from conftest import ROOT
 
-# What `import tensorflow` printed before the fix, even with TF_CPP_MIN_LOG_LEVEL=3 (see autograder/quiet.py).
+# What `import tensorflow` printed before the fix, even with TF_CPP_MIN_LOG_LEVEL=3 (see autograder/core/quiet.py).
 STARTUP_NOISE = re.compile(r"absl::InitializeLog|oneDNN custom operations|Could not find cuda drivers|"
                            r"cpu_feature_guard|This TensorFlow binary is optimized")
 
@@ -38,7 +38,7 @@ def test_noise_patterns_are_specific():
 
 
 def test_quiet_import_keeps_warnings_emitted_after_it():
-    code = ("from autograder.quiet import import_tensorflow_quietly\n"
+    code = ("from autograder.core.quiet import import_tensorflow_quietly\n"
             "import_tensorflow_quietly()\n"
             "import logging, warnings\n"
             "import tensorflow as tf\n"

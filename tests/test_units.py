@@ -4,9 +4,9 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
-from autograder import modelspec
-from autograder.outcomes import Outcome, ProbeStatus, judge
-from autograder.spec import Assignment, CheckFailed
+from autograder.host import modelspec
+from autograder.core.outcomes import Outcome, ProbeStatus, judge
+from autograder.core.spec import Assignment, CheckFailed
 
 
 def _assignment(verify):
@@ -78,7 +78,7 @@ def test_stack_difference_names_the_first_mismatch():
 
 
 def test_tf_nn_activations_reload_under_safe_mode(tmp_path):
-    from autograder.artifacts import load_model_safely
+    from autograder.host.evidence import load_model_safely
 
     model = keras.Sequential([keras.Input((4,)), layers.Dense(3, activation=tf.nn.softmax)])
     model.save(tmp_path / "m.keras")

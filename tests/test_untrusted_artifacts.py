@@ -24,18 +24,18 @@ import numpy as np
 import psutil
 import pytest
 
-from autograder import artifacts
-from autograder.artifacts import (
+from autograder.host import evidence as artifacts
+from autograder.host.evidence import (
     MAX_RESULT_BYTES,
-    RESULT_FILE,
     Evidence,
     ProbeResultError,
     UnsafeArtifact,
-    encode_values,
     load_model_safely,
     read_probe_result,
 )
-from autograder.spec import CheckFailed
+from autograder.core.spec import CheckFailed
+from autograder.core.wire import RESULT_FILE
+from autograder.worker.encode import encode_values
 
 keras = pytest.importorskip("keras")
 from keras import layers  # noqa: E402

@@ -17,9 +17,9 @@ from dataclasses import replace
 import pytest
 
 from autograder import graders
-from autograder.grading import judge_file
-from autograder.outcomes import Outcome
-from autograder.runner import Limits
+from autograder.host.grading import judge_file
+from autograder.core.outcomes import Outcome
+from autograder.host.runner import Limits
 from conftest import run_cli
 from corpus import BASES
 

@@ -111,8 +111,8 @@ def _quiet_pool_process() -> None:
     """A pool process grades as ``grade`` does: TensorFlow's start-up and retracing lines kept off the bar."""
     import logging
 
-    from autograder.context import configure_tensorflow
-    from autograder.quiet import import_tensorflow_quietly, set_tensorflow_environment
+    from autograder.host.context import configure_tensorflow
+    from autograder.core.quiet import import_tensorflow_quietly, set_tensorflow_environment
 
     set_tensorflow_environment()
     import_tensorflow_quietly()
@@ -131,9 +131,9 @@ def _grade_in_pool(assignment: str, mutant_id: str, source: str, seed: int, isol
     import time
 
     from autograder import graders
-    from autograder.context import GradingContext
-    from autograder.grading import judge_each
-    from autograder.runner import Limits
+    from autograder.host.context import GradingContext
+    from autograder.host.grading import judge_each
+    from autograder.host.runner import Limits
 
     global _CONTEXT
     if _CONTEXT is None or _CONTEXT.seed != seed:

@@ -1,9 +1,9 @@
-"""One grader module per assignment; each defines ``ASSIGNMENT`` (an :class:`autograder.spec.Assignment`)."""
+"""One grader module per assignment; each defines ``ASSIGNMENT`` (an :class:`autograder.core.spec.Assignment`)."""
 from __future__ import annotations
 
 import importlib
 
-from autograder.spec import Assignment
+from autograder.core.spec import Assignment
 
 ASSIGNMENT_IDS = ("fashion_mnist", "cnn", "gap", "pretrained", "transfer")
 

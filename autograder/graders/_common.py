@@ -9,12 +9,12 @@ from typing import Any
 
 import numpy as np
 
-from autograder import modelspec
-from autograder.artifacts import describe
+from autograder.host import modelspec
+from autograder.core.wire import describe
 from autograder.graders import _models
 from autograder.graders._models import real_numbers
-from autograder.i18n import tr
-from autograder.spec import Assignment, CheckFailed
+from autograder.core.i18n import tr
+from autograder.core.spec import Assignment, CheckFailed
 
 N_CLASSES = 10
 

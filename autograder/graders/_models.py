@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from autograder import modelspec
-from autograder.artifacts import describe
-from autograder.context import error_summary
-from autograder.i18n import Text, tr
-from autograder.spec import CheckFailed
+from autograder.host import modelspec
+from autograder.core.wire import describe
+from autograder.host.context import error_summary
+from autograder.core.i18n import Text, tr
+from autograder.core.spec import CheckFailed
 
 MAX_SHIPPED_PARAMETERS = 60_000_000  # larger models are described, not saved (VGG16 with its top is 138M)
 

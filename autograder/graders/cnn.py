@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.artifacts import describe
+from autograder.core.wire import describe
 from autograder.graders._common import (add_classifier_checks, add_normalize_checks, first_mismatch, pair_spec,
                                         real_numbers, spec_to_json, unpack_pair,
                                         value_range)
-from autograder.i18n import tr
-from autograder.spec import Assignment, CheckFailed
+from autograder.core.i18n import tr
+from autograder.core.spec import Assignment, CheckFailed
 
 ASSIGNMENT = Assignment(
     id="cnn",

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.graders._common import add_classifier_checks, add_normalize_checks
-from autograder.i18n import Text, message_of, tr
-from autograder.spec import Assignment, CheckFailed, StudentError
+from autograder.core.i18n import Text, message_of, tr
+from autograder.core.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
     id="fashion_mnist",

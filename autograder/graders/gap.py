@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder import modelspec
-from autograder.artifacts import describe
+from autograder.host import modelspec
+from autograder.core.wire import describe
 from autograder.graders import _models
 from autograder.graders._common import pair_spec, real_numbers, spec_to_json, unpack_pair, value_range
-from autograder.i18n import Text, message_of, tr
-from autograder.spec import Assignment, CheckFailed, StudentError
+from autograder.core.i18n import Text, message_of, tr
+from autograder.core.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
     id="gap",

@@ -3,7 +3,7 @@
 Nothing here needs ImageNet weights: predictions are judged on a small model
 whose outputs the kit knows, and the feature extractor on VGG16 with
 ``weights=None``. Decoding class names needs ImageNet's class index, which the
-kit hands to the sandbox offline (see :mod:`autograder.imagenet`).
+kit hands to the sandbox offline (see :mod:`autograder.host.imagenet`).
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.artifacts import describe
+from autograder.core.wire import describe
 from autograder.graders import _models
 from autograder.graders._models import real_numbers
-from autograder.i18n import tr
-from autograder.spec import Assignment, CheckFailed, NotAttempted
+from autograder.core.i18n import tr
+from autograder.core.spec import Assignment, CheckFailed, NotAttempted
 
 ASSIGNMENT = Assignment(
     id="pretrained",

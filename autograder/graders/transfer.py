@@ -5,18 +5,19 @@ kit grades at 32x32 (64x64 where a size must show) to stay fast on a laptop CPU.
 Without ImageNet weights in the Keras cache the base is VGG16 with random
 He-normal weights (Keras' default initialisation shrinks the signal through 13
 layers); the training task is chosen so that a frozen random base still
-separates its classes (see ``autograder.datasets.synthetic_two_class``).
+separates its classes (see ``autograder.student.datasets.synthetic_two_class``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from autograder import imagenet, modelspec
-from autograder.artifacts import describe
-from autograder.context import error_summary
+from autograder.host import imagenet
+from autograder.host import modelspec
+from autograder.core.wire import describe
+from autograder.host.context import error_summary
 from autograder.graders import _models
-from autograder.i18n import Text, message_of, tr
-from autograder.spec import Assignment, CheckFailed, StudentError
+from autograder.core.i18n import Text, message_of, tr
+from autograder.core.spec import Assignment, CheckFailed, StudentError
 
 ASSIGNMENT = Assignment(
     id="transfer",

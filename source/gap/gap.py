@@ -482,7 +482,7 @@ if __name__ == "__main__" and not os.environ.get("NBGRADER_EXECUTION"):
     except Exception as error:  # no tensorflow_datasets, no local copy, or no internet
         print(f"tensorflow_datasets ব্যবহার করা গেল না / could not use tensorflow_datasets: {error}")
         try:
-            from autograder.datasets import synthetic_two_class
+            from autograder.student.datasets import synthetic_two_class
 
             def as_dataset(split):
                 return tf.data.Dataset.from_tensor_slices((split.images, split.labels))

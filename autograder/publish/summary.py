@@ -6,12 +6,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from autograder import plots
-from autograder.feedback import TEMPLATES
-from autograder.grading import SubmissionResult
-from autograder.i18n import SOURCE_LANGUAGE, render, tr
-from autograder.outcomes import Outcome
-from autograder.report import OUTCOME_NAMES, points
+from autograder.publish import plots
+from autograder.publish.feedback import TEMPLATES
+from autograder.host.grading import SubmissionResult
+from autograder.core.i18n import SOURCE_LANGUAGE, render, tr
+from autograder.core.outcomes import Outcome
+from autograder.publish.report import OUTCOME_NAMES, points
 
 MOST_FAILED = 15
 STATUS_NAMES = {"graded": tr("graded"), "timeout": tr("timeout"), "memory": tr("memory limit"), "failed": tr("failed")}

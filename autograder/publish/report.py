@@ -8,9 +8,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from autograder.grading import SubmissionResult
-from autograder.i18n import SOURCE_LANGUAGE, render, tr
-from autograder.outcomes import CheckResult, Outcome
+from autograder.core.files import write_text_atomically
+from autograder.host.grading import SubmissionResult
+from autograder.core.i18n import SOURCE_LANGUAGE, render, tr
+from autograder.core.outcomes import CheckResult, Outcome
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "results.schema.json"
 _STYLE = {Outcome.PASSED: "green", Outcome.FAILED: "red", Outcome.NOT_ATTEMPTED: "yellow",
@@ -89,9 +90,3 @@ def write_gradescope(result: SubmissionResult, path: Path, language: str = SOURC
                                                  ensure_ascii=False))
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Readers see the old file or the whole new one, never half of it (an interrupted run, --resume)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)

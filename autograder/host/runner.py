@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 import psutil
 
-from autograder import imagenet
-from autograder.artifacts import Evidence, ProbeResultError, read_probe_result
-from autograder.i18n import Text, tr
-from autograder.isolation import DEFAULT_LEVEL, PASSED_ENV, Isolation, TreeLimits, WorkerPaths
-from autograder.notebook_code import extract_file
-from autograder.outcomes import ProbeStatus
-from autograder.spec import Assignment
+from autograder.host import imagenet
+from autograder.host.evidence import Evidence, ProbeResultError, read_probe_result
+from autograder.core.i18n import Text, tr
+from autograder.host.isolation import DEFAULT_LEVEL, PASSED_ENV, Isolation, TreeLimits, WorkerPaths
+from autograder.host.notebook_code import extract_file
+from autograder.core.outcomes import ProbeStatus
+from autograder.core.spec import Assignment
 
 POLL_SECONDS = 0.05
 MEMORY_POLL_SECONDS = 0.25
@@ -49,7 +49,7 @@ class Limits:
     step_timeout: float = 60.0  # seconds one step (the import, or one probe) may run
     threads: int = 1            # TensorFlow threads inside each worker
     memory_mb: int | None = None  # resident memory one worker (with its children) may use; None: no limit
-    isolation: str = DEFAULT_LEVEL  # see autograder.isolation: bwrap, uid (asked for by name) or none
+    isolation: str = DEFAULT_LEVEL  # see autograder.host.isolation: bwrap, uid (asked for by name) or none
 
     def __post_init__(self):
         Isolation(self.isolation)  # validates the name
@@ -331,7 +331,7 @@ class SandboxSession:
         if extra:
             env["KERAS_HOME"] = "/keras" if self.isolation.level == "bwrap" else str(imagenet.keras_cache_dir().parent)
         command, env, cwd = self.isolation.command(
-            self.isolation.worker_argv("autograder.sandbox", "{job}", "{output}", str(progress.write_end)),
+            self.isolation.worker_argv("autograder.worker.main", "{job}", "{output}", str(progress.write_end)),
             paths, env, extra)
         limits = TreeLimits.create(self.limits.memory_mb)
         try:

@@ -28,16 +28,17 @@ from typing import NamedTuple
 import psutil
 
 from autograder import graders
-from autograder.grading import SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult
-from autograder.i18n import Text, literal, tr
-from autograder.isolation import DEFAULT_LEVEL, LEVELS
-from autograder.outcomes import ProbeStatus, not_run
-from autograder.feedback import feedback_html, feedback_markdown
-from autograder.i18n import check_language
-from autograder.records import read_record, write_record
-from autograder.report import write_gradescope, write_text_atomically
-from autograder.summary import GradedStudent, summary_html
-from autograder.runner import kill_group, resident_mb
+from autograder.host.grading import SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult
+from autograder.core.i18n import Text, literal, tr
+from autograder.host.isolation import DEFAULT_LEVEL, LEVELS
+from autograder.core.outcomes import ProbeStatus, not_run
+from autograder.publish.feedback import feedback_html, feedback_markdown
+from autograder.core.i18n import check_language
+from autograder.publish.records import read_record, write_record
+from autograder.core.files import atomic_path, write_text_atomically
+from autograder.publish.report import write_gradescope
+from autograder.publish.summary import GradedStudent, summary_html
+from autograder.host.runner import kill_group, resident_mb
 
 RESULTS_FILE = "results.json"   # written last: a student with this file is done (--resume)
 RECORD_FILE = "record.json"
@@ -344,13 +345,11 @@ def write_grades_csv(out: Path, assignments: tuple[str, ...]) -> Path:
             print(f"warning: {GRADES_FILE} leaves out {results.parent.name!r}: {str(results)!r} is unusable "
                   f"({type(exc).__name__}: {str(exc)[:200]!r})", file=sys.stderr)
     path = out / GRADES_FILE
-    temporary = path.with_suffix(".csv.tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow([spreadsheet_safe(cell) for cell in ("student_id", *assignments, "total", "max", "status",
                                                                   "isolation")])
         writer.writerows(rows)
-    temporary.replace(path)
     return path
 
 

@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from autograder import datasets, imagenet, modelspec
-from autograder.i18n import tr
-from autograder.spec import CheckFailed
+from autograder.student import datasets
+from autograder.host import imagenet
+from autograder.host import modelspec
+from autograder.core.i18n import tr
+from autograder.core.spec import CheckFailed
 
 
 def configure_tensorflow(threads: int) -> None:
@@ -70,7 +72,7 @@ class GradingContext:
         return self._cache[key]
 
     def imagenet_class_index(self) -> dict[str, list[str]]:
-        """The class index the worker's ``decode_predictions`` used: the kit's own (see :mod:`autograder.imagenet`)."""
+        """The class index the worker's ``decode_predictions`` used: the kit's own (see :mod:`autograder.host.imagenet`)."""
         return imagenet.grading_class_index()
 
     def train_and_evaluate(self, model, train: datasets.Split, test: datasets.Split, *, epochs: int,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from autograder.i18n import Text, tr
+from autograder.core.i18n import Text, tr
 
 _ACTIVATION_NAMES = {"relu": "ReLU", "softmax": "Softmax", "sigmoid": "Sigmoid", "tanh": "Tanh",
                      "linear": None, None: None}

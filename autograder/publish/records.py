@@ -11,10 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from autograder.grading import AssignmentResult, SubmissionResult
-from autograder.i18n import Rendered, translations
-from autograder.outcomes import CheckResult, Outcome
-from autograder.report import write_text_atomically
+from autograder.host.grading import AssignmentResult, SubmissionResult
+from autograder.core.i18n import Rendered, translations
+from autograder.core.outcomes import CheckResult, Outcome
+from autograder.core.files import write_text_atomically
 
 FORMAT = "tf2-exercise-kit/record/1"
 

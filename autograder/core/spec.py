@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from autograder.i18n import Text
+from autograder.core.i18n import Text
 
 
 class CheckFailed(Exception):
     """The submission does not have the property a check grades.
 
-    ``message`` is an :func:`autograder.i18n.tr` message; ``details`` is plain JSON that
+    ``message`` is an :func:`autograder.core.i18n.tr` message; ``details`` is plain JSON that
     feedback pages draw (a training curve, the expected and the found layer stack).
     """
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from autograder import graders
-from autograder.datasets import SOURCES
-from autograder.grading import CourseSettings
-from autograder.i18n import LANGUAGES
-from autograder.release import KIT_REQUIREMENT
+from autograder.student.datasets import SOURCES
+from autograder.host.grading import CourseSettings
+from autograder.core.i18n import LANGUAGES
+from autograder.course.release import KIT_REQUIREMENT
 
 # Assignments whose training check compares test accuracy with a threshold ("pretrained" trains nothing).
 TRAINED_ASSIGNMENTS = ("fashion_mnist", "cnn", "gap", "transfer")

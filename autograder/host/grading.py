@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import graders
-from autograder.context import GradingContext
-from autograder.i18n import Text, tr
-from autograder.outcomes import CheckResult, ProbeStatus, judge, not_run
-from autograder.runner import Limits, SandboxSession
-from autograder.spec import Assignment
+from autograder.host.context import GradingContext
+from autograder.core.i18n import Text, tr
+from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
+from autograder.host.runner import Limits, SandboxSession
+from autograder.core.spec import Assignment
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkouts, copies)
@@ -51,7 +51,7 @@ class SubmissionResult:
     submission: str
     assignments: list[AssignmentResult] = field(default_factory=list)
     seconds: float = 0.0
-    isolation: str = ""  # the level (autograder.isolation) the student's code ran under; "" if none ran
+    isolation: str = ""  # the level (autograder.host.isolation) the student's code ran under; "" if none ran
 
     @property
     def score(self) -> float:

@@ -7,8 +7,8 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.i18n import Text, message_of, tr
-from autograder.spec import Check, CheckFailed, MissingResource
+from autograder.core.i18n import Text, message_of, tr
+from autograder.core.spec import Check, CheckFailed, MissingResource
 
 log = logging.getLogger(__name__)
 

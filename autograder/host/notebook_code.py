@@ -55,7 +55,7 @@ import symtable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder.i18n import Text, tr
+from autograder.core.i18n import Text, tr
 
 # Names whose calls are harmless in a constant, e.g. ``SIZES = tuple(range(3))``.
 _PURE_CALLS = frozenset({"range", "len", "tuple", "list", "dict", "set", "frozenset", "int", "float", "str",

@@ -74,7 +74,7 @@ def bwrap_binary() -> str | None:
 
 
 def _kit_package() -> Path:
-    return Path(__file__).resolve().parent
+    return Path(__file__).resolve().parents[1]  # the autograder package
 
 
 def _read_only_roots() -> list[str]:
@@ -203,7 +203,7 @@ def _verify_level(level: str) -> None:
                 "isolation level 'uid' runs the student's code as another user, which needs root. Run the grader "
                 "as root (as in a Docker container), or use --isolation bwrap.")
         try:
-            probe = subprocess.run(Isolation("uid").worker_argv("autograder.sandbox", "--check"), capture_output=True,
+            probe = subprocess.run(Isolation("uid").worker_argv("autograder.worker.main", "--check"), capture_output=True,
                                    text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"},
                                    preexec_fn=Isolation("uid").preexec(None))
             failure = probe.stderr.strip()[-300:] if probe.returncode != 0 else ""

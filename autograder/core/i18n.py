@@ -2,7 +2,7 @@
 
 Every message the kit shows a person is written once, in English, as a ``str.format``
 template passed to :func:`tr` together with its values. The English template is also the
-key of the translation catalogues in ``autograder/locale/<language>/*.toml`` (one file per
+key of the translation catalogues in ``autograder/core/locale/<language>/*.toml`` (one file per
 module, so translators and graders can be edited side by side). A message is a
 :class:`Text`: a ``str`` holding its English rendering, so it can be used anywhere a
 string is, that also remembers its template and values to render in another language.

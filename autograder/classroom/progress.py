@@ -7,8 +7,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from autograder.batch import SubmissionSummary
-from autograder.i18n import SOURCE_LANGUAGE, render, tr
+from autograder.classroom.grade_all import SubmissionSummary
+from autograder.core.i18n import SOURCE_LANGUAGE, render, tr
 
 
 class PlainProgress:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from autograder.notebooks import CODE_STUB, KIT_REQUIREMENT, dumps, source_notebook
+from autograder.course.notebooks import CODE_STUB, KIT_REQUIREMENT, dumps, source_notebook
 
 DEFAULT_COURSE_ID = "tf2-course"
 CELL_TIMEOUT_SECONDS = 900  # the first test cell grades the whole notebook in a fresh process

@@ -13,8 +13,9 @@ import zipfile
 from pathlib import Path
 
 from autograder import graders
-from autograder.course_config import load_config
-from autograder.grading import CourseSettings
+from autograder.core.files import atomic_path
+from autograder.course.config import load_config
+from autograder.host.grading import CourseSettings
 
 KIT_FILES = ("pyproject.toml", "README.md")
 KIT_PACKAGE = "autograder"
@@ -200,14 +201,12 @@ def build_package(out: Path, *, root: Path, assignments: list[str] | None = None
     files = kit_files(root)
     config = root / COURSE_CONFIG
     settings = load_config(config).grading_settings() if config.is_file() else None  # invalid: error now
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(temporary, "w") as archive:
+    # never leave a half-written archive under the requested name
+    with atomic_path(out) as temporary, zipfile.ZipFile(temporary, "w") as archive:
         _add(archive, "setup.sh", SETUP_SH.encode(), EXECUTABLE)
         _add(archive, "run_autograder", run_autograder_script(chosen, settings).encode(), EXECUTABLE)
         for relative in files:
             _add(archive, f"kit/{relative.as_posix()}", (root / relative).read_bytes())
         if (root / COURSE_CONFIG).is_file():
             _add(archive, COURSE_CONFIG, (root / COURSE_CONFIG).read_bytes())
-    temporary.replace(out)  # never leave a half-written archive under the requested name
     return out

@@ -6,7 +6,7 @@
   autograded test cell worth the check's points whose call into the kit sits inside
   ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
 * The **student notebook** (``exercises/<id>.ipynb``) is what ``nbgrader generate_assignment``
-  makes of it with the course configuration the kit writes (:mod:`autograder.nbgrader_course`):
+  makes of it with the course configuration the kit writes (:mod:`autograder.course.nbgrader`):
   stubs for solutions, hidden tests removed, cells locked, outputs cleared, checksums
   computed the way nbgrader computes them. ``tests/test_nbgrader.py`` compares the two.
 * The **solution notebook** (``solutions/<id>.ipynb``) is the student notebook with every
@@ -27,9 +27,9 @@ import jupytext
 import nbformat
 from nbformat import NotebookNode
 
-from autograder.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, KIT_REQUIREMENT,
+from autograder.course.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, KIT_REQUIREMENT,
                                 STUB_MESSAGE)
-from autograder.public_tests import tests_by_function
+from autograder.student.public_tests import tests_by_function
 
 CODE_STUB = f'raise NotImplementedError("{STUB_MESSAGE}")'
 NBGRADER_SCHEMA = 3
@@ -142,7 +142,7 @@ def setup_source(kit_requirement: str = KIT_REQUIREMENT) -> str:
 
 def source_notebook(assignment, text: str, public_tests: str | None = None, *,
                     kit_requirement: str = KIT_REQUIREMENT) -> NotebookNode:
-    """nbgrader's source notebook for ``assignment`` (a :class:`autograder.spec.Assignment`) from its jupytext text."""
+    """nbgrader's source notebook for ``assignment`` (a :class:`autograder.core.spec.Assignment`) from its jupytext text."""
     parsed = jupytext.reads(text, fmt="py:percent")
     self_checks = tests_by_function(public_tests, assignment.student_names) if public_tests else {}
     cells = [_cell("code", setup_source(kit_requirement), "setup", "readonly")]

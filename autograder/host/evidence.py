@@ -32,10 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from autograder.i18n import Text, tr
-from autograder.spec import CheckFailed
+from autograder.core.i18n import Text, tr
+from autograder.core.spec import CheckFailed
+from autograder.core.wire import RESULT_FILE
 
-RESULT_FILE = "result.json"
 
 # TensorFlow functions passed as ``activation=tf.nn.softmax`` are saved under their
 # TF names; Keras cannot look these up again. Map them to the Keras activation.
@@ -55,69 +55,6 @@ _TF_ACTIVATION_ALIASES = {
     "gelu": "gelu",
     "leaky_relu": "leaky_relu",
 }
-
-
-def describe(obj: Any) -> str:
-    """A short, student-readable description of a value's type and shape."""
-    if obj is None:
-        return "None"
-    shape = getattr(obj, "shape", None)
-    dtype = getattr(obj, "dtype", None)
-    kind = f"{type(obj).__module__.split('.')[0]}.{type(obj).__name__}"
-    if type(obj).__module__ == "builtins":
-        kind = type(obj).__name__
-    if shape is not None and dtype is not None:
-        try:
-            shape_text = tuple(None if d is None else int(d) for d in shape)
-        except TypeError:
-            shape_text = shape
-        return f"{kind} of dtype {getattr(dtype, 'name', dtype)} and shape {shape_text}"
-    if isinstance(obj, (tuple, list)):
-        return f"{kind} of length {len(obj)}"
-    return kind
-
-
-# ---------------------------------------------------------------- sandbox side
-def _to_array(value: Any) -> np.ndarray | None:
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, np.generic):
-        return np.asarray(value)
-    if hasattr(value, "numpy") and hasattr(value, "dtype") and hasattr(value, "shape"):
-        return np.asarray(value.numpy())
-    return None
-
-
-def _is_json_value(value: Any) -> bool:
-    try:
-        json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def encode_values(values: dict[str, Any], directory: Path) -> dict[str, dict]:
-    """Write a probe's observations under ``directory``; return the manifest."""
-    import keras  # the sandbox always has it loaded by now
-
-    manifest: dict[str, dict] = {}
-    for key, value in values.items():
-        if not key.isidentifier():
-            raise ValueError(f"observation keys must be identifiers. Received: {key!r}")
-        array = _to_array(value)
-        if isinstance(value, keras.Model):
-            path = directory / f"{key}.keras"
-            value.save(path)
-            manifest[key] = {"kind": "model", "file": path.name}
-        elif array is not None and array.dtype != object:
-            path = directory / f"{key}.npy"
-            np.save(path, array, allow_pickle=False)
-            manifest[key] = {"kind": "array", "file": path.name}
-        elif _is_json_value(value):
-            manifest[key] = {"kind": "json", "value": value}
-        else:
-            manifest[key] = {"kind": "unsupported", "type": describe(value)}
-    return manifest
 
 
 # ---------------------------------------------------------------- trusted side

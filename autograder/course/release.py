@@ -6,9 +6,9 @@ markers), and whose hidden tests, if any, sit between ``### BEGIN HIDDEN TESTS``
 and ``### END HIDDEN TESTS``. Students get the solution regions replaced by
 ``raise NotImplementedError`` and never see hidden tests; ``solutions/`` keeps
 the code and drops only the marker lines. ``source/<id>/test_<id>.py`` holds the
-public self-check tests, copied unchanged (also into ``autograder/selfcheck/``, so an
+public self-check tests, copied unchanged (also into ``autograder/student/selfcheck/``, so an
 installed kit can run them from a notebook). Each assignment also gets its notebooks
-(:mod:`autograder.notebooks`): nbgrader's source notebook beside the ``.py`` in
+(:mod:`autograder.course.notebooks`): nbgrader's source notebook beside the ``.py`` in
 ``source/<id>/``, the student notebook in ``exercises/``, the solution notebook in ``solutions/``.
 The notebooks' first cell pip-installs the kit from the course's ``[course] kit_requirement``
 (``course.toml`` in the project root, or the file given as ``config``).
@@ -82,9 +82,9 @@ def solution_version(text: str, where: str = "<source>") -> str:
 def kit_requirement_of(root: Path, config: Path | None = None) -> str:
     """The ``[course] kit_requirement`` of ``config``, else of ``root/course.toml`` when it exists, else the default.
 
-    Raises :class:`autograder.course_config.CourseConfigError` when the file has problems.
+    Raises :class:`autograder.course.config.CourseConfigError` when the file has problems.
     """
-    from autograder.course_config import load_config
+    from autograder.course.config import load_config
 
     path = Path(config) if config is not None else Path(root) / "course.toml"
     if config is None and not path.is_file():
@@ -111,7 +111,7 @@ def planned_outputs(root: Path, *, kit_requirement: str | None = None) -> dict[P
         public_tests = assignment_dir / f"test_{name}.py"
         tests_text = public_tests.read_text(encoding="utf-8") if public_tests.is_file() else None
         if tests_text is not None:
-            for target in ("exercises", "solutions", "autograder/selfcheck"):
+            for target in ("exercises", "solutions", "autograder/student/selfcheck"):
                 outputs[Path(target) / public_tests.name] = tests_text
         outputs.update(_notebooks(name, text, tests_text, kit_requirement))
     return outputs
@@ -119,7 +119,8 @@ def planned_outputs(root: Path, *, kit_requirement: str | None = None) -> dict[P
 
 def _notebooks(name: str, text: str, tests_text: str | None, kit_requirement: str) -> dict[Path, str]:
     """The nbgrader source notebook, the student notebook and the solution notebook of one assignment."""
-    from autograder import graders, notebooks  # grader modules import Keras: only when releasing
+    from autograder import graders
+    from autograder.course import notebooks  # grader modules import Keras: only when releasing
 
     source = notebooks.source_notebook(graders.load(name), text, tests_text, kit_requirement=kit_requirement)
     return {

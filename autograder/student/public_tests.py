@@ -1,6 +1,6 @@
 """The public self-check tests, as the notebooks use them.
 
-``release`` copies each ``source/<id>/test_<id>.py`` into ``autograder/selfcheck/`` so an
+``release`` copies each ``source/<id>/test_<id>.py`` into ``autograder/student/selfcheck/`` so an
 installed kit (Colab, a student's laptop) can run them against a notebook's functions.
 Which tests belong under which function is read from the tests themselves: a test
 belongs to the last function, in the order students write them, that it uses directly

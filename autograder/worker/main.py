@@ -1,7 +1,7 @@
 """The sandbox worker: the only module that imports and runs student code.
 
-Started by :mod:`autograder.runner` (``main([JOB, OUTPUT])`` under ``python -I``) inside the
-OS sandbox of :mod:`autograder.isolation`. It reads ``JOB/job.json`` (read-only, like everything
+Started by :mod:`autograder.host.runner` (``main([JOB, OUTPUT])`` under ``python -I``) inside the
+OS sandbox of :mod:`autograder.host.isolation`. It reads ``JOB/job.json`` (read-only, like everything
 under JOB), imports the submission, runs the requested probes one at a time and writes each
 probe's plain observations to ``OUTPUT/out/<probe>/``. Before and after each step it writes a
 line to the progress pipe it inherited, so the grading process can tell which step hung or died.
@@ -25,9 +25,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from autograder.artifacts import RESULT_FILE, describe, encode_values
-from autograder.i18n import Text, message_of, tr
-from autograder.spec import NotAttempted, StudentError
+from autograder.core.files import write_text_atomically
+from autograder.core.wire import RESULT_FILE, describe
+from autograder.worker.encode import encode_values
+from autograder.core.i18n import Text, message_of, tr
+from autograder.core.spec import NotAttempted, StudentError
 
 STUDENT_MODULE_PREFIX = "submission_"
 
@@ -189,10 +191,7 @@ def _load_inputs(directory: Path) -> dict[str, Any]:
 
 
 def _write_result(directory: Path, payload: dict) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    temporary = directory / (RESULT_FILE + ".tmp")
-    temporary.write_text(json.dumps(payload), encoding="utf-8")
-    temporary.replace(directory / RESULT_FILE)
+    write_text_atomically(directory / RESULT_FILE, json.dumps(payload))
 
 
 def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_dir: Path) -> dict:

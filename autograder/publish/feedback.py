@@ -12,11 +12,11 @@ from typing import Any
 
 import jinja2
 
-from autograder import plots
-from autograder.grading import SubmissionResult
-from autograder.i18n import SOURCE_LANGUAGE, check_language, render, tr
-from autograder.outcomes import CheckResult, Outcome
-from autograder.report import OUTCOME_NAMES, points, visible_message
+from autograder.publish import plots
+from autograder.host.grading import SubmissionResult
+from autograder.core.i18n import SOURCE_LANGUAGE, check_language, render, tr
+from autograder.core.outcomes import CheckResult, Outcome
+from autograder.publish.report import OUTCOME_NAMES, points, visible_message
 
 LABELS = {
     "feedback": tr("Feedback"),
@@ -107,7 +107,7 @@ def _markdown_cell(text: str) -> str:
 
 
 # The kit's page templates; HTML ones are autoescaped, Markdown ones escape through the `cell` filter.
-TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("autograder", "templates"),
+TEMPLATES = jinja2.Environment(loader=jinja2.PackageLoader("autograder.publish", "templates"),
                                autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 TEMPLATES.filters["cell"] = _markdown_cell

@@ -31,14 +31,15 @@ from pathlib import Path
 DISTRIBUTION = "tf2-exercise-kit-student"
 PACKAGE = "autograder"
 # The files students get (relative to the kit's project folder). Notebooks import autograder.kernel
-# (self_check, grade_here) and autograder.datasets (the demos' synthetic data); kernel runs the public
-# self-checks through autograder.public_tests. The build proves nothing else is imported.
+# (self_check, grade_here) and autograder.student.datasets (the demos' synthetic data); kernel runs the public
+# self-checks through autograder.student.public_tests. The build proves nothing else is imported.
 STUDENT_FILES = (
     "autograder/__init__.py",
     "autograder/kernel.py",
-    "autograder/public_tests.py",
-    "autograder/datasets.py",
-    "autograder/selfcheck/*.py",
+    "autograder/student/__init__.py",
+    "autograder/student/public_tests.py",
+    "autograder/student/datasets.py",
+    "autograder/student/selfcheck/*.py",
 )
 # The kit's dependencies (pyproject.toml) that those modules use: the self-checks run on
 # TensorFlow/Keras, NumPy and pytest (and Pillow, through keras.utils.load_img); datasets loads
