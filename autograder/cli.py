@@ -1,4 +1,9 @@
-"""Command line: ``python -m autograder grade|grade-all|release|nbgrader-course|gradescope-package``."""
+"""Command line: ``python -m autograder grade|grade-all|config|release|nbgrader-course|gradescope-package|...``.
+
+The options that are settings (time and memory limits, seed, data, language, isolation, ...) are
+handed as given to :func:`autograder.course.config.resolve_settings`, which checks them with the
+same rules as course.toml and the environment and records that they came from the command line.
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,28 +12,54 @@ import os
 import sys
 from pathlib import Path
 
-from autograder.host.runner import Limits
+from autograder.core.settings import DEFAULTS
 
 EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_NO_SANDBOX, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number. Received: {text!r}")
-    return value
+ISOLATION_HELP = ("how student code is walled off: bwrap (an OS sandbox; grading stops if it cannot be set up), "
+                  "uid (as root: an unprivileged user, for containers that block user namespaces), none (a plain "
+                  "process: debugging only)")
+# Each command's options that are settings: argparse dest -> setting.
+GRADE_SETTINGS = {"assignment": "assignments", "timeout": "step_timeout", "seed": "seed", "data": "data",
+                  "data_dir": "data_dir", "memory_mb": "memory_mb", "lang": "language",
+                  "reveal_hidden": "reveal_hidden", "isolation": "isolation"}
+GRADE_ALL_SETTINGS = {"assignment": "assignments", "workers": "workers", "timeout": "submission_timeout",
+                      "step_timeout": "step_timeout", "memory_mb": "memory_mb", "isolation": "isolation",
+                      "lang": "language", "reveal_hidden": "reveal_hidden"}
 
 
 def _add_isolation_option(parser: argparse.ArgumentParser) -> None:
-    from autograder.host.isolation import DEFAULT_LEVEL, LEVELS
+    """``--isolation`` for a command that does not grade through the settings (audit): argparse checks it."""
+    from autograder.host.isolation import LEVELS
 
-    parser.add_argument("--isolation", choices=LEVELS, default=DEFAULT_LEVEL,
-                        help="how student code is walled off: bwrap (default: an OS sandbox; grading stops if it "
-                             "cannot be set up), uid (as root: an unprivileged user, for containers that block "
-                             "user namespaces), none (a plain process: debugging only)")
+    parser.add_argument("--isolation", choices=LEVELS, default=DEFAULTS.isolation,
+                        help=f"{ISOLATION_HELP} (default {DEFAULTS.isolation})")
 
 
-def _sandbox_ready(level: str) -> bool:
+def _add_isolation_setting(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--isolation", metavar="{bwrap,uid,none}",
+                        help=f"{ISOLATION_HELP} (default: $TF2_KIT_ISOLATION, else {DEFAULTS.isolation})")
+
+
+def _command_line(args: argparse.Namespace, settings: dict[str, str]) -> dict[str, tuple[str, object]]:
+    """The settings given on the command line, each with its origin ("command line --timeout")."""
+    given = {}
+    for dest, setting in settings.items():
+        value = getattr(args, dest)
+        if isinstance(value, str) and setting == "assignments":
+            value = [value]  # grade's --assignment names one
+        given[setting] = (f"command line --{dest.replace('_', '-')}", value)
+    return given
+
+
+def _resolved(args: argparse.Namespace, settings: dict[str, str], working_folder: Path | None):
+    """The settings of this command; raises CourseConfigError listing every problem of every source."""
+    from autograder.course.config import resolve_settings
+
+    return resolve_settings(config=args.config, command_line=_command_line(args, settings),
+                            working_folder=working_folder)
+
+
+def sandbox_ready(level: str) -> bool:
     """Fail closed: say why the requested isolation cannot run and how to fix it; warn about 'none'."""
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
@@ -45,59 +76,69 @@ def _sandbox_ready(level: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     from autograder import graders
-    from autograder.student.datasets import SOURCES
-    from autograder.core.i18n import LANGUAGES
+    from autograder.host.child import DEFAULT_THREADS
 
+    ids = ",".join(graders.ASSIGNMENT_IDS)
+    course = "the course's, else"  # where a setting's default comes from after the environment
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     grade = commands.add_parser("grade", help="grade one submission (a directory or a single <assignment>.py)")
     grade.add_argument("submission", type=Path)
-    grade.add_argument("--assignment", choices=graders.ASSIGNMENT_IDS, help="grade only this assignment")
+    grade.add_argument("--assignment", metavar=f"{{{ids}}}", help="grade only this assignment")
     grade.add_argument("--json", type=Path, metavar="FILE", help="also write a Gradescope-compatible results.json")
-    grade.add_argument("--timeout", type=_positive_float, default=Limits.step_timeout, metavar="S",
+    grade.add_argument("--timeout", metavar="S",
                        help="seconds the submission's code may run per step: its import, or one graded call "
-                            f"(default {Limits.step_timeout:g})")
-    grade.add_argument("--seed", type=int, default=0, help="seed for data, weights and training (default 0)")
-    grade.add_argument("--data", choices=SOURCES, default="synthetic",
-                       help="training data for accuracy checks (default: synthetic, offline)")
+                            f"(default: {course} {DEFAULTS.step_timeout:g})")
+    grade.add_argument("--seed", help=f"seed for data, weights and training (default: {course} {DEFAULTS.seed})")
+    grade.add_argument("--data", metavar="{synthetic,tfds}",
+                       help=f"training data for accuracy checks (default: {course} {DEFAULTS.data}, offline)")
     grade.add_argument("--data-dir", help="tensorflow-datasets data directory for --data tfds")
-    grade.add_argument("--threads", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                       help="TensorFlow threads in the grading process")
-    grade.add_argument("--memory-mb", type=int, default=None, metavar="M",
+    grade.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                       help=f"TensorFlow threads in the grading process (default {DEFAULT_THREADS})")
+    grade.add_argument("--memory-mb", metavar="M",
                        help="memory one sandbox worker (the student's code) may use; beyond it the running "
-                            "step is stopped and its checks get an error (default: no limit)")
+                            f"step is stopped and its checks get an error (default: {course} {DEFAULTS.memory_mb})")
     grade.add_argument("--config", type=Path, default=None, metavar="TOML",
-                       help="course configuration whose points, thresholds and language apply (default: none)")
-    grade.add_argument("--lang", choices=LANGUAGES, default=None,
-                       help="language of the report and results.json (default: the config's, else en)")
-    grade.add_argument("--reveal-hidden", action="store_true",
+                       help="course configuration whose settings apply: points, thresholds, limits, seed, data, "
+                            "language, assignments (default: the file $TF2_KIT_CONFIG names, else none)")
+    grade.add_argument("--lang", metavar="{en,bn}",
+                       help=f"language of the report and results.json (default: {course} {DEFAULTS.language})")
+    grade.add_argument("--reveal-hidden", action="store_true", default=None,
                        help="put hidden checks' messages into results.json too (after the deadline)")
-    _add_isolation_option(grade)
+    _add_isolation_setting(grade)
     grade.add_argument("--record", type=Path, metavar="FILE",
-                       help="also write the full grading record (every message in every language; for grade-all)")
+                       help="also write the full grading record (every message in every language)")
 
     grade_all = commands.add_parser("grade-all", help="grade a class: one sub-folder (or file) per student, "
                                                       "in parallel, into OUT/<student>/ and OUT/grades.csv")
     grade_all.add_argument("submissions", type=Path)
     grade_all.add_argument("--out", type=Path, required=True, help="where results and grades.csv go")
     grade_all.add_argument("--config", type=Path, default=None,
-                           help="course configuration (default: ./course.toml when it exists)")
-    grade_all.add_argument("--assignment", action="append", choices=graders.ASSIGNMENT_IDS,
+                           help="course configuration (default: the file $TF2_KIT_CONFIG names, else "
+                                "./course.toml when it exists)")
+    grade_all.add_argument("--assignment", action="append", metavar=f"{{{ids}}}",
                            help="grade only this assignment (repeatable; default: the course's)")
-    grade_all.add_argument("--workers", type=int, help="submissions graded at once (default: one per core)")
-    grade_all.add_argument("--timeout", type=_positive_float, metavar="S",
-                           help="wall-clock seconds for one student's submission (default 900)")
-    grade_all.add_argument("--step-timeout", type=_positive_float, metavar="S",
-                           help="seconds one step of student code may run (default 60)")
-    grade_all.add_argument("--memory-mb", type=int, metavar="M",
-                           help="memory one sandbox worker may use (default 4096)")
-    _add_isolation_option(grade_all)
+    grade_all.add_argument("--workers", help="submissions graded at once (default: the course's, else one per core)")
+    grade_all.add_argument("--timeout", metavar="S", help="wall-clock seconds for one student's submission "
+                                                          f"(default: {course} {DEFAULTS.submission_timeout:g})")
+    grade_all.add_argument("--step-timeout", metavar="S", help="seconds one step of student code may run "
+                                                               f"(default: {course} {DEFAULTS.step_timeout:g})")
+    grade_all.add_argument("--memory-mb", metavar="M",
+                           help=f"memory one sandbox worker may use (default: {course} {DEFAULTS.memory_mb})")
+    _add_isolation_setting(grade_all)
     grade_all.add_argument("--resume", action="store_true", help="skip students who already have results")
-    grade_all.add_argument("--lang", choices=LANGUAGES, default=None,
-                           help="language of feedback, results.json and summary (default: the course's)")
-    grade_all.add_argument("--reveal-hidden", action="store_true",
+    grade_all.add_argument("--lang", metavar="{en,bn}", help="language of feedback, results.json and summary "
+                                                             f"(default: {course} {DEFAULTS.language})")
+    grade_all.add_argument("--reveal-hidden", action="store_true", default=None,
                            help="show hidden checks' messages and figures in feedback (after the deadline)")
+
+    config = commands.add_parser("config", help="print every setting, its value and where the value came from "
+                                                "(default, course.toml, environment, command line)")
+    config.add_argument("--show", action="store_true", required=True, help="print the settings (the one action)")
+    config.add_argument("--config", type=Path, default=None, metavar="TOML",
+                        help="course configuration (default: the file $TF2_KIT_CONFIG names, else ./course.toml "
+                             "when it exists, as grade-all reads it)")
 
     release = commands.add_parser("release", help="regenerate exercises/ and solutions/ from source/")
     release.add_argument("--root", type=Path, default=Path.cwd(), help="project root holding source/")
@@ -106,27 +147,36 @@ def build_parser() -> argparse.ArgumentParser:
                          help="course configuration whose [course] kit_requirement the notebooks install "
                               "(default: ROOT/course.toml when it exists)")
 
-    course = commands.add_parser("nbgrader-course",
-                                 help="write an nbgrader course folder (configuration and source notebooks)")
-    course.add_argument("course_dir", type=Path)
-    course.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's folder holding source/")
-    course.add_argument("--course-id", default="tf2-course", help="nbgrader course id (default tf2-course)")
-    course.add_argument("--assignment", action="append", choices=graders.ASSIGNMENT_IDS,
-                        help="include only this assignment (repeatable; default: all)")
-    course.add_argument("--config", type=Path, default=None, metavar="TOML",
-                        help="course configuration whose [course] kit_requirement the notebooks install "
-                             "(default: ROOT/course.toml when it exists)")
-    course.add_argument("--kit-requirement", default=None, metavar="REQ",
-                        help="what the notebooks' first cell pip-installs when the kit is missing, e.g. "
-                             "git+https://github.com/you/tf2-exercise-kit (default: the course configuration's "
-                             "kit_requirement)")
+    nbgrader_course = commands.add_parser("nbgrader-course", help="write an nbgrader course folder "
+                                                                  "(configuration and source notebooks)")
+    nbgrader_course.add_argument("course_dir", type=Path)
+    nbgrader_course.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's folder holding source/")
+    nbgrader_course.add_argument("--course-id", default="tf2-course", help="nbgrader course id (default tf2-course)")
+    nbgrader_course.add_argument("--assignment", action="append", metavar=f"{{{ids}}}",
+                                 help="include only this assignment (repeatable; default: the course's)")
+    nbgrader_course.add_argument("--config", type=Path, default=None, metavar="TOML",
+                                 help="course configuration: the notebooks' kit_requirement, points and thresholds, "
+                                      "copied into the course so that nbgrader's grading applies all of it "
+                                      "(default: the file $TF2_KIT_CONFIG names, else ROOT/course.toml when it exists)")
+    nbgrader_course.add_argument("--kit-requirement", default=None, metavar="REQ",
+                                 help="what the notebooks' first cell pip-installs when the kit is missing, e.g. "
+                                      "git+https://github.com/you/tf2-exercise-kit (default: the course "
+                                      "configuration's kit_requirement)")
 
     gradescope = commands.add_parser("gradescope-package",
                                      help="write a Gradescope autograder zip (setup.sh, run_autograder, the kit)")
     gradescope.add_argument("--out", type=Path, required=True, metavar="ZIP", help="the archive to write")
     gradescope.add_argument("--root", type=Path, default=Path.cwd(), help="the kit's project folder (default: .)")
     gradescope.add_argument("--assignment", choices=graders.ASSIGNMENT_IDS,
-                            help="grade only this assignment (default: all)")
+                            help="grade only this assignment (default: the course's assignments)")
+
+    gradescope_run = commands.add_parser("gradescope-run", help="what the package's run_autograder calls on "
+                                                                "Gradescope: collect the submission, grade it with "
+                                                                "the packed course.toml, write results.json")
+    gradescope_run.add_argument("--root", type=Path, default=None,
+                                help="Gradescope's folder (default: $AUTOGRADER_ROOT, else /autograder)")
+    gradescope_run.add_argument("--assignment", metavar=f"{{{ids}}}",
+                                help="the package's one assignment (default: the course's assignments)")
 
     student = commands.add_parser("student-package",
                                   help="write the wheel students install: notebook helpers, public self-checks and "
@@ -156,7 +206,7 @@ def _audit(args) -> int:
     except ImportError:
         print("error: the audit needs cosmic-ray: pip install 'tf2-exercise-kit[instructor]'", file=sys.stderr)
         return EXIT_USAGE
-    if not _sandbox_ready(args.isolation):
+    if not sandbox_ready(args.isolation):
         return EXIT_NO_SANDBOX
     if args.jobs < 1 or (args.sample is not None and args.sample < 1):
         print(f"error: --jobs and --sample must be at least 1. Received: {args.jobs}, {args.sample}", file=sys.stderr)
@@ -189,34 +239,31 @@ def _audit(args) -> int:
     return 1 if below else EXIT_OK
 
 
-def _grade(args) -> int:
-    from autograder.host.context import GradingContext, configure_tensorflow
-    from autograder.course.config import default_config, load_config
-    from autograder.host.grading import grade_submission
+def grade_and_report(submission: Path, settings, *, threads: int, results_json: Path | None = None,
+                     record: Path | None = None) -> int:
+    """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
+    the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do."""
     from autograder.core.i18n import render, tr
+    from autograder.host.context import configure_tensorflow
+    from autograder.host.grading import grade_submission
     from autograder.publish.records import write_record
-    from autograder.publish.report import print_report, write_gradescope
+    from autograder.publish.results_json import write_gradescope
+    from autograder.publish.terminal import print_report
 
-    if not _sandbox_ready(args.isolation):
+    if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        config = load_config(args.config) if args.config else None
-        language = args.lang or (config.language if config else "en")
-        configure_tensorflow(args.threads)
-        result = grade_submission(args.submission, assignment=args.assignment,
-                                  context=GradingContext(seed=args.seed, data_source=args.data,
-                                                         data_dir=args.data_dir),
-                                  limits=Limits(step_timeout=args.timeout, memory_mb=args.memory_mb,
-                                                isolation=args.isolation),
-                                  course=(config or default_config()).grading_settings())
+        configure_tensorflow(threads)
+        result = grade_submission(submission, settings)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    language = settings.language
     print_report(result, language=language)
-    if args.json:
-        write_gradescope(result, args.json, language=language, reveal_hidden=args.reveal_hidden)
-    if args.record:
-        write_record(result, args.record)
+    if results_json:
+        write_gradescope(result, results_json, language=language, reveal_hidden=settings.reveal_hidden)
+    if record:
+        write_record(result, record)
     if result.grader_faults:
         print(render(tr("error: {count} check(s) hit an internal grader error; see the log above.",
                         count=len(result.grader_faults)), language), file=sys.stderr)
@@ -224,23 +271,18 @@ def _grade(args) -> int:
     return EXIT_OK
 
 
-def _batch_options(args):
-    """Course configuration first, then whatever the command line says."""
-    from autograder.classroom.grade_all import BatchOptions
-    from autograder.course.config import default_config, load_config
+def _usage_error(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return EXIT_USAGE
 
-    config_path = args.config or (Path("course.toml") if Path("course.toml").is_file() else None)
-    config = load_config(config_path) if config_path else default_config()
-    return BatchOptions(
-        config=config_path.resolve() if config_path else None, course_name=config.name,
-        points=config.points, thresholds=config.thresholds,
-        language=args.lang or config.language, reveal_hidden=args.reveal_hidden,
-        assignments=tuple(args.assignment or config.assignments),
-        workers=args.workers or config.workers or max(1, os.cpu_count() or 1),
-        submission_timeout=args.timeout or config.submission_timeout,
-        step_timeout=args.step_timeout or config.step_timeout,
-        memory_mb=args.memory_mb or config.memory_mb, isolation=args.isolation,
-        seed=config.seed, data=config.data, data_dir=config.data_dir)
+
+def _grade(args) -> int:
+    try:  # grade reads a course.toml only when one is named (--config, $TF2_KIT_CONFIG)
+        settings = _resolved(args, GRADE_SETTINGS, working_folder=None)
+    except ValueError as exc:  # CourseConfigError: every problem of every source
+        return _usage_error(exc)
+    return grade_and_report(args.submission, settings, threads=args.threads, results_json=args.json,
+                            record=args.record)
 
 
 def _grade_all(args) -> int:
@@ -248,14 +290,16 @@ def _grade_all(args) -> int:
     from autograder.classroom.progress import progress_for
     from autograder.core.i18n import render, tr
 
-    if not _sandbox_ready(args.isolation):
+    try:
+        options = _resolved(args, GRADE_ALL_SETTINGS, working_folder=Path.cwd())
+    except ValueError as exc:
+        return _usage_error(exc)
+    if not sandbox_ready(options.isolation):
         return EXIT_NO_SANDBOX
     try:
-        options = _batch_options(args)
         total = len(discover(args.submissions))
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(exc)
     with progress_for(total, language=options.language) as progress:
         report = grade_all(args.submissions, args.out, options, resume=args.resume, progress=progress)
     failed = [s for s in report.summaries if s.status != "graded"]
@@ -289,21 +333,46 @@ def _release(args) -> int:
     return EXIT_OK
 
 
-def _nbgrader_course(args) -> int:
-    from autograder import graders
-    from autograder.course.nbgrader import write_course
-    from autograder.course.release import kit_requirement_of
+def _config(args) -> int:
+    from autograder.course.config import resolve_settings, settings_table
 
     try:
-        requirement = args.kit_requirement or kit_requirement_of(args.root, args.config)
-        written = write_course(args.course_dir, args.root, args.assignment or list(graders.ASSIGNMENT_IDS),
-                               course_id=args.course_id, kit_requirement=requirement)
+        settings = resolve_settings(config=args.config, working_folder=Path.cwd())
+    except ValueError as exc:
+        return _usage_error(exc)
+    print(settings_table(settings))
+    return EXIT_OK
+
+
+def _nbgrader_course(args) -> int:
+    from autograder.course.config import resolve_settings
+    from autograder.course.nbgrader import write_course
+
+    try:
+        settings = resolve_settings(config=args.config, working_folder=Path(args.root), command_line={
+            "assignments": ("command line --assignment", args.assignment),
+            "kit_requirement": ("command line --kit-requirement", args.kit_requirement)})
+        written = write_course(args.course_dir, args.root, settings, course_id=args.course_id)
     except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _usage_error(exc)
     for path in written:
         print(f"wrote {path}")
     return EXIT_OK
+
+
+def _gradescope_run(args) -> int:
+    from autograder.course import gradescope
+    from autograder.host.child import DEFAULT_THREADS
+    from autograder.host.grading import assignment_ids
+
+    root = args.root or Path(os.environ.get("AUTOGRADER_ROOT") or gradescope.GRADESCOPE_ROOT)
+    try:
+        settings = gradescope.run_settings(root, args.assignment)
+    except ValueError as exc:
+        return _usage_error(exc)
+    settings = gradescope.strongest_isolation(settings)
+    with gradescope.collected(root / gradescope.SUBMISSION_DIR, assignment_ids(settings)) as submission:
+        return grade_and_report(submission, settings, threads=DEFAULT_THREADS, results_json=root / gradescope.RESULTS)
 
 
 def _gradescope_package(args) -> int:
@@ -338,16 +407,25 @@ def _drop_working_directory_from_path() -> None:
     sys.path[:] = [entry for entry in sys.path if entry and os.path.realpath(entry) != here]
 
 
-def main(argv: list[str] | None = None) -> int:
-    from autograder.core.quiet import import_tensorflow_quietly, set_tensorflow_environment
+def prepare_process() -> None:
+    """What a kit process does first: TensorFlow's environment before it loads, nothing of the working folder
+    on sys.path, quiet logging. ``main`` and the grading child (autograder.host.child) call it."""
+    from autograder.core.quiet import set_tensorflow_environment
 
     set_tensorflow_environment()  # also here for callers of main() that bypass __main__.py
     _drop_working_directory_from_path()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notices are noise here
+
+
+def main(argv: list[str] | None = None) -> int:
+    from autograder.core.quiet import import_tensorflow_quietly
+
+    prepare_process()
     args = build_parser().parse_args(argv)
-    if args.command == "grade":  # the one command whose own process loads TensorFlow: do it here, minus
-        import_tensorflow_quietly()  # the start-up lines no setting silences (grade-all's run in grading.log)
-    commands = {"grade": _grade, "grade-all": _grade_all, "release": _release, "nbgrader-course": _nbgrader_course,
-                "gradescope-package": _gradescope_package, "student-package": _student_package, "audit": _audit}
+    if args.command in ("grade", "gradescope-run"):  # the commands whose own process loads TensorFlow: do it
+        import_tensorflow_quietly()  # here, minus the start-up lines no setting silences (grade-all's: grading.log)
+    commands = {"grade": _grade, "grade-all": _grade_all, "config": _config, "release": _release,
+                "nbgrader-course": _nbgrader_course, "gradescope-package": _gradescope_package,
+                "gradescope-run": _gradescope_run, "student-package": _student_package, "audit": _audit}
     return commands[args.command](args)

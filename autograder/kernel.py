@@ -15,9 +15,12 @@ needs the instructor's kit imports it only inside ``try: ... except ImportError`
 modules listed in :data:`INSTRUCTOR_IMPORTS`, which the package build checks).
 
 Grading never happens in the kernel: the code cells executed so far (IPython's ``In``)
-are written out as a notebook and graded by ``python -m autograder grade`` in a fresh
-process, which extracts the definitions exactly as it does for a handed-in
-``.ipynb``. The kernel still runs the student's code (that is how notebooks work), so a
+are written out as a notebook and graded in a fresh process (:func:`autograder.host.child.grade_in_child`,
+as ``grade-all`` grades each student), which extracts the definitions exactly as it does for a
+handed-in ``.ipynb``. The settings are those of every other route
+(:func:`autograder.course.config.resolve_settings`: the defaults, the course.toml that
+``TF2_KIT_CONFIG`` names, which an nbgrader course sets, and the environment), for the notebook's
+assignment. The kernel still runs the student's code (that is how notebooks work), so a
 student who tampers with this module inside their own kernel can fool nbgrader's
 cells; ``python -m autograder grade`` on the collected notebooks is the tamper-proof
 grade (see README, "Trust").
@@ -26,9 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import types
@@ -39,7 +40,8 @@ from autograder.student import public_tests
 
 # The instructor's modules this one uses when they are installed: imported only inside
 # `try: ... except ImportError`, so the student package, which leaves them out, still works.
-INSTRUCTOR_IMPORTS = ("autograder.graders", "autograder.host.isolation")
+INSTRUCTOR_IMPORTS = ("autograder.graders", "autograder.course.config", "autograder.host.isolation",
+                      "autograder.host.child", "autograder.publish.results_json")
 # Each assignment's functions in the order students write them (autograder.graders' student_names,
 # which tests/test_student_package.py keeps this equal to): a public test belongs to the last one it uses.
 STUDENT_NAMES: dict[str, tuple[str, ...]] = {
@@ -50,7 +52,6 @@ STUDENT_NAMES: dict[str, tuple[str, ...]] = {
                    "extract_features"),
     "transfer": ("load_vgg_base", "freeze_vgg", "build_transfer_model", "unfreeze_from", "compile_for_fine_tuning"),
 }
-GRADING_TIMEOUT_SECONDS = 840  # below nbgrader_course.CELL_TIMEOUT_SECONDS, so the cell reports why
 KIT_CELL_MARK = "from autograder.kernel import"
 HIDDEN_BY_INSTRUCTOR = ("লুকানো পরীক্ষা {count}টা: সেগুলো তোমার শিক্ষক গ্রেড করবেন, তাই এখানে দেখানো হলো না; "
                         "নিচের মোটে সেগুলোর নম্বরও আছে। / {count} hidden check(s) are graded by your instructor and "
@@ -61,7 +62,7 @@ GRADED_BY_INSTRUCTOR = ("তুমি এখানে শুধু পাবল�
 _NO_INSTRUCTOR_KIT = ("grading needs the instructor's kit (autograder.graders), which the student package leaves "
                       "out: install tf2-exercise-kit itself to grade here")
 _MARKS = {"passed": "✓", "failed": "✗", "not_attempted": "·", "error": "!", "timeout": "⏱"}
-_graded: dict[tuple[str, str], dict] = {}  # (assignment, code digest) -> results.json; one kernel's cache
+_graded: dict[tuple[str, str], dict] = {}  # (assignment, code digest) -> results; one kernel's cache
 
 
 def _autograding() -> bool:
@@ -145,6 +146,7 @@ def _run_public_tests(assignment_id: str, tests: list[str], namespace: dict) -> 
         try:
             pytest.main([f"{test_file}::{test}" for test in tests] +
                         ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", "--no-header",
+                         "-p", "no:autograder",  # the full kit's hidden-checks plugin: not for self-checks
                          "-c", os.devnull,  # not the settings of whatever project the notebook sits in
                          f"--rootdir={test_file.parent}"], plugins=[collector])
         finally:
@@ -202,40 +204,57 @@ def _executed_cells() -> list[str]:
             if cell.strip() and KIT_CELL_MARK not in cell]
 
 
-def _kernel_isolation() -> str:
-    """The sandbox where it can be made; else, for a student checking their own work in their own kernel
-    (Colab, where user namespaces are blocked), a plain process: it only runs code the kernel already runs.
-    Under nbgrader the grade counts, so there it stays ``bwrap`` and fails closed."""
+def _kernel_settings(assignment_id: str):
+    """The settings this notebook is graded with: resolved as everywhere, for its assignment. Isolation: the
+    settings' where it can be made; else, for a student checking their own work in their own kernel (Colab,
+    where user namespaces are blocked), a plain process: it only runs code the kernel already runs. Under
+    nbgrader the grade counts, so there it stays as set and fails closed."""
     try:
-        from autograder.host.isolation import DEFAULT_LEVEL, Isolation, IsolationUnavailable
+        from autograder.course.config import resolve_settings
+        from autograder.host.isolation import Isolation, IsolationUnavailable
     except ImportError as error:  # the student package: grading needs the instructor's kit
         raise RuntimeError(_NO_INSTRUCTOR_KIT) from error
 
-    if os.environ.get("NBGRADER_EXECUTION"):
-        return DEFAULT_LEVEL
+    settings = resolve_settings(command_line={"assignments": ("the notebook's assignment", [assignment_id])})
+    if _autograding() or settings.isolation == "none":
+        return settings
     try:
-        Isolation(DEFAULT_LEVEL).verify()
+        Isolation(settings.isolation).verify()
     except IsolationUnavailable:
-        return "none"
-    return DEFAULT_LEVEL
+        return settings.overridden("the notebook kernel: no sandbox here", isolation="none")
+    return settings
 
 
-
-def _grade_cells(assignment_id: str, cells: list[str]) -> dict:
+def _grade_cells(assignment_id: str, cells: list[str]):
+    """Grade the cells as a notebook in a grading child; its end (with the record) and the settings."""
     import nbformat
 
+    try:
+        from autograder.host.child import DEFAULT_THREADS, grade_in_child
+    except ImportError as error:
+        raise RuntimeError(_NO_INSTRUCTOR_KIT) from error
+    settings = _kernel_settings(assignment_id)
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
     with tempfile.TemporaryDirectory(prefix="ag-kernel-") as tmp:
         submission = Path(tmp) / f"{assignment_id}.ipynb"
         submission.write_text(nbformat.writes(notebook), encoding="utf-8")
-        results = Path(tmp) / "results.json"
-        process = subprocess.run(
-            [sys.executable, "-P", "-m", "autograder", "grade", str(submission), "--json", str(results),
-             "--isolation", _kernel_isolation()],
-            capture_output=True, text=True, timeout=GRADING_TIMEOUT_SECONDS, check=False)
-        if not results.is_file():
-            raise RuntimeError(f"grading did not finish (exit code {process.returncode}):\n{process.stderr[-2000:]}")
-        return json.loads(results.read_text(encoding="utf-8"))
+        end = grade_in_child(submission, settings, threads=DEFAULT_THREADS, workdir=Path(tmp))
+    if end.stopped is not None:  # "timeout" or "memory": past the limits every route applies
+        raise RuntimeError(f"grading was stopped ({end.stopped}): the course allows {settings.submission_timeout:g} s "
+                           f"per submission and {settings.memory_mb} MiB per sandbox worker")
+    if end.record is None:
+        raise RuntimeError(f"grading did not finish (exit code {end.returncode}):\n{end.log_tail}")
+    return end, settings
+
+
+def _as_tests(end, settings) -> dict:
+    """What the student may see of the result, check by check (hidden failures concealed), in the course's
+    language: the same view as the kit's results.json, built from the record, not read from a file."""
+    try:
+        from autograder.publish.results_json import to_gradescope
+    except ImportError as error:
+        raise RuntimeError(_NO_INSTRUCTOR_KIT) from error
+    return to_gradescope(end.result, settings.language, reveal_hidden=settings.reveal_hidden)
 
 
 def _results(assignment_id: str) -> dict:
@@ -244,7 +263,7 @@ def _results(assignment_id: str) -> dict:
     cells = _executed_cells()
     key = (assignment_id, hashlib.sha256("\0".join(cells).encode()).hexdigest())
     if key not in _graded:
-        _graded[key] = _grade_cells(assignment_id, cells)
+        _graded[key] = _as_tests(*_grade_cells(assignment_id, cells))
     return _graded[key]
 
 

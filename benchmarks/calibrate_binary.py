@@ -39,7 +39,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from autograder.host.evidence import load_model_safely  # noqa: E402
 from autograder.host.context import GradingContext, configure_tensorflow  # noqa: E402
-from autograder.graders import gap, transfer  # noqa: E402
+from autograder.graders.gap import checks as gap  # noqa: E402
+from autograder.graders.gap.contract import reference_head  # noqa: E402
+from autograder.graders.transfer import checks as transfer  # noqa: E402
+from autograder.graders.transfer.contract import reference_base  # noqa: E402
 from autograder.core.spec import CheckFailed  # noqa: E402
 from _tables import print_table  # noqa: E402
 
@@ -51,7 +54,7 @@ def gap_model(variant: str):
     from keras import layers
 
     activation = "softmax" if variant == "softmax-out" else "sigmoid"
-    model = keras.Sequential([gap.reference_head(gap.TRAIN_SIZE), layers.GlobalAveragePooling2D(),
+    model = keras.Sequential([reference_head(gap.TRAIN_SIZE), layers.GlobalAveragePooling2D(),
                               layers.Dense(1, activation=activation)])
     if variant != "not-compiled":
         loss = keras.losses.BinaryCrossentropy(from_logits=variant == "logits-loss")
@@ -63,7 +66,7 @@ def transfer_model(variant: str, seed: int):
     import keras
     from keras import layers
 
-    base = transfer.reference_base(transfer.TRAIN_SIZE, trainable=False)
+    base = reference_base(transfer.TRAIN_SIZE, trainable=False)
     model = keras.Sequential([base, layers.GlobalAveragePooling2D(),
                               layers.Dense(1, activation="sigmoid" if variant == "sigmoid-logits" else None)])
     if variant == "frozen-outer":

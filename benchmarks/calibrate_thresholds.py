@@ -10,7 +10,7 @@ For every seed ``s`` in 0..N-1 this trains, with exactly the grader's procedure,
     - ``relu-out``: the output layer is ``Dense(10, activation="relu")``, same loss;
     - ``mse``: the reference model compiled with ``loss="mse"``;
 
-The procedure is the one in ``autograder/graders/_common.py`` (``trains``)::
+The procedure is the one in ``autograder/graders/common/checks.py`` (``trains``)::
 
     ctx = GradingContext(seed=s)
     train, test = ctx.fashion_mnist(train_size, test_size)
@@ -71,12 +71,12 @@ ARCHITECTURES = {
 }
 VARIANTS = ("reference", "no-softmax", "relu-out", "mse")
 # Fallbacks if the check's closure cannot be read; keep in step with add_classifier_checks(...) in
-# autograder/graders/fashion_mnist.py and autograder/graders/cnn.py.
+# autograder/graders/fashion_mnist/checks.py and autograder/graders/cnn/checks.py.
 FALLBACK = {
     "dense": {"min_accuracy": 0.85, "train_size": 2000, "test_size": 500, "epochs": 2, "parameters": 101_770},
     "cnn": {"min_accuracy": 0.85, "train_size": 2000, "test_size": 500, "epochs": 2, "parameters": 421_642},
 }
-BATCH_SIZE = 32             # hard-coded in trains() in autograder/graders/_common.py
+BATCH_SIZE = 32             # hard-coded in trains() in autograder/graders/common/checks.py
 MAX_PARAMS_FACTOR = 20      # trains() passes max_params=20 * parameters
 
 

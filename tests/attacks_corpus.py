@@ -260,12 +260,12 @@ def _attack():
 ''')
 
 attack("x_write_checkout", "write", "import",
-       "append to the checkout's autograder/graders/fashion_mnist.py, plant files in the checkout", r'''
+       "append to the checkout's autograder/graders/fashion_mnist/probes.py, plant files in the checkout", r'''
 def _attack():
     import autograder
     package = _os.path.dirname(autograder.__file__)
     done = [_try(_append, _T["grader_file"], "\n# tampered " + _T["token"] + "\n"),
-            _try(_append, package + "/graders/fashion_mnist.py", "\n# tampered " + _T["token"] + "\n"),
+            _try(_append, package + "/graders/fashion_mnist/probes.py", "\n# tampered " + _T["token"] + "\n"),
             _try(_write, package + "/graders/zz_" + _T["token"] + ".py", "# planted\n"),
             _try(_write, _T["root"] + "/solutions/zz_" + _T["token"] + ".txt", "planted\n")]
     return (_loot("checkout", done) if any(str(d).startswith("WROTE") for d in done) else "") + " " + str(done)[:300]

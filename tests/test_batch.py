@@ -12,9 +12,9 @@ import jsonschema
 import pytest
 
 from autograder import graders
-from autograder.classroom import grade_all as batch
 from autograder.classroom.grade_all import BatchOptions, discover, grade_all, write_grades_csv
-from autograder.publish.report import SCHEMA_PATH
+from autograder.host import child
+from autograder.publish.results_json import SCHEMA_PATH
 from conftest import ROOT
 from corpus import BASES
 
@@ -138,7 +138,7 @@ def test_a_submission_over_its_time_is_recorded_as_timeout_with_zero_of_the_real
 
 def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, monkeypatch):
     submissions = make_class(tmp_path / "class", {"x": BASES[ASSIGNMENT]})
-    monkeypatch.setattr(batch, "_grade_command", lambda *args: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
     report = grade_all(submissions, tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1))
     assert [s.status for s in report.summaries] == ["failed"]
     payload = results(tmp_path / "out", "x")
@@ -193,3 +193,38 @@ def test_an_interrupted_run_loses_nothing_and_resume_finishes_it(tmp_path):
     assert (out / "s1" / "results.json").stat().st_mtime_ns == first  # not graded again
     table = rows(out)
     assert set(table) == {"s1", "s2", "s3"} and all(float(r["total"]) == MAXIMUM for r in table.values())
+
+
+HANG_AT_IMPORT = "class Stuck:\n    while True:\n        pass\n"
+
+
+@pytest.mark.slow
+def test_grade_all_applies_the_course_toml_to_every_students_grading_process(tmp_path):
+    """The course's step time limit and seed reach each student's grading child: a hang fails within the course's
+    2 s (not the default 60 s), and the record says which seed and limits were applied."""
+    submissions = make_class(tmp_path / "class", {"stuck": HANG_AT_IMPORT})
+    config = tmp_path / "course.toml"
+    config.write_text('[course]\nlanguage = "en"\nseed = 7\n[limits]\nstep_timeout = 2\nmemory_mb = 2048\n',
+                      encoding="utf-8")
+    out = tmp_path / "out"
+    completed = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out),
+                                "--config", str(config), "--assignment", ASSIGNMENT, "--workers", "1"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    payload = results(out, "stuck")
+    assert set(outcomes(payload).values()) == {"timeout"}
+    assert "did not finish within 2 s" in payload["tests"][0]["output"]
+    applied = json.loads((out / "stuck" / "record.json").read_text(encoding="utf-8"))["settings"]
+    assert (applied["seed"], applied["step_timeout"], applied["memory_mb"]) == (7, 2.0, 2048)
+
+
+def test_grade_all_grades_only_the_courses_assignments(tmp_path, monkeypatch):
+    """A lost submission (here: no grading child can start) scores zero of the course's assignments only."""
+    submissions = make_class(tmp_path / "class", {"x": BASES[ASSIGNMENT]})
+    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
+    report = grade_all(submissions, tmp_path / "out", BatchOptions(assignments=("cnn", "gap"), workers=1))
+    payload = results(tmp_path / "out", "x")
+    assert {t["tags"][0] for t in payload["tests"]} == {"cnn", "gap"}
+    assert payload["max_score"] == graders.load("cnn").max_score + graders.load("gap").max_score
+    assert report.summaries[0].max_score == payload["max_score"]
+    assert list(rows(tmp_path / "out")["x"])[:3] == ["student_id", "cnn", "gap"]

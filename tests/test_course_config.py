@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from autograder import graders
-from autograder.course.config import (SECTIONS, CourseConfig, CourseConfigError, default_config, load_config,
+from autograder.core.settings import SETTING_NAMES
+from autograder.course.config import (RUN_RULES, SECTIONS, CourseConfigError, default_config, load_config,
                                       parse_config)
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "course.toml"
@@ -29,8 +30,8 @@ def only_problem(text: str) -> str:
     return problems[0]
 
 
-def test_example_file_loads_to_the_defaults():
-    assert load_config(EXAMPLE) == default_config()
+def test_example_file_loads_to_the_defaults_but_its_language():
+    assert load_config(EXAMPLE) == dataclasses.replace(default_config(), language="bn")
 
 
 def test_example_overrides_all_load_when_uncommented():
@@ -38,7 +39,8 @@ def test_example_overrides_all_load_when_uncommented():
     uncommented, count = re.subn(r"(?m)^# (\w+ = )", r"\1", EXAMPLE.read_text(encoding="utf-8"))
     assert count == 4
     config = parse_config(uncommented)
-    assert config == dataclasses.replace(default_config(), data_dir="/path/to/tensorflow_datasets", workers=2,
+    assert config == dataclasses.replace(default_config(), language="bn", data_dir="/path/to/tensorflow_datasets",
+                                         workers=2,
                                          points={"fashion_mnist": {"dense_parameter_count": 3.0}},
                                          thresholds={"gap": 0.8})
 
@@ -55,10 +57,11 @@ def test_values_set_in_a_file_replace_only_those_defaults(tmp_path):
 
 def test_defaults():
     config = default_config()
-    assert (config.name, config.language, config.data, config.data_dir) == ("tf2-course", "bn", "synthetic", None)
+    assert (config.name, config.language, config.data, config.data_dir) == ("tf2-course", "en", "synthetic", None)
     assert config.assignments == graders.ASSIGNMENT_IDS
     assert (config.seed, config.step_timeout, config.submission_timeout) == (0, 60.0, 900.0)
     assert (config.memory_mb, config.workers, config.points, config.thresholds) == (4096, None, {}, {})
+    assert (config.isolation, config.reveal_hidden) == ("bwrap", False)
     assert config.kit_requirement == "git+https://github.com/tf2-exercise-kit/tf2-exercise-kit"
 
 
@@ -70,9 +73,9 @@ def test_kit_requirement_is_any_one_line_pip_requirement():
         assert parse_config(text) == dataclasses.replace(default_config(), kit_requirement=requirement)
 
 
-def test_every_field_has_a_rule():
-    ruled = {key for rules in SECTIONS.values() for key in rules} | {"points", "thresholds"}
-    assert ruled == {field.name for field in dataclasses.fields(CourseConfig)}
+def test_every_setting_has_a_rule():
+    ruled = {key for rules in SECTIONS.values() for key in rules} | set(RUN_RULES) | {"points", "thresholds"}
+    assert ruled == set(SETTING_NAMES)
 
 
 @pytest.mark.parametrize("text, expected", [

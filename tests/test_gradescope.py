@@ -16,8 +16,10 @@ import jsonschema
 import pytest
 
 from autograder import graders
-from autograder.course.gradescope import build_package
-from autograder.publish.report import SCHEMA_PATH
+from autograder.course.gradescope import build_package, collect_submission, collected, run_settings, strongest_isolation
+from autograder.core.settings import Settings
+from autograder.host import isolation
+from autograder.publish.results_json import SCHEMA_PATH
 from conftest import ROOT, run_cli
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
@@ -73,7 +75,7 @@ def test_archive_holds_the_scripts_and_the_kit(tmp_path):
         assert (infos[script].external_attr >> 16) & 0o111 == 0o111, f"{script} is not executable"
     for required in ("kit/pyproject.toml", "kit/README.md", "kit/autograder/__init__.py",
                      "kit/autograder/cli.py", "kit/autograder/publish/schemas/results.schema.json",
-                     "kit/autograder/student/selfcheck/test_fashion_mnist.py", "kit/autograder/graders/fashion_mnist.py"):
+                     "kit/autograder/student/selfcheck/test_fashion_mnist.py", "kit/autograder/graders/fashion_mnist/checks.py", "kit/autograder/graders/fashion_mnist/probes.py"):
         assert required in infos, required
     assert not [name for name in infos if "__pycache__" in name or name.endswith(".pyc")]
     assert all(name in ("setup.sh", "run_autograder", "course.toml")
@@ -107,14 +109,32 @@ def test_the_archive_depends_only_on_its_content(tmp_path):
     assert build_package(tmp_path / "b.zip", root=root, assignments=["gap"]).read_bytes() == first
 
 
-def test_run_autograder_names_the_assignment_only_for_a_single_assignment_package(tmp_path):
+ENTRY = '"$PYTHON" -P -m autograder gradescope-run --root "$AUTOGRADER_ROOT"'
+
+
+def test_run_autograder_calls_one_fixed_entry_naming_only_a_single_assignment_package(tmp_path):
     def script(assignments):
         archive = build_package(tmp_path / "p.zip", root=ROOT, assignments=assignments)
         return zipfile.ZipFile(archive).read("run_autograder").decode()
 
-    assert "GRADE_OPTIONS=(--assignment transfer)" in script(["transfer"])
-    assert "GRADE_OPTIONS=()" in script(None)
+    single, whole = script(["transfer"]), script(None)
+    assert f"{ENTRY} --assignment transfer\n" in single
+    assert f"{ENTRY}\n" in whole
+    assert [line for line in whole.splitlines() if "autograder" in line and "-m" in line] == [ENTRY]
+    assert "--config" not in whole and "--timeout" not in whole and "--isolation" not in whole  # settings: the chain's
     assert f"MAX_SCORE={FASHION_MAX:g}" in script(["fashion_mnist"])
+
+
+def test_the_fallback_maximum_is_the_packed_courses(tmp_path):
+    root = tmp_path / "project"
+    shutil.copytree(ROOT / "autograder", root / "autograder", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copyfile(ROOT / name, root / name)
+    (root / "course.toml").write_text('[course]\nassignments = ["cnn", "gap"]\n[points.cnn]\ncnn_trains = 10\n',
+                                      encoding="utf-8")
+    script = zipfile.ZipFile(build_package(tmp_path / "p.zip", root=root)).read("run_autograder").decode()
+    cnn = graders.load_configured("cnn", {"cnn": {"cnn_trains": 10}}).max_score
+    assert f"MAX_SCORE={cnn + graders.load('gap').max_score:g}\n" in script
 
 
 @pytest.mark.parametrize("name", ["setup.sh", "run_autograder"])
@@ -165,23 +185,15 @@ def test_the_bundled_kit_builds_a_complete_wheel(tmp_path):
 # --- run_autograder in a fake /autograder tree ------------------------------------------------
 
 FAKE_GRADER = """#!/usr/bin/env bash
-# Stands in for the kit's python: records how it was called and what it was given to grade.
-# Arguments: -P -m autograder grade SUBMISSION --json RESULTS [options]
+# Stands in for the kit's python: records how it was called and leaves a result where the kit would.
+# Arguments: -P -m autograder gradescope-run --root ROOT [--assignment ID]
 echo "$@" > "$AUTOGRADER_ROOT/called-with"
-ls "$5" > "$AUTOGRADER_ROOT/graded-files"
-echo '{"score": 1, "max_score": 1, "execution_time": 0, "tests": []}' > "$7"
+echo '{"score": 1, "max_score": 1, "execution_time": 0, "tests": []}' > "$6/results/results.json"
 """
 
 
-def test_run_autograder_collects_nested_files_and_passes_the_assignment(tmp_path):
-    tree = _autograder_tree(tmp_path, {
-        "repo/hw/fashion_mnist.py": "# deeper copy: ignored\n",
-        "repo/fashion_mnist.py": "# shallowest copy: graded\n",
-        "repo/hw/fashion_mnist.ipynb": "{}\n",
-        "repo/cnn.py": "# not this package's assignment\n",
-        "__MACOSX/repo/fashion_mnist.py": "# archive debris\n",
-        "notes.txt": "not code\n",
-    })
+def test_run_autograder_calls_the_kit_once_through_its_fixed_entry(tmp_path):
+    tree = _autograder_tree(tmp_path, {"fashion_mnist.py": "# graded\n"})
     fake = tmp_path / "fake-python"
     fake.write_text(FAKE_GRADER, encoding="utf-8")
     fake.chmod(0o755)
@@ -189,36 +201,80 @@ def test_run_autograder_collects_nested_files_and_passes_the_assignment(tmp_path
     assert completed.returncode == 0
     assert results["score"] == 1
     called = (tree / "called-with").read_text(encoding="utf-8").split()
-    assert called[:4] == ["-P", "-m", "autograder", "grade"]  # -P: the working folder is not on sys.path
-    assert called[5:9] == ["--json", str(tree / "results" / "results.json"), "--assignment", "fashion_mnist"]
-    assert called[9:11] == ["--config", str(tree / "source" / "course.toml")]  # the course's points and language
-    assert called[11:] == ["--isolation", "bwrap"]  # the strongest level first
-    assert (tree / "graded-files").read_text(encoding="utf-8").split() == ["fashion_mnist.ipynb", "fashion_mnist.py"]
-    assert "collected repo/fashion_mnist.py" in completed.stdout
-    assert "ignored repo/hw/fashion_mnist.py" in completed.stdout
-    assert not Path(called[4]).exists(), "the flat working folder is left behind"
+    # -P: the working folder is not on sys.path; everything else comes from the settings chain.
+    assert called == ["-P", "-m", "autograder", "gradescope-run", "--root", str(tree), "--assignment", "fashion_mnist"]
 
 
-FAKE_GRADER_WITHOUT_SANDBOX = """#!/usr/bin/env bash
-# A kit that cannot build its sandbox here: --isolation bwrap exits 4; uid grades.
-echo "$@" >> "$AUTOGRADER_ROOT/called-with"
-for last; do :; done
-if [[ "$last" == bwrap ]]; then exit 4; fi
-echo '{"score": 1, "max_score": 1, "execution_time": 0, "tests": [], "extra_data": {"isolation": "uid"}}' > "$7"
-"""
+def _touch(path: Path, text: str = "x\n", mtime: float | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path
 
 
-def test_run_autograder_falls_back_to_uid_isolation_only_when_the_sandbox_cannot_start(tmp_path):
-    tree = _autograder_tree(tmp_path, {"fashion_mnist.py": "# graded\n"})
-    fake = tmp_path / "fake-python"
-    fake.write_text(FAKE_GRADER_WITHOUT_SANDBOX, encoding="utf-8")
-    fake.chmod(0o755)
-    completed, results = _run_autograder(tree, python=str(fake))
-    assert completed.returncode == 0
-    calls = (tree / "called-with").read_text(encoding="utf-8").splitlines()
-    assert [call.split()[-1] for call in calls] == ["bwrap", "uid"]
-    assert results["score"] == 1 and results["extra_data"]["isolation"] == "uid"
-    assert "grading with --isolation uid" in completed.stdout
+def test_collect_submission_takes_the_shallowest_copy_of_each_gradable_file(tmp_path):
+    submission, into = tmp_path / "submission", tmp_path / "into"
+    into.mkdir()
+    _touch(submission / "repo" / "hw" / "fashion_mnist.py", "# deeper copy: ignored\n")
+    _touch(submission / "repo" / "fashion_mnist.py", "# shallowest copy: graded\n", mtime=1_000_000)
+    _touch(submission / "repo" / "hw" / "fashion_mnist.ipynb", "{}\n")
+    _touch(submission / "repo" / "cnn.py", "# not this package's assignment\n")
+    _touch(submission / "__MACOSX" / "repo" / "fashion_mnist.py", "# archive debris\n")
+    _touch(submission / "notes.txt", "not code\n")
+    (submission / "fashion_mnist.ipynb").symlink_to(submission / "repo" / "hw" / "fashion_mnist.ipynb")  # a link
+    lines = collect_submission(submission, into, ("fashion_mnist",))
+    assert sorted(p.name for p in into.iterdir()) == ["fashion_mnist.ipynb", "fashion_mnist.py"]
+    assert (into / "fashion_mnist.py").read_text(encoding="utf-8") == "# shallowest copy: graded\n"
+    assert (into / "fashion_mnist.py").stat().st_mtime == 1_000_000  # the newer-of-.py-and-.ipynb rule still holds
+    assert not (into / "fashion_mnist.ipynb").is_symlink()
+    assert lines == ["collected repo/fashion_mnist.py", "collected repo/hw/fashion_mnist.ipynb",
+                     "ignored repo/hw/fashion_mnist.py: fashion_mnist.py was already taken from a shallower folder"]
+
+
+def test_the_collected_folder_is_removed_afterwards(tmp_path):
+    _touch(tmp_path / "submission" / "gap.py")
+    with collected(tmp_path / "submission", ("gap",)) as folder:
+        assert [p.name for p in folder.iterdir()] == ["gap.py"]
+    assert not folder.exists()
+    assert collect_submission(tmp_path / "missing", tmp_path, ("gap",)) == [f"no submission folder at {tmp_path / 'missing'}"]
+
+
+def test_gradescope_run_takes_its_settings_from_the_packed_course_toml(tmp_path):
+    tree = _autograder_tree(tmp_path, {})
+    (tree / "source" / "course.toml").write_text("[course]\nseed = 7\n[limits]\nstep_timeout = 2\n", encoding="utf-8")
+    settings = run_settings(tree, "fashion_mnist", environ={"TF2_KIT_MEMORY_MB": "2048"})
+    assert (settings.seed, settings.step_timeout, settings.memory_mb) == (7, 2.0, 2048)
+    assert settings.assignments == ("fashion_mnist",)
+    assert settings.origin("seed") == str(tree / "source" / "course.toml")
+    assert settings.origin("memory_mb") == "TF2_KIT_MEMORY_MB"
+    assert settings.origin("assignments") == "run_autograder --assignment"
+    assert run_settings(tree, None, environ={}).assignments == graders.ASSIGNMENT_IDS
+
+
+def test_gradescope_falls_back_to_uid_isolation_only_when_bubblewrap_cannot_sandbox(monkeypatch, capsys):
+    def refuse(self):
+        raise isolation.IsolationUnavailable("user namespaces are blocked here")
+
+    assert strongest_isolation(Settings()) == Settings()  # (this machine's bubblewrap works, or this test fails)
+    monkeypatch.setattr(isolation.Isolation, "verify", refuse)
+    fallback = strongest_isolation(Settings())
+    assert fallback.isolation == "uid" and fallback.origin("isolation").startswith("Gradescope")
+    assert "grading with --isolation uid (an unprivileged user)" in capsys.readouterr().out
+    chosen = Settings().overridden("TF2_KIT_ISOLATION", isolation="none")
+    assert strongest_isolation(chosen) is chosen  # a level asked for by name is kept
+
+
+@pytest.mark.slow
+def test_run_autograder_applies_the_packed_course_limits(tmp_path):
+    tree = _autograder_tree(tmp_path, {"fashion_mnist.py": "class Stuck:\n    while True:\n        pass\n"})
+    (tree / "source" / "course.toml").write_text('[course]\nlanguage = "en"\n[limits]\nstep_timeout = 2\n',
+                                                 encoding="utf-8")
+    completed, results = _run_autograder(tree)
+    assert completed.returncode == 0, completed.stderr
+    assert {test["extra_data"]["outcome"] for test in results["tests"]} == {"timeout"}
+    assert "did not finish within 2 s" in results["tests"][0]["output"]  # the course's 2 s, not the default 60 s
+    assert "collected fashion_mnist.py" in completed.stdout
 
 
 def test_a_crash_of_the_grading_command_still_leaves_a_zero_result(tmp_path):

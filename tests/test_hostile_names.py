@@ -16,6 +16,7 @@ import pytest
 from autograder import graders
 from autograder.classroom import grade_all as batch
 from autograder.classroom.grade_all import BatchOptions, discover, grade_all, student_id_problem, survey, write_grades_csv
+from autograder.host import child
 from autograder.host.context import GradingContext
 from autograder.host.grading import (MAX_SUBMISSION_BYTES, SubmissionRefused, find_submission_file,
                                 grade_submission)
@@ -115,7 +116,7 @@ def test_grade_all_grades_the_rest_and_reports_what_it_refused(tmp_path, monkeyp
     student_folder(classroom, "line\nbreak")
     (classroom / "borrowed").symlink_to(ROOT / "solutions", target_is_directory=True)
     # No TensorFlow here: every grader "dies", which records a zero for the student.
-    monkeypatch.setattr(batch, "_grade_command", lambda *args: [sys.executable, "-c", "raise SystemExit(3)"])
+    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
     report = grade_all(classroom, tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1))
     assert [s.student for s in report.summaries] == ["=1+2"]
     assert sorted(r.name for r in report.rejected) == ["borrowed", "line\nbreak"]

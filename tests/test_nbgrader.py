@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import graders
+from autograder import graders, kernel
 from autograder.course.notebooks import check_cell_id
 from conftest import ROOT, run_cli
 
@@ -138,3 +138,50 @@ def test_feedback_shows_results_but_no_hidden_test_code(graded):
         assert "hidden check" in page
     wrong = (graded["dir"] / "feedback" / "wrong-student" / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
     assert "101,770" in wrong or "101770" in wrong  # the kit's message about the parameter count
+
+
+# --- the course's settings reach nbgrader's grading -----------------------------------------------
+COURSE_TOML = ('[course]\nlanguage = "en"\nseed = 7\n[limits]\nstep_timeout = 2\nsubmission_timeout = 100\n'
+               "[points.fashion_mnist]\ndense_layers = 4\n")
+
+
+@pytest.fixture
+def configured_course(tmp_path):
+    config = tmp_path / "my-course.toml"
+    config.write_text(COURSE_TOML, encoding="utf-8")
+    course_dir = tmp_path / "course"
+    made = run_cli("nbgrader-course", str(course_dir), "--root", str(ROOT), "--config", str(config),
+                   "--assignment", ASSIGNMENT)
+    assert made.returncode == 0, made.stderr
+    return course_dir
+
+
+def test_the_course_folder_hands_its_course_toml_to_the_test_cells(configured_course):
+    assert (configured_course / "course.toml").read_text(encoding="utf-8") == COURSE_TOML
+    loader = ("import json, os, runpy, sys\nfrom traitlets.config import Config\nconfig = Config()\n"
+              "runpy.run_path(sys.argv[1], init_globals={'get_config': lambda: config})\n"
+              "print(json.dumps([os.environ['TF2_KIT_CONFIG'], config.Execute.timeout]))\n")
+    env = {k: v for k, v in os.environ.items() if k != "TF2_KIT_CONFIG"}
+    loaded = subprocess.run([sys.executable, "-c", loader, str(configured_course / "nbgrader_config.py")],
+                            capture_output=True, text=True, env=env, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    named, timeout = json.loads(loaded.stdout)
+    assert Path(named) == configured_course / "course.toml"
+    assert timeout == 100 + 60  # the course's submission_timeout, and a minute to report it
+    notebook = nbformat.read(configured_course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    points = {cell.metadata["nbgrader"]["grade_id"]: cell.metadata["nbgrader"].get("points")
+              for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")}
+    assert points[check_cell_id(ASSIGNMENT, "dense_layers")] == 4
+
+
+def test_the_test_cells_grade_with_the_course_toml_that_nbgrader_names(configured_course, monkeypatch):
+    """check_score's grading (a child process, as grade-all's) applies the course's limits, seed and points."""
+    monkeypatch.setenv("TF2_KIT_CONFIG", str(configured_course / "course.toml"))  # what nbgrader_config.py sets
+    end, settings = kernel._grade_cells(ASSIGNMENT, ["class Stuck:\n    while True:\n        pass\n"])
+    applied = end.record["settings"]
+    assert (applied["seed"], applied["step_timeout"], applied["points"]) == (7, 2.0, {ASSIGNMENT: {"dense_layers": 4.0}})
+    tests = kernel._as_tests(end, settings)["tests"]
+    assert {t["extra_data"]["outcome"] for t in tests} == {"timeout"}
+    assert "did not finish within 2 s" in tests[0]["output"]
+    configured = graders.load_configured(ASSIGNMENT, {ASSIGNMENT: {"dense_layers": 4}}).max_score
+    assert sum(t["max_score"] for t in tests) == configured != graders.load(ASSIGNMENT).max_score

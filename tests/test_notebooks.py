@@ -15,6 +15,7 @@ from autograder.course.notebooks import SETUP_UNAVAILABLE, check_cell_id, setup_
 from autograder.core.outcomes import Outcome
 from autograder.course.release import kit_requirement_of, release
 from autograder.host.runner import Limits
+from autograder.student import public_tests
 from conftest import ROOT
 from corpus import BASES, MISTAKES
 
@@ -27,17 +28,19 @@ def load(path):
 
 
 def build(assignment_id, text=None):
+    """nbgrader's source notebook, made as release and nbgrader-course make it (it is not kept)."""
     source = ROOT / "source" / assignment_id / f"{assignment_id}.py"
-    tests = source.with_name(f"test_{assignment_id}.py").read_text(encoding="utf-8")
+    tests = public_tests.read(assignment_id)
     return source_notebook(graders.load(assignment_id), text or source.read_text(encoding="utf-8"), tests)
 
 
 @pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
 def test_every_notebook_is_valid_nbformat_4(assignment_id):
-    paths = [ROOT / "source" / assignment_id / f"{assignment_id}.ipynb"]
-    paths += [ROOT / folder / f"{assignment_id}.ipynb" for folder in NOTEBOOK_FOLDERS]
-    for path in paths:
-        notebook = load(path)
+    notebooks = {"source notebook": nbformat.reads(nbformat.writes(build(assignment_id)), as_version=4)}
+    for folder in NOTEBOOK_FOLDERS:
+        path = ROOT / folder / f"{assignment_id}.ipynb"
+        notebooks[path] = load(path)
+    for path, notebook in notebooks.items():
         nbformat.validate(notebook)
         assert notebook.nbformat == 4 and notebook.nbformat_minor >= 5, path
         ids = [cell.id for cell in notebook.cells]
@@ -47,7 +50,7 @@ def test_every_notebook_is_valid_nbformat_4(assignment_id):
 @pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
 def test_source_notebook_has_one_test_cell_per_check_with_its_points(assignment_id):
     assignment = graders.load(assignment_id)
-    notebook = load(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb")
+    notebook = build(assignment_id)
     tests = {cell.id: cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")}
     assert len(tests) == len(assignment.checks)
     for check in assignment.checks:
@@ -71,7 +74,7 @@ def test_student_notebooks_hold_no_hidden_test_or_solution(assignment_id):
     assert "HIDDEN TESTS" not in text and "check_score" not in text and "SOLUTION" not in text
     for check in assignment.checks:
         assert f'"{check.id}"' not in text
-    source = load(ROOT / "source" / assignment_id / f"{assignment_id}.ipynb")
+    source = build(assignment_id)
     for original, released in zip(source.cells, notebook.cells):
         if not original.metadata.get("nbgrader", {}).get("solution"):
             continue
@@ -163,13 +166,12 @@ def test_without_the_kit_every_kit_cell_of_the_student_notebook_says_so_in_one_l
 
 def test_the_courses_kit_requirement_is_what_the_released_notebooks_install(tmp_path):
     wheel = "https://example.org/course/tf2_exercise_kit-0.1.0-py3-none-any.whl"
-    shutil.copytree(ROOT / "source" / "gap", tmp_path / "source" / "gap",
-                    ignore=shutil.ignore_patterns("*.ipynb", "__pycache__"))
+    shutil.copytree(ROOT / "source" / "gap", tmp_path / "source" / "gap", ignore=shutil.ignore_patterns("__pycache__"))
     (tmp_path / "course.toml").write_text(f'[course]\nkit_requirement = "{wheel}"\n', encoding="utf-8")
     assert kit_requirement_of(tmp_path) == wheel
     release(tmp_path)
-    for path in (tmp_path / "exercises" / "gap.ipynb", tmp_path / "solutions" / "gap.ipynb",
-                 tmp_path / "source" / "gap" / "gap.ipynb"):
+    assert sorted(p.name for p in (tmp_path / "source" / "gap").iterdir()) == ["equivalent_mutants.toml", "gap.py"]
+    for path in (tmp_path / "exercises" / "gap.ipynb", tmp_path / "solutions" / "gap.ipynb"):
         first = load(path).cells[0]
         assert first.id == "setup" and first.source == setup_source(wheel), path
         assert f'requirement = "{wheel}"' in first.source

@@ -29,8 +29,10 @@ from conftest import ROOT, run_cli
 VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(encoding="utf-8"), re.M).group(1)
 WHEEL_NAME = f"tf2_exercise_kit_student-{VERSION}-py3-none-any.whl"
 DIST_INFO = f"tf2_exercise_kit_student-{VERSION}.dist-info"
-ALLOWED = {"autograder/__init__.py", "autograder/kernel.py", "autograder/student/public_tests.py", "autograder/student/datasets.py",
-           *(f"autograder/student/selfcheck/{p.name}" for p in (ROOT / "autograder" / "selfcheck").glob("*.py"))}
+ALLOWED = {"autograder/__init__.py", "autograder/kernel.py", "autograder/student/__init__.py",
+           "autograder/student/public_tests.py", "autograder/student/selfcheck_support.py",
+           "autograder/student/datasets.py",
+           *(f"autograder/student/selfcheck/test_{assignment_id}.py" for assignment_id in graders.ASSIGNMENT_IDS)}
 INSTRUCTOR_PARTS = ("graders", "runner", "sandbox", "batch", "report", "gradescope", "grading", "isolation",
                     "feedback", "records", "release", "cli", "__main__")
 
@@ -166,8 +168,12 @@ def test_the_wheels_modules_import_the_instructors_only_where_guarded(contents):
                 guarded_imports.append(outside)
             if "graders" in line:
                 assert number in guarded, (name, number, line)
-    assert guarded_imports == [["autograder.host.isolation"]]  # kernel's sandbox choice, for the full kit's grading
-    assert set(kernel.INSTRUCTOR_IMPORTS) == {"autograder.graders", "autograder.host.isolation"}
+    # kernel's grading with the full kit: its settings, sandbox choice, grading child and the student's view
+    assert guarded_imports == [["autograder.course.config"], ["autograder.host.isolation"], ["autograder.host.child"],
+                               ["autograder.publish.results_json"]]
+    assert set(kernel.INSTRUCTOR_IMPORTS) == {"autograder.graders", "autograder.course.config",
+                                              "autograder.host.isolation", "autograder.host.child",
+                                              "autograder.publish.results_json"}
 
 
 def _tree(root: Path, files: dict[str, str]) -> list[str]:
@@ -226,7 +232,7 @@ import contextlib, importlib.util, io, json, sys
 sys.path[:0] = [{str(unpacked)!r}, {site_packages!r}]
 import autograder.kernel, autograder.student.datasets
 assert importlib.util.find_spec("autograder.graders") is None
-assert importlib.util.find_spec("autograder.host.runner") is None
+assert importlib.util.find_spec("autograder.host") is None  # no runner, no sandbox: the whole host side
 assert autograder.kernel.__file__.startswith({str(unpacked)!r}), autograder.kernel.__file__
 assert autograder.student.datasets.synthetic_fashion_mnist(3, seed=0).images.shape == (3, 28, 28, 1)
 namespace = {{"__name__": "solution"}}

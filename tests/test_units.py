@@ -6,16 +6,12 @@ from keras import layers
 
 from autograder.host import modelspec
 from autograder.core.outcomes import Outcome, ProbeStatus, judge
-from autograder.core.spec import Assignment, CheckFailed
+from autograder.core.spec import Assignment, CheckFailed, ProbeSet
 
 
 def _assignment(verify):
     assignment = Assignment("demo", "Demo", ("f",))
-
-    @assignment.probe(uses="f")
-    def run_f(student, inputs, ctx):
-        return {}
-
+    assignment.probe("run_f", uses="f")
     assignment.check("run_f", points=2, title="f works", hint="Fix f.")(verify)
     return assignment
 
@@ -53,7 +49,14 @@ def test_a_bug_in_check_code_is_a_grader_fault_not_student_feedback():
 def test_declarations_are_validated():
     assignment = Assignment("demo", "Demo", ("f",))
     with pytest.raises(ValueError, match="Received"):
-        assignment.probe(uses="g")
+        assignment.probe("run_g", uses="g")
+    assignment.probe("run_f", uses="f")
+    with pytest.raises(ValueError, match="duplicate probe name"):
+        assignment.probe("run_f", uses="f")
+    probes = ProbeSet()
+    probes.add("run_f", lambda student, inputs, ctx: {})
+    with pytest.raises(ValueError, match="duplicate probe name"):
+        probes.add("run_f", lambda student, inputs, ctx: {})
     with pytest.raises(ValueError, match="undeclared probe"):
         assignment.check("nope", points=1, title="t")
 

@@ -52,10 +52,10 @@ def fingerprint(assignment: str, solution: str) -> str:
     how mutants are made and graded (not how they are reported: a report change keeps the journal)."""
     digest = hashlib.sha256(solution.encode("utf-8"))
     graders, audit = PACKAGE / "graders", PACKAGE / "audit"
-    for path in sorted([graders / f"{assignment}.py", *graders.glob("_*.py"),
+    for path in sorted([*(graders / assignment).glob("*.py"), *(graders / "common").glob("*.py"),
                         audit / "mutants.py", audit / "operators.py", audit / "run.py",
-                        PACKAGE / "artifacts.py", PACKAGE / "runner.py", PACKAGE / "sandbox.py"]):
-        digest.update(path.name.encode())
+                        *(PACKAGE / "host").glob("*.py"), *(PACKAGE / "worker").glob("*.py")]):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

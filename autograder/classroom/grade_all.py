@@ -1,8 +1,9 @@
 """Grade a whole class: one submission per student, graded in parallel, results kept as they come.
 
-Each submission is graded by its own ``python -m autograder grade`` process (which runs the
-student's code in its own sandbox workers), so a submission that hangs, hogs memory or
-crashes the grader costs that submission alone. Results are written the moment a
+Each submission is graded by its own grading process (:func:`autograder.host.child.grade_in_child`,
+which runs the student's code in its own sandbox workers) with the course's resolved settings,
+so a submission that hangs, hogs memory or crashes the grader costs that submission alone.
+Results are written the moment a
 submission finishes (``OUT/<student>/results.json``, atomically), ``grades.csv`` is
 rewritten from them after every submission, and ``--resume`` skips what is done, so an
 interrupted run loses nothing already graded. A submission whose grading produced no
@@ -13,8 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,30 +24,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-import psutil
-
 from autograder import graders
-from autograder.host.grading import SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult
+from autograder.core.settings import Settings
+from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, grade_in_child
+from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult, applied_settings,
+                                     assignment_ids, grading_context, sandbox_limits)
 from autograder.core.i18n import Text, literal, tr
-from autograder.host.isolation import DEFAULT_LEVEL, LEVELS
+from autograder.host.isolation import LEVELS
 from autograder.core.outcomes import ProbeStatus, not_run
 from autograder.publish.feedback import feedback_html, feedback_markdown
-from autograder.core.i18n import check_language
 from autograder.publish.records import read_record, write_record
 from autograder.core.files import atomic_path, write_text_atomically
-from autograder.publish.report import write_gradescope
+from autograder.publish.results_json import write_gradescope
 from autograder.publish.summary import GradedStudent, summary_html
-from autograder.host.runner import kill_group, resident_mb
 
 RESULTS_FILE = "results.json"   # written last: a student with this file is done (--resume)
-RECORD_FILE = "record.json"
 FEEDBACK_HTML, FEEDBACK_MD = "feedback.html", "feedback.md"
 GRADES_FILE = "grades.csv"
 SUMMARY_FILE = "summary.html"
-POLL_SECONDS = 0.2
-# The grading process itself (TensorFlow, the training runs of accuracy checks) needs this much on
-# top of the student's worker; the whole tree is stopped beyond memory_mb + GRADER_ALLOWANCE_MB.
-GRADER_ALLOWANCE_MB = 4096
+LOG_FILE = "grading.log"
 MAX_ID_CHARS = 128
 # Student ids become folder names, CSV cells and lines of output: no separators, nothing that breaks a line
 # (str.splitlines breaks on more than \n) or reorders what a terminal shows (bidirectional overrides).
@@ -59,31 +53,9 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
-@dataclass(frozen=True)
-class BatchOptions:
-    assignments: tuple[str, ...] = graders.ASSIGNMENT_IDS
-    workers: int = max(1, os.cpu_count() or 1)
-    submission_timeout: float = 900.0   # wall clock for one student's whole submission
-    step_timeout: float = 60.0          # one step of student code (passed on to `grade --timeout`)
-    memory_mb: int = 4096               # one sandbox worker running the student's code
-    seed: int = 0
-    data: str = "synthetic"
-    data_dir: str | None = None
-    config: Path | None = None          # course.toml handed to each `grade` (points and thresholds)
-    points: dict = field(default_factory=dict)
-    thresholds: dict = field(default_factory=dict)
-    language: str = "en"                # feedback, results.json and summary
-    reveal_hidden: bool = False
-    course_name: str = ""
-    isolation: str = DEFAULT_LEVEL      # passed on to `grade --isolation`
-
-    def __post_init__(self):
-        check_language(self.language)
-        for name in ("workers", "submission_timeout", "step_timeout", "memory_mb"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive. Received: {getattr(self, name)!r}")
-        for assignment_id in self.assignments:
-            graders.load(assignment_id)  # validates the id
+# grade-all's options are the resolved settings (autograder.course.config.resolve_settings): the same for every
+# student's grading process as for `grade`, Gradescope and nbgrader. The old name stays for its callers.
+BatchOptions = Settings
 
 
 @dataclass(frozen=True)
@@ -174,89 +146,65 @@ def is_done(out: Path, student: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- one submission
-def _grade_command(student: Student, options: BatchOptions, workdir: Path, results: Path) -> list[str]:
-    """``python -m autograder grade`` for this student; a lone file is graded as the one assignment."""
-    target = student.path
-    command = [sys.executable, "-P", "-m", "autograder", "grade"]  # -P: nothing of the cwd on sys.path
-    if student.path.is_file():
-        if len(options.assignments) != 1:
-            raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
-                             f"(--assignment). Received: {list(options.assignments)}")
-        target = workdir / f"{options.assignments[0]}{student.path.suffix}"
-        target.write_bytes(student.path.read_bytes())
-    if len(options.assignments) == 1:
-        command += ["--assignment", options.assignments[0]]
-    command += [str(target), "--record", str(results), "--timeout", str(options.step_timeout),
-                "--memory-mb", str(options.memory_mb), "--seed", str(options.seed), "--data", options.data,
-                "--threads", "1", "--isolation", options.isolation]
-    if options.data_dir:
-        command += ["--data-dir", options.data_dir]
-    if options.config:
-        command += ["--config", str(options.config)]
-    return command
+def _submission_target(student: Student, options: Settings, workdir: Path) -> Path:
+    """What the student's grading process grades: their folder, or a lone file copied under the name of the
+    one assignment (which it is graded as)."""
+    if not student.path.is_file():
+        return student.path
+    chosen = assignment_ids(options)
+    if len(chosen) != 1:
+        raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
+                         f"(--assignment). Received: {list(chosen)}")
+    target = workdir / f"{chosen[0]}{student.path.suffix}"
+    target.write_bytes(student.path.read_bytes())
+    return target
 
 
-def failed_result(student: str, options: BatchOptions, state: str, message: Text) -> SubmissionResult:
+def failed_result(student: str, options: Settings, state: str, message: Text) -> SubmissionResult:
     """Every check of every assignment at zero, with the reason: how a lost submission is recorded."""
-    result = SubmissionResult(student, isolation=options.isolation)
+    result = SubmissionResult(student, isolation=options.isolation,
+                              settings=applied_settings(options, grading_context(options), sandbox_limits(options)))
     status = ProbeStatus(state, message)
-    for assignment_id in options.assignments:
+    for assignment_id in assignment_ids(options):
         assignment = graders.load_configured(assignment_id, options.points, options.thresholds)
         checks = [not_run(assignment.id, check, status) for check in assignment.checks]
         result.assignments.append(AssignmentResult(assignment.id, assignment.title, None, checks, 0.0))
     return result
 
 
-def grade_one(student: Student, options: BatchOptions, out: Path, stop: threading.Event) -> SubmissionSummary:
+def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event) -> SubmissionSummary:
     """Grade one student in a child process within the time and memory limits; write their outputs."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
-    started, peak = time.monotonic(), 0.0
+    started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ag-batch-") as workdir:
-        partial = Path(workdir) / RECORD_FILE  # complete only when the grader finished
         try:
-            command = _grade_command(student, options, Path(workdir), partial)
+            target = _submission_target(student, options, Path(workdir))
         except ValueError as exc:
-            return _record(student, options, folder, "failed", literal(str(exc)), started, peak)
-        with open(folder / "grading.log", "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                       env={**os.environ, "COLUMNS": "160"})
-            watched, state = psutil.Process(process.pid), None
-            while process.poll() is None:
-                peak = max(peak, resident_mb(watched))
-                if stop.is_set():
-                    state = "interrupted"
-                elif time.monotonic() - started > options.submission_timeout:
-                    state = "timeout"
-                elif peak > options.memory_mb + GRADER_ALLOWANCE_MB:
-                    state = "memory"
-                if state:
-                    kill_group(process)
-                    break
-                time.sleep(POLL_SECONDS)
-            else:
-                kill_group(process)  # whatever the grader left behind
-        if state == "interrupted":
-            raise KeyboardInterrupt
-        if state == "timeout":
-            return _record(student, options, folder, "timeout",
-                           tr("Grading this submission took longer than {limit:g} s and was stopped.",
-                              limit=options.submission_timeout), started, peak)
-        if state == "memory":
-            return _record(student, options, folder, "memory",
-                           tr("Grading this submission used more than {limit} MiB of memory and was stopped.",
-                              limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, peak)
-        if not partial.is_file():
-            return _record(student, options, folder, "failed",
-                           tr("The grader ended without a result (exit code {code}); see {log}.",
-                              code=process.returncode, log=f"{student.id}/grading.log"), started, peak)
-        result, _ = read_record(partial)
-    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, time.monotonic() - started, peak)
+            return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
+        end = grade_in_child(target, options, threads=1, workdir=Path(workdir), log=folder / LOG_FILE, stop=stop)
+    if end.stopped == "interrupted":
+        raise KeyboardInterrupt
+    if end.stopped == "timeout":
+        return _record(student, options, folder, "timeout",
+                       tr("Grading this submission took longer than {limit:g} s and was stopped.",
+                          limit=options.submission_timeout), started, end.peak_mb)
+    if end.stopped == "memory":
+        return _record(student, options, folder, "memory",
+                       tr("Grading this submission used more than {limit} MiB of memory and was stopped.",
+                          limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, end.peak_mb)
+    if end.record is None:
+        return _record(student, options, folder, "failed",
+                       tr("The grader ended without a result (exit code {code}); see {log}.",
+                          code=end.returncode, log=f"{student.id}/{LOG_FILE}"), started, end.peak_mb)
+    result = end.result
+    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, time.monotonic() - started,
+                                end.peak_mb)
     write_outputs(folder, student.id, result, summary, options)
     return summary
 
 
-def _record(student: Student, options: BatchOptions, folder: Path, status: str, message: Text,
+def _record(student: Student, options: Settings, folder: Path, status: str, message: Text,
             started: float, peak: float) -> SubmissionSummary:
     state = "timeout" if status == "timeout" else "error"
     result = failed_result(student.id, options, state, message)
@@ -267,18 +215,18 @@ def _record(student: Student, options: BatchOptions, folder: Path, status: str, 
 
 
 def write_outputs(folder: Path, student: str, result: SubmissionResult, summary: SubmissionSummary,
-                  options: BatchOptions) -> None:
+                  options: Settings) -> None:
     """The student's record, feedback pages and (last, marking them done) Gradescope results.json."""
     write_record(result, folder / RECORD_FILE,
                  batch={"status": summary.status, "seconds": round(summary.seconds, 3), "peak_mb": round(summary.peak_mb)})
-    page = {"student": student, "course": options.course_name, "language": options.language,
+    page = {"student": student, "course": options.name, "language": options.language,
             "reveal_hidden": options.reveal_hidden}
     write_text_atomically(folder / FEEDBACK_HTML, feedback_html(result, **page))
     write_text_atomically(folder / FEEDBACK_MD, feedback_markdown(result, **page))
     write_gradescope(result, folder / RESULTS_FILE, language=options.language, reveal_hidden=options.reveal_hidden)
 
 
-def write_summary(out: Path, options: BatchOptions) -> Path:
+def write_summary(out: Path, options: Settings) -> Path:
     """``summary.html`` from every student's record under ``out`` (earlier runs included)."""
     students = []
     for path in sorted(out.glob(f"*/{RECORD_FILE}")):
@@ -287,7 +235,7 @@ def write_summary(out: Path, options: BatchOptions) -> Path:
         students.append(GradedStudent(path.parent.name, result, batch.get("status", "graded"),
                                       float(batch.get("seconds", result.seconds)), float(batch.get("peak_mb", 0))))
     path = out / SUMMARY_FILE
-    write_text_atomically(path, summary_html(students, course=options.course_name, language=options.language))
+    write_text_atomically(path, summary_html(students, course=options.name, language=options.language))
     return path
 
 
@@ -362,7 +310,7 @@ class BatchReport:
     seconds: float = 0.0
 
 
-def grade_all(submissions: Path, out: Path, options: BatchOptions, *, resume: bool = False,
+def grade_all(submissions: Path, out: Path, options: Settings, *, resume: bool = False,
               progress=None) -> BatchReport:
     """Grade every student in ``submissions`` into ``out``; ``progress(event, outcome_or_student)`` is told as it goes."""
     out = Path(out)
@@ -373,12 +321,12 @@ def grade_all(submissions: Path, out: Path, options: BatchOptions, *, resume: bo
     report.skipped = [s.id for s in students if s not in todo]
     stop = threading.Event()
     notify = progress or (lambda event, item: None)
-    with ThreadPoolExecutor(max_workers=options.workers) as pool:
+    with ThreadPoolExecutor(max_workers=options.worker_count) as pool:
         pending: dict[Future, Student] = {}
         queue = list(todo)
         try:
             while queue or pending:
-                while queue and len(pending) < options.workers:
+                while queue and len(pending) < options.worker_count:
                     student = queue.pop(0)
                     notify("start", student)
                     pending[pool.submit(grade_one, student, options, out, stop)] = student
@@ -387,14 +335,14 @@ def grade_all(submissions: Path, out: Path, options: BatchOptions, *, resume: bo
                     pending.pop(future)
                     outcome = future.result()
                     report.summaries.append(outcome)
-                    write_grades_csv(out, options.assignments)
+                    write_grades_csv(out, assignment_ids(options))
                     notify("done", outcome)
         except KeyboardInterrupt:
             report.interrupted = True
             stop.set()  # each running grade_one kills its process group and raises
             for future in pending:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
-            write_grades_csv(out, options.assignments)
+            write_grades_csv(out, assignment_ids(options))
     write_summary(out, options)
     report.seconds = time.monotonic() - started
     return report

@@ -45,10 +45,29 @@ class StudentError(Exception):
 
 @dataclass(frozen=True)
 class Probe:
+    """A probe as the grading process declares it: which student names it calls and the inputs it is given.
+
+    Its code (``fn(student, inputs, ctx) -> dict``) lives in the assignment's ``probes.py`` and runs
+    only inside the sandbox worker, which finds it by name in that module's :class:`ProbeSet`.
+    """
+
     name: str
     uses: tuple[str, ...]
-    run: Callable[..., dict[str, Any]]
     make_inputs: Callable[[int], dict[str, Any]] | None = None
+
+
+class ProbeSet(dict):
+    """The probe functions of one assignment by name: what the sandbox worker runs (``graders/<id>/probes.py``)."""
+
+    def register(self, fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        """Decorator: add ``fn`` under its own name."""
+        self.add(fn.__name__, fn)
+        return fn
+
+    def add(self, name: str, fn: Callable[..., dict[str, Any]]) -> None:
+        if name in self:
+            raise ValueError(f"duplicate probe name. Received: {name!r}")
+        self[name] = fn
 
 
 @dataclass(frozen=True)
@@ -93,21 +112,15 @@ class Assignment:
     probes: dict[str, Probe] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
 
-    def probe(self, *, uses: tuple[str, ...] | str, inputs: Callable[[int], dict] | None = None,
-              name: str | None = None):
+    def probe(self, name: str, *, uses: tuple[str, ...] | str, inputs: Callable[[int], dict] | None = None) -> None:
+        """Declare the probe ``name`` (its code is in the assignment's ``probes.py``) and what it may call."""
         uses_tuple = (uses,) if isinstance(uses, str) else tuple(uses)
         unknown = set(uses_tuple) - set(self.student_names)
         if unknown:
             raise ValueError(f"probe uses names outside the contract. Received: {sorted(unknown)}")
-
-        def register(fn):
-            probe_name = name or fn.__name__
-            if probe_name in self.probes:
-                raise ValueError(f"duplicate probe name. Received: {probe_name!r}")
-            self.probes[probe_name] = Probe(probe_name, uses_tuple, fn, inputs)
-            return fn
-
-        return register
+        if name in self.probes:
+            raise ValueError(f"duplicate probe name. Received: {name!r}")
+        self.probes[name] = Probe(name, uses_tuple, inputs)
 
     def check(self, probe: str, *, points: float, title: Text, hint: Text | str = "", hidden: bool = False,
               id: str | None = None, threshold: float | None = None):  # noqa: A002 - "id" is the public name

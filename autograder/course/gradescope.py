@@ -3,23 +3,34 @@
 Gradescope unzips the archive into ``/autograder/source``, runs ``setup.sh`` once while building
 its image, then, for each submission, copies the student's files into ``/autograder/submission``
 and runs ``/autograder/run_autograder``, which must leave ``/autograder/results/results.json``.
-Ours grades with ``python -m autograder grade`` (so Gradescope gets exactly the kit's
-``results.json``) and fails closed: whatever goes wrong, a results.json scoring 0 says why.
+Ours calls the kit once, through one fixed entry, ``python -m autograder gradescope-run``: it
+collects the submission's files, resolves the settings like every other route (the course.toml
+packed beside the script, then the environment), grades (so Gradescope gets exactly the kit's
+``results.json``), and the script fails closed: whatever goes wrong, a results.json scoring 0
+says why.
 """
 from __future__ import annotations
 
-import shlex
+import contextlib
+import os
+import shutil
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from autograder import graders
 from autograder.core.files import atomic_path
-from autograder.course.config import load_config
-from autograder.host.grading import CourseSettings
+from autograder.core.settings import Settings
+from autograder.course.config import resolve_settings
+from autograder.host.grading import SUBMISSION_SUFFIXES, assignment_ids
 
 KIT_FILES = ("pyproject.toml", "README.md")
 KIT_PACKAGE = "autograder"
 COURSE_CONFIG = "course.toml"
+GRADESCOPE_ROOT = "/autograder"
+SOURCE_DIR, SUBMISSION_DIR, RESULTS = "source", "submission", "results/results.json"  # under Gradescope's root
+ARCHIVE_DEBRIS = "__MACOSX"  # macOS's zip leaves copies of every file in here
 SKIPPED_PARTS = {"__pycache__"}
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 # Fixed timestamps make the archive depend only on its content.
@@ -65,11 +76,7 @@ set -uo pipefail  # no -e: a failed grading run must still reach the fallback be
 
 AUTOGRADER_ROOT="${AUTOGRADER_ROOT:-/autograder}"
 PYTHON="${AUTOGRADER_PYTHON:-$AUTOGRADER_ROOT/venv/bin/python}"
-SOURCE="$AUTOGRADER_ROOT/source"
-SUBMISSION="$AUTOGRADER_ROOT/submission"
-RESULTS="$AUTOGRADER_ROOT/results/results.json"
-ASSIGNMENTS=(@ASSIGNMENTS@)
-GRADE_OPTIONS=(@GRADE_OPTIONS@)
+RESULTS="$AUTOGRADER_ROOT/@RESULTS@"
 MAX_SCORE=@MAX_SCORE@
 
 # $1 must be JSON-safe: callers pass fixed text and numbers only.
@@ -78,56 +85,15 @@ write_failure() {
         "$MAX_SCORE" "$1" > "$RESULTS"
 }
 
-# Students upload folders, zips and repositories: take <assignment>.py / .ipynb from any depth into
-# one flat folder, the shallowest copy of each name first (ties: path order), keeping file times so
-# that the grader's "newer of .py and .ipynb" rule still holds.
-collect_submission() {
-    local into="$1" depth path name id
-    local names=()
-    for id in "${ASSIGNMENTS[@]}"; do
-        names+=(-o -name "$id.py" -o -name "$id.ipynb")
-    done
-    [[ -d "$SUBMISSION" ]] || { echo "no submission folder at $SUBMISSION"; return 0; }
-    while IFS=$'\\t' read -r -d '' depth path; do
-        name="${path##*/}"
-        if [[ -e "$into/$name" ]]; then
-            echo "ignored ${path#"$SUBMISSION"/}: $name was already taken from a shallower folder"
-        else
-            cp -p -- "$path" "$into/$name" && echo "collected ${path#"$SUBMISSION"/}"
-        fi
-    done < <(find "$SUBMISSION" -name __MACOSX -prune -o -type f \\( "${names[@]:1}" \\) -printf '%d\\t%p\\0' \\
-             | sort -z -n)
-}
-
 mkdir -p "$(dirname "$RESULTS")"
 rm -f "$RESULTS"  # a stale file must never pass for this submission's result
 
-if ! work="$(mktemp -d)"; then
-    write_failure "Grading failed: the autograder could not create a working folder, so no points were recorded. This is not a judgement of your code; please tell your instructor."
-    exit 0
-fi
-trap 'rm -rf "$work"' EXIT
-mkdir "$work/submission"
-collect_submission "$work/submission"
-
-# Run from the source folder, where course.toml (when the package has one) sits: its points,
-# thresholds and language apply.
-cd "$SOURCE" 2>/dev/null || cd "$work"
-CONFIG_OPTIONS=()
-if [[ -f "$SOURCE/@COURSE_CONFIG@" ]]; then
-    CONFIG_OPTIONS=(--config "$SOURCE/@COURSE_CONFIG@")
-fi
-# The strongest isolation that works in this container: bubblewrap, else (exit status 4: no sandbox
-# here, e.g. user namespaces blocked) an unprivileged user. results.json records which one graded.
-"$PYTHON" -P -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}" "${CONFIG_OPTIONS[@]}" \
-    --isolation bwrap
+# One fixed entry: the kit collects <assignment>.py / .ipynb from the submission, reads the course.toml
+# packed in source/ (points, thresholds, limits, seed, data, language) and grades in the strongest
+# isolation this container allows; results.json records which one.
+cd "$AUTOGRADER_ROOT/@SOURCE@" 2>/dev/null || cd /
+"$PYTHON" -P -m autograder gradescope-run --root "$AUTOGRADER_ROOT"@ASSIGNMENT_OPTION@
 status=$?
-if [[ $status -eq 4 ]]; then
-    echo "bubblewrap cannot sandbox in this container; grading with --isolation uid (an unprivileged user)"
-    "$PYTHON" -P -m autograder grade "$work/submission" --json "$RESULTS" "${GRADE_OPTIONS[@]}" \
-        "${CONFIG_OPTIONS[@]}" --isolation uid
-    status=$?
-fi
 echo "grading exited with status $status"
 
 if [[ ! -s "$RESULTS" ]]; then
@@ -137,38 +103,110 @@ exit 0
 """
 
 
-def _package_assignments(assignments: list[str] | None) -> list[str]:
-    """The assignment ids a package grades, validated; all of them when ``assignments`` is None."""
+def _package_assignments(assignments: list[str] | None) -> list[str] | None:
+    """The assignment ids a package grades, validated; None (the course's assignments) when ``assignments`` is."""
     if assignments is None:
-        return list(graders.ASSIGNMENT_IDS)
+        return None
     chosen = list(dict.fromkeys(assignments))  # drop repeats, keep order
     for assignment_id in chosen:
         graders.load(assignment_id)  # raises ValueError naming the unknown id
     if len(chosen) not in (1, len(graders.ASSIGNMENT_IDS)):
-        # `grade` scores one assignment or all of them; a subset would count the rest as 0/max.
+        # A package is made for one assignment, or for the course.
         raise ValueError(f"a Gradescope package grades one assignment or all of them. Received: {chosen}")
-    return chosen
+    return None if len(chosen) > 1 else chosen
 
 
-def _grade_options(assignments: list[str]) -> list[str]:
-    return ["--assignment", assignments[0]] if len(assignments) == 1 else []
+def run_settings(root: Path, assignment: str | None, environ=None) -> Settings:
+    """The settings ``gradescope-run`` grades with: the chain, from the course.toml packed in ``root/source``
+    (when the package has one), and the package's one assignment (``--assignment``) when it has one."""
+    packed = Path(root) / SOURCE_DIR / COURSE_CONFIG
+    return resolve_settings(config=packed if packed.is_file() else None, environ=environ,
+                            command_line={"assignments": ("run_autograder --assignment",
+                                                          None if assignment is None else [assignment])})
 
 
-def run_autograder_script(assignments: list[str], settings: CourseSettings | None = None) -> str:
-    """``run_autograder`` for a package that grades ``assignments`` (with a course's points, if any)."""
-    settings = settings or CourseSettings()
+def run_autograder_script(assignments: list[str] | None, settings: Settings | None = None) -> str:
+    """``run_autograder`` for a package of ``assignments`` (one, or None: the course's), whose fallback
+    result scores 0 of the maximum ``settings`` (the packed course's; default: the defaults) give."""
+    settings = settings or resolve_settings(environ={})
+    graded = assignments or assignment_ids(settings)
     max_score = sum(graders.load_configured(assignment_id, settings.points, settings.thresholds).max_score
-                    for assignment_id in assignments)
+                    for assignment_id in graded)
     substitutions = {
-        "@ASSIGNMENTS@": shlex.join(assignments),
-        "@GRADE_OPTIONS@": shlex.join(_grade_options(assignments)),
+        "@RESULTS@": RESULTS,
+        "@SOURCE@": SOURCE_DIR,
+        "@ASSIGNMENT_OPTION@": f" --assignment {assignments[0]}" if assignments else "",
         "@MAX_SCORE@": f"{max_score:g}",
-        "@COURSE_CONFIG@": COURSE_CONFIG,
     }
     script = RUN_AUTOGRADER
     for placeholder, value in substitutions.items():
         script = script.replace(placeholder, value)
     return script
+
+
+# ------------------------------------------------------------------------------ on Gradescope
+def _candidates(submission: Path, names: set[str]) -> list[tuple[int, bytes, Path]]:
+    """Regular files (not links) called one of ``names`` at any depth, debris folders left out: (depth, path)."""
+    found = []
+    for folder, subfolders, files in os.walk(submission):
+        subfolders[:] = sorted(d for d in subfolders if d != ARCHIVE_DEBRIS)
+        for name in files:
+            path = Path(folder) / name
+            if name in names and path.is_file() and not path.is_symlink():
+                found.append((len(path.relative_to(submission).parts), os.fsencode(path), path))
+    return sorted(found)
+
+
+def collect_submission(submission: Path, into: Path, assignments: tuple[str, ...]) -> list[str]:
+    """Copy ``<assignment>.py`` / ``.ipynb`` from any depth of ``submission`` into the flat folder ``into``.
+
+    Students upload folders, zips and repositories: the shallowest copy of each name is taken (ties:
+    path order), keeping file times so that the grader's "newer of .py and .ipynb" rule still holds.
+    Returns one line per file taken or passed over, for the log.
+    """
+    if not Path(submission).is_dir():
+        return [f"no submission folder at {submission}"]
+    names = {f"{assignment_id}{suffix}" for assignment_id in assignments for suffix in SUBMISSION_SUFFIXES}
+    lines = []
+    for _, _, path in _candidates(Path(submission), names):
+        relative, target = path.relative_to(submission), Path(into) / path.name
+        if target.exists():
+            lines.append(f"ignored {relative}: {path.name} was already taken from a shallower folder")
+            continue
+        try:
+            shutil.copy2(path, target)
+        except OSError as error:
+            lines.append(f"could not collect {relative}: {error}")
+            continue
+        lines.append(f"collected {relative}")
+    return lines
+
+
+@contextlib.contextmanager
+def collected(submission: Path, assignments: tuple[str, ...]) -> Iterator[Path]:
+    """A temporary flat folder holding the submission's gradable files (see :func:`collect_submission`)."""
+    with tempfile.TemporaryDirectory(prefix="ag-gradescope-") as work:
+        into = Path(work) / SUBMISSION_DIR
+        into.mkdir()
+        for line in collect_submission(submission, into, assignments):
+            print(line, flush=True)
+        yield into
+
+
+def strongest_isolation(settings: Settings) -> Settings:
+    """``settings``, or where bubblewrap cannot sandbox in this container (user namespaces blocked), the same
+    with an unprivileged user instead (as root); results.json records the level that graded."""
+    from autograder.host.isolation import Isolation, IsolationUnavailable
+
+    if settings.isolation != "bwrap":
+        return settings
+    try:
+        Isolation("bwrap").verify()
+    except IsolationUnavailable:
+        print("bubblewrap cannot sandbox in this container; grading with --isolation uid (an unprivileged user)",
+              flush=True)
+        return settings.overridden("Gradescope: bubblewrap cannot sandbox here", isolation="uid")
+    return settings
 
 
 def kit_files(root: Path) -> list[Path]:
@@ -191,16 +229,17 @@ def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = REGULAR) 
 
 
 def build_package(out: Path, *, root: Path, assignments: list[str] | None = None) -> Path:
-    """Write the Gradescope autograder zip for ``assignments`` (default: all) at ``out``; return ``out``.
+    """Write the Gradescope autograder zip for ``assignments`` (one, or all; default: the course's) at ``out``.
 
     The kit's source comes from ``root`` (the project folder); ``root/course.toml`` is included
-    when it exists.
+    when it exists, and on Gradescope its settings apply (not those of this machine's environment).
+    Returns ``out``.
     """
     out, root = Path(out), Path(root)
     chosen = _package_assignments(assignments)
     files = kit_files(root)
     config = root / COURSE_CONFIG
-    settings = load_config(config).grading_settings() if config.is_file() else None  # invalid: error now
+    settings = resolve_settings(config=config if config.is_file() else None, environ={})  # invalid: error now
     # never leave a half-written archive under the requested name
     with atomic_path(out) as temporary, zipfile.ZipFile(temporary, "w") as archive:
         _add(archive, "setup.sh", SETUP_SH.encode(), EXECUTABLE)

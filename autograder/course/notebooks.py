@@ -1,10 +1,11 @@
 """Notebooks made from ``source/<id>/<id>.py``: nbgrader's source notebook, the student's, the solution.
 
-* The **source notebook** (``source/<id>/<id>.ipynb``) carries nbgrader's cell metadata:
-  instructions are read-only cells, each function to write is a solution cell, each
-  public self-check is a read-only cell, and each of the grader's checks is an
-  autograded test cell worth the check's points whose call into the kit sits inside
-  ``### BEGIN HIDDEN TESTS`` / ``### END HIDDEN TESTS``.
+* The **source notebook** carries nbgrader's cell metadata: instructions are read-only cells,
+  each function to write is a solution cell, each public self-check is a read-only cell, and
+  each of the grader's checks is an autograded test cell worth the check's points whose call
+  into the kit sits in a hidden-test region. It is made where it is needed and never kept
+  beside the source: ``python -m autograder nbgrader-course`` writes it into an nbgrader
+  course folder (:mod:`autograder.course.nbgrader`), ``release`` makes the two below from it.
 * The **student notebook** (``exercises/<id>.ipynb``) is what ``nbgrader generate_assignment``
   makes of it with the course configuration the kit writes (:mod:`autograder.course.nbgrader`):
   stubs for solutions, hidden tests removed, cells locked, outputs cleared, checksums
@@ -15,6 +16,10 @@
 Cell ids are derived from what a cell is (the function it defines, the check it runs,
 its place after the last definition), never drawn at random, so regenerating changes
 only the cells that changed and nbgrader's checksums stay meaningful.
+
+nbformat and jupytext take over a second to import, so they are imported where a notebook is
+made: ``release``, and through it ``course.toml``'s loader, import this module for
+:data:`KIT_REQUIREMENT`.
 """
 from __future__ import annotations
 
@@ -22,16 +27,19 @@ import copy
 import hashlib
 import json
 import re
+from typing import TYPE_CHECKING, Callable
 
-import jupytext
-import nbformat
-from nbformat import NotebookNode
-
-from autograder.course.release import (BEGIN_HIDDEN, BEGIN_SOLUTION, END_HIDDEN, END_SOLUTION, KIT_REQUIREMENT,
-                                STUB_MESSAGE)
+# CODE_STUB is also the stub of nbgrader's course configuration (course.nbgrader takes it from here).
+from autograder.course.markers import (BEGIN_HIDDEN, CODE_STUB, END_HIDDEN, SOLUTION, Region, regions,
+                                       replace_regions, stub)
 from autograder.student.public_tests import tests_by_function
 
-CODE_STUB = f'raise NotImplementedError("{STUB_MESSAGE}")'
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# What the notebooks' first cell pip-installs when the kit is missing, unless course.toml's
+# [course] kit_requirement says otherwise. A placeholder: instructors set it to where they publish the kit.
+KIT_REQUIREMENT = "git+https://github.com/tf2-exercise-kit/tf2-exercise-kit"
 NBGRADER_SCHEMA = 3
 _DEFINES = re.compile(r"^(?:def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
 
@@ -117,6 +125,8 @@ def _nbgrader(kind: str, grade_id: str, points: float | None = None) -> dict:
 
 
 def _cell(cell_type: str, source: str, cell_id: str, kind: str | None, points: float | None = None) -> NotebookNode:
+    import nbformat
+
     make = nbformat.v4.new_code_cell if cell_type == "code" else nbformat.v4.new_markdown_cell
     cell = make(source=source)
     cell.id = cell_id
@@ -142,14 +152,20 @@ def setup_source(kit_requirement: str = KIT_REQUIREMENT) -> str:
 
 def source_notebook(assignment, text: str, public_tests: str | None = None, *,
                     kit_requirement: str = KIT_REQUIREMENT) -> NotebookNode:
-    """nbgrader's source notebook for ``assignment`` (a :class:`autograder.core.spec.Assignment`) from its jupytext text."""
+    """nbgrader's source notebook for ``assignment`` (a :class:`autograder.core.spec.Assignment`) from its jupytext text.
+
+    Raises :class:`autograder.course.markers.MarkerError` when a cell's markers do not pair up.
+    """
+    import jupytext
+    import nbformat
+
     parsed = jupytext.reads(text, fmt="py:percent")
     self_checks = tests_by_function(public_tests, assignment.student_names) if public_tests else {}
     cells = [_cell("code", setup_source(kit_requirement), "setup", "readonly")]
     anchor, count, used = "intro", 0, set()
-    for original in parsed.cells:
+    for number, original in enumerate(parsed.cells, 1):
         source = original.source
-        if original.cell_type == "code" and BEGIN_SOLUTION in source:
+        if original.cell_type == "code" and _holds_a_solution(source, f"{assignment.id}.py, cell {number}"):
             anchor, count = _defined_name(source) or f"solution-{len(used)}", 0
             if anchor in used:
                 raise ValueError(f"two solution cells define the same name. Received: {anchor!r}")
@@ -204,21 +220,22 @@ def nbgrader_checksum(cell: NotebookNode) -> str:
     return digest.hexdigest()
 
 
-def _replace_regions(source: str, begin: str, end: str, replacement: list[str] | None) -> str:
-    """nbgrader's line-based region rewrite: ``None`` drops the region, else its lines become
-    ``replacement`` indented like the BEGIN line (an empty list keeps the region's own lines)."""
-    output, inside = [], False
-    for line in source.split("\n"):
-        if begin in line:
-            inside = True
-            if replacement:
-                indent = re.match(r"\s*", line).group(0)
-                output.extend(indent + stub for stub in replacement)
-        elif end in line:
-            inside = False
-        elif not inside or replacement == []:
-            output.append(line)
-    return "\n".join(output)
+def _holds_a_solution(source: str, where: str) -> bool:
+    return any(region.kind == SOLUTION for region in regions(source.split("\n"), where))
+
+
+def _rewrite(source: str, where: str, solution: Callable[[Region], list[str]]) -> str:
+    """nbgrader's line-based rewrite of a cell: split at ``\n``, hidden tests dropped, each solution
+    region replaced by ``solution(region)``, joined with ``\n``."""
+    return "\n".join(replace_regions(source.split("\n"), where, solution))
+
+
+def _unchanged(region: Region) -> list[str]:
+    return region.lines
+
+
+def _code(region: Region) -> list[str]:
+    return region.code
 
 
 def student_notebook(source: NotebookNode, *, with_solutions: bool = False) -> NotebookNode:
@@ -229,9 +246,8 @@ def student_notebook(source: NotebookNode, *, with_solutions: bool = False) -> N
             cell.outputs, cell.execution_count = [], None
         if "nbgrader" not in cell.metadata:
             continue
-        if _is(cell, "solution"):
-            cell.source = _replace_regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, CODE_STUB.split("\n"))
-        cell.source = _replace_regions(cell.source, BEGIN_HIDDEN, END_HIDDEN, None)
+        # nbgrader stubs the solutions of solution cells and drops every cell's hidden tests
+        cell.source = _rewrite(cell.source, f"cell {cell.id}", stub if _is(cell, "solution") else _unchanged)
         if _is(cell, "solution"):
             cell.metadata["deletable"] = False
         elif _is_locked(cell):
@@ -242,11 +258,13 @@ def student_notebook(source: NotebookNode, *, with_solutions: bool = False) -> N
     if with_solutions:  # a student's edits do not touch the metadata nbgrader released
         for cell, original in zip(notebook.cells, source.cells):
             if _is(cell, "solution"):
-                cell.source = _replace_regions(original.source, BEGIN_SOLUTION, END_SOLUTION, [])
+                cell.source = _rewrite(original.source, f"cell {cell.id}", _code)
     return notebook
 
 
 def dumps(notebook: NotebookNode) -> str:
+    import nbformat
+
     nbformat.validate(notebook)
     return nbformat.writes(notebook) + "\n"
 

@@ -38,6 +38,7 @@ STUDENT_FILES = (
     "autograder/kernel.py",
     "autograder/student/__init__.py",
     "autograder/student/public_tests.py",
+    "autograder/student/selfcheck_support.py",
     "autograder/student/datasets.py",
     "autograder/student/selfcheck/*.py",
 )
@@ -240,7 +241,7 @@ def metadata(project: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-WHEEL = f"Wheel-Version: 1.0\nGenerator: {PACKAGE}.student_package\nRoot-Is-Purelib: true\nTag: {_TAG}\n"
+WHEEL = f"Wheel-Version: 1.0\nGenerator: {PACKAGE}.course.student_package\nRoot-Is-Purelib: true\nTag: {_TAG}\n"
 
 
 def _record_hash(data: bytes) -> str:

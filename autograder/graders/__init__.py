@@ -1,17 +1,35 @@
-"""One grader module per assignment; each defines ``ASSIGNMENT`` (an :class:`autograder.core.spec.Assignment`)."""
+"""One hidden grader per assignment, each a package ``autograder.graders.<id>``.
+
+``<id>/checks.py`` runs in the grading process: it defines ``ASSIGNMENT`` (an
+:class:`autograder.core.spec.Assignment`: the probes by name, with their inputs, and the checks
+that judge what they observed). ``<id>/probes.py`` runs only inside the sandbox worker: its
+``PROBES`` (a :class:`autograder.core.spec.ProbeSet`) holds the code of each declared probe.
+Neither imports the other; values both read sit in ``<id>/contract.py``. This package's own
+``__init__`` imports only ``core``, so the worker may import it.
+"""
 from __future__ import annotations
 
 import importlib
 
-from autograder.core.spec import Assignment
+from autograder.core.spec import Assignment, ProbeSet
 
 ASSIGNMENT_IDS = ("fashion_mnist", "cnn", "gap", "pretrained", "transfer")
 
 
-def load(assignment_id: str) -> Assignment:
+def _checked(assignment_id: str) -> str:
     if assignment_id not in ASSIGNMENT_IDS:
         raise ValueError(f"unknown assignment; expected one of {ASSIGNMENT_IDS}. Received: {assignment_id!r}")
-    return importlib.import_module(f"autograder.graders.{assignment_id}").ASSIGNMENT
+    return assignment_id
+
+
+def load(assignment_id: str) -> Assignment:
+    """The assignment's declaration (grading process side)."""
+    return importlib.import_module(f"autograder.graders.{_checked(assignment_id)}.checks").ASSIGNMENT
+
+
+def load_probes(assignment_id: str) -> ProbeSet:
+    """The code of the assignment's probes (sandbox worker side)."""
+    return importlib.import_module(f"autograder.graders.{_checked(assignment_id)}.probes").PROBES
 
 
 def load_configured(assignment_id: str, points: dict[str, dict[str, float]] | None = None,

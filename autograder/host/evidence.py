@@ -34,7 +34,7 @@ import numpy as np
 
 from autograder.core.i18n import Text, tr
 from autograder.core.spec import CheckFailed
-from autograder.core.wire import RESULT_FILE
+from autograder.core.wire import RESULT_FILE, describe
 
 
 # TensorFlow functions passed as ``activation=tf.nn.softmax`` are saved under their
@@ -70,7 +70,7 @@ MAX_CENTRAL_DIRECTORY_BYTES = 64 * 2**10
 MAX_CONFIG_BYTES = 2 * MiB               # config.json (VGG16 in a functional model: about 22 KB)
 MAX_METADATA_BYTES = 64 * 2**10          # metadata.json (about 64 bytes)
 MAX_WEIGHTS_BYTES = 256 * MiB            # model.weights.h5: VGG16 without top is 59 MB; the sandbox ships
-                                         # models up to 60M parameters (_models.MAX_SHIPPED_PARAMETERS, 229 MiB)
+                                         # models up to 60M parameters (graders.common.contract.MAX_SHIPPED_PARAMETERS, 229 MiB)
 MAX_ARCHIVE_BYTES = MAX_CONFIG_BYTES + MAX_METADATA_BYTES + MAX_WEIGHTS_BYTES  # all entries, unpacked
 MAX_MODEL_FILE_BYTES = MAX_ARCHIVE_BYTES + 1 * MiB                              # the .keras file itself
 MAX_COMPRESSION_RATIO = 100              # unpacked / packed size of one entry (Keras stores entries unpacked)

@@ -1,15 +1,23 @@
-"""Grade a submission: find its files, run them in the sandbox, judge every check."""
+"""Grade a submission: find its files, run them in the sandbox, judge every check.
+
+:func:`grade_submission` is the kit's one grading API: every route (``grade``, ``grade-all``'s
+per-student child, Gradescope, the notebook kernel's child) calls it with the resolved
+:class:`autograder.core.settings.Settings`; it grades in this process.
+:mod:`autograder.host.child` runs it in a child process where a route needs one.
+"""
 from __future__ import annotations
 
 import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from autograder import graders
 from autograder.host.context import GradingContext
 from autograder.core.i18n import Text, tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
+from autograder.core.settings import Settings
 from autograder.host.runner import Limits, SandboxSession
 from autograder.core.spec import Assignment
 
@@ -20,12 +28,27 @@ SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkout
 MAX_SUBMISSION_BYTES = {".py": 5 * 2**20, ".ipynb": 64 * 2**20}
 
 
-@dataclass(frozen=True)
-class CourseSettings:
-    """What a course changes in the graders: points per check id and minimum accuracy, per assignment."""
+def assignment_ids(settings: Settings) -> tuple[str, ...]:
+    """The assignments the settings grade: theirs, or every assignment of the kit when they name none."""
+    return graders.ASSIGNMENT_IDS if settings.assignments is None else tuple(settings.assignments)
 
-    points: dict[str, dict[str, float]] = field(default_factory=dict)
-    thresholds: dict[str, float] = field(default_factory=dict)
+
+def grading_context(settings: Settings) -> GradingContext:
+    """Seeded data for the checks, as the settings say (seed, data source, data directory)."""
+    return GradingContext(seed=settings.seed, data_source=settings.data, data_dir=settings.data_dir)
+
+
+def sandbox_limits(settings: Settings) -> Limits:
+    """The sandbox limits the settings give one worker: step time, memory, isolation level."""
+    return Limits(step_timeout=settings.step_timeout, memory_mb=settings.memory_mb, isolation=settings.isolation)
+
+
+def applied_settings(settings: Settings, context: GradingContext, limits: Limits) -> dict[str, Any]:
+    """What a grading run applied, as plain data for its record: seed, data, limits, points, thresholds."""
+    return {"seed": context.seed, "data": context.data_source, "data_dir": context.data_dir,
+            "step_timeout": limits.step_timeout, "memory_mb": limits.memory_mb, "isolation": limits.isolation,
+            "points": {a: dict(checks) for a, checks in settings.points.items()},
+            "thresholds": dict(settings.thresholds)}
 
 
 @dataclass
@@ -52,6 +75,7 @@ class SubmissionResult:
     assignments: list[AssignmentResult] = field(default_factory=list)
     seconds: float = 0.0
     isolation: str = ""  # the level (autograder.host.isolation) the student's code ran under; "" if none ran
+    settings: dict[str, Any] = field(default_factory=dict)  # what the run applied (see applied_settings)
 
     @property
     def score(self) -> float:
@@ -133,19 +157,23 @@ def find_submission_file(submission: Path, assignment_id: str) -> tuple[Path | N
                       other=notebook.name)
 
 
-def assignments_for(submission: Path, requested: str | None) -> list[str]:
-    if requested is not None:
-        graders.load(requested)  # validates the id
-        return [requested]
-    if submission.is_file():
-        if submission.suffix not in SUBMISSION_SUFFIXES:
-            raise ValueError(f"a submission file must end in {' or '.join(SUBMISSION_SUFFIXES)}. "
-                             f"Received: {submission.name!r}")
-        if submission.stem in graders.ASSIGNMENT_IDS:
-            return [submission.stem]
-        raise ValueError(f"cannot tell the assignment from the file name; pass --assignment. "
+def assignments_for(submission: Path, requested: str | tuple[str, ...] | None) -> list[str]:
+    """The assignments to grade in ``submission``: a folder, every one ``requested`` (default: the kit's);
+    a single file, the one its name gives, or the only one requested."""
+    chosen = graders.ASSIGNMENT_IDS if requested is None else \
+        (requested,) if isinstance(requested, str) else tuple(requested)
+    for assignment_id in chosen:
+        if assignment_id not in graders.ASSIGNMENT_IDS:
+            graders.load(assignment_id)  # raises ValueError naming the unknown id
+    if not submission.is_file() or len(chosen) == 1:
+        return list(chosen)  # a file of another name than the one assignment is not found in it
+    if submission.suffix not in SUBMISSION_SUFFIXES:
+        raise ValueError(f"a submission file must end in {' or '.join(SUBMISSION_SUFFIXES)}. "
                          f"Received: {submission.name!r}")
-    return list(graders.ASSIGNMENT_IDS)
+    if submission.stem in chosen:
+        return [submission.stem]
+    raise ValueError(f"cannot tell the assignment from the file name; pass --assignment. "
+                     f"Received: {submission.name!r}")
 
 
 def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits) -> list[CheckResult]:
@@ -162,11 +190,12 @@ def judge_each(assignment: Assignment, file: Path, *, context: GradingContext, l
 
 
 def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
-                     limits: Limits, note: Text | str = "", course: CourseSettings | None = None,
+                     limits: Limits, note: Text | str = "", settings: Settings | None = None,
                      refused: Text | None = None) -> AssignmentResult:
-    """Grade ``file`` (None: nothing handed in; ``refused``: handed in but not gradable, and why)."""
-    course = course or CourseSettings()
-    assignment = graders.load_configured(assignment_id, course.points, course.thresholds)
+    """Grade ``file`` (None: nothing handed in; ``refused``: handed in but not gradable, and why) with the
+    course's points and thresholds from ``settings``."""
+    settings = settings or Settings()
+    assignment = graders.load_configured(assignment_id, settings.points, settings.thresholds)
     started = time.monotonic()
     if refused is not None:
         checks = [not_run(assignment.id, check, ProbeStatus("error", refused)) for check in assignment.checks]
@@ -180,23 +209,31 @@ def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingC
     return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started, note)
 
 
-def grade_submission(submission: Path, *, assignment: str | None = None, context: GradingContext | None = None,
-                     limits: Limits | None = None, course: CourseSettings | None = None) -> SubmissionResult:
+def grade_submission(submission: Path, settings: Settings | None = None, *, assignment: str | None = None,
+                     context: GradingContext | None = None, limits: Limits | None = None) -> SubmissionResult:
+    """Grade ``submission`` (a folder of ``<assignment>.py``/``.ipynb`` files, or one such file) in this process.
+
+    Everything comes from ``settings`` (default: every default): the assignments, points and thresholds,
+    the seed and data (``context``), the sandbox's limits (``limits``). ``assignment``, ``context`` and
+    ``limits`` replace the settings' own where a caller has them already (a test's shared data cache).
+    """
     submission = Path(submission)
     if not submission.exists():
         raise FileNotFoundError(f"submission not found. Received: {str(submission)!r}")
-    context = context or GradingContext()
-    limits = limits or Limits()
+    settings = settings or Settings()
+    context = context or grading_context(settings)
+    limits = limits or sandbox_limits(settings)
     started = time.monotonic()
-    result = SubmissionResult(str(submission), isolation=limits.isolation)
-    for assignment_id in assignments_for(submission, assignment):
+    result = SubmissionResult(str(submission), isolation=limits.isolation,
+                              settings=applied_settings(settings, context, limits))
+    for assignment_id in assignments_for(submission, assignment or settings.assignments):
         try:
             file, note = find_submission_file(submission, assignment_id)
             refused = None
         except SubmissionRefused as refusal:
             file, note, refused = None, "", refusal.message
         result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits, note=note,
-                                                   course=course, refused=refused))
+                                                   settings=settings, refused=refused))
     result.seconds = time.monotonic() - started
     return result
 

@@ -11,13 +11,10 @@ notebooks' demos look for it themselves (Keras' cache, or ``AUTOGRADER_IMAGENET_
 """
 from __future__ import annotations
 
-import os
 import random
 from functools import lru_cache
-from pathlib import Path
 
 CLASS_INDEX_FILE = "imagenet_class_index.json"
-VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"
 N_CLASSES = 1000
 
 # 40 x 25 = 1000 distinct two-word names; shuffled per position so neighbouring classes differ.
@@ -40,10 +37,3 @@ def grading_class_index() -> dict[str, list[str]]:
     return {str(i): [f"n{wnids[i]:08d}", names[i]] for i in range(N_CLASSES)}
 
 
-def keras_cache_dir() -> Path:
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "models"
-
-
-def cached_vgg16_weights() -> str | None:
-    """``"imagenet"`` when VGG16's no-top weights are in the Keras cache, else None (random weights)."""
-    return "imagenet" if (keras_cache_dir() / VGG16_NOTOP_FILE).is_file() else None

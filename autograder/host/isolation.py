@@ -29,8 +29,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.core.settings import DEFAULTS
+
 LEVELS = ("bwrap", "uid", "none")
-DEFAULT_LEVEL = "bwrap"
+DEFAULT_LEVEL = DEFAULTS.isolation  # one default: autograder.core.settings
 UNPRIVILEGED_UID = UNPRIVILEGED_GID = 65534  # "nobody": owns nothing the grader needs
 SANDBOX_JOB = "/job"          # the job directory as the worker sees it under bwrap
 SANDBOX_OUTPUT = "/output"    # the one writable folder that outlives the worker, under bwrap

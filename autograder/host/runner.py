@@ -26,10 +26,12 @@ from typing import Any
 import numpy as np
 import psutil
 
+from autograder.core.keras_cache import cached_vgg16_weights, keras_cache_dir
 from autograder.host import imagenet
 from autograder.host.evidence import Evidence, ProbeResultError, read_probe_result
 from autograder.core.i18n import Text, tr
-from autograder.host.isolation import DEFAULT_LEVEL, PASSED_ENV, Isolation, TreeLimits, WorkerPaths
+from autograder.core.settings import DEFAULTS
+from autograder.host.isolation import PASSED_ENV, Isolation, TreeLimits, WorkerPaths
 from autograder.host.notebook_code import extract_file
 from autograder.core.outcomes import ProbeStatus
 from autograder.core.spec import Assignment
@@ -46,10 +48,13 @@ SUBMISSION_DIR = "submission"
 
 @dataclass(frozen=True)
 class Limits:
-    step_timeout: float = 60.0  # seconds one step (the import, or one probe) may run
+    """What the sandbox holds one worker to. A grading run takes these from its settings
+    (autograder.host.grading.sandbox_limits); the defaults here are the settings' own."""
+
+    step_timeout: float = DEFAULTS.step_timeout  # seconds one step (the import, or one probe) may run
     threads: int = 1            # TensorFlow threads inside each worker
     memory_mb: int | None = None  # resident memory one worker (with its children) may use; None: no limit
-    isolation: str = DEFAULT_LEVEL  # see autograder.host.isolation: bwrap, uid (asked for by name) or none
+    isolation: str = DEFAULTS.isolation  # see autograder.host.isolation: bwrap, uid (asked for by name) or none
 
     def __post_init__(self):
         Isolation(self.isolation)  # validates the name
@@ -325,11 +330,11 @@ class SandboxSession:
         progress = ProgressChannel(run_dir / "progress")
         self.isolation.prepare(paths)
         extra = {}
-        if imagenet.cached_vgg16_weights():  # real weights the instructor cached; read-only, never downloaded
-            extra[str(imagenet.keras_cache_dir())] = "/keras/models"
+        if cached_vgg16_weights():  # real weights the instructor cached; read-only, never downloaded
+            extra[str(keras_cache_dir())] = "/keras/models"
         env = _worker_env(self.limits.threads)
         if extra:
-            env["KERAS_HOME"] = "/keras" if self.isolation.level == "bwrap" else str(imagenet.keras_cache_dir().parent)
+            env["KERAS_HOME"] = "/keras" if self.isolation.level == "bwrap" else str(keras_cache_dir().parent)
         command, env, cwd = self.isolation.command(
             self.isolation.worker_argv("autograder.worker.main", "{job}", "{output}", str(progress.write_end)),
             paths, env, extra)

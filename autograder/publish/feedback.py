@@ -16,7 +16,7 @@ from autograder.publish import plots
 from autograder.host.grading import SubmissionResult
 from autograder.core.i18n import SOURCE_LANGUAGE, check_language, render, tr
 from autograder.core.outcomes import CheckResult, Outcome
-from autograder.publish.report import OUTCOME_NAMES, points, visible_message
+from autograder.publish.wording import OUTCOME_NAMES, points, visible_message
 
 LABELS = {
     "feedback": tr("Feedback"),

@@ -1,9 +1,10 @@
-"""A graded submission as plain JSON, with every message in every language.
+"""A graded submission as plain JSON, with every message in every language, and the settings it applied.
 
-``python -m autograder grade --record FILE`` writes one; ``grade-all`` reads it back to
-write the student's feedback pages and ``results.json`` in the course's language and
-the class summary. The record is written by the trusted grading process, never by the
-sandbox worker, so reading it back is safe.
+The grading child (:mod:`autograder.host.child`) writes one for its parent: ``grade-all`` reads
+it back to write the student's feedback pages and ``results.json`` in the course's language and
+the class summary, the notebook kernel to show the grade; ``grade --record FILE`` writes one too.
+The record is written by the trusted grading process, never by the sandbox worker, so reading it
+back is safe; it is plain data (no pickle), so reading it runs nothing.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def to_record(result: SubmissionResult, **extra: Any) -> dict[str, Any]:
         "score": result.score,
         "max_score": result.max_score,
         "isolation": result.isolation,
+        "settings": result.settings,
         **extra,
         "assignments": [{
             "assignment": a.assignment, "title": translations(a.title), "file": a.file,
@@ -44,7 +46,7 @@ def from_record(record: dict[str, Any]) -> SubmissionResult:
     if record.get("format") != FORMAT:
         raise ValueError(f"not a grading record of this kit. Received format: {record.get('format')!r}")
     result = SubmissionResult(record["submission"], seconds=float(record["seconds"]),
-                              isolation=str(record.get("isolation", "")))
+                              isolation=str(record.get("isolation", "")), settings=dict(record.get("settings", {})))
     for a in record["assignments"]:
         checks = [CheckResult(a["assignment"], c["check_id"], Rendered(c["title"]), float(c["max_score"]),
                               float(c["score"]), Outcome(c["outcome"]), Rendered(c["message"]), bool(c["hidden"]),

@@ -11,7 +11,7 @@ from autograder.publish.feedback import TEMPLATES
 from autograder.host.grading import SubmissionResult
 from autograder.core.i18n import SOURCE_LANGUAGE, render, tr
 from autograder.core.outcomes import Outcome
-from autograder.publish.report import OUTCOME_NAMES, points
+from autograder.publish.wording import OUTCOME_NAMES, points
 
 MOST_FAILED = 15
 STATUS_NAMES = {"graded": tr("graded"), "timeout": tr("timeout"), "memory": tr("memory limit"), "failed": tr("failed")}

@@ -1,7 +1,10 @@
 """The public self-check tests, as the notebooks use them.
 
-``release`` copies each ``source/<id>/test_<id>.py`` into ``autograder/student/selfcheck/`` so an
-installed kit (Colab, a student's laptop) can run them against a notebook's functions.
+``selfcheck/test_<id>.py`` (beside this module) is where each assignment's public tests are written:
+inside the package, so an installed kit (Colab, a student's laptop) can run them against a
+notebook's functions. ``python -m autograder release`` copies each, unchanged, to
+``exercises/test_<id>.py``, for students who run ``pytest`` beside their file.
+
 Which tests belong under which function is read from the tests themselves: a test
 belongs to the last function, in the order students write them, that it uses directly
 or through the file's helpers and fixtures.
@@ -16,6 +19,12 @@ SELF_CHECK_DIR = Path(__file__).with_name("selfcheck")
 
 def path(assignment_id: str) -> Path:
     return SELF_CHECK_DIR / f"test_{assignment_id}.py"
+
+
+def read(assignment_id: str) -> str | None:
+    """The assignment's public test file, or ``None`` when it has none."""
+    file = path(assignment_id)
+    return file.read_text(encoding="utf-8") if file.is_file() else None
 
 
 def _references(tree: ast.Module) -> dict[str, set[str]]:

@@ -12,7 +12,6 @@ the observations as data and makes every judgement itself.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import importlib.util
 import io
 import json
@@ -25,6 +24,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from autograder import graders
 from autograder.core.files import write_text_atomically
 from autograder.core.wire import RESULT_FILE, describe
 from autograder.worker.encode import encode_values
@@ -194,15 +194,16 @@ def _write_result(directory: Path, payload: dict) -> None:
     write_text_atomically(directory / RESULT_FILE, json.dumps(payload))
 
 
-def run_probe(probe, student: Student, inputs: dict, context: ProbeContext, out_dir: Path) -> dict:
+def run_probe(name: str, probe: Callable, student: Student, inputs: dict, context: ProbeContext,
+              out_dir: Path) -> dict:
     import keras
 
     out_dir.mkdir(parents=True, exist_ok=True)
     keras.utils.set_random_seed(context.seed)
     try:
-        values = probe.run(student, inputs, context)
+        values = probe(student, inputs, context)
         if not isinstance(values, dict):
-            raise TypeError(f"probe {probe.name} returned {describe(values)}")
+            raise TypeError(f"probe {name} returned {describe(values)}")
         try:
             manifest = encode_values(values, out_dir)
         except Exception as exc:  # noqa: BLE001 - saving student objects can fail in many ways
@@ -239,7 +240,7 @@ def main(argv: list[str]) -> int:
 
     mark("starting")
 
-    assignment = importlib.import_module(f"autograder.graders.{job['assignment']}").ASSIGNMENT
+    probes = graders.load_probes(job["assignment"])
     import keras
 
     context = ProbeContext(seed=int(job["seed"]), scratch=Path.cwd())
@@ -257,8 +258,8 @@ def main(argv: list[str]) -> int:
     mark("imported")
     for name in job["probes"]:
         mark(f"start {name}")
-        probe = assignment.probes[name]
-        payload = run_probe(probe, student, _load_inputs(job_dir / "inputs" / name), context, output / "out" / name)
+        payload = run_probe(name, probes[name], student, _load_inputs(job_dir / "inputs" / name), context,
+                            output / "out" / name)
         _write_result(output / "out" / name, payload)
         mark(f"end {name}")
     mark("done")

@@ -1,0 +1,88 @@
+"""Probes shared by assignments (sandbox worker side): calls to ``normalize`` and a classifier builder.
+
+A probe is ``fn(student, inputs, ctx) -> dict`` of plain observations; it judges nothing.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from autograder.core.wire import describe
+from autograder.graders.common.contract import MAX_SHIPPED_PARAMETERS, NUMPY_CALLS
+
+
+def unpack_pair(value: Any) -> tuple[Any, Any] | None:
+    """(first, second) when the student returned a pair, else None."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return value[0], value[1]
+    return None
+
+
+def spec_to_json(spec: Any) -> Any:
+    """A ``tf.data`` element_spec as plain JSON (dtype names and shapes)."""
+    if isinstance(spec, (tuple, list)):
+        return [spec_to_json(item) for item in spec]
+    if isinstance(spec, dict):
+        return {str(key): spec_to_json(item) for key, item in spec.items()}
+    shape = getattr(spec, "shape", None)
+    dtype = getattr(spec, "dtype", None)
+    if shape is None or dtype is None:
+        return describe(spec)
+    return {"dtype": dtype.name, "shape": None if shape.rank is None else [d for d in shape.as_list()]}
+
+
+def shippable(value: Any) -> Any:
+    """The value itself, unless it is a Keras model too large to hand over: then a short description."""
+    import keras
+
+    if isinstance(value, keras.Model) and value.built and value.count_params() > MAX_SHIPPED_PARAMETERS:
+        return {"too_large": int(value.count_params()), "layers": [type(layer).__name__ for layer in value.layers]}
+    return value
+
+
+# ----------------------------------------------------------------- normalize
+def normalize_numpy(student, inputs, ctx):
+    observed = {}
+    for prefix, images_key, labels_key in NUMPY_CALLS:
+        out = student.call("normalize", inputs[images_key].copy(), inputs[labels_key].copy())
+        pair = unpack_pair(out)
+        observed.update({f"{prefix}returned": describe(out), f"{prefix}is_pair": pair is not None,
+                         f"{prefix}images": pair[0] if pair else None,
+                         f"{prefix}labels": pair[1] if pair else None})
+    return observed
+
+
+def normalize_dataset_map(student, inputs, ctx):
+    import tensorflow as tf
+
+    images = np.concatenate([inputs["images"], inputs["dim_images"]])
+    labels = np.concatenate([inputs["labels"], inputs["dim_labels"].astype(np.int64)])
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    mapped = student.run("`normalize` inside Dataset.map", dataset.map, student.get("normalize"))
+    spec = spec_to_json(mapped.element_spec)
+    found_images, found_labels = [], []
+    for element in student.run("Iterating the mapped dataset", list, mapped):
+        pair = unpack_pair(element)
+        if pair is None:
+            return {"spec": spec, "is_pair": False, "returned": describe(element)}
+        found_images.append(np.asarray(pair[0]))
+        found_labels.append(np.asarray(pair[1]))
+    shapes_found = sorted({str(a.shape) for a in found_images}) + sorted({str(a.shape) for a in found_labels})
+    if len({a.shape for a in found_images}) > 1 or len({a.shape for a in found_labels}) > 1:
+        return {"spec": spec, "is_pair": True, "returned": "a pair",
+                "images": f"different shapes: {', '.join(shapes_found[:6])}"}
+    return {"spec": spec, "is_pair": True, "returned": "a pair",
+            "images": np.stack(found_images), "labels": np.stack(found_labels)}
+
+
+NORMALIZE_PROBES = {"normalize_numpy": normalize_numpy, "normalize_dataset_map": normalize_dataset_map}
+
+
+# ----------------------------------------------------------------- classifiers
+def classifier_build(builder: str) -> Callable:
+    """The probe that calls ``builder()`` and ships the model it returns."""
+    def build(student, inputs, ctx):
+        model = student.call(builder)
+        return {"model": model, "returned": describe(model)}
+    return build

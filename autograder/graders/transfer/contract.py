@@ -1,0 +1,51 @@
+"""What both sides of the transfer grader use (imports nothing from either side): the kit's VGG16 base and head.
+
+The sandbox worker hands the student the kit's base (``reference_base``); the grading process
+builds it too (the calibration in ``benchmarks/calibrate_binary.py``) and puts the contract's head
+(``reference_transfer_model``) on the bases students return.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.core.keras_cache import cached_vgg16_weights
+
+SIZE, TRAIN_SIZE = 64, 32
+FIRST_UNFROZEN = "block4_conv1"
+RANDOM_BASE_SEED, FIRST_LAYER_SCALE = 3, 0.05
+
+
+def reference_base(image_size: int, *, trainable: bool = True):
+    """VGG16 without its top, built by the kit: ImageNet weights when cached, else fixed He-normal weights.
+
+    The random weights are the same for every grading seed (the seed still varies the
+    data, the head's initial weights and the shuffling): one fixed base keeps the task
+    the thresholds were calibrated on (``benchmarks/calibrate_binary.py``).
+    """
+    import keras
+
+    weights = cached_vgg16_weights()
+    base = keras.applications.VGG16(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
+    if weights is None:
+        rng = np.random.default_rng(RANDOM_BASE_SEED)
+        for layer in base.layers:
+            if layer.weights:
+                kernel, bias = layer.get_weights()
+                fan_in = int(np.prod(kernel.shape[:3]))
+                # The first layer also scales 0-255 ("caffe") inputs down, so the features are of order 1.
+                std = np.sqrt(2.0 / fan_in) * (FIRST_LAYER_SCALE if layer.name == "block1_conv1" else 1.0)
+                layer.set_weights([rng.normal(0.0, std, kernel.shape).astype(np.float32), np.zeros_like(bias)])
+    base.trainable = trainable
+    return base
+
+
+def reference_transfer_model(base):
+    import keras
+    from keras import layers
+
+    return keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(1)])
+
+
+def weight_layers(base) -> list:
+    """The layers of a base that hold weights (VGG16's convolutions), in order."""
+    return [layer for layer in base.layers if layer.weights]

@@ -1,0 +1,180 @@
+"""Grading in a child process: the one place the kit starts a grading process of its own.
+
+Two routes need one: ``grade-all`` (one per student, so that a hang, a memory hog or a crash of
+the grader costs that student alone) and the notebook kernel (whose own process is the
+student's). :func:`grade_in_child` starts :data:`CHILD_ARGV`, always the same, and writes the
+request to its standard input as JSON: the submission, the resolved settings as plain data
+(:meth:`autograder.core.settings.Settings.plain`) and where to write the record. The child grades
+with :func:`autograder.host.grading.grade_submission`, prints the report to its output (the
+caller's log) and writes the record (:mod:`autograder.publish.records`), which the parent reads
+back. Plain JSON both ways, never pickle: nothing either side reads can run code.
+
+While it runs, the child is watched against the same settings every route applies: past
+``submission_timeout`` seconds, or past ``memory_mb`` plus :data:`GRADER_ALLOWANCE_MB` (the
+grading process's own TensorFlow and training) for the whole process tree, or when the caller's
+``stop`` is set (Ctrl-C), it is killed with everything it started.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from autograder.core.settings import Settings
+from autograder.host.runner import kill_group, resident_mb
+
+CHILD_ARGV = (sys.executable, "-P", "-m", "autograder.host.child")  # -P: nothing of the working folder on sys.path
+REQUEST_FORMAT = "tf2-exercise-kit/grade-request/1"
+RECORD_FILE = "record.json"  # in the caller's work folder; complete only when the child finished grading
+LOG_FILE = "grading.log"
+POLL_SECONDS = 0.2
+# The grading process itself (TensorFlow, the training runs of accuracy checks) needs this much on top of the
+# student's worker; the whole tree is stopped beyond memory_mb + GRADER_ALLOWANCE_MB.
+GRADER_ALLOWANCE_MB = 4096
+LOG_TAIL_CHARS = 2000
+# TensorFlow threads of a grading process that has the machine to itself (grade, Gradescope, the kernel's child);
+# grade-all, which runs several at once, gives each one.
+DEFAULT_THREADS = max(1, min(4, os.cpu_count() or 1))
+REPORT_COLUMNS = "160"  # the width of the report the child prints into its log
+
+
+@dataclass
+class ChildEnd:
+    """How a grading child ended: its record (None when it wrote none), and why it stopped if it was stopped."""
+
+    record: dict[str, Any] | None
+    returncode: int | None
+    stopped: str | None  # "timeout", "memory" or "interrupted" when the watch killed it; None when it ended itself
+    peak_mb: float
+    seconds: float
+    log_tail: str        # the end of its output, for a message when it wrote no record
+
+    @property
+    def result(self):
+        """The record as an :class:`autograder.host.grading.SubmissionResult` (None without a record)."""
+        from autograder.publish.records import from_record
+
+        return None if self.record is None else from_record(self.record)
+
+
+def request(submission: Path, settings: Settings, record: Path, threads: int) -> dict[str, Any]:
+    """What the child is told, as JSON data."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1. Received: {threads!r}")
+    return {"format": REQUEST_FORMAT, "submission": str(submission), "settings": settings.plain(),
+            "record": str(record), "threads": threads}
+
+
+def _stop_reason(settings: Settings, seconds: float, peak_mb: float, stop: threading.Event | None) -> str | None:
+    if stop is not None and stop.is_set():
+        return "interrupted"
+    if seconds > settings.submission_timeout:
+        return "timeout"
+    if peak_mb > settings.memory_mb + GRADER_ALLOWANCE_MB:
+        return "memory"
+    return None
+
+
+def _send(process: subprocess.Popen, payload: dict[str, Any]) -> None:
+    try:
+        process.stdin.write(json.dumps(payload).encode("utf-8"))
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # it ended before reading: it wrote no record, which the caller reports
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    from autograder.publish.records import read_record
+
+    if not path.is_file():
+        return None
+    try:
+        return read_record(path)[1]
+    except (OSError, ValueError, KeyError, TypeError):  # JSONDecodeError is a ValueError: fail closed, no result
+        return None
+
+
+def _tail(log: Path) -> str:
+    try:
+        with open(log, "rb") as handle:
+            handle.seek(max(0, log.stat().st_size - 4 * LOG_TAIL_CHARS))
+            return handle.read().decode("utf-8", "replace")[-LOG_TAIL_CHARS:]
+    except OSError:
+        return ""
+
+
+def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event | None) -> tuple[str | None, float]:
+    """Wait for the child, polling its tree's memory; kill it (and all it started) when a limit is passed."""
+    started, peak, watched = time.monotonic(), 0.0, psutil.Process(process.pid)
+    while process.poll() is None:
+        peak = max(peak, resident_mb(watched))
+        reason = _stop_reason(settings, time.monotonic() - started, peak, stop)
+        if reason:
+            kill_group(process)
+            return reason, peak
+        time.sleep(POLL_SECONDS)
+    return None, peak
+
+
+def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, workdir: Path | None = None,
+                   log: Path | None = None, stop: threading.Event | None = None) -> ChildEnd:
+    """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
+
+    ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
+    (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
+    A KeyboardInterrupt here kills it too before it propagates.
+    """
+    with tempfile.TemporaryDirectory(prefix="ag-child-") as own:
+        folder = Path(workdir) if workdir is not None else Path(own)
+        record, log = folder / RECORD_FILE, Path(log) if log is not None else folder / LOG_FILE
+        record.unlink(missing_ok=True)  # only this run's record counts
+        payload = request(submission, settings, record, threads)
+        started = time.monotonic()
+        with open(log, "wb") as output:
+            process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
+                                       start_new_session=True, env={**os.environ, "COLUMNS": REPORT_COLUMNS})
+            try:
+                _send(process, payload)
+                stopped, peak = _watch(process, settings, stop)
+            finally:
+                kill_group(process)  # whatever it left behind, or all of it on Ctrl-C
+        return ChildEnd(None if stopped else _read_record(record), process.returncode, stopped, peak,
+                        time.monotonic() - started, _tail(log))
+
+
+# ----------------------------------------------------------------------------- the child's side
+def _read_request(text: str) -> dict[str, Any]:
+    payload = json.loads(text)
+    if not isinstance(payload, dict) or payload.get("format") != REQUEST_FORMAT:
+        raise ValueError(f"not a grading request of this kit. Received: {text[:200]!r}")
+    return payload
+
+
+def main() -> int:
+    """The child: read the request from standard input, grade, report, write the record; the exit code of ``grade``."""
+    from autograder.cli import EXIT_USAGE, grade_and_report, prepare_process
+    from autograder.core.quiet import import_tensorflow_quietly
+
+    prepare_process()
+    try:
+        payload = _read_request(sys.stdin.read())
+        settings = Settings.from_plain(payload["settings"])
+        submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
+    except (ValueError, KeyError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    import_tensorflow_quietly()
+    return grade_and_report(submission, settings, threads=threads, record=record)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
