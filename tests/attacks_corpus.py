@@ -516,10 +516,10 @@ def _attack():
 ''')
 
 attack("x_forge_run_probe", "forge", "quiet",
-       "monkeypatch the worker's own run_probe (autograder.worker.main, __main__) and autograder.host.evidence.encode_values",
+       "monkeypatch the worker's own run_probe (autograder.worker.main, __main__) and its encode_values",
        r'''
 def _attack():
-    import autograder.host.evidence
+    import autograder.worker.encode
     patched = []
     for name in ("autograder.worker.main", "__main__"):
         worker = _sys.modules.get(name)
@@ -527,15 +527,16 @@ def _attack():
         if real is None:
             continue
 
-        def forged(probe, student, inputs, context, out_dir, real=real):
+        def forged(probe_name, probe, student, inputs, context, out_dir, real=real):
             forged_values = _forged_values()
-            if probe.name in forged_values:
-                return {"state": "ok", "values": forged_values[probe.name]}
-            return real(probe, student, inputs, context, out_dir)
+            if probe_name in forged_values:
+                return {"state": "ok", "values": forged_values[probe_name]}
+            return real(probe_name, probe, student, inputs, context, out_dir)
 
         worker.run_probe = forged
+        worker.encode_values = lambda values, directory: {}
         patched.append(name)
-    autograder.host.evidence.encode_values = lambda values, directory: {}
+    autograder.worker.encode.encode_values = lambda values, directory: {}
     return "patched " + str(patched)
 ''')
 

@@ -52,7 +52,7 @@ except IsolationUnavailable as unavailable:
 ASSIGNMENT = "fashion_mnist"
 SOLUTION = ROOT / "solutions" / f"{ASSIGNMENT}.py"
 STUB = ROOT / "exercises" / f"{ASSIGNMENT}.py"
-GRADER_FILE = ROOT / "autograder" / "graders" / f"{ASSIGNMENT}.py"
+GRADER_FILE = ROOT / "autograder" / "graders" / ASSIGNMENT / "probes.py"  # what x_write_checkout tries to append to
 MAXIMUM = graders.load(ASSIGNMENT).max_score
 PROBES = list(graders.load(ASSIGNMENT).probes)
 MEMORY_MB = 1536

@@ -27,7 +27,7 @@ def test_the_grading_index_has_1000_wordnet_shaped_classes():
 
 def test_the_grading_index_is_the_same_in_every_process():
     here = json.dumps(imagenet.grading_class_index(), sort_keys=True)
-    there = subprocess.run([sys.executable, "-c", "import json; from autograder import imagenet; "
+    there = subprocess.run([sys.executable, "-c", "import json; from autograder.host import imagenet; "
                             "print(json.dumps(imagenet.grading_class_index(), sort_keys=True))"],
                            capture_output=True, text=True, check=True, cwd=ROOT).stdout.strip()
     assert here == there
