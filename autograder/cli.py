@@ -244,7 +244,6 @@ def grade_and_report(submission: Path, settings, *, threads: int, results_json: 
     """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
     the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do."""
     from autograder.core.i18n import render, tr
-    from autograder.host.context import configure_tensorflow
     from autograder.host.grading import grade_submission
     from autograder.publish.records import write_record
     from autograder.publish.results_json import write_gradescope
@@ -253,8 +252,7 @@ def grade_and_report(submission: Path, settings, *, threads: int, results_json: 
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        configure_tensorflow(threads)
-        result = grade_submission(submission, settings)
+        result = grade_submission(submission, settings, tensorflow_threads=threads)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

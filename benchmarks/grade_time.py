@@ -1,421 +1,391 @@
-"""How long grading the reference solutions takes, step by step, and how much memory it needs.
-
-What it measures, for each assignment graded against ``solutions/``, without changing
-any kit code:
-
-* in the grading process, once: the time to ``import tensorflow`` and ``import keras``
-  (the checks need both; the CLI pays this once per run);
-* in the sandbox worker, from the lines the worker appends to ``run*/progress`` (the grader's copy of the progress pipe)
-  (polled every 10 ms by a background thread):
-    - worker start-up: spawning ``python -m autograder.worker.main`` until it writes
-      ``import`` (Python start-up, the kit's grader module and -- because the worker
-      runs ``import keras`` before that line -- TensorFlow/Keras);
-    - student import: ``import`` -> ``imported`` (executing the student's file);
-    - each probe: ``start X`` -> ``end X`` (the student's code plus saving the
-      observations: arrays, ``.keras`` files);
-    - worker exit: ``done`` -> the process has exited;
-    - the whole ``SandboxSession.run()`` and what is left over (writing inputs, gaps);
-* on the trusted side: each check's ``autograder.core.outcomes.judge`` call (loading the
-  saved models, predicting, the training runs of ``*_trains``);
-* peak memory, in MiB: max RSS of this grading process (``RUSAGE_SELF``), each sandbox
-  worker's own peak (VmHWM read from /proc every 10 ms while it runs) and
-  ``RUSAGE_CHILDREN``. Caveat: on Linux a child's max RSS starts from its parent's RSS
-  at fork time, so ``RUSAGE_CHILDREN`` is at least the grading process's RSS when the
-  last worker was spawned, not the worker's own peak;
-* end to end: the wall time of ``python -m autograder grade solutions`` as a
-  subprocess (with the CLI's defaults), its exit code, its score and its peak RSS
-  (``os.wait4``: the largest process in its tree). The CLI runs first, before this
-  process imports TensorFlow, so that figure is not inflated by the caveat above.
-  The target is under 60 s per assignment on a 2-core machine (its in-process grading
-  plus one TensorFlow import, the cost of ``python -m autograder grade FILE``); the
-  script prints whether each assignment met it.
-
-Timings depend on what else runs on the machine; run it on an idle machine and use
-``--repeat`` to see the spread. The first in-process repeat also pays one-off costs
-(first Keras model load, tracing), later repeats do not.
+"""How long ``python -m autograder grade`` takes on the reference solutions, and how much memory and CPU it
+needs: the current tree against a baseline commit, side by side in one run, through the real CLI.
 
 Run from the project root::
 
-    .venv/bin/python benchmarks/grade_time.py                 # every assignment, once
-    .venv/bin/python benchmarks/grade_time.py --repeat 3
-    .venv/bin/python benchmarks/grade_time.py --assignment cnn --no-cli
+    .venv/bin/python benchmarks/grade_time.py [--repeat 3] [--baseline REV]
+    .venv/bin/python benchmarks/grade_time.py --repeat 1 --assignment cnn --no-full
+    .venv/bin/python benchmarks/grade_time.py --no-baseline          # the current tree alone
 
-Exit code: 0 when every check of the reference solutions passed (in-process and in
-the CLI run), 1 otherwise. Missing the time target does not change the exit code.
+Two trees are measured: the baseline (``--baseline REV``, default :data:`BASELINE`), unpacked with
+``git archive REV | tar -x`` into a temporary folder (no worktree, no change to this checkout's git
+state), and the current tree (this working tree, uncommitted edits included). Each run is
+``[python, -m, autograder, grade, SUBMISSION, --json OUT/results.json]`` as a subprocess whose working
+directory is that tree's root, so ``python -m`` imports the tree's own ``autograder`` package (checked
+before the first run). This script imports nothing from ``autograder``: it works against any commit
+whose CLI has these options.
+
+Runs: the full five-assignment submission, and each assignment alone (``--assignment ID``); every run
+gets a fresh temporary copy of ``solutions/<id>.py`` of the tree it runs in, and a fresh output folder.
+Each kind of run is repeated ``--repeat`` times, baseline and current interleaved (b, c, b, c, ...) so
+that drift in the machine's load affects both alike; the tables show medians (and the range when
+``--repeat`` > 1).
+
+Per run, measured from outside while the CLI's whole process tree runs (polled with psutil every 50 ms):
+
+* wall: from starting the CLI to its exit (Python and TensorFlow start-up included);
+* CPU: user + system seconds of the whole tree; the larger of ``os.wait4``'s rusage of the CLI (which
+  includes every descendant that was waited for) and the sum of psutil's last reading of each process
+  seen (which also catches descendants nobody waited for, but misses the last < 50 ms of each);
+* peak RSS of one process: the largest RSS any single process of the tree had at a poll;
+* peak tree RSS: the largest sum of RSS over the tree at a poll (one student's whole grading tree);
+* score: from the CLI's results.json (Gradescope format); the reference solutions must get full marks.
+
+Short spikes between two polls are not seen, so the memory figures are a lower bound.
+
+Exit code: 0 when every run on both trees exited 0 with full marks, 1 otherwise. Missing a time or
+memory target does not change the exit code. ``benchmarks/grade_class.py`` reuses the helpers here.
 """
 from __future__ import annotations
 
 import argparse
-import logging
+import json
 import os
-import re
-import resource
+import platform
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the CLI does, before TensorFlow is imported
+import psutil
 
-from autograder import graders  # noqa: E402  (none of these import TensorFlow)
-from autograder.host.context import GradingContext, configure_tensorflow  # noqa: E402
-from autograder.core.outcomes import judge  # noqa: E402
-from autograder.host.runner import Limits, SandboxSession  # noqa: E402
-from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+from _tables import print_table  # benchmarks/ is on sys.path when run as a script
 
+# The commit before the performance work ("Tests after the layout change ...", HEAD when it began): "today's
+# code", which the issue's targets are compared with. Pass --baseline REV to compare with another commit.
+BASELINE = "136ddbd"
 ROOT = Path(__file__).resolve().parents[1]
-SOLUTIONS = ROOT / "solutions"
-TARGET_SECONDS = 60.0  # per assignment
-POLL_SECONDS = 0.010
+ASSIGNMENTS = ("fashion_mnist", "cnn", "gap", "pretrained", "transfer")
+POLL_SECONDS = 0.05
+MIB = 1024 * 1024
+
+# Targets (issue text; a 2-core machine without a GPU).
+FULL_WALL_S, FULL_CPU_S, SINGLE_WALL_S = 25.0, 30.0, 10.0
+PROCESS_MIB, TREE_MIB = 1229.0, 2048.0  # 1.2 GiB for any one process, 2 GiB for one student's grading tree
 
 
-def mib_from_rusage(kib: int) -> float:
-    return kib / 1024.0  # Linux reports ru_maxrss in KiB
+# ---------------------------------------------------------------------------- the trees
+@dataclass
+class Tree:
+    label: str          # "baseline" or "current"
+    root: Path          # the folder the CLI runs in
+    description: str    # shown in the header
 
 
-def vm_hwm_mib(pid: int) -> float | None:
-    """The peak RSS so far of a running process, from /proc (None once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except (OSError, ValueError):
-        return None
-    return None
+def git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(ROOT), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
-class ProgressRecorder(threading.Thread):
-    """Polls ``ROOT/run*/progress`` and records when each line first appears."""
+def kit_location(cwd: Path) -> Path:
+    """Where ``import autograder`` resolves when a child runs in ``cwd`` (as the CLI runs will)."""
+    done = subprocess.run([sys.executable, "-c", "import autograder; print(autograder.__file__)"], cwd=cwd,
+                          env=child_env(), capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise SystemExit(f"error: `import autograder` fails in {cwd}:\n{done.stderr[-2000:]}")
+    return Path(done.stdout.strip()).resolve()
 
-    def __init__(self, root: Path, session: "TimedSession"):
+
+def prepare_trees(baseline: str | None, tmp: Path) -> list[Tree]:
+    """[baseline, current] (or [current] without a baseline), each checked to import its own kit."""
+    changed = git("diff", "--name-only", "HEAD").splitlines()
+    trees = []
+    if baseline is not None:
+        try:
+            commit = git("rev-parse", "--short", f"{baseline}^{{commit}}")
+        except subprocess.CalledProcessError as exc:
+            raise SystemExit(f"error: no commit {baseline!r} in {ROOT}: {exc.stderr.strip()}")
+        folder = tmp / "baseline"
+        folder.mkdir()
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit], stdout=subprocess.PIPE)
+        untar = subprocess.run(["tar", "-x", "-C", str(folder)], stdin=archive.stdout)
+        archive.stdout.close()
+        if archive.wait() != 0 or untar.returncode != 0:
+            raise SystemExit(f"error: could not unpack {commit} (git archive {archive.returncode}, "
+                             f"tar {untar.returncode})")
+        trees.append(Tree("baseline", folder, f"commit {commit}, unpacked into {folder}"))
+    head = git("rev-parse", "--short", "HEAD")
+    trees.append(Tree("current", ROOT, f"working tree {ROOT} at {head}"
+                      + (f" + {len(changed)} changed file(s)" if changed else "")))
+    for tree in trees:
+        location = kit_location(tree.root)
+        if not location.is_relative_to(tree.root.resolve()):
+            raise SystemExit(f"error: in {tree.root}, `import autograder` finds {location}, not the tree's own kit")
+        tree.description += f"; its CLI imports {location}"
+    return trees
+
+
+def tree_arguments(parser: argparse.ArgumentParser, repeat: int) -> None:
+    parser.add_argument("--repeat", type=int, default=repeat, help=f"runs of each kind per tree (default {repeat})")
+    parser.add_argument("--baseline", default=BASELINE, metavar="REV",
+                        help=f"commit to compare with (default {BASELINE}, the code before the performance work)")
+    parser.add_argument("--no-baseline", action="store_true", help="measure the current tree alone")
+
+
+def machine_line() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (f"machine: Python {platform.python_version()} ({sys.executable}), {os.cpu_count()} cores "
+            f"({usable} usable), load average {load}, {platform.platform()}")
+
+
+def copy_submission(source: Path, folder: Path) -> Path:
+    """A fresh submission folder holding ``source/<id>.py`` for the five assignments (nothing else)."""
+    folder.mkdir(parents=True)
+    for assignment in ASSIGNMENTS:
+        shutil.copyfile(source / f"{assignment}.py", folder / f"{assignment}.py")
+    return folder
+
+
+# ---------------------------------------------------------------------------- one measured run
+def child_env() -> dict[str, str]:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # AUTOGRADER_PROBE_KEY etc. pass through
+
+
+class TreeMonitor(threading.Thread):
+    """Polls a process and its descendants: peak RSS (one process, the tree, each child's branch), CPU."""
+
+    def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.root = root
-        self.session = session
-        self.events: dict[str, list[tuple[str, float]]] = {}  # run dir -> [(line, time)]
-        self.hwm: dict[str, float] = {}  # run dir -> worker VmHWM (MiB), last value seen
-        self._stop_event = threading.Event()
-
-    def poll(self) -> None:
-        now = time.perf_counter()
-        for progress in sorted(self.root.glob("run*/progress")):
-            run = progress.parent.name
-            try:
-                text = progress.read_text(encoding="utf-8")
-            except OSError:
-                continue
-            lines = text.split("\n")[:-1]  # only complete lines
-            seen = self.events.setdefault(run, [])
-            for line in lines[len(seen):]:
-                seen.append((line, now))
-        pid_run = self.session.current
-        if pid_run is not None:
-            pid, run = pid_run
-            hwm = vm_hwm_mib(pid)
-            if hwm is not None:
-                self.hwm[run] = max(hwm, self.hwm.get(run, 0.0))
+        self.pid = pid
+        self.root = psutil.Process(pid)
+        self.done = threading.Event()
+        self.peak_process = self.peak_tree = self.peak_branch = 0
+        self.cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> its own user + system seconds
+        self.processes = 0
 
     def run(self) -> None:
-        while not self._stop_event.is_set():
-            self.poll()
-            self._stop_event.wait(POLL_SECONDS)
+        while True:
+            self.sample()
+            if self.done.wait(POLL_SECONDS):
+                return
+
+    def sample(self) -> None:
+        try:
+            processes = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return
+        rss, parent = {}, {}
+        for process in processes:
+            try:
+                with process.oneshot():
+                    rss[process.pid] = process.memory_info().rss
+                    parent[process.pid] = process.ppid()
+                    times = process.cpu_times()
+                    self.cpu[(process.pid, process.create_time())] = times.user + times.system
+            except psutil.Error:  # gone, or a zombie
+                continue
+        if not rss:
+            return
+        branches: dict[int, int] = {}  # a direct child of the root -> RSS of it and its descendants
+        for pid, size in rss.items():
+            top = pid
+            while top in parent and parent[top] != self.pid and top != self.pid:
+                top = parent[top]
+            if top != self.pid:
+                branches[top] = branches.get(top, 0) + size
+        self.peak_process = max(self.peak_process, max(rss.values()))
+        self.peak_tree = max(self.peak_tree, sum(rss.values()))
+        self.peak_branch = max(self.peak_branch, max(branches.values(), default=0))
+        self.processes = max(self.processes, len(self.cpu))
 
     def stop(self) -> None:
-        self._stop_event.set()
+        self.done.set()
         self.join()
-        self.poll()
 
 
-class TimedSession(SandboxSession):
-    """A SandboxSession that records when each worker was spawned and when it exited.
+@dataclass
+class Run:
+    tree: str
+    wall: float
+    cpu_waited: float           # os.wait4: the CLI and every descendant that was waited for
+    cpu_polled: float           # psutil: sum of each process's last reading
+    peak_process_mib: float
+    peak_tree_mib: float
+    peak_branch_mib: float      # the largest direct child of the CLI with its descendants
+    processes: int
+    returncode: int
+    log: Path
+    extra: dict = field(default_factory=dict)
 
-    ``_wait`` is entered right after ``subprocess.Popen`` returns and left once the
-    worker (and anything it left behind) is gone; nothing else changes.
-    """
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.spawned: dict[str, float] = {}
-        self.exited: dict[str, float] = {}
-        self.current: tuple[int, str] | None = None
-
-    def _wait(self, process, output, progress, probes):
-        run = output.parent.name
-        self.spawned[run] = time.perf_counter()
-        self.current = (process.pid, run)
-        try:
-            return super()._wait(process, output, progress, probes)
-        finally:
-            self.current = None
-            self.exited[run] = time.perf_counter()
+    @property
+    def cpu(self) -> float:
+        return max(self.cpu_waited, self.cpu_polled)
 
 
-def time_tensorflow_import(threads: int) -> dict[str, float]:
-    if "tensorflow" in sys.modules or "keras" in sys.modules:
-        raise RuntimeError("TensorFlow was imported before it could be timed")
-    started = time.perf_counter()
-    import tensorflow  # noqa: F401
-
-    after_tf = time.perf_counter()
-    import keras  # noqa: F401
-
-    after_keras = time.perf_counter()
-    configure_tensorflow(threads)  # what the CLI does next
-    return {"import tensorflow": after_tf - started, "import keras (after TF)": after_keras - after_tf}
-
-
-def worker_steps(session: TimedSession, recorder: ProgressRecorder) -> list[tuple[str, float]]:
-    """(label, seconds) for every step the progress files show, in order."""
-    steps: list[tuple[str, float]] = []
-    runs = sorted(recorder.events, key=lambda name: int(name[3:]))
-    for run in runs:
-        prefix = f"[{run}] " if len(runs) > 1 else ""
-        events = recorder.events[run]
-        when = {}
-        for line, moment in events:
-            when.setdefault(line, moment)
-        spawned, exited = session.spawned.get(run), session.exited.get(run)
-        if spawned is not None and "import" in when:
-            steps.append((f"{prefix}worker start-up (spawn -> 'import')", when["import"] - spawned))
-        if "import" in when and "imported" in when:
-            steps.append((f"{prefix}student import ('import' -> 'imported')", when["imported"] - when["import"]))
-        for line, moment in events:
-            if line.startswith("start "):
-                name = line.split(" ", 1)[1]
-                if f"end {name}" in when:
-                    steps.append((f"{prefix}probe {name}", when[f"end {name}"] - moment))
-                else:
-                    steps.append((f"{prefix}probe {name} (never ended)", float("nan")))
-        if "done" in when and exited is not None:
-            steps.append((f"{prefix}worker exit ('done' -> exited)", exited - when["done"]))
-        if spawned is not None and exited is not None:
-            steps.append((f"{prefix}worker total (spawn -> exited)", exited - spawned))
-        unexpected = [line for line, _ in events if line.split(" ", 1)[0] not in
-                      ("import", "imported", "start", "end", "done")]
-        if unexpected:
-            steps.append((f"{prefix}unexpected progress lines: {unexpected}", float("nan")))
-    return steps
-
-
-def grade_once(assignment_id: str, context: GradingContext, limits: Limits) -> dict:
-    """Grade ``solutions/<assignment>.py`` like grade_assignment, timing every step."""
-    assignment = graders.load(assignment_id)
-    file = SOLUTIONS / f"{assignment_id}.py"
-    if not file.is_file():
-        raise FileNotFoundError(f"no {assignment_id}.py in {SOLUTIONS}")
-    rows: list[tuple[str, str, float]] = []  # (section, label, seconds)
-    started = time.perf_counter()
-    session = TimedSession(assignment, file, seed=context.seed, limits=limits)
-    rows.append(("sandbox", "session set-up (probe inputs, temp dir)", time.perf_counter() - started))
+def kill_tree(pid: int) -> None:
     try:
-        recorder = ProgressRecorder(session.root, session)
-        recorder.start()
-        run_started = time.perf_counter()
+        root = psutil.Process(pid)
+        for process in [*root.children(recursive=True), root]:
+            process.kill()
+    except psutil.Error:
+        pass
+
+
+def measure(tree: Tree, arguments: list[str], log: Path) -> Run:
+    """Run ``python -m autograder ARGUMENTS`` in ``tree.root`` and measure its whole process tree."""
+    with open(log, "wb") as output:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "autograder", *arguments], cwd=tree.root,
+                                   env=child_env(), stdin=subprocess.DEVNULL, stdout=output,
+                                   stderr=subprocess.STDOUT)
+        monitor = TreeMonitor(process.pid)
+        monitor.start()
         try:
-            observed = session.run()
-        finally:
-            run_seconds = time.perf_counter() - run_started
-            recorder.stop()
-        steps = worker_steps(session, recorder)
-        rows.extend(("sandbox", label, seconds) for label, seconds in steps)
-        counted = sum(s for label, s in steps if "worker total" in label)
-        rows.append(("sandbox", "SandboxSession.run() total", run_seconds))
-        rows.append(("sandbox", "  of which outside workers (inputs, job files, reading)", run_seconds - counted))
-        checks, results = [], []
-        for check in assignment.checks:
-            check_started = time.perf_counter()
-            result = judge(assignment.id, check, *observed[check.probe], context)
-            seconds = time.perf_counter() - check_started
-            checks.append((check.id, seconds, result.outcome.value))
-            results.append(result)
-            rows.append(("checks", f"{check.id} [{result.outcome.value}]", seconds))
-        rows.append(("checks", "all checks", sum(seconds for _, seconds, _ in checks)))
-    finally:
-        close_started = time.perf_counter()
-        session.close()
-        rows.append(("sandbox", "session close (temp dir removal)", time.perf_counter() - close_started))
-    total = time.perf_counter() - started
-    rows.append(("total", "assignment total (in-process)", total))
-    failed = [f"{r.check_id}: {r.outcome.value} {r.message}" for r in results if not r.passed]
-    return {"rows": rows, "failed": failed, "score": sum(r.score for r in results),
-            "max_score": sum(r.max_score for r in results), "worker_hwm": max(recorder.hwm.values(), default=None)}
-
-
-def run_cli(assignment: str | None, timeout: float) -> dict:
-    command = [sys.executable, "-m", "autograder", "grade", str(SOLUTIONS)]
-    if assignment:
-        command += ["--assignment", assignment]
-    with tempfile.TemporaryFile() as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=output,
-                                   stderr=subprocess.STDOUT, env={**os.environ, "COLUMNS": "200"})
-        deadline = started + timeout
-        while True:  # os.wait4 gives this process tree's peak RSS, which Popen.wait would discard
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                process.kill()
-                pid, status, usage = os.wait4(process.pid, 0)
-                break
-            time.sleep(0.05)
-        seconds = time.perf_counter() - started
+            _, status, usage = os.wait4(process.pid, 0)
+        except BaseException:  # Ctrl-C: take the CLI's tree down with us
+            monitor.stop()
+            kill_tree(process.pid)
+            process.wait()
+            raise
+        wall = time.monotonic() - started
         process.returncode = os.waitstatus_to_exitcode(status)
-        output.seek(0)
-        text = output.read().decode("utf-8", errors="replace")
-    total = re.search(r"Total: ([\d.]+)/([\d.]+) in ([\d.]+) s", text)
-    return {"seconds": seconds, "returncode": process.returncode, "output": text,
-            "score": (float(total.group(1)), float(total.group(2))) if total else None,
-            "reported_seconds": float(total.group(3)) if total else None,
-            "peak_mib": mib_from_rusage(usage.ru_maxrss)}
+        monitor.stop()
+    return Run(tree.label, wall, usage.ru_utime + usage.ru_stime, sum(monitor.cpu.values()),
+               monitor.peak_process / MIB, monitor.peak_tree / MIB, monitor.peak_branch / MIB,
+               monitor.processes, process.returncode, log)
 
 
-# ------------------------------------------------------------------ printing
-def seconds_text(value: float) -> str:
-    return "n/a" if value != value else f"{value:.3f}"
+def read_score(results: Path) -> tuple[float, float] | None:
+    """(score, maximum) from a Gradescope results.json, or None when there is none or it is unusable."""
+    try:
+        payload = json.loads(results.read_text(encoding="utf-8"))
+        tests = payload.get("tests") or []
+        score = payload.get("score")
+        score = sum(float(t.get("score") or 0) for t in tests) if score is None else float(score)
+        maximum = payload.get("max_score")
+        maximum = sum(float(t.get("max_score") or 0) for t in tests) if maximum is None else float(maximum)
+        return score, maximum
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
 
 
-def timing_table(title: str, runs: list[list[tuple[str, str, float]]]) -> None:
-    labels: list[tuple[str, str]] = []
-    values: dict[tuple[str, str], list[float]] = {}
-    for rows in runs:
-        for section, label, seconds in rows:
-            key = (section, label)
-            if key not in values:
-                labels.append(key)
-                values[key] = []
-            values[key].append(seconds)
-    header = ["step"] + [f"run {i + 1} (s)" for i in range(len(runs))]
-    if len(runs) > 1:
-        header += ["median (s)"]
-    table = []
-    section_names = {"sandbox": "sandbox", "checks": "check", "total": "total"}
-    for section, label in labels:
-        seen = values[(section, label)]
-        row = [f"{section_names.get(section, section)}: {label}"] + [seconds_text(v) for v in seen]
-        row += [""] * (len(runs) + 1 - len(row))
-        if len(runs) > 1:
-            finite = [v for v in seen if v == v]
-            row.append(seconds_text(statistics.median(finite)) if finite else "n/a")
-        table.append(row)
-    print_table(header, table, title)
+def full_marks(score: tuple[float, float] | None) -> bool:
+    return score is not None and score[1] > 0 and score[0] >= score[1] - 1e-9
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeat", type=int, default=1, help="grade each assignment N times (default 1)")
-    parser.add_argument("--assignment", choices=graders.ASSIGNMENT_IDS,
-                        help="time only this assignment (default: both)")
-    parser.add_argument("--seed", type=int, default=0, help="grading seed (default 0, as the CLI)")
-    parser.add_argument("--threads", type=int, default=max(1, min(4, os.cpu_count() or 1)),
-                        help="TensorFlow threads in the grading process (default: as the CLI)")
-    parser.add_argument("--no-cli", action="store_true", help="skip the end-to-end CLI run(s)")
-    parser.add_argument("--cli-timeout", type=float, default=600.0, help="kill a CLI run after S seconds")
-    args = parser.parse_args(argv)
-    if args.repeat < 1:
-        parser.error("--repeat must be at least 1")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+def log_tail(log: Path, lines: int = 25) -> str:
+    try:
+        text = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return "    (no log)"
+    return "\n".join("    | " + line for line in text)
 
-    assignments = [args.assignment] if args.assignment else list(graders.ASSIGNMENT_IDS)
-    failures: list[str] = []
-    print(f"grade_time: reference solutions in {SOLUTIONS}")
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU cores, load average "
-          f"{', '.join(f'{v:.2f}' for v in os.getloadavg())}; grading threads {args.threads}, "
-          f"worker threads {Limits().threads}, seed {args.seed}, repeats {args.repeat}")
 
-    # The CLI runs first, while this process is still small: on Linux a child's max RSS starts from its
-    # parent's RSS at fork time (the hiwater mark of the pre-exec address space is kept), so os.wait4 and
-    # RUSAGE_CHILDREN of a child spawned after TensorFlow is imported here would report at least this
-    # process's own size.
-    cli_runs = []
-    if not args.no_cli:
+def describe(run: Run) -> str:
+    return (f"{run.wall:6.1f} s wall, {run.cpu:6.1f} s CPU (waited {run.cpu_waited:.1f}, polled "
+            f"{run.cpu_polled:.1f}, {run.processes} processes), peak {run.peak_process_mib:.0f} MiB one process, "
+            f"{run.peak_tree_mib:.0f} MiB tree, exit {run.returncode}")
+
+
+# ---------------------------------------------------------------------------- the report
+def median_cell(values: list[float], digits: int) -> str:
+    if not values:
+        return "-"
+    text = f"{statistics.median(values):.{digits}f}"
+    if len(values) > 1:
+        text += f" [{min(values):.{digits}f}-{max(values):.{digits}f}]"
+    return text
+
+
+def figure_row(name: str, values: dict[str, list[float]], target: float | None, *, higher_is_better: bool = False,
+               digits: int = 1) -> list[str]:
+    """[figure, target, baseline, current, cur/base, verdict] from the runs' values (medians)."""
+    base, current = values.get("baseline", []), values.get("current", [])
+    ratio = "-"
+    if base and current and statistics.median(base) > 0:
+        ratio = f"{statistics.median(current) / statistics.median(base):.2f}"
+    verdict = ""
+    if target is not None and current:
+        value = statistics.median(current)
+        verdict = "MET" if (value >= target if higher_is_better else value <= target) else "MISSED"
+    target_text = "-" if target is None else (">= " if higher_is_better else "<= ") + f"{target:g}"
+    return [name, target_text, median_cell(base, digits), median_cell(current, digits), ratio, verdict]
+
+
+def score_row(scores: dict[str, list[tuple[float, float] | None]]) -> list[str]:
+    def cell(items):
+        if not items:
+            return "-"
+        if any(s is None for s in items):
+            return "no result"
+        low = min(items)
+        return f"{low[0]:g}/{low[1]:g}" + ("" if len(items) == 1 else " (lowest)")
+    current = scores.get("current", [])
+    verdict = ("MET" if all(full_marks(s) for s in current) else "MISSED") if current else ""
+    return ["score/max", "full marks", cell(scores.get("baseline", [])), cell(current), "-", verdict]
+
+
+HEADER = ["figure", "target", "baseline", "current", "cur/base", "current vs target"]
+RATIO_NOTE = ("cur/base = current median / baseline median: below 1 is faster or smaller (for throughput and "
+              "speed-up, above 1 is better). Cells: median [lowest-highest] over the repeats.")
+
+
+# ---------------------------------------------------------------------------- grade_time itself
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tree_arguments(parser, repeat=3)
+    parser.add_argument("--assignment", action="append", choices=ASSIGNMENTS,
+                        help="single-assignment runs only for this one (repeatable; default: all five)")
+    parser.add_argument("--no-single", action="store_true", help="skip the single-assignment runs")
+    parser.add_argument("--no-full", action="store_true", help="skip the full five-assignment run")
+    args = parser.parse_args()
+    kinds = [] if args.no_full else [("full submission", None)]
+    if not args.no_single:
+        kinds += [(f"{a} alone", a) for a in (args.assignment or ASSIGNMENTS)]
+    if not kinds:
+        parser.error("nothing to run (--no-full and --no-single)")
+
+    print(machine_line())
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="ag-grade-time-") as tmp:
+        trees = prepare_trees(None if args.no_baseline else args.baseline, Path(tmp))
+        for tree in trees:
+            print(f"{tree.label}: {tree.description}")
+        runs: dict[str, list[Run]] = {name: [] for name, _ in kinds}
+        number = 0
         for repeat in range(args.repeat):
-            cli = run_cli(args.assignment, args.cli_timeout)
-            cli_runs.append(cli)
-            score = f"{cli['score'][0]:g}/{cli['score'][1]:g}" if cli["score"] else "no total line"
-            print(f"  CLI run {repeat + 1}: {cli['seconds']:.1f} s, exit code {cli['returncode']}, score {score}")
-            if cli["returncode"] != 0 or not cli["score"] or cli["score"][0] != cli["score"][1]:
-                failures.append(f"CLI run {repeat + 1}: exit code {cli['returncode']}, score {score}")
-                print(cli["output"][-4000:])
-    before_tf_mib = mib_from_rusage(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            for name, assignment in kinds:
+                for tree in trees:  # baseline, then current: interleaved
+                    number += 1
+                    folder = Path(tmp) / "runs" / f"{number:03d}"
+                    submission = copy_submission(tree.root / "solutions", folder / "submission")
+                    (folder / "out").mkdir()
+                    results = folder / "out" / "results.json"
+                    arguments = ["grade", str(submission), "--json", str(results)]
+                    if assignment:
+                        arguments += ["--assignment", assignment]
+                    run = measure(tree, arguments, folder / "log.txt")
+                    run.extra["score"] = read_score(results)
+                    runs[name].append(run)
+                    good = run.returncode == 0 and full_marks(run.extra["score"])
+                    score = run.extra["score"]
+                    print(f"  {name:>22} #{repeat + 1} {tree.label:>8}: {describe(run)}, score "
+                          + (f"{score[0]:g}/{score[1]:g}" if score else "none"), flush=True)
+                    if not good:
+                        ok = False
+                        print(f"    not full marks or a failed run; the end of its output:\n{log_tail(run.log)}")
+                    shutil.rmtree(folder, ignore_errors=True)
 
-    imports = time_tensorflow_import(args.threads)
-    import keras
-    import tensorflow as tf
-
-    print(f"tensorflow {tf.__version__}, keras {keras.__version__}")
-    print_table(["step", "seconds"], [[label, seconds_text(value)] for label, value in imports.items()],
-                "Grading process: TensorFlow import (once per process)")
-
-    limits = Limits()
-    timings: dict[str, list] = {a: [] for a in assignments}
-    worker_hwm: dict[str, float] = {}
-    in_process_totals: list[float] = []
-    for repeat in range(args.repeat):
-        context = GradingContext(seed=args.seed)  # one per submission, shared by its assignments, as in the CLI
-        total = 0.0
-        for assignment_id in assignments:
-            result = grade_once(assignment_id, context, limits)
-            timings[assignment_id].append(result["rows"])
-            total += result["rows"][-1][2]
-            if result["worker_hwm"] is not None:
-                worker_hwm[assignment_id] = max(result["worker_hwm"], worker_hwm.get(assignment_id, 0.0))
-            failures += [f"run {repeat + 1} {assignment_id}: {f}" for f in result["failed"]]
-            print(f"  run {repeat + 1}: {assignment_id} scored {result['score']:g}/{result['max_score']:g} "
-                  f"in {result['rows'][-1][2]:.1f} s")
-        in_process_totals.append(total)
-    for assignment_id in assignments:
-        timing_table(f"Assignment {assignment_id}: steps (grading process and sandbox worker)",
-                     timings[assignment_id])
-    sum_imports = sum(imports.values())
-    print(f"\nIn-process grading of {' + '.join(assignments)}: "
-          + ", ".join(f"{t:.1f} s" for t in in_process_totals)
-          + f" (plus {sum_imports:.1f} s TensorFlow/Keras import once)")
-
-    self_peak = mib_from_rusage(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    children_peak = mib_from_rusage(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-    memory_rows = [["grading process (RUSAGE_SELF max RSS)", f"{self_peak:.0f}"],
-                   ["grading process before importing TensorFlow (kit only)", f"{before_tf_mib:.0f}"]]
-    memory_rows += [[f"sandbox worker, {a} (VmHWM polled from /proc every 10 ms)", f"{v:.0f}"]
-                    for a, v in worker_hwm.items()]
-    memory_rows.append(["children incl. CLI trees (RUSAGE_CHILDREN max RSS) *", f"{children_peak:.0f}"])
-
-    for i, cli in enumerate(cli_runs):
-        memory_rows.append([f"CLI run {i + 1}: largest process in its tree (os.wait4)", f"{cli['peak_mib']:.0f}"])
-    print_table(["process", "MiB"], memory_rows, "Peak memory")
-    print("* RUSAGE_CHILDREN counts each worker from fork, when it still shares this process's pages, so it "
-          "is at least this process's RSS when the last worker was spawned; the polled VmHWM is the "
-          "worker's own peak.")
-
-    if cli_runs:
-        command = "python -m autograder grade solutions" + (f" --assignment {args.assignment}"
-                                                             if args.assignment else "")
-        rows = []
-        for i, cli in enumerate(cli_runs):
-            score = f"{cli['score'][0]:g}/{cli['score'][1]:g}" if cli["score"] else "?"
-            reported = f"{cli['reported_seconds']:.1f}" if cli["reported_seconds"] is not None else "?"
-            rows.append([f"run {i + 1}", f"{cli['seconds']:.2f}", reported, str(cli["returncode"]), score])
-        print_table(["run", "wall (s)", "grading, as reported (s)", "exit", "score"], rows,
-                    f"End to end: {command}")
-
-    slowest = {a: max(rows[-1][2] for rows in timings[a]) + sum_imports for a in assignments}
-    per_assignment = [[a, f"{seconds:.1f}", "MET" if seconds < TARGET_SECONDS else "NOT MET"]
-                      for a, seconds in slowest.items()]
-    print_table(["assignment", "slowest grading + TF import (s)", f"under {TARGET_SECONDS:g} s"], per_assignment,
-                f"Target: each assignment's hidden suite in under {TARGET_SECONDS:g} s on a "
-                f"{os.cpu_count()}-core machine")
-
-    if failures:
-        print("\nReference solutions did NOT get full marks:")
-        for failure in failures:
-            print(f"  {failure}")
-        return 1
-    print("\nAll checks of the reference solutions passed.")
-    return 0
+        for name, assignment in kinds:
+            by_tree = lambda attribute: {t.label: [getattr(r, attribute) for r in runs[name] if r.tree == t.label]
+                                         for t in trees}  # noqa: E731
+            wall_target = SINGLE_WALL_S if assignment else FULL_WALL_S
+            rows = [figure_row("wall s", by_tree("wall"), wall_target),
+                    figure_row("CPU s (whole tree)", by_tree("cpu"), None if assignment else FULL_CPU_S),
+                    figure_row("peak RSS, one process MiB", by_tree("peak_process_mib"), PROCESS_MIB, digits=0),
+                    figure_row("peak RSS, whole tree MiB", by_tree("peak_tree_mib"), TREE_MIB, digits=0),
+                    score_row({t.label: [r.extra["score"] for r in runs[name] if r.tree == t.label] for t in trees})]
+            command = "grade solutions" + (f" --assignment {assignment}" if assignment else "")
+            print_table(HEADER, rows, title=f"{name}: python -m autograder {command} ({args.repeat} run(s) per tree)")
+        print(f"\n{RATIO_NOTE}")
+    print("every run exited 0 with full marks" if ok else "SOME RUNS FAILED OR LOST MARKS (see above)")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -158,8 +158,9 @@ def _write_progress(text):
 
 
 def _forge_progress():
-    _write_progress("imported\n" + "".join("start " + _probe + "\nend " + _probe + "\n" for _probe in _T["probes"])
-                    + "done\n")
+    _write_progress("imported " + _T["assignment"] + "\n" + "".join(
+        "start " + _step + "\nend " + _step + "\n" for _step in (_T["assignment"] + "/" + _probe for _probe in _T["probes"]))
+        + "done\n")
 
 
 def _run_attack():
@@ -490,7 +491,7 @@ attack("x_forge_result_files", "forge", "quiet",
        "write result.json files with plausible callback observations and a forged progress 'done', then exit 0", r'''
 def _attack():
     for probe, values in _forged_values().items():
-        folder = _os.path.join(_output(), "out", probe)
+        folder = _os.path.join(_output(), "out", _T["assignment"], probe)
         _os.makedirs(folder, exist_ok=True)
         _write(_os.path.join(folder, "result.json"), _json.dumps({"state": "ok", "values": values}))
     _forge_progress()
@@ -505,7 +506,7 @@ def _attack():
     def forged(value, *args, **kwargs):
         if isinstance(value, dict) and value.get("state") in ("not_attempted", "error", "grader_error"):
             with open(_os.path.join(_output(), "progress"), encoding="utf-8") as handle:
-                started = [line[6:] for line in handle.read().splitlines() if line.startswith("start ")]
+                started = [line[6:].split("/")[-1] for line in handle.read().splitlines() if line.startswith("start ")]
             forged_values = _forged_values()
             if started and started[-1] in forged_values:
                 value = {"state": "ok", "values": forged_values[started[-1]]}
@@ -544,7 +545,7 @@ attack("x_forge_grader_error", "forge", "quiet",
        "forge reports in state 'grader_error', so the kit would take the blame (grader_fault) for the stub", r'''
 def _attack():
     for probe in _T["probes"]:
-        folder = _os.path.join(_output(), "out", probe)
+        folder = _os.path.join(_output(), "out", _T["assignment"], probe)
         _os.makedirs(folder, exist_ok=True)
         _write(_os.path.join(folder, "result.json"), _json.dumps({
             "state": "grader_error", "traceback": "forged",
@@ -558,7 +559,7 @@ attack("x_symlink_observation", "forge", "quiet",
 def _attack():
     made = []
     for probe in _T["probes"]:
-        folder = _os.path.join(_output(), "out", probe)
+        folder = _os.path.join(_output(), "out", _T["assignment"], probe)
         _os.makedirs(folder, exist_ok=True)
         if probe == "dense_build":
             made.append(_try(_os.symlink, _T["solution"], _os.path.join(folder, "model.keras")))
@@ -596,8 +597,8 @@ STRETCH = Attack("stretch", "signals", "import",
                  "an endless loop writing every progress line, in order, to the progress channel "
                  "(grade --timeout 5)", r'''
 def _attack():
-    lines = ["starting", "import", "imported"] + [kind + " " + probe for probe in _T["probes"]
-                                                   for kind in ("start", "end")] + ["done"]
+    lines = ["starting", "import " + _T["assignment"], "imported " + _T["assignment"]] + [
+        kind + " " + _T["assignment"] + "/" + probe for probe in _T["probes"] for kind in ("start", "end")] + ["done"]
     while True:
         for line in lines:
             _write_progress(line + "\n")

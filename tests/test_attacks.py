@@ -336,7 +336,7 @@ def arena(tmp_path_factory):
         "user_site": str(home / ".local" / "lib" / version / "site-packages"),
         "classdir": str(classdir), "out": str(base / "out"), "cwd": str(cwd), "tmp": tempfile.gettempdir(),
         "home": str(home), "home_secret_file": str(home / ".ssh" / "id_ed25519"), "port": listener.port,
-        "unix_name": listener.unix_name, "decoy_pid": decoy.pid, "token": token, "probes": PROBES,
+        "unix_name": listener.unix_name, "decoy_pid": decoy.pid, "token": token, "probes": PROBES, "assignment": ASSIGNMENT,
         "persist_marker": f"tf2-attack-persist-{token}", "persist_comm": f"tf2p{token}"[:15], "fork_cap": FORK_CAP,
     }
     arena = Arena(base, classdir, base / "out", cwd, base / "loot", home, token, secret, home_secret, targets,

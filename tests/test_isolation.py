@@ -5,7 +5,7 @@ import os
 import pytest
 
 from autograder.host import isolation
-from autograder.host import runner
+from autograder.host import runner, steps
 from autograder.host.isolation import Isolation, IsolationUnavailable, WorkerPaths
 from conftest import ROOT, run_cli
 
@@ -61,12 +61,21 @@ def test_the_worker_sees_no_checkout_no_home_and_no_secrets(tmp_path, monkeypatc
 
 
 def test_progress_lines_count_once_and_in_order():
-    probes = ["a", "b"]
-    honest = ["starting", "import", "imported", "start a", "end a", "start b"]
-    assert runner.steps_reached(honest, probes) == 6
-    forged = ["starting", "import", "imported", *["start a", "end a"] * 500, "start a"]
-    assert runner.steps_reached(forged, probes) == 5  # repeating a step buys nothing
-    assert runner.steps_reached(["done", "end b", "start b", "starting"], probes) == 1
+    parts = [("x", ["a", "b"])]
+    honest = ["starting", "import x", "imported x", "start x/a", "end x/a", "start x/b"]
+    assert steps.steps_reached(honest, parts) == 6
+    forged = ["starting", "import x", "imported x", *["start x/a", "end x/a"] * 500, "start x/a"]
+    assert steps.steps_reached(forged, parts) == 5  # repeating a step buys nothing
+    assert steps.steps_reached(["done", "end x/b", "start x/b", "starting"], parts) == 1
+
+
+def test_a_failed_import_skips_only_that_files_probes():
+    parts = [("x", ["a"]), ("y", ["b"])]
+    sequence = steps.StepSequence(parts)
+    reached = sequence.feed(["starting", "import x", "import-failed x", "start x/a", "import y", "imported y"])
+    assert [step.line for step in reached] == ["starting", "import x", "import-failed x", "import y", "imported y"]
+    assert sequence.next_step == steps.Step("start", "y", "b")  # the forged "start x/a" after the failure counts for nothing
+    assert steps.steps_reached(["starting", "import-failed x"], parts) == 1  # not before its own "import"
 
 
 def test_a_forged_or_linked_manifest_entry_reads_as_nothing_returned(tmp_path):

@@ -563,6 +563,13 @@ class Evidence:
         self.inputs = inputs
         self._models: dict[str, Any] = {}
 
+    def release(self) -> bool:
+        """Forget the models loaded so far (the probe's checks are done), so their memory can be reused;
+        whether there were any."""
+        had = bool(self._models)
+        self._models.clear()
+        return had
+
     def value(self, key: str, what: Text | None = None) -> Any:
         entry = self._require(key, what)
         if entry["kind"] != "json":
@@ -603,7 +610,10 @@ class Evidence:
                     "Keras layers only (no Lambda layers or custom classes).", what=what or key,
                     error=f"{type(exc).__name__}: {str(exc)[:300]}")) from exc
             if fresh:
-                return model
+                return model  # to train: the training run decides how it runs
+            # Checks call predict and evaluate on a few images: tracing a tf.function for that costs several
+            # times what running it eagerly does (same numbers).
+            model.run_eagerly = True
             self._models[key] = model
         return self._models[key]
 

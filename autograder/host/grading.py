@@ -7,6 +7,7 @@ per-student child, Gradescope, the notebook kernel's child) calls it with the re
 """
 from __future__ import annotations
 
+import gc
 import stat
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from autograder import graders
-from autograder.host.context import GradingContext
+from autograder.host.context import GradingContext, configure_tensorflow
 from autograder.core.i18n import Text, tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.core.settings import Settings
@@ -183,39 +184,71 @@ def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, l
 
 def judge_each(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits):
     """Like :func:`judge_file`, one check at a time (the mutation audit stops at the first failure)."""
-    with SandboxSession(assignment, file, seed=context.seed, limits=limits) as session:
-        observed = session.run()
+    with SandboxSession([(assignment, file)], seed=context.seed, limits=limits) as session:
+        observed = session.observe()[assignment.id]
         for check in assignment.checks:
             yield judge(assignment.id, check, *observed[check.probe], context)
 
 
-def grade_assignment(assignment_id: str, file: Path | None, *, context: GradingContext,
-                     limits: Limits, note: Text | str = "", settings: Settings | None = None,
-                     refused: Text | None = None) -> AssignmentResult:
-    """Grade ``file`` (None: nothing handed in; ``refused``: handed in but not gradable, and why) with the
-    course's points and thresholds from ``settings``."""
-    settings = settings or Settings()
-    assignment = graders.load_configured(assignment_id, settings.points, settings.thresholds)
-    started = time.monotonic()
+def not_graded(assignment: Assignment, refused: Text | None = None) -> AssignmentResult:
+    """Zero for every check of ``assignment``: nothing was handed in, or (``refused``: why) it may not be graded."""
     if refused is not None:
         checks = [not_run(assignment.id, check, ProbeStatus("error", refused)) for check in assignment.checks]
         return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0, refused)
-    if file is None:
-        missing = ProbeStatus("not_attempted", tr("No {name}.py or {name}.ipynb was found in the submission.",
-                                                  name=assignment_id))
-        checks = [not_run(assignment.id, check, missing) for check in assignment.checks]
-        return AssignmentResult(assignment.id, assignment.title, None, checks, 0.0)
-    checks = judge_file(assignment, file, context=context, limits=limits)
-    return AssignmentResult(assignment.id, assignment.title, file.name, checks, time.monotonic() - started, note)
+    missing = ProbeStatus("not_attempted", tr("No {name}.py or {name}.ipynb was found in the submission.",
+                                              name=assignment.id))
+    return AssignmentResult(assignment.id, assignment.title, None,
+                            [not_run(assignment.id, check, missing) for check in assignment.checks], 0.0)
+
+
+def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings, context: GradingContext,
+                limits: Limits, tensorflow_threads: int | None = None) -> dict[str, AssignmentResult]:
+    """Grade each assignment's file (``{assignment: (file, note)}``) in one sandbox worker, judging each
+    assignment as soon as the worker is done with it, while the worker goes on with the next.
+
+    ``tensorflow_threads``: configure (and so import) TensorFlow in this process for the judging,
+    after the worker has started, so that the two TensorFlow starts overlap.
+    """
+    assignments = {aid: _configured(aid, settings) for aid in files}
+    results: dict[str, AssignmentResult] = {}
+    if not files:
+        return results
+    with SandboxSession([(assignments[aid], file) for aid, (file, _) in files.items()], seed=context.seed,
+                        limits=limits) as session:
+        session.start()
+        if tensorflow_threads is not None:
+            configure_tensorflow(tensorflow_threads)
+        for aid, observed in session.run():
+            started = time.monotonic()
+            assignment, (file, note) = assignments[aid], files[aid]
+            checks = list(_judge_releasing(assignment, observed, context))
+            results[aid] = AssignmentResult(aid, assignment.title, file.name, checks,
+                                            session.seconds[aid] + time.monotonic() - started, note)
+    return results
+
+
+def _judge_releasing(assignment: Assignment, observed: dict, context: GradingContext):
+    """Judge each check in turn, releasing a probe's loaded models after its last check (less memory at once)."""
+    last_check = {check.probe: index for index, check in enumerate(assignment.checks)}
+    for index, check in enumerate(assignment.checks):
+        yield judge(assignment.id, check, *observed[check.probe], context)
+        if last_check[check.probe] == index and observed[check.probe][1].release():
+            gc.collect()  # Keras models hold reference cycles
+
+
+def _configured(assignment_id: str, settings: Settings) -> Assignment:
+    return graders.load_configured(assignment_id, settings.points, settings.thresholds)
 
 
 def grade_submission(submission: Path, settings: Settings | None = None, *, assignment: str | None = None,
-                     context: GradingContext | None = None, limits: Limits | None = None) -> SubmissionResult:
+                     context: GradingContext | None = None, limits: Limits | None = None,
+                     tensorflow_threads: int | None = None) -> SubmissionResult:
     """Grade ``submission`` (a folder of ``<assignment>.py``/``.ipynb`` files, or one such file) in this process.
 
     Everything comes from ``settings`` (default: every default): the assignments, points and thresholds,
     the seed and data (``context``), the sandbox's limits (``limits``). ``assignment``, ``context`` and
     ``limits`` replace the settings' own where a caller has them already (a test's shared data cache).
+    ``tensorflow_threads`` configures TensorFlow for the judging once the sandbox worker has started.
     """
     submission = Path(submission)
     if not submission.exists():
@@ -226,14 +259,22 @@ def grade_submission(submission: Path, settings: Settings | None = None, *, assi
     started = time.monotonic()
     result = SubmissionResult(str(submission), isolation=limits.isolation,
                               settings=applied_settings(settings, context, limits))
-    for assignment_id in assignments_for(submission, assignment or settings.assignments):
+    chosen = assignments_for(submission, assignment or settings.assignments)
+    files: dict[str, tuple[Path, Text | str]] = {}
+    ungraded: dict[str, AssignmentResult] = {}
+    for assignment_id in chosen:
         try:
             file, note = find_submission_file(submission, assignment_id)
-            refused = None
         except SubmissionRefused as refusal:
-            file, note, refused = None, "", refusal.message
-        result.assignments.append(grade_assignment(assignment_id, file, context=context, limits=limits, note=note,
-                                                   settings=settings, refused=refused))
+            ungraded[assignment_id] = not_graded(_configured(assignment_id, settings), refusal.message)
+            continue
+        if file is None:
+            ungraded[assignment_id] = not_graded(_configured(assignment_id, settings))
+        else:
+            files[assignment_id] = (file, note)
+    graded = grade_files(files, settings=settings, context=context, limits=limits,
+                         tensorflow_threads=tensorflow_threads)
+    result.assignments = [graded.get(aid) or ungraded[aid] for aid in chosen]
     result.seconds = time.monotonic() - started
     return result
 

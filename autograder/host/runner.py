@@ -1,9 +1,9 @@
-"""Runs a submission's code in sandbox worker processes and collects the observations.
+"""Runs a submission's code in a sandbox worker process and collects the observations.
 
-One worker imports the submission and runs every probe. If it hangs past the
-step time limit or dies, the step that was running is recorded as ``timeout`` or
-``error``, probes that call the same student function are not retried, and a
-fresh worker runs what is left: a hang or crash costs only the affected checks.
+One worker imports each assignment's file of the submission in turn and runs every probe. If it
+hangs past the step time limit or dies, the step that was running is recorded as ``timeout`` or
+``error``, probes that call the same student function are not retried, and a fresh worker runs
+what is left: a hang or crash costs only the affected checks.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import os
+import queue
 import secrets
 import shutil
 import signal
@@ -18,10 +19,11 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import psutil
@@ -33,6 +35,7 @@ from autograder.core.i18n import Text, tr
 from autograder.core.settings import DEFAULTS
 from autograder.host.isolation import PASSED_ENV, Isolation, TreeLimits, WorkerPaths
 from autograder.host.notebook_code import extract_file
+from autograder.host.steps import ProgressChannel, Step, StepSequence
 from autograder.core.outcomes import ProbeStatus
 from autograder.core.spec import Assignment
 
@@ -41,7 +44,6 @@ MEMORY_POLL_SECONDS = 0.25
 STARTUP_SECONDS = 120.0  # the worker's own start (Python, TensorFlow); not charged to the student
 OUTPUT_CHECK_SECONDS = 1.0
 MAX_OUTPUT_BYTES = 2 * 2**30      # everything one worker run may write (observations, models)
-MAX_PROGRESS_BYTES = 64 * 2**10   # progress lines beyond this are not read
 CLASS_INDEX_FILE = "class_index.json"
 SUBMISSION_DIR = "submission"
 
@@ -65,15 +67,6 @@ class Limits:
         if self.memory_mb is not None and self.memory_mb < 256:
             raise ValueError(f"memory_mb must be at least 256 (TensorFlow alone needs that). "
                              f"Received: {self.memory_mb!r}")
-
-
-@dataclass
-class _WorkerEnd:
-    finished: list[str]
-    running: str | None   # the probe name, "import", or None when the worker completed
-    state: str            # "done", "timeout", "memory", "output", "died", "import_failed", "worker_failed"
-    returncode: int | None
-    output: Path          # where this run's progress and observations are
 
 
 def _worker_env(threads: int) -> dict[str, str]:
@@ -144,67 +137,6 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-class ProgressChannel:
-    """The worker's progress lines ("starting", "import", "imported", "start X", "end X", "done"), over a pipe.
-
-    A pipe, not a file in the worker's output folder: what the grader has read stays read, so code
-    that runs later in the worker can add lines but never take back the ones written before it
-    ran (that the worker reached the student's import, say), nor swap the channel for a link or a
-    FIFO. Lines are copied, as received, to ``copy`` (a file outside the worker's view, for logs
-    and benchmarks); beyond ``MAX_PROGRESS_BYTES`` the rest is read and dropped.
-    """
-
-    def __init__(self, copy: Path):
-        self.read_end, self.write_end = os.pipe()
-        os.set_blocking(self.read_end, False)
-        self._received = bytearray()
-        self._copy = open(copy, "ab")
-
-    def handed_over(self) -> None:
-        """The worker holds the write end now; closing ours lets the pipe end when the worker does."""
-        os.close(self.write_end)
-
-    def poll(self) -> list[str]:
-        while True:
-            try:
-                chunk = os.read(self.read_end, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            room = MAX_PROGRESS_BYTES - len(self._received)
-            if room > 0:
-                self._received += chunk[:room]
-                self._copy.write(chunk[:room])
-                self._copy.flush()
-        return self.lines()
-
-    def lines(self) -> list[str]:
-        text = self._received.decode("utf-8", errors="replace")
-        return text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]  # whole lines only
-
-    def close(self) -> None:
-        os.close(self.read_end)
-        self._copy.close()
-
-
-def steps_reached(lines: list[str], probes: list[str]) -> int:
-    """How many steps of the expected sequence the progress lines show, in order.
-
-    The step timer restarts only when this grows, so a worker that writes progress lines of its
-    own (forged, repeated, out of order) cannot stretch its time: each step counts once.
-    """
-    expected = ["starting", "import", "imported"]
-    for name in probes:
-        expected += [f"start {name}", f"end {name}"]
-    expected.append("done")
-    reached = 0
-    for line in lines:
-        if reached < len(expected) and line == expected[reached]:
-            reached += 1
-    return reached
-
-
 def _tree_bytes(directory: Path) -> int:
     total = 0
     for path in directory.rglob("*"):
@@ -227,35 +159,68 @@ def _write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
         (directory / "inputs.json").write_text(json.dumps(scalars), encoding="utf-8")
 
 
-class SandboxSession:
-    """Owns the temporary job directory; observations stay readable until ``close``."""
+@dataclass
+class _WorkerEnd:
+    state: str            # "done", "timeout", "memory", "output", "died", "worker_failed", "stopped"
+    at: Step | None       # the step the worker was in when it ended (None: it reached "done")
+    returncode: int | None
 
-    def __init__(self, assignment: Assignment, submission: Path, *, seed: int, limits: Limits):
-        self.assignment = assignment
-        self.display_name = Path(submission).name
+
+@dataclass
+class _Part:
+    """One assignment's file as the worker imports it."""
+
+    assignment: Assignment
+    program: str              # the source the worker imports (a notebook's extracted program)
+    origin: dict | None       # for a notebook: its name, line map and broken cells
+    display_name: str         # the file the student handed in
+
+
+class SandboxSession:
+    """One student's submission run in one sandbox worker; owns the temporary folder until ``close``.
+
+    ``parts`` are the assignments to grade and each one's file. One worker imports them in turn
+    (one TensorFlow start per student); :meth:`run` hands over each assignment's observations as
+    soon as the worker is done with it, and the worker goes on with the next meanwhile, so the
+    grading process judges one assignment while the sandbox runs another. A finished step's output
+    folder is moved out of the worker's reach before anything of it is read.
+    """
+
+    def __init__(self, parts: list[tuple[Assignment, Path]], *, seed: int, limits: Limits):
         self.seed = seed
         self.limits = limits
         self.isolation = Isolation(limits.isolation)
         self.isolation.verify()  # fail closed: no sandbox, no grading
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"ag-{assignment.id}-")
+        self._tmp = tempfile.TemporaryDirectory(prefix="ag-" + "-".join(a.id for a, _ in parts)[:60] + "-")
         self.root = Path(self._tmp.name)
-        self.program, self.origin = self._importable(Path(submission))
+        self.taken = self.root / "taken"
+        self.taken.mkdir(mode=0o700)  # never in the worker's view, whatever the isolation level
+        self.parts = {assignment.id: self._part(assignment, Path(file)) for assignment, file in parts}
         inputs_seed = probe_seed(seed)  # secret: the submission cannot know its inputs in advance
-        self.inputs = {name: (probe.make_inputs(inputs_seed) if probe.make_inputs else {})
-                       for name, probe in assignment.probes.items()}
-        self._outputs: dict[str, Path] = {}  # probe -> the output folder of the run that finished it
+        self.inputs = {(aid, name): (probe.make_inputs(inputs_seed) if probe.make_inputs else {})
+                       for aid, part in self.parts.items() for name, probe in part.assignment.probes.items()}
+        self.seconds = {aid: 0.0 for aid in self.parts}  # worker time spent on each assignment
+        self._statuses: dict[tuple[str, str], ProbeStatus] = {}
+        self._folders: dict[tuple[str, str], Path] = {}  # step -> its output folder, moved out of the worker's reach
+        self._handed: set[str] = set()
+        self._import_started: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._results: queue.Queue = queue.Queue()
+        self._supervisor: threading.Thread | None = None
 
-    def _importable(self, submission: Path) -> tuple[str, dict | None]:
+    @staticmethod
+    def _part(assignment: Assignment, submission: Path) -> _Part:
         """The source the worker imports: the submission's text, or the program extracted from a notebook.
 
         The text is read here and written into each job, so the worker never sees the student's
         folder (nor anything a link in it points to).
         """
         if submission.suffix != ".ipynb":
-            return submission.read_text(encoding="utf-8", errors="replace"), None
+            return _Part(assignment, submission.read_text(encoding="utf-8", errors="replace"), None, submission.name)
         program = extract_file(submission)
-        return program.source, {"display_name": submission.name, "line_map": program.line_map(),
-                                "broken_names": {name: why.to_json() for name, why in program.broken_names.items()}}
+        origin = {"display_name": submission.name, "line_map": program.line_map(),
+                  "broken_names": {name: why.to_json() for name, why in program.broken_names.items()}}
+        return _Part(assignment, program.source, origin, submission.name)
 
     def __enter__(self):
         return self
@@ -264,67 +229,138 @@ class SandboxSession:
         self.close()
 
     def close(self) -> None:
+        if self._supervisor is not None:
+            self._stop.set()
+            self._supervisor.join()
         self._tmp.cleanup()
 
     # ------------------------------------------------------------------ running
-    def run(self) -> dict[str, tuple[ProbeStatus, Evidence]]:
-        statuses: dict[str, ProbeStatus] = {}
-        pending = list(self.assignment.probes)
+    def start(self) -> None:
+        """Start the worker (in a supervising thread), so this process can prepare while it boots."""
+        if self._supervisor is None:
+            self._supervisor = threading.Thread(target=self._supervise_into_queue, name="sandbox-supervisor",
+                                                daemon=True)
+            self._supervisor.start()
+
+    def run(self) -> Iterator[tuple[str, dict[str, tuple[ProbeStatus, Evidence]]]]:
+        """(assignment id, {probe: (status, evidence)}) for each assignment, as soon as the worker is done with it."""
+        self.start()
+        try:
+            while True:
+                item = self._results.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self._stop.set()  # the caller stopped early (an interrupt, an error): the worker is killed
+            self._supervisor.join()
+
+    def observe(self) -> dict[str, dict[str, tuple[ProbeStatus, Evidence]]]:
+        """Every assignment's observations at once."""
+        return dict(self.run())
+
+    def _supervise_into_queue(self) -> None:
+        try:
+            self._supervise()
+        except BaseException as exc:  # noqa: BLE001 - a fault of the kit's own: raised again in the caller's thread
+            self._results.put(exc)
+        finally:
+            self._results.put(None)
+
+    def _steps(self) -> list[tuple[str, str]]:
+        return [(aid, name) for aid, part in self.parts.items() for name in part.assignment.probes]
+
+    def _supervise(self) -> None:
+        pending = self._steps()
         attempt = 0
-        while pending:
+        while pending and not self._stop.is_set():
             attempt += 1
             end = self._run_worker(self.root / f"run{attempt}", pending)
-            for name in end.finished:
-                statuses[name] = self._status_from_file(end.output / "out" / name)
-                self._outputs[name] = end.output
-            pending = [name for name in pending if name not in statuses]
-            if end.state == "done" or not pending:
-                for name in pending:  # "done" with probes unrun: only code in the worker can have written that
-                    statuses[name] = ProbeStatus("error", tr(
-                        "The grading worker stopped before this check's code ran (did your code exit, or write into "
-                        "the grader's files?)."))
+            pending = [step for step in pending if step not in self._statuses]
+            if not pending or end.state == "stopped":
                 break
-            if end.state == "worker_failed":
-                log = (end.output.parent / "worker.log").read_text(encoding="utf-8", errors="replace")[-3000:]
-                sys.stderr.write(f"grader fault: the sandbox worker failed to start:\n{log}\n")
-                statuses.update({name: ProbeStatus("grader_error", tr("Internal grader error: the grading worker "
-                                                      "could not start. This is not your fault.")) for name in pending})
-                break
-            if end.state == "import_failed":
-                payload = _worker_payload(end.output / "import") or {}
-                message = Text.from_json(payload.get("message", ""))
-                statuses.update({name: ProbeStatus("error", message) for name in pending})
-                break
-            if end.running in (None, "import"):
-                status = self._import_status(end)
-                statuses.update({name: status for name in pending})
-                break
-            culprit = self.assignment.probes[end.running]
-            statuses[end.running] = self._probe_status(end, culprit.uses)
-            for name in pending:  # the same student function would hang or die again
-                if name != end.running and set(self.assignment.probes[name].uses) & set(culprit.uses):
-                    statuses[name] = ProbeStatus(statuses[end.running].state,
-                                                 tr("Not run: {reason}", reason=statuses[end.running].message))
-            pending = [name for name in pending if name not in statuses]
-        return {name: (statuses[name], self._evidence(name, statuses[name])) for name in self.assignment.probes}
+            if end.state == "done":  # "done" with probes unrun: only code in the worker can have written that
+                self._record_all(pending, ProbeStatus("error", tr(
+                    "The grading worker stopped before this check's code ran (did your code exit, or write into "
+                    "the grader's files?).")))
+            elif end.state == "worker_failed":
+                log = (self.root / f"run{attempt}" / "worker.log").read_text(encoding="utf-8", errors="replace")
+                sys.stderr.write(f"grader fault: the sandbox worker failed to start:\n{log[-3000:]}\n")
+                self._record_all(pending, ProbeStatus("grader_error", tr(
+                    "Internal grader error: the grading worker could not start. This is not your fault.")))
+            elif end.at.kind in ("import", "imported"):  # the import hung or died: that file's checks only
+                status = self._import_status(end, self.parts[end.at.assignment].display_name)
+                self._record_all([step for step in pending if step[0] == end.at.assignment], status)
+            else:  # a probe hung or died; probes calling the same student function would again
+                culprit = (end.at.assignment, end.at.probe)
+                probes = self.parts[end.at.assignment].assignment.probes
+                status = self._probe_status(end, probes[end.at.probe].uses)
+                self._record(culprit, status)
+                self._record_all([step for step in pending if step[0] == culprit[0] and step != culprit
+                                  and set(probes[step[1]].uses) & set(probes[culprit[1]].uses)],
+                                 ProbeStatus(status.state, tr("Not run: {reason}", reason=status.message)))
+            pending = [step for step in pending if step not in self._statuses]
+        self._hand_over_finished()
 
-    def _write_job(self, job: Path, probes: list[str]) -> None:
+    def _record(self, step: tuple[str, str], status: ProbeStatus, folder: Path | None = None) -> None:
+        self._statuses.setdefault(step, status)
+        if folder is not None:
+            self._folders.setdefault(step, folder)
+
+    def _record_all(self, steps: list[tuple[str, str]], status: ProbeStatus) -> None:
+        for step in steps:
+            self._record(step, status)
+        self._hand_over_finished()
+
+    def _hand_over_finished(self) -> None:
+        """Queue every assignment whose probes all have a status, in the parts' order, each once."""
+        for aid, part in self.parts.items():
+            if aid in self._handed or any((aid, name) not in self._statuses for name in part.assignment.probes):
+                continue
+            self._handed.add(aid)
+            self._results.put((aid, {name: (self._statuses[aid, name], self._evidence(aid, name))
+                                     for name in part.assignment.probes}))
+
+    def _take(self, source: Path, attempt_dir: Path) -> Path:
+        """Move a finished step's folder out of the worker's output into the private ``taken`` folder.
+
+        From then on the worker cannot reach it by any path, so what is read is what it left: a
+        link or file planted in place of the folder is dropped (the readers then find nothing).
+        """
+        target = self.taken / attempt_dir.name / source.relative_to(attempt_dir / "output")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(source, target)
+        except OSError:
+            return target  # nothing there: the step's report reads as missing
+        if not stat.S_ISDIR(os.lstat(target).st_mode):
+            os.unlink(target)
+        return target
+
+    def _write_job(self, job: Path, steps: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
         """The worker's read-only inputs; every path in job.json is relative to the job folder."""
         job.mkdir(parents=True)
-        for name in probes:
-            _write_inputs(job / "inputs" / name, self.inputs[name])
         (job / SUBMISSION_DIR).mkdir()
-        module_file = f"{self.assignment.id}.py"
-        (job / SUBMISSION_DIR / module_file).write_text(self.program, encoding="utf-8")
+        order = [(aid, [name for a, name in steps if a == aid]) for aid in self.parts]
+        order = [(aid, probes) for aid, probes in order if probes]
+        parts = []
+        for aid, probes in order:
+            for name in probes:
+                _write_inputs(job / "inputs" / aid / name, self.inputs[aid, name])
+            part = self.parts[aid]
+            (job / SUBMISSION_DIR / f"{aid}.py").write_text(part.program, encoding="utf-8")
+            parts.append({"assignment": aid, "submission": f"{SUBMISSION_DIR}/{aid}.py",
+                          "origin": part.origin or {"display_name": part.display_name}, "probes": probes})
         (job / CLASS_INDEX_FILE).write_text(json.dumps(imagenet.grading_class_index()), encoding="utf-8")
-        spec = {"assignment": self.assignment.id, "submission": f"{SUBMISSION_DIR}/{module_file}",
-                "origin": self.origin or {"display_name": self.display_name}, "probes": probes, "seed": self.seed,
-                "imagenet_class_index": CLASS_INDEX_FILE}
+        spec = {"parts": parts, "seed": self.seed, "imagenet_class_index": CLASS_INDEX_FILE}
         (job / "job.json").write_text(json.dumps(spec), encoding="utf-8")
+        return order
 
-    def _run_worker(self, run_dir: Path, probes: list[str]) -> _WorkerEnd:
+    def _run_worker(self, run_dir: Path, steps: list[tuple[str, str]]) -> _WorkerEnd:
         paths = WorkerPaths(job=run_dir / "job", output=run_dir / "output", scratch=run_dir / "scratch")
-        self._write_job(paths.job, probes)
+        sequence = StepSequence(self._write_job(paths.job, steps))
         paths.output.mkdir()
         paths.scratch.mkdir()
         progress = ProgressChannel(run_dir / "progress")
@@ -345,44 +381,66 @@ class SandboxSession:
                                            cwd=cwd, env=env, start_new_session=True, pass_fds=(progress.write_end,),
                                            preexec_fn=self.isolation.preexec(limits))
                 progress.handed_over()
-                state = self._wait(process, paths.output, progress, probes)
+                state = self._wait(process, run_dir, progress, sequence, len(steps) + len({aid for aid, _ in steps}))
             if state == "exited" and limits is not None and limits.hit_memory_limit():
                 state = "memory"  # the cgroup's limit stopped a process before the poll saw it
-            text = progress.poll()
+            self._follow(sequence.feed(progress.poll()), run_dir)
         finally:
             progress.close()
             if limits is not None:
                 limits.remove()
             shutil.rmtree(paths.scratch, ignore_errors=True)
-        finished = [line.split(" ", 1)[1] for line in text if line.startswith("end ")]
-        finished = [name for name in probes if name in finished]  # only probes this run was given, once each
-        started = [line.split(" ", 1)[1] for line in text if line.startswith("start ")]
-        if "import-failed" in text:
-            return _WorkerEnd(finished, "import", "import_failed", process.returncode, paths.output)
-        if "done" in text and state == "exited":
-            return _WorkerEnd(finished, None, "done", process.returncode, paths.output)
-        if "import" not in text:  # the kit's worker failed before student code ran
-            return _WorkerEnd(finished, None, "worker_failed", process.returncode, paths.output)
-        running = started[-1] if started and started[-1] not in finished and started[-1] in probes else (
-            "import" if "imported" not in text else None)
-        if running is None:
-            running = next((name for name in probes if name not in finished), None)
-        final = state if state in ("timeout", "memory", "output") else "died"
-        return _WorkerEnd(finished, running, final, process.returncode, paths.output)
+        if state == "stopped":
+            return _WorkerEnd("stopped", sequence.next_step, process.returncode)
+        if sequence.next_step is None and state == "exited":
+            return _WorkerEnd("done", None, process.returncode)
+        if not sequence.student_code_started:  # the kit's worker failed before student code ran
+            return _WorkerEnd("worker_failed", sequence.next_step, process.returncode)
+        return _WorkerEnd(state if state in ("timeout", "memory", "output") else "died", sequence.next_step,
+                          process.returncode)
 
-    def _wait(self, process: subprocess.Popen, output: Path, progress: ProgressChannel, probes: list[str]) -> str:
+    def _follow(self, reached: list[Step], run_dir: Path) -> None:
+        """Act on the steps the worker just reached: take each finished probe's folder (or a failed import's
+        report) out of its reach, record its status, and hand over every assignment now complete."""
+        for step in reached:
+            if step.kind == "import":
+                self._import_started[step.assignment] = time.monotonic()
+            elif step.kind == "end":
+                folder = self._take(run_dir / "output" / "out" / step.assignment / step.probe, run_dir)
+                self._record((step.assignment, step.probe), self._status_from_file(folder), folder)
+            elif step.kind == "import-failed":
+                folder = self._take(run_dir / "output" / "import" / step.assignment, run_dir)
+                message = Text.from_json((_worker_payload(folder) or {}).get("message", ""))
+                self._record_all([(step.assignment, name) for name in self.parts[step.assignment].assignment.probes],
+                                 ProbeStatus("error", message))
+            if step.kind in ("imported", "import-failed", "end"):
+                self._charge(step.assignment)
+        if reached:
+            self._hand_over_finished()
+
+    def _charge(self, aid: str) -> None:
+        started = self._import_started.get(aid)
+        if started is not None:
+            self.seconds[aid] = time.monotonic() - started
+
+    def _wait(self, process: subprocess.Popen, run_dir: Path, progress: ProgressChannel, sequence: StepSequence,
+              steps: int) -> str:
         """Watch the worker until it exits or breaks a limit; every limit is measured here, never by the worker."""
-        steps, last_step, started = 0, time.monotonic(), False
+        output = run_dir / "output"
+        last_step = time.monotonic()
         watched, next_memory_check, next_output_check = psutil.Process(process.pid), 0.0, 0.0
-        deadline = time.monotonic() + STARTUP_SECONDS + self.limits.step_timeout * (len(probes) + 1)
+        deadline = time.monotonic() + STARTUP_SECONDS + self.limits.step_timeout * (steps + 1)
         state = "exited"
         while process.poll() is None:
             now = time.monotonic()
-            reached = steps_reached(progress.poll(), probes)
-            if reached > steps:
-                steps, last_step = reached, now
-                started = started or reached >= 2  # the "import" step: student code runs from here on
-            if now - last_step > (self.limits.step_timeout if started else STARTUP_SECONDS) or now > deadline:
+            reached = sequence.feed(progress.poll())
+            if reached:
+                last_step = now  # the step timer restarts only when a step in order is reached
+                self._follow(reached, run_dir)
+            limit = self.limits.step_timeout if sequence.student_code_started else STARTUP_SECONDS
+            if self._stop.is_set():
+                state = "stopped"
+            elif now - last_step > limit or now > deadline:
                 state = "timeout"
             elif self.limits.memory_mb and now >= next_memory_check:
                 next_memory_check = now + MEMORY_POLL_SECONDS
@@ -390,7 +448,7 @@ class SandboxSession:
                     state = "memory"
             if state == "exited" and now >= next_output_check:
                 next_output_check = now + OUTPUT_CHECK_SECONDS
-                if _tree_bytes(output) > MAX_OUTPUT_BYTES:
+                if _tree_bytes(output) + _tree_bytes(self.taken / run_dir.name) > MAX_OUTPUT_BYTES:
                     state = "output"
             if state != "exited":
                 kill_group(process)
@@ -415,8 +473,7 @@ class SandboxSession:
                                            "grading log."))
         return ProbeStatus(payload["state"], Text.from_json(payload.get("message", "")))
 
-    def _import_status(self, end: _WorkerEnd) -> ProbeStatus:
-        name = self.display_name
+    def _import_status(self, end: _WorkerEnd, name: str) -> ProbeStatus:
         if end.state == "memory":
             return ProbeStatus("error", tr("Importing {name} used more than {limit} MiB of memory and was stopped. "
                                            "Move data loading and training out of module level.",
@@ -448,12 +505,14 @@ class SandboxSession:
                                        "sys.exit(), os._exit() or quit() in your functions.",
                                        names=names, code=end.returncode))
 
-    def _evidence(self, name: str, status: ProbeStatus) -> Evidence:
-        if status.state != "ok":
-            return Evidence({}, None, self.inputs[name])
-        directory = self._outputs[name] / "out" / name
+    def _evidence(self, aid: str, name: str) -> Evidence:
+        status, inputs = self._statuses[aid, name], self.inputs[aid, name]
+        if status.state != "ok" or (aid, name) not in self._folders:
+            return Evidence({}, None, inputs)
+        directory = self._folders[aid, name]
         payload = _worker_payload(directory) or {}
-        return Evidence(_manifest(payload.get("values"), directory), directory, self.inputs[name])
+        return Evidence(_manifest(payload.get("values"), directory), directory, inputs)
+
 
 
 PROBE_STATES = ("ok", "not_attempted", "error", "grader_error")

@@ -1,10 +1,13 @@
 """The sandbox worker: the only module that imports and runs student code.
 
-Started by :mod:`autograder.host.runner` (``main([JOB, OUTPUT])`` under ``python -I``) inside the
-OS sandbox of :mod:`autograder.host.isolation`. It reads ``JOB/job.json`` (read-only, like everything
-under JOB), imports the submission, runs the requested probes one at a time and writes each
-probe's plain observations to ``OUTPUT/out/<probe>/``. Before and after each step it writes a
-line to the progress pipe it inherited, so the grading process can tell which step hung or died.
+Started by :mod:`autograder.host.runner` (``main([JOB, OUTPUT, FD])`` under ``python -I``) inside the
+OS sandbox of :mod:`autograder.host.isolation`. One worker serves every assignment of one student's
+submission (one TensorFlow start per student, never shared between students). It reads
+``JOB/job.json`` (read-only, like everything under JOB) and, for each part (an assignment's file)
+in turn, imports the file and runs the requested probes one at a time, writing each probe's plain
+observations to ``OUTPUT/out/<assignment>/<probe>/``. Before and after each step it writes a line to
+the progress pipe it inherited, so the grading process can tell which step hung or died, and can
+judge one assignment while this process runs the next.
 
 Nothing this process writes is trusted as a verdict: the grading process loads
 the observations as data and makes every judgement itself.
@@ -225,6 +228,53 @@ def run_probe(name: str, probe: Callable, student: Student, inputs: dict, contex
     return {"state": "ok", "values": manifest}
 
 
+def _keras_defaults() -> dict[str, Any]:
+    """Keras' global settings as this process starts, before any student code runs."""
+    import keras
+
+    return {"floatx": keras.config.floatx(), "epsilon": keras.config.epsilon(),
+            "image_data_format": keras.config.image_data_format(), "dtype_policy": keras.config.dtype_policy().name}
+
+
+def _fresh_keras_state(defaults: dict[str, Any], seed: int) -> None:
+    """Before each part: Keras' global state as a new process has it (settings, layer-name counters, seeds),
+    so an assignment's observations do not depend on what the same student's earlier files changed."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    keras.config.set_floatx(defaults["floatx"])
+    keras.config.set_epsilon(defaults["epsilon"])
+    keras.config.set_image_data_format(defaults["image_data_format"])
+    keras.config.set_dtype_policy(defaults["dtype_policy"])
+    gc.collect()
+    keras.utils.set_random_seed(seed)
+
+
+def _run_part(part: dict, job_dir: Path, output: Path, context: ProbeContext, defaults: dict[str, Any],
+              mark: Callable[[str], None]) -> None:
+    """Import one assignment's file and run its probes (progress: import, imported or import-failed, start, end)."""
+    assignment = part["assignment"]
+    probes = graders.load_probes(assignment)
+    _fresh_keras_state(defaults, context.seed)
+    mark(f"import {assignment}")
+    try:
+        student = import_submission(job_dir / part["submission"], assignment, SubmissionOrigin(**part["origin"]))
+    except StudentError as exc:
+        _write_result(output / "import" / assignment, {"state": "error", "message": message_of(exc).to_json()})
+        mark(f"import-failed {assignment}")
+        return
+    mark(f"imported {assignment}")
+    for name in part["probes"]:
+        mark(f"start {assignment}/{name}")
+        folder = output / "out" / assignment / name
+        payload = run_probe(name, probes[name], student, _load_inputs(job_dir / "inputs" / assignment / name),
+                            context, folder)
+        _write_result(folder, payload)
+        mark(f"end {assignment}/{name}")
+
+
 def main(argv: list[str]) -> int:
     """``main([JOB, OUTPUT, FD])``: JOB is read-only, OUTPUT the only place to write, FD the progress pipe. ``main(["--check"])``: 0 when
     this interpreter can run the worker at all (how a weaker isolation level is checked before grading)."""
@@ -239,29 +289,15 @@ def main(argv: list[str]) -> int:
         progress.flush()
 
     mark("starting")
-
-    probes = graders.load_probes(job["assignment"])
-    import keras
+    for part in job["parts"]:
+        graders.load_probes(part["assignment"])  # the kit's own imports, before any student code runs
+    defaults = _keras_defaults()  # imports Keras: TensorFlow's start is the kit's time, not the student's
 
     context = ProbeContext(seed=int(job["seed"]), scratch=Path.cwd())
     provide_class_index(str(job_dir / job["imagenet_class_index"]))
     block_network()
-    mark("import")
-    keras.utils.set_random_seed(context.seed)
-    try:
-        origin = SubmissionOrigin(**job["origin"])
-        student = import_submission(job_dir / job["submission"], job["assignment"], origin)
-    except StudentError as exc:
-        _write_result(output / "import", {"state": "error", "message": message_of(exc).to_json()})
-        mark("import-failed")
-        return 0
-    mark("imported")
-    for name in job["probes"]:
-        mark(f"start {name}")
-        payload = run_probe(name, probes[name], student, _load_inputs(job_dir / "inputs" / name), context,
-                            output / "out" / name)
-        _write_result(output / "out" / name, payload)
-        mark(f"end {name}")
+    for part in job["parts"]:
+        _run_part(part, job_dir, output, context, defaults, mark)
     mark("done")
     return 0
 

@@ -107,7 +107,7 @@ def changed_after_training_step(m, x: np.ndarray, y: np.ndarray) -> dict[int, bo
 
     before = {id(w): np.array(w.numpy()) for w in m.weights}
     try:
-        m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse")
+        m.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2), loss="mse", run_eagerly=True)  # one step
         m.train_on_batch(x, y)
     except Exception as exc:  # noqa: BLE001
         raise CheckFailed(tr("One training step on the model failed: {error}", error=error_summary(exc))) from exc

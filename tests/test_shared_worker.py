@@ -1,0 +1,72 @@
+"""One sandbox worker serves every assignment of a student's submission: what one file does stays with its checks.
+
+A file that changes Keras' global settings, hangs or kills the worker costs only its own checks;
+the other assignments of the same submission, graded by the same (or a restarted) worker, keep
+their full marks.
+"""
+from __future__ import annotations
+
+import shutil
+
+from autograder.core.settings import Settings
+from autograder.host.grading import grade_submission
+from conftest import ROOT
+
+SOLUTIONS = ROOT / "solutions"
+
+LEFTOVERS = '''
+import keras as _keras
+import tensorflow as _tf
+_keras.config.set_image_data_format("channels_first")
+_keras.config.set_floatx("float16")
+_keras.config.set_epsilon(0.5)
+_keras.config.set_dtype_policy("mixed_bfloat16")
+_tf.random.set_seed(12345)
+
+
+@_keras.saving.register_keras_serializable(package="leftover")
+class Dense(_keras.layers.Layer):
+    pass
+'''
+
+
+def _folder(tmp_path, files: dict[str, str]):
+    for assignment, text in files.items():
+        (tmp_path / f"{assignment}.py").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _solution(assignment: str) -> str:
+    return (SOLUTIONS / f"{assignment}.py").read_text(encoding="utf-8")
+
+
+def test_global_keras_state_left_by_one_file_does_not_reach_the_next(tmp_path, grading_context):
+    folder = _folder(tmp_path, {"fashion_mnist": _solution("fashion_mnist") + LEFTOVERS, "cnn": _solution("cnn")})
+    result = grade_submission(folder, Settings(assignments=("fashion_mnist", "cnn")), context=grading_context)
+    cnn = next(a for a in result.assignments if a.assignment == "cnn")
+    assert cnn.score == cnn.max_score, [(c.check_id, c.message) for c in cnn.checks if c.score < c.max_score]
+
+
+def test_a_hang_and_a_crash_cost_only_their_own_checks(tmp_path, grading_context):
+    hang = _solution("fashion_mnist").replace("def normalize(", "def normalize(*_a, **_k):\n    while True:\n"
+                                              "        pass\n\n\ndef _replaced_normalize(", 1)
+    crash = "import os\nos._exit(3)\n" + _solution("cnn")
+    folder = _folder(tmp_path, {"fashion_mnist": hang, "cnn": crash, "gap": _solution("gap")})
+    settings = Settings(assignments=("fashion_mnist", "cnn", "gap"), step_timeout=8)
+    result = grade_submission(folder, settings, context=grading_context)
+    by_id = {a.assignment: a for a in result.assignments}
+    fashion = {c.check_id: c for c in by_id["fashion_mnist"].checks}
+    assert fashion["normalize_values"].outcome == "timeout"
+    assert fashion["dense_parameter_count"].outcome == "passed"  # the worker was restarted for what was left
+    assert {c.outcome for c in by_id["cnn"].checks} == {"error"}
+    assert "exit code 3" in str(by_id["cnn"].checks[0].message)
+    assert by_id["gap"].score == by_id["gap"].max_score
+
+
+def test_a_missing_file_leaves_the_others_graded(tmp_path, grading_context):
+    shutil.copy(SOLUTIONS / "gap.py", tmp_path / "gap.py")
+    result = grade_submission(tmp_path, Settings(assignments=("cnn", "gap")), context=grading_context)
+    by_id = {a.assignment: a for a in result.assignments}
+    assert [a.assignment for a in result.assignments] == ["cnn", "gap"]
+    assert {c.outcome for c in by_id["cnn"].checks} == {"not_attempted"}
+    assert by_id["gap"].score == by_id["gap"].max_score
