@@ -417,12 +417,9 @@ def prepare_process() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from autograder.core.quiet import import_tensorflow_quietly
-
     prepare_process()
     args = build_parser().parse_args(argv)
-    if args.command in ("grade", "gradescope-run"):  # the commands whose own process loads TensorFlow: do it
-        import_tensorflow_quietly()  # here, minus the start-up lines no setting silences (grade-all's: grading.log)
+    # grade and gradescope-run import TensorFlow (quietly) once the sandbox worker has started: the two starts overlap
     commands = {"grade": _grade, "grade-all": _grade_all, "config": _config, "release": _release,
                 "nbgrader-course": _nbgrader_course, "gradescope-package": _gradescope_package,
                 "gradescope-run": _gradescope_run, "student-package": _student_package, "audit": _audit}

@@ -162,7 +162,6 @@ def _read_request(text: str) -> dict[str, Any]:
 def main() -> int:
     """The child: read the request from standard input, grade, report, write the record; the exit code of ``grade``."""
     from autograder.cli import EXIT_USAGE, grade_and_report, prepare_process
-    from autograder.core.quiet import import_tensorflow_quietly
 
     prepare_process()
     try:
@@ -172,8 +171,7 @@ def main() -> int:
     except (ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    import_tensorflow_quietly()
-    return grade_and_report(submission, settings, threads=threads, record=record)
+    return grade_and_report(submission, settings, threads=threads, record=record)  # TensorFlow: once the worker runs
 
 
 if __name__ == "__main__":

@@ -15,7 +15,11 @@ from autograder.core.spec import CheckFailed
 
 
 def configure_tensorflow(threads: int) -> None:
-    """Limit TensorFlow's thread pools in the grading process (call before any TF work)."""
+    """Import TensorFlow (without its start-up noise) and limit its thread pools in the grading process (call
+    before any TF work)."""
+    from autograder.core.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     import tensorflow as tf
 
     try:
