@@ -47,7 +47,7 @@ from pathlib import Path
 
 from _tables import print_table  # benchmarks/ is on sys.path when run as a script
 from grade_time import (ASSIGNMENTS, HEADER, PROCESS_MIB, RATIO_NOTE, ROOT, TREE_MIB, Tree, child_env, describe,
-                        figure_row, full_marks, kill_tree, log_tail, machine_line, measure, prepare_trees,
+                        figure_row, full_marks, kill_tree, log_tail, announce_trees, measure,
                         read_score, tree_arguments)
 
 PER_MINUTE = 6.0   # full five-assignment submissions per minute with two workers (target)
@@ -171,12 +171,9 @@ def main() -> int:
     if args.students < 1:
         parser.error("--students must be at least 1")
 
-    print(machine_line())
     ok = True
     with tempfile.TemporaryDirectory(prefix="ag-grade-class-") as tmp:
-        trees = prepare_trees(None if args.no_baseline else args.baseline, Path(tmp))
-        for tree in trees:
-            print(f"{tree.label}: {tree.description}")
+        trees = announce_trees(args, Path(tmp))
         class_dir = Path(tmp) / "class"
         kinds = make_class(class_dir, args.students)
         print(f"class: {len(kinds)} full submissions: "

@@ -120,6 +120,15 @@ def prepare_trees(baseline: str | None, tmp: Path) -> list[Tree]:
     return trees
 
 
+def announce_trees(args: argparse.Namespace, tmp: Path) -> list[Tree]:
+    """Print the machine line, prepare the trees the arguments ask for (prepare_trees) and print each one."""
+    print(machine_line())
+    trees = prepare_trees(None if args.no_baseline else args.baseline, tmp)
+    for tree in trees:
+        print(f"{tree.label}: {tree.description}")
+    return trees
+
+
 def tree_arguments(parser: argparse.ArgumentParser, repeat: int) -> None:
     parser.add_argument("--repeat", type=int, default=repeat, help=f"runs of each kind per tree (default {repeat})")
     parser.add_argument("--baseline", default=BASELINE, metavar="REV",
@@ -341,12 +350,9 @@ def main() -> int:
     if not kinds:
         parser.error("nothing to run (--no-full and --no-single)")
 
-    print(machine_line())
     ok = True
     with tempfile.TemporaryDirectory(prefix="ag-grade-time-") as tmp:
-        trees = prepare_trees(None if args.no_baseline else args.baseline, Path(tmp))
-        for tree in trees:
-            print(f"{tree.label}: {tree.description}")
+        trees = announce_trees(args, Path(tmp))
         runs: dict[str, list[Run]] = {name: [] for name, _ in kinds}
         number = 0
         for repeat in range(args.repeat):
