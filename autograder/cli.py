@@ -239,8 +239,8 @@ def _audit(args) -> int:
     return 1 if below else EXIT_OK
 
 
-def grade_and_report(submission: Path, settings, *, threads: int, results_json: Path | None = None,
-                     record: Path | None = None) -> int:
+def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_demand: bool = False,
+                     results_json: Path | None = None, record: Path | None = None) -> int:
     """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
     the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do."""
     from autograder.core.i18n import render, tr
@@ -252,7 +252,8 @@ def grade_and_report(submission: Path, settings, *, threads: int, results_json: 
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        result = grade_submission(submission, settings, tensorflow_threads=threads)
+        result = grade_submission(submission, settings, tensorflow_threads=threads,
+                                  tensorflow_on_demand=tensorflow_on_demand)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -18,6 +18,18 @@ def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
                           timeout=timeout, cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
 
 
+# Tests that read `grade solutions --json` share one run of it: mark them with this group (one test process),
+# and the session fixture keeps the run (xdist may interleave other modules, which ends a module fixture).
+SHARES_GRADED_SOLUTIONS = pytest.mark.xdist_group("graded_solutions")
+
+
+@pytest.fixture(scope="session")
+def graded_solutions(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Path]:
+    """``python -m autograder grade solutions --json``: the finished command and its results.json."""
+    out = tmp_path_factory.mktemp("graded-solutions") / "results.json"
+    return run_cli("grade", str(ROOT / "solutions"), "--json", str(out), timeout=1800), out
+
+
 @pytest.fixture(scope="session")
 def grading_context():
     from autograder.host.context import GradingContext, configure_tensorflow
@@ -36,3 +48,47 @@ def submit(tmp_path):
             (directory / name).write_text(text, encoding="utf-8")
         return directory
     return write
+
+
+class BundledGrading:
+    """Test cases graded in bundles, as one student's files are: bundle ``k`` holds the ``k``-th case of each
+    assignment, and one sandbox worker runs them all (:func:`autograder.host.grading.judge_files`), so a table
+    of cases pays one sandbox and TensorFlow start per bundle instead of one per case. That each assignment of
+    a shared worker is graded as if alone is tested in tests/test_shared_worker.py.
+
+    ``part_of(case)`` gives the case's (possibly partial) Assignment and its module's source. Each bundle's
+    cases carry one xdist group, so one test process grades a bundle once and keeps its results.
+    """
+
+    def __init__(self, name: str, cases: list, part_of):
+        self.name, self.cases, self.part_of = name, list(cases), part_of
+        self.bundle: list[int] = []
+        seen: dict[str, int] = {}
+        for case in self.cases:
+            assignment_id = part_of(case)[0].id
+            self.bundle.append(seen.get(assignment_id, 0))
+            seen[assignment_id] = self.bundle[-1] + 1
+        self._graded: dict[int, dict[str, list]] = {}
+
+    def params(self, ids) -> list:
+        """The cases as pytest parameters, each in its bundle's xdist group."""
+        return [pytest.param(case, id=ids(case), marks=pytest.mark.xdist_group(f"{self.name}-{self.bundle[i]}"))
+                for i, case in enumerate(self.cases)]
+
+    def graded(self, case, *, folder: Path, context, limits):
+        """``case``'s Assignment and check results, grading its whole bundle the first time one is asked for."""
+        from autograder.host.grading import judge_files
+
+        index = next(i for i, c in enumerate(self.cases) if c is case)
+        number = self.bundle[index]
+        if number not in self._graded:
+            parts = []
+            folder = folder / f"{self.name}-{number}"
+            folder.mkdir(parents=True)
+            for i in (i for i, b in enumerate(self.bundle) if b == number):
+                assignment, source = self.part_of(self.cases[i])
+                (folder / f"{assignment.id}.py").write_text(source, encoding="utf-8")
+                parts.append((assignment, folder / f"{assignment.id}.py"))
+            self._graded[number] = judge_files(parts, context=context, limits=limits)
+        assignment = self.part_of(case)[0]
+        return assignment, self._graded[number][assignment.id]

@@ -10,25 +10,19 @@ import pytest
 from autograder import graders
 from autograder.core.settings import SETTING_NAMES
 from autograder.publish.results_json import SCHEMA_PATH
-from conftest import ROOT, run_cli
+from conftest import ROOT, SHARES_GRADED_SOLUTIONS, run_cli
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 COURSE_MAX = sum(graders.load(a).max_score for a in graders.ASSIGNMENT_IDS)
 
 
-# The tests that read the graded reference share one grading run: keep them in one test process, and
-# keep the run for the session (xdist may interleave other modules, which ends a module-scoped fixture).
-SHARES_REFERENCE = pytest.mark.xdist_group("cli_reference")
-
-
-@pytest.fixture(scope="session")
-def reference(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reference") / "results.json"
-    completed = run_cli("grade", str(ROOT / "solutions"), "--json", str(out))
+@pytest.fixture
+def reference(graded_solutions):
+    completed, out = graded_solutions
     return completed, json.loads(out.read_text(encoding="utf-8"))
 
 
-@SHARES_REFERENCE
+@SHARES_GRADED_SOLUTIONS
 def test_reference_solutions_get_full_marks(reference):
     completed, results = reference
     assert completed.returncode == 0, completed.stderr
@@ -38,14 +32,14 @@ def test_reference_solutions_get_full_marks(reference):
     assert f"Total: {COURSE_MAX:g}/{COURSE_MAX:g}" in completed.stdout
 
 
-@SHARES_REFERENCE
+@SHARES_GRADED_SOLUTIONS
 def test_results_json_follows_the_documented_schema(reference):
     _, results = reference
     jsonschema.validate(results, SCHEMA)
     assert sum(test["max_score"] for test in results["tests"]) == results["max_score"]
 
 
-@SHARES_REFERENCE
+@SHARES_GRADED_SOLUTIONS
 def test_schema_rejects_a_malformed_result(reference):
     _, results = reference
     broken = json.loads(json.dumps(results))

@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from autograder import graders
-from conftest import ROOT, run_cli
+from conftest import ROOT, SHARES_GRADED_SOLUTIONS, run_cli
 from corpus import MISTAKES
 
 SCORE = re.compile(r"^autograder score: (\S+) ([0-9.]+)/([0-9.]+)$", re.MULTILINE)
-SHARES_SOLUTIONS = pytest.mark.xdist_group("pytest_plugin_solutions")  # one grading of solutions/, one process
 MISTAKE = next(variant for variant in MISTAKES if variant.name == "64 hidden units")  # loses 2 fashion_mnist checks
 
 
@@ -90,18 +89,18 @@ def failure_report(completed: subprocess.CompletedProcess) -> str:
 
 # ------------------------------------------------------------------------------ the reference solutions
 @pytest.fixture(scope="module")
-def solutions(tmp_path_factory):
-    """One pytest grading of solutions/ (JUnit XML and score) and one `grade --json` of it, to compare."""
+def solutions(tmp_path_factory, graded_solutions):
+    """One pytest grading of solutions/ (JUnit XML and score) and the `grade --json` of it, to compare."""
     out = tmp_path_factory.mktemp("solutions")
     completed = run_pytest("--pyargs", "autograder.graders", "--submission", "solutions", "--strict-markers",
                            "--junitxml", str(out / "out.xml"))
-    graded = run_cli("grade", "solutions", "--json", str(out / "results.json"), timeout=1800)
+    graded, results = graded_solutions
     assert graded.returncode == 0, graded.stderr[-3000:]
-    return completed, junit_cases(out / "out.xml"), kit_results(out / "results.json")
+    return completed, junit_cases(out / "out.xml"), kit_results(results)
 
 
 @pytest.mark.slow
-@SHARES_SOLUTIONS
+@SHARES_GRADED_SOLUTIONS
 def test_solutions_pass_with_one_testcase_per_check_carrying_its_points(solutions):
     completed, cases, _ = solutions
     assert completed.returncode == 0, failure_report(completed)
@@ -118,7 +117,7 @@ def test_solutions_pass_with_one_testcase_per_check_carrying_its_points(solution
 
 
 @pytest.mark.slow
-@SHARES_SOLUTIONS
+@SHARES_GRADED_SOLUTIONS
 def test_solutions_score_is_the_kits(solutions):
     completed, cases, (results, tests) = solutions
     reported = scores(completed.stdout)
@@ -233,17 +232,20 @@ OUTCOMES = [("passed", ""), ("failed", "FAKE wrong value"), ("not_attempted", "F
             ("timeout", "FAKE too slow"), ("error", "FAKE student raised"), ("fault", "FAKE kit bug")]
 
 
-def fake_grade(options, assignment_id, context):
+def fake_grade(options, assignment_ids, context):
     with open(Path(__file__).with_name("graded.log"), "a") as log:
-        log.write(assignment_id + "\\n")
-    checks = []
-    for position, check in enumerate(graders.load(assignment_id).checks):
-        outcome, message = OUTCOMES[position] if position < len(OUTCOMES) else ("passed", "")
-        fault = outcome == "fault"
-        checks.append(CheckResult(assignment_id, check.id, check.title, check.points,
-                                  check.points if outcome == "passed" else 0.0,
-                                  Outcome("error" if fault else outcome), message, check.hidden, fault))
-    return AssignmentResult(assignment_id, assignment_id, "x.py", checks, 0.0)
+        log.write(" ".join(assignment_ids) + "\\n")
+    graded = {}
+    for assignment_id in assignment_ids:
+        checks = []
+        for position, check in enumerate(graders.load(assignment_id).checks):
+            outcome, message = OUTCOMES[position] if position < len(OUTCOMES) else ("passed", "")
+            fault = outcome == "fault"
+            checks.append(CheckResult(assignment_id, check.id, check.title, check.points,
+                                      check.points if outcome == "passed" else 0.0,
+                                      Outcome("error" if fault else outcome), message, check.hidden, fault))
+        graded[assignment_id] = AssignmentResult(assignment_id, assignment_id, "x.py", checks, 0.0)
+    return graded
 
 
 def pytest_configure(config):
@@ -260,7 +262,7 @@ def test_outcomes_map_to_pass_fail_and_error(tmp_path):
     cases = junit_cases(tmp_path / "out.xml")
     checks = graders.load("fashion_mnist").checks
     assert completed.returncode == 1, failure_report(completed)
-    assert (tmp_path / "graded.log").read_text().split() == ["fashion_mnist"]  # once, and only what was selected
+    assert (tmp_path / "graded.log").read_text().splitlines() == ["fashion_mnist"]  # once, only what was selected
     assert [case.check for case in cases] == [check.id for check in checks]
     first = cases[:6]
     assert [case.status for case in first] == ["passed", "failed", "failed", "failed", "failed", "error"]
@@ -272,3 +274,13 @@ def test_outcomes_map_to_pass_fail_and_error(tmp_path):
     lost = sum(check.points for check in checks[1:6])
     total = sum(check.points for check in checks)
     assert scores(completed.stdout) == {"fashion_mnist": (total - lost, total), "total": (total - lost, total)}
+
+
+def test_the_selected_assignments_are_graded_together_once(tmp_path):
+    """As `grade` does: one sandboxed grading (one worker) for every assignment with a selected item."""
+    (tmp_path / "fake_grading.py").write_text(FAKE_GRADING, encoding="utf-8")
+    completed = run_pytest("--pyargs", "autograder.graders", "--submission", "solutions", "--isolation", "none",
+                           "-p", "fake_grading", "-k", "cnn or transfer", env={"PYTHONPATH": str(tmp_path)})
+    assert completed.returncode == 1, failure_report(completed)  # the fake fails some checks
+    assert (tmp_path / "graded.log").read_text().splitlines() == ["cnn transfer"]
+    assert set(scores(completed.stdout)) == {"cnn", "transfer", "total"}

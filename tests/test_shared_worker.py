@@ -70,3 +70,29 @@ def test_a_missing_file_leaves_the_others_graded(tmp_path, grading_context):
     assert [a.assignment for a in result.assignments] == ["cnn", "gap"]
     assert {c.outcome for c in by_id["cnn"].checks} == {"not_attempted"}
     assert by_id["gap"].score == by_id["gap"].max_score
+
+
+ON_DEMAND = """
+import json, sys
+from autograder.core.settings import Settings
+from autograder.host.grading import grade_submission
+result = grade_submission(sys.argv[1], Settings(assignments=("fashion_mnist",)), tensorflow_threads=1,
+                          tensorflow_on_demand=True)
+print(json.dumps({"score": result.score, "max": result.max_score, "tensorflow": "tensorflow" in sys.modules}))
+"""
+
+
+def test_judging_on_demand_starts_tensorflow_only_when_a_probe_ran(tmp_path):
+    """grade-all's grading processes: a stub's (nothing ran) never imports TensorFlow; a solution's does."""
+    import json
+    import subprocess
+    import sys
+
+    seen = {}
+    for name, folder in (("stub", ROOT / "exercises"), ("solution", SOLUTIONS)):
+        done = subprocess.run([sys.executable, "-c", ON_DEMAND, str(folder)], capture_output=True, text=True,
+                              timeout=600, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        seen[name] = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["stub"]["score"] == 0 and seen["stub"]["tensorflow"] is False, seen
+    assert seen["solution"]["score"] == seen["solution"]["max"] > 0 and seen["solution"]["tensorflow"] is True, seen

@@ -182,7 +182,9 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
             target = _submission_target(student, options, Path(workdir))
         except ValueError as exc:
             return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
-        end = grade_in_child(target, options, threads=1, workdir=Path(workdir), log=folder / LOG_FILE, stop=stop)
+        # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
+        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir),
+                             log=folder / LOG_FILE, stop=stop)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
     if end.stopped == "timeout":

@@ -4,8 +4,8 @@ Registered through the ``pytest11`` entry point (named ``autograder``; ``-p no:a
 Every check of every assignment becomes one item, ``test_hidden_checks.py::<assignment>::<check id>``,
 marked with ``assignment``, ``points`` and (for hidden checks) ``hidden``, and carrying them as
 properties for ``--junitxml``. The submission is graded the way ``python -m autograder grade PATH``
-grades it (same sandbox, same isolation check, same points), once per session and assignment, and
-only for assignments with a selected item: ``-k dense`` grades fashion_mnist alone.
+grades it (same sandbox, same isolation check, same points), once per session, and only the assignments
+with a selected item (``-k dense`` grades fashion_mnist alone), all in one sandbox worker as ``grade`` does.
 
 A check that passes is a passing item; ``failed``, ``error``, ``timeout`` and ``not_attempted`` are
 failures (a check the student has not attempted scores 0, so it must read red, not as a skip, and the
@@ -100,13 +100,13 @@ def resolve_grading_settings(config: pytest.Config):
                                           "seed": ("--grading-seed", config.getoption("grading_seed"))})
 
 
-def grade_in_sandbox(options: GradingOptions, assignment_id: str, context) -> Any:
-    """One assignment of the submission graded in the sandbox, as ``python -m autograder grade`` grades it."""
+def grade_in_sandbox(options: GradingOptions, assignment_ids: tuple[str, ...], context) -> dict[str, Any]:
+    """Assignments of the submission graded in the sandbox, as ``python -m autograder grade`` grades them (one
+    worker for all): ``{assignment id: AssignmentResult}``."""
     from autograder.host.grading import grade_submission
 
-    result = grade_submission(options.submission, options.settings, assignment=assignment_id, context=context)
-    (graded,) = result.assignments
-    return graded
+    result = grade_submission(options.submission, options.settings, assignment=assignment_ids, context=context)
+    return {graded.assignment: graded for graded in result.assignments}
 
 
 def _grading_context(options: GradingOptions):
@@ -135,10 +135,12 @@ def _working_directory_off_path() -> Iterator[None]:
 
 
 class SessionGrading:
-    """The submission's grading in this session: each assignment graded once, when its first item runs."""
+    """The submission's grading in this session: when the first item runs, every assignment with a selected item
+    is graded, once."""
 
-    def __init__(self, options: GradingOptions):
+    def __init__(self, options: GradingOptions, selected: tuple[str, ...]):
         self.options = options
+        self.selected = selected  # the assignments with a selected item, in grading order
         self.results: dict[str, Any] = {}  # assignment id -> AssignmentResult
         self.failures: dict[str, str] = {}  # assignment id -> why it could not be graded
         self._context = None
@@ -152,15 +154,18 @@ class SessionGrading:
         return self.results[assignment_id]
 
     def _grade(self, assignment_id: str) -> None:
+        waiting = tuple(a for a in self.selected if a not in self.results and a not in self.failures)
+        chosen = waiting if assignment_id in waiting else (assignment_id,)
         try:
             with _working_directory_off_path():
                 if self._context is None:
                     self._context = _grading_context(self.options)
-                self.results[assignment_id] = grade_in_sandbox(self.options, assignment_id, self._context)
+                graded = grade_in_sandbox(self.options, chosen, self._context)
+                self.results.update((a, graded[a]) for a in chosen)
         except (FileNotFoundError, ValueError) as exc:  # what `grade` reports as a usage error
-            self.failures[assignment_id] = str(exc)
+            self.failures.update((a, str(exc)) for a in chosen)
         except Exception:  # noqa: BLE001 - a bug in the kit: kept (with its traceback) for every item it stops
-            self.failures[assignment_id] = traceback.format_exc()
+            self.failures.update((a, traceback.format_exc()) for a in chosen)
 
     def summary_lines(self) -> list[str]:
         """``autograder score:`` per graded assignment and in total, in the kit's points."""
@@ -262,7 +267,8 @@ def autograder_grading(request: pytest.FixtureRequest) -> SessionGrading:
     if options is None:
         pytest.skip(NO_SUBMISSION)
     _require_sandbox(options.settings.isolation)
-    grading = SessionGrading(options)
+    selected = (item.assignment_id for item in request.session.items if isinstance(item, HiddenCheckItem))
+    grading = SessionGrading(options, tuple(a for a in dict.fromkeys(selected) if a in options.graded))
     request.config.stash[GRADING_KEY] = grading
     return grading
 

@@ -66,12 +66,13 @@ class ChildEnd:
         return None if self.record is None else from_record(self.record)
 
 
-def request(submission: Path, settings: Settings, record: Path, threads: int) -> dict[str, Any]:
+def request(submission: Path, settings: Settings, record: Path, threads: int,
+            tensorflow_on_demand: bool = False) -> dict[str, Any]:
     """What the child is told, as JSON data."""
     if threads < 1:
         raise ValueError(f"threads must be at least 1. Received: {threads!r}")
     return {"format": REQUEST_FORMAT, "submission": str(submission), "settings": settings.plain(),
-            "record": str(record), "threads": threads}
+            "record": str(record), "threads": threads, "tensorflow_on_demand": bool(tensorflow_on_demand)}
 
 
 def _stop_reason(settings: Settings, seconds: float, peak_mb: float, stop: threading.Event | None) -> str | None:
@@ -125,9 +126,13 @@ def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event 
     return None, peak
 
 
-def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, workdir: Path | None = None,
-                   log: Path | None = None, stop: threading.Event | None = None) -> ChildEnd:
+def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, tensorflow_on_demand: bool = False,
+                   workdir: Path | None = None, log: Path | None = None,
+                   stop: threading.Event | None = None) -> ChildEnd:
     """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
+
+    ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
+    :func:`autograder.host.grading.grade_files`).
 
     ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
@@ -137,7 +142,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, wo
         folder = Path(workdir) if workdir is not None else Path(own)
         record, log = folder / RECORD_FILE, Path(log) if log is not None else folder / LOG_FILE
         record.unlink(missing_ok=True)  # only this run's record counts
-        payload = request(submission, settings, record, threads)
+        payload = request(submission, settings, record, threads, tensorflow_on_demand)
         started = time.monotonic()
         with open(log, "wb") as output:
             process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
@@ -168,10 +173,14 @@ def main() -> int:
         payload = _read_request(sys.stdin.read())
         settings = Settings.from_plain(payload["settings"])
         submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
+        on_demand = payload["tensorflow_on_demand"]
+        if not isinstance(on_demand, bool):
+            raise TypeError(f"tensorflow_on_demand must be true or false. Received: {on_demand!r}")
     except (ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return grade_and_report(submission, settings, threads=threads, record=record)  # TensorFlow: once the worker runs
+    # TensorFlow: once the worker runs (or once something is there to judge)
+    return grade_and_report(submission, settings, threads=threads, tensorflow_on_demand=on_demand, record=record)
 
 
 if __name__ == "__main__":

@@ -182,6 +182,18 @@ def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, l
     return list(judge_each(assignment, file, context=context, limits=limits))
 
 
+def judge_files(parts: list[tuple[Assignment, Path]], *, context: GradingContext,
+                limits: Limits) -> dict[str, list[CheckResult]]:
+    """:func:`judge_file` for one file of each of several assignments, all run by one sandbox worker (as one
+    student's submission is): ``{assignment id: its check results}``."""
+    assignments = {assignment.id: assignment for assignment, _ in parts}
+    if len(assignments) != len(parts):
+        raise ValueError(f"one file per assignment. Received: {[a.id for a, _ in parts]}")
+    with SandboxSession(parts, seed=context.seed, limits=limits) as session:
+        session.start()
+        return {aid: list(_judge_releasing(assignments[aid], observed, context)) for aid, observed in session.run()}
+
+
 def judge_each(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits):
     """Like :func:`judge_file`, one check at a time (the mutation audit stops at the first failure)."""
     with SandboxSession([(assignment, file)], seed=context.seed, limits=limits) as session:
@@ -202,12 +214,16 @@ def not_graded(assignment: Assignment, refused: Text | None = None) -> Assignmen
 
 
 def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings, context: GradingContext,
-                limits: Limits, tensorflow_threads: int | None = None) -> dict[str, AssignmentResult]:
+                limits: Limits, tensorflow_threads: int | None = None,
+                tensorflow_on_demand: bool = False) -> dict[str, AssignmentResult]:
     """Grade each assignment's file (``{assignment: (file, note)}``) in one sandbox worker, judging each
     assignment as soon as the worker is done with it, while the worker goes on with the next.
 
-    ``tensorflow_threads``: configure (and so import) TensorFlow in this process for the judging,
-    after the worker has started, so that the two TensorFlow starts overlap.
+    ``tensorflow_threads``: configure (and so import) TensorFlow in this process for the judging, after the
+    worker has started, so that the two TensorFlow starts overlap. ``tensorflow_on_demand``: only once an
+    assignment has a probe that ran (judging failed probes needs no TensorFlow), which saves a stub, a crash or
+    a file that does not import its TensorFlow start (grade-all, where the cores are busy anyway) at the price
+    of the overlap (a single grade, where the wait is what counts).
     """
     assignments = {aid: _configured(aid, settings) for aid in files}
     results: dict[str, AssignmentResult] = {}
@@ -216,9 +232,11 @@ def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings
     with SandboxSession([(assignments[aid], file) for aid, (file, _) in files.items()], seed=context.seed,
                         limits=limits) as session:
         session.start()
-        if tensorflow_threads is not None:
+        if tensorflow_threads is not None and not tensorflow_on_demand:
             configure_tensorflow(tensorflow_threads)
         for aid, observed in session.run():
+            if tensorflow_threads is not None and any(status.state == "ok" for status, _ in observed.values()):
+                configure_tensorflow(tensorflow_threads)  # at once on demand, else already done (a no-op)
             started = time.monotonic()
             assignment, (file, note) = assignments[aid], files[aid]
             checks = list(_judge_releasing(assignment, observed, context))
@@ -242,13 +260,14 @@ def _configured(assignment_id: str, settings: Settings) -> Assignment:
 
 def grade_submission(submission: Path, settings: Settings | None = None, *, assignment: str | None = None,
                      context: GradingContext | None = None, limits: Limits | None = None,
-                     tensorflow_threads: int | None = None) -> SubmissionResult:
+                     tensorflow_threads: int | None = None, tensorflow_on_demand: bool = False) -> SubmissionResult:
     """Grade ``submission`` (a folder of ``<assignment>.py``/``.ipynb`` files, or one such file) in this process.
 
     Everything comes from ``settings`` (default: every default): the assignments, points and thresholds,
     the seed and data (``context``), the sandbox's limits (``limits``). ``assignment``, ``context`` and
     ``limits`` replace the settings' own where a caller has them already (a test's shared data cache).
-    ``tensorflow_threads`` configures TensorFlow for the judging once the sandbox worker has started.
+    ``tensorflow_threads`` configures TensorFlow for the judging once the sandbox worker has started, or
+    (``tensorflow_on_demand``) once something is there to judge (see :func:`grade_files`).
     """
     submission = Path(submission)
     if not submission.exists():
@@ -273,7 +292,7 @@ def grade_submission(submission: Path, settings: Settings | None = None, *, assi
         else:
             files[assignment_id] = (file, note)
     graded = grade_files(files, settings=settings, context=context, limits=limits,
-                         tensorflow_threads=tensorflow_threads)
+                         tensorflow_threads=tensorflow_threads, tensorflow_on_demand=tensorflow_on_demand)
     result.assignments = [graded.get(aid) or ungraded[aid] for aid in chosen]
     result.seconds = time.monotonic() - started
     return result
