@@ -42,7 +42,9 @@ from autograder.classroom.grade_all import spreadsheet_safe
 from autograder.host.isolation import Isolation, IsolationUnavailable
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+# One test process builds the arena (a class of ~35 gradings) and runs every test that reads it; under
+# `--dist loadgroup` without the group each test process would grade the whole class again.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack_arena")]
 
 try:
     Isolation("bwrap").verify()

@@ -31,12 +31,17 @@ def test_operators_are_deterministic_and_leave_out_the_random_ones():
     assert "core/NumberReplacer" in names and "kit/RemoveStatement" in names
 
 
-@pytest.fixture(scope="module")
+# The tests that read every mutant share one enumeration (about a minute): one test process runs them all.
+SHARES_MUTANTS = pytest.mark.xdist_group("audit_mutants")
+
+
+@pytest.fixture(scope="session")
 def mutants():
     return {aid: enumerate_mutants(aid, solution_path(ROOT, aid).read_text(encoding="utf-8"), names)
             for aid, names in STUDENT_NAMES.items()}
 
 
+@SHARES_MUTANTS
 @pytest.mark.parametrize("assignment", list(STUDENT_NAMES))
 def test_every_mutant_is_valid_python_changed_inside_a_graded_function(assignment, mutants):
     source = solution_path(ROOT, assignment).read_text(encoding="utf-8")
@@ -54,6 +59,7 @@ def test_every_mutant_is_valid_python_changed_inside_a_graded_function(assignmen
         assert mutant.before != mutant.after, mutant.diff
 
 
+@SHARES_MUTANTS
 def test_mutants_keep_their_names_when_the_file_changes_elsewhere(mutants):
     source = solution_path(ROOT, "transfer").read_text(encoding="utf-8")
     shifted = "# a new comment line at the top\n" + source
@@ -63,6 +69,7 @@ def test_mutants_keep_their_names_when_the_file_changes_elsewhere(mutants):
     assert before == after
 
 
+@SHARES_MUTANTS
 @pytest.mark.parametrize("assignment", list(STUDENT_NAMES))
 def test_declared_equivalent_mutants_exist_and_give_a_reason(assignment, mutants):
     declared = load_equivalences(declarations_path(ROOT, assignment))

@@ -17,10 +17,9 @@ from dataclasses import replace
 import pytest
 
 from autograder import graders
-from autograder.host.grading import judge_file
 from autograder.core.outcomes import Outcome
 from autograder.host.runner import Limits
-from conftest import run_cli
+from conftest import BundledGrading, run_cli
 from corpus import BASES
 
 LIMITS = Limits(step_timeout=120)
@@ -203,14 +202,25 @@ def test_every_graded_function_has_wrong_answers_of_every_container_shape():
                 compile(with_bodies(BASES[assignment_id], {name: answer}), f"{assignment_id}.py", "exec")
 
 
-@pytest.mark.parametrize("assignment_id, index", CASES, ids=[f"{a}-round{i}" for a, i in CASES])
-def test_wrong_answers_fail_as_the_students_not_the_graders(assignment_id, index, submit, grading_context):
+def _round(case):
+    """Round ``index`` of an assignment: its probes that use a replaced function, and the module."""
+    assignment_id, index = case
     bodies = rounds(assignment_id)[index]
     full = graders.load(assignment_id)
     probes = {name: probe for name, probe in full.probes.items() if set(probe.uses) & set(bodies)}
     partial = replace(full, probes=probes, checks=[check for check in full.checks if check.probe in probes])
-    path = submit({f"{assignment_id}.py": with_bodies(BASES[assignment_id], bodies)}) / f"{assignment_id}.py"
-    results = judge_file(partial, path, context=grading_context, limits=LIMITS)
+    return partial, with_bodies(BASES[assignment_id], bodies)
+
+
+ROUNDS = BundledGrading("wrong-answers", CASES, _round)
+
+
+@pytest.mark.parametrize("case", ROUNDS.params(lambda case: f"{case[0]}-round{case[1]}"))
+def test_wrong_answers_fail_as_the_students_not_the_graders(case, tmp_path_factory, grading_context):
+    assignment_id, index = case
+    bodies = rounds(assignment_id)[index]
+    partial, results = ROUNDS.graded(case, folder=tmp_path_factory.getbasetemp() / "wrong-answers",
+                                     context=grading_context, limits=LIMITS)
     by_id = {result.check_id: result for result in results}
     for result in results:
         assert not result.grader_fault, (bodies, result)
