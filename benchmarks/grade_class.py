@@ -129,7 +129,7 @@ def interrupt_and_resume(tree: Tree, class_dir: Path, kinds: dict[str, str], fol
     folder.mkdir(parents=True)
     with open(folder / "interrupted.txt", "wb") as log:
         # A shell that starts this script in the background ignores SIGINT, and children inherit that.
-        process = subprocess.Popen(command, cwd=tree.root, env=child_env(), stdin=subprocess.DEVNULL, stdout=log,
+        process = subprocess.Popen(command, cwd=tree.root, env=child_env(tree.root), stdin=subprocess.DEVNULL, stdout=log,
                                    stderr=subprocess.STDOUT,
                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
@@ -145,7 +145,7 @@ def interrupt_and_resume(tree: Tree, class_dir: Path, kinds: dict[str, str], fol
             raise
     before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
     with open(folder / "resumed.txt", "wb") as log:
-        second = subprocess.run(command + ["--resume"], cwd=tree.root, env=child_env(), stdin=subprocess.DEVNULL,
+        second = subprocess.run(command + ["--resume"], cwd=tree.root, env=child_env(tree.root), stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT).returncode
     after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
     ids = grades_csv_ids(out) or []

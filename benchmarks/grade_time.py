@@ -83,9 +83,10 @@ def git(*args: str) -> str:
 
 
 def kit_location(cwd: Path) -> Path:
-    """Where ``import autograder`` resolves when a child runs in ``cwd`` (as the CLI runs will)."""
-    done = subprocess.run([sys.executable, "-c", "import autograder; print(autograder.__file__)"], cwd=cwd,
-                          env=child_env(), capture_output=True, text=True, timeout=120)
+    """Where ``import autograder`` resolves when a child runs in ``cwd`` as the CLI's own grading children do:
+    with ``-P`` (no working directory on the path), so only PYTHONPATH (child_env) keeps them in the tree."""
+    done = subprocess.run([sys.executable, "-P", "-c", "import autograder; print(autograder.__file__)"], cwd=cwd,
+                          env=child_env(cwd), capture_output=True, text=True, timeout=120)
     if done.returncode != 0:
         raise SystemExit(f"error: `import autograder` fails in {cwd}:\n{done.stderr[-2000:]}")
     return Path(done.stdout.strip()).resolve()
@@ -152,8 +153,12 @@ def copy_submission(source: Path, folder: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------- one measured run
-def child_env() -> dict[str, str]:
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}  # AUTOGRADER_PROBE_KEY etc. pass through
+def child_env(root: Path) -> dict[str, str]:
+    """The environment of a tree's CLI: its root first on PYTHONPATH, so that grade-all's per-student children
+    (``python -P -m autograder.host.child``, which leave out the working directory) import this tree's kit
+    and not the one installed in the virtual environment (this checkout, editable)."""
+    path = os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH", "")) if p)
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path}  # AUTOGRADER_PROBE_KEY etc. pass through
 
 
 class TreeMonitor(threading.Thread):
@@ -241,7 +246,7 @@ def measure(tree: Tree, arguments: list[str], log: Path) -> Run:
     with open(log, "wb") as output:
         started = time.monotonic()
         process = subprocess.Popen([sys.executable, "-m", "autograder", *arguments], cwd=tree.root,
-                                   env=child_env(), stdin=subprocess.DEVNULL, stdout=output,
+                                   env=child_env(tree.root), stdin=subprocess.DEVNULL, stdout=output,
                                    stderr=subprocess.STDOUT)
         monitor = TreeMonitor(process.pid)
         monitor.start()
