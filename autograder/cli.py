@@ -14,7 +14,7 @@ from pathlib import Path
 
 from autograder.core.settings import DEFAULTS
 
-EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_NO_SANDBOX, EXIT_INTERRUPTED = 0, 2, 3, 4, 130
+EXIT_OK, EXIT_USAGE, EXIT_GRADER_FAULT, EXIT_NO_SANDBOX, EXIT_NO_CLUSTER, EXIT_INTERRUPTED = 0, 2, 3, 4, 5, 130
 ISOLATION_HELP = ("how student code is walled off: bwrap (an OS sandbox; grading stops if it cannot be set up), "
                   "uid (as root: an unprivileged user, for containers that block user namespaces), none (a plain "
                   "process: debugging only)")
@@ -24,7 +24,7 @@ GRADE_SETTINGS = {"assignment": "assignments", "timeout": "step_timeout", "seed"
                   "reveal_hidden": "reveal_hidden", "isolation": "isolation"}
 GRADE_ALL_SETTINGS = {"assignment": "assignments", "workers": "workers", "timeout": "submission_timeout",
                       "step_timeout": "step_timeout", "memory_mb": "memory_mb", "isolation": "isolation",
-                      "lang": "language", "reveal_hidden": "reveal_hidden"}
+                      "lang": "language", "reveal_hidden": "reveal_hidden", "cluster": "cluster"}
 
 
 def _add_isolation_option(parser: argparse.ArgumentParser) -> None:
@@ -127,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     grade_all.add_argument("--memory-mb", metavar="M",
                            help=f"memory one sandbox worker may use (default: {course} {DEFAULTS.memory_mb})")
     _add_isolation_setting(grade_all)
+    grade_all.add_argument("--cluster", metavar="WHERE",
+                           help="where the students are graded: local (this machine's process pool), dask-local (a "
+                                "Dask LocalCluster here), tcp://HOST:PORT (a running Dask scheduler), slurm or "
+                                "kubernetes (settings from course.toml [cluster]) (default: $TF2_KIT_CLUSTER, else "
+                                f"{DEFAULTS.cluster})")
     grade_all.add_argument("--resume", action="store_true", help="skip students who already have results")
     grade_all.add_argument("--lang", metavar="{en,bn}", help="language of feedback, results.json and summary "
                                                              f"(default: {course} {DEFAULTS.language})")
@@ -285,6 +290,7 @@ def _grade(args) -> int:
 
 
 def _grade_all(args) -> int:
+    from autograder.classroom.cluster import ClusterUnavailable
     from autograder.classroom.grade_all import discover, grade_all
     from autograder.classroom.progress import progress_for
     from autograder.core.i18n import render, tr
@@ -293,14 +299,19 @@ def _grade_all(args) -> int:
         options = _resolved(args, GRADE_ALL_SETTINGS, working_folder=Path.cwd())
     except ValueError as exc:
         return _usage_error(exc)
-    if not sandbox_ready(options.isolation):
+    # Here, the sandbox is checked before anything runs; a remote cluster's workers check their own.
+    if options.cluster in ("local", "dask-local") and not sandbox_ready(options.isolation):
         return EXIT_NO_SANDBOX
     try:
         total = len(discover(args.submissions))
     except (FileNotFoundError, ValueError) as exc:
         return _usage_error(exc)
-    with progress_for(total, language=options.language) as progress:
-        report = grade_all(args.submissions, args.out, options, resume=args.resume, progress=progress)
+    try:
+        with progress_for(total, language=options.language) as progress:
+            report = grade_all(args.submissions, args.out, options, resume=args.resume, progress=progress)
+    except ClusterUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_NO_CLUSTER
     failed = [s for s in report.summaries if s.status != "graded"]
     say = lambda text: print(render(text, options.language))  # noqa: E731
     for entry in report.rejected:  # repr: a name with a newline stays on its warning's line

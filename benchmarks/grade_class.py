@@ -30,6 +30,13 @@ SIGINT, as Ctrl-C sends, once the first student's results.json appears, and run 
 the results written before the interrupt must be untouched and every student must end with exactly one
 result and one grades.csv row.
 
+With ``--cluster dask-local`` the two columns are this tree's ``grade-all`` on its process pool (the default,
+``--cluster local``) and on a Dask ``LocalCluster`` of W single-threaded workers, side by side in the same run
+(no baseline commit). It adds Dask's dispatch cost per student (a worker's idle gap between the end of one
+student's task and the start of its next, from the ``task_started``/``task_ended`` times each record.json
+keeps) as a share of a student's task time (target: under 2 %), and a paper estimate of the workers needed
+to grade 5,000 such submissions within an hour, from the measured CPU and throughput per submission.
+
 Exit code: 0 when every run exited 0, wrote a complete grades.csv and gave the reference students full
 marks, and the resume check passed; 1 otherwise. Missing a throughput or memory target does not change it.
 """
@@ -37,6 +44,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
+import math
+import statistics
 import shutil
 import signal
 import subprocess
@@ -47,11 +57,14 @@ from pathlib import Path
 
 from _tables import print_table  # benchmarks/ is on sys.path when run as a script
 from grade_time import (ASSIGNMENTS, HEADER, PROCESS_MIB, RATIO_NOTE, ROOT, TREE_MIB, Tree, child_env, describe,
-                        figure_row, full_marks, kill_tree, log_tail, announce_trees, measure,
+                        figure_row, full_marks, kill_tree, log_tail, announce_trees, machine_line, measure,
                         read_score, tree_arguments)
 
 PER_MINUTE = 6.0   # full five-assignment submissions per minute with two workers (target)
 SPEEDUP = 1.8      # two workers against one (target)
+DISPATCH_SHARE = 0.02  # Dask's cost per student as a share of the student's task time (target, issue 17)
+CLASS_OF = 5000        # the paper estimate: this many full submissions ...
+WITHIN_S = 3600        # ... graded within an hour
 WORKERS = (1, 2)
 EXIT_INTERRUPTED = 130  # what grade-all returns when interrupted
 
@@ -129,8 +142,8 @@ def interrupt_and_resume(tree: Tree, class_dir: Path, kinds: dict[str, str], fol
     folder.mkdir(parents=True)
     with open(folder / "interrupted.txt", "wb") as log:
         # A shell that starts this script in the background ignores SIGINT, and children inherit that.
-        process = subprocess.Popen(command, cwd=tree.root, env=child_env(tree.root), stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT,
+        process = subprocess.Popen(command, cwd=tree.root, env=child_env(tree.root), stdin=subprocess.DEVNULL,
+                                   stdout=log, stderr=subprocess.STDOUT,
                                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         try:
             while process.poll() is None and not any(out.glob("*/results.json")):
@@ -145,8 +158,8 @@ def interrupt_and_resume(tree: Tree, class_dir: Path, kinds: dict[str, str], fol
             raise
     before = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
     with open(folder / "resumed.txt", "wb") as log:
-        second = subprocess.run(command + ["--resume"], cwd=tree.root, env=child_env(tree.root), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT).returncode
+        second = subprocess.run(command + ["--resume"], cwd=tree.root, env=child_env(tree.root),
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT).returncode
     after = {p.parent.name: p.stat().st_mtime_ns for p in out.glob("*/results.json")}
     ids = grades_csv_ids(out) or []
     kept = all(after.get(name) == mtime for name, mtime in before.items())
@@ -162,22 +175,65 @@ def interrupt_and_resume(tree: Tree, class_dir: Path, kinds: dict[str, str], fol
     return ok, story
 
 
+def dispatch_gaps(out: Path) -> tuple[list[float], list[float]]:
+    """(each worker's idle seconds between consecutive students' tasks, each task's seconds) from OUT's records."""
+    by_worker: dict[str, list[tuple[float, float]]] = {}
+    for path in out.glob("*/record.json"):
+        batch = json.loads(path.read_text(encoding="utf-8")).get("batch", {})
+        if {"worker", "task_started", "task_ended"} <= set(batch):
+            by_worker.setdefault(batch["worker"], []).append((batch["task_started"], batch["task_ended"]))
+    gaps, tasks = [], []
+    for spans in by_worker.values():
+        spans.sort()
+        tasks += [end - start for start, end in spans]
+        gaps += [start - previous_end for (_, previous_end), (start, _) in zip(spans, spans[1:])]
+    return gaps, tasks
+
+
+def cluster_trees(cluster: str) -> list[Tree]:
+    """This tree twice: its process pool ("baseline" column) and the Dask cluster ("current" column)."""
+    print(machine_line())
+    trees = [Tree("baseline", ROOT, "this tree, grade-all --cluster local (the process pool, the default)"),
+             Tree("current", ROOT, f"this tree, grade-all --cluster {cluster}")]
+    for tree in trees:
+        print(f"{'pool' if tree.label == 'baseline' else 'dask'}: {tree.description}")
+    return trees
+
+
+def paper_estimate(runs: dict, students: int) -> str:
+    """Workers to grade CLASS_OF full submissions within WITHIN_S, from the pool's measured two-worker runs."""
+    two = runs[("baseline", 2)]
+    cpu_each = statistics.median(r.cpu for r in two) / students
+    per_minute_machine = statistics.median(students / r.wall * 60 for r in two)
+    cores = math.ceil(CLASS_OF * cpu_each / WITHIN_S)
+    machines = math.ceil(CLASS_OF / (per_minute_machine * WITHIN_S / 60))
+    return (f"paper estimate for {CLASS_OF:,} such submissions within {WITHIN_S / 3600:g} h: {cpu_each:.0f} CPU s per "
+            f"submission -> at least {cores} busy cores, i.e. {cores} single-threaded Dask workers on dedicated "
+            f"cores; at this machine's measured {per_minute_machine:.1f} submissions/min per 2-core machine "
+            f"(2 workers), {machines} such machines")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=8, help="full submissions in the class (default 8)")
     tree_arguments(parser, repeat=1)
     parser.add_argument("--no-resume-check", action="store_true", help="skip the interrupt-and-resume check")
+    parser.add_argument("--cluster", choices=["dask-local"],
+                        help="compare this tree's process pool with grade-all --cluster dask-local (no baseline)")
     args = parser.parse_args()
     if args.students < 1:
         parser.error("--students must be at least 1")
+    gaps: list[float] = []
+    task_seconds: list[float] = []
 
     ok = True
     with tempfile.TemporaryDirectory(prefix="ag-grade-class-") as tmp:
-        trees = announce_trees(args, Path(tmp))
+        trees = cluster_trees(args.cluster) if args.cluster else announce_trees(args, Path(tmp))
         class_dir = Path(tmp) / "class"
         kinds = make_class(class_dir, args.students)
         print(f"class: {len(kinds)} full submissions: "
-              + ", ".join(f"{sum(k == kind for k in kinds.values())} {kind}" for kind in ("reference", "mistake", "stubs"))
+              + ", ".join(f"{sum(k == kind for k in kinds.values())} {kind}"
+                          for kind in ("reference", "mistake", "stubs"))
               + f" ({', '.join(s for s, k in kinds.items() if k == 'mistake') or 'no mistakes'})")
 
         runs = {(t.label, w): [] for t in trees for w in WORKERS}
@@ -189,9 +245,13 @@ def main() -> int:
                     folder = Path(tmp) / "runs" / f"{number:03d}"
                     folder.mkdir(parents=True)
                     out = folder / "out"
-                    run = measure(tree, ["grade-all", str(class_dir), "--out", str(out), "--workers", str(workers)],
-                                  folder / "log.txt")
+                    engine = ["--cluster", args.cluster] if args.cluster and tree.label == "current" else []
+                    run = measure(tree, ["grade-all", str(class_dir), "--out", str(out), "--workers", str(workers),
+                                         *engine], folder / "log.txt")
                     good, account = check_out(out, kinds)
+                    if engine:
+                        run_gaps, run_tasks = dispatch_gaps(out)
+                        gaps, task_seconds = gaps + run_gaps, task_seconds + run_tasks
                     runs[(tree.label, workers)].append(run)
                     print(f"  {workers} worker(s) #{repeat + 1} {tree.label:>8}: {describe(run)}\n"
                           f"      {account}", flush=True)
@@ -222,9 +282,21 @@ def main() -> int:
                                 values(workers, lambda r: r.peak_branch_mib), TREE_MIB, digits=0),
                      figure_row("peak RSS whole run MiB" + suffix, values(workers, lambda r: r.peak_tree_mib), None,
                                 digits=0)]
-        print_table(HEADER, rows, title=f"python -m autograder grade-all CLASS --workers W: {len(kinds)} students, "
+        header = ["figure", "target", "pool", "dask", "dask/pool", "dask vs target"] if args.cluster else HEADER
+        print_table(header, rows, title=f"python -m autograder grade-all CLASS --workers W: {len(kinds)} students, "
                                         f"{args.repeat} run(s) per tree and W")
         print(f"\n{RATIO_NOTE}\nsubmissions/min counts this class's mix (stubs grade faster than full solutions).")
+        if args.cluster:
+            print("(pool = baseline column, dask = current column: the same tree, two engines.)")
+            if gaps and task_seconds:
+                share = statistics.mean(gaps) / statistics.mean(task_seconds)
+                print(f"Dask dispatch per student: {statistics.mean(gaps):.3f} s mean idle gap between a worker's "
+                      f"tasks ({len(gaps)} gaps, max {max(gaps):.3f} s) over {statistics.mean(task_seconds):.1f} s "
+                      f"mean task: {share:.2%} (target < {DISPATCH_SHARE:.0%}: "
+                      f"{'MET' if share < DISPATCH_SHARE else 'MISSED'})")
+            else:
+                print("Dask dispatch per student: no worker ran two tasks (use more --students)")
+            print(paper_estimate(runs, len(kinds)))
 
         if not args.no_resume_check:
             resumed, story = interrupt_and_resume(trees[-1], class_dir, kinds, Path(tmp) / "resume")

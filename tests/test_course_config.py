@@ -37,10 +37,10 @@ def test_example_file_loads_to_the_defaults_but_its_language():
 def test_example_overrides_all_load_when_uncommented():
     # Every "# key = value" line in the example is a working override a teacher can uncomment.
     uncommented, count = re.subn(r"(?m)^# (\w+ = )", r"\1", EXAMPLE.read_text(encoding="utf-8"))
-    assert count == 4
+    assert count == 11
     config = parse_config(uncommented)
     assert config == dataclasses.replace(default_config(), language="bn", data_dir="/path/to/tensorflow_datasets",
-                                         workers=2,
+                                         workers=2, cluster_queue="teaching", cluster_image="ghcr.io/you/tf2-kit:1",
                                          points={"fashion_mnist": {"dense_parameter_count": 3.0}},
                                          thresholds={"gap": 0.8})
 
@@ -74,7 +74,8 @@ def test_kit_requirement_is_any_one_line_pip_requirement():
 
 
 def test_every_setting_has_a_rule():
-    ruled = {key for rules in SECTIONS.values() for key in rules} | set(RUN_RULES) | {"points", "thresholds"}
+    ruled = {rule.field or key for rules in SECTIONS.values() for key, rule in rules.items()} | set(RUN_RULES) \
+        | {"points", "thresholds"}
     assert ruled == set(SETTING_NAMES)
 
 
@@ -125,10 +126,10 @@ def test_unknown_key():
 
 def test_unknown_table():
     assert only_problem("[grading]\nseed = 1") == (
-        'course.toml: unknown table [grading]. Allowed tables: course, limits, points, thresholds. '
+        'course.toml: unknown table [grading]. Allowed tables: course, limits, cluster, points, thresholds. '
         'Received: {"seed": 1}')
     assert only_problem("seed = 1") == (
-        "course.toml: unknown table [seed]. Allowed tables: course, limits, points, thresholds. Received: 1")
+        "course.toml: unknown table [seed]. Allowed tables: course, limits, cluster, points, thresholds. Received: 1")
 
 
 def test_table_given_as_a_value():

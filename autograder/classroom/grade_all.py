@@ -22,11 +22,11 @@ import unicodedata
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import Iterator, NamedTuple
 
 from autograder import graders
 from autograder.core.settings import Settings
-from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, grade_in_child
+from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, ChildEnd, grade_in_child
 from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult, applied_settings,
                                      assignment_ids, grading_context, sandbox_limits)
 from autograder.core.i18n import Text, literal, tr
@@ -73,6 +73,7 @@ class SubmissionSummary:
     seconds: float
     peak_mb: float
     message: Text | str = ""
+    where: dict = field(default_factory=dict)  # on a cluster: the worker and when its task ran (record.json)
 
 
 @dataclass(frozen=True)
@@ -187,31 +188,45 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
                              log=folder / LOG_FILE, stop=stop)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
+    return summarize(student, options, folder, end, started)
+
+
+def summarize(student: Student, options: Settings, folder: Path, end: ChildEnd, started: float,
+              where: dict | None = None) -> SubmissionSummary:
+    """Write a student's outputs from how their grading process ended (here or on a cluster's worker, ``where``)."""
     if end.stopped == "timeout":
         return _record(student, options, folder, "timeout",
                        tr("Grading this submission took longer than {limit:g} s and was stopped.",
-                          limit=options.submission_timeout), started, end.peak_mb)
+                          limit=options.submission_timeout), started, end.peak_mb, where)
     if end.stopped == "memory":
         return _record(student, options, folder, "memory",
                        tr("Grading this submission used more than {limit} MiB of memory and was stopped.",
-                          limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, end.peak_mb)
-    if end.record is None:
+                          limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, end.peak_mb, where)
+    result = end.result
+    if result is None:
         return _record(student, options, folder, "failed",
                        tr("The grader ended without a result (exit code {code}); see {log}.",
-                          code=end.returncode, log=f"{student.id}/{LOG_FILE}"), started, end.peak_mb)
-    result = end.result
+                          code=end.returncode, log=f"{student.id}/{LOG_FILE}"), started, end.peak_mb, where)
     summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, time.monotonic() - started,
-                                end.peak_mb)
+                                end.peak_mb, where=dict(where or {}))
     write_outputs(folder, student.id, result, summary, options)
     return summary
 
 
+def record_failure(student: Student, options: Settings, out: Path, message: Text, started: float) -> SubmissionSummary:
+    """A student whose grading produced no result at all (e.g. it killed its cluster workers): zero, with why."""
+    folder = out / student.id
+    folder.mkdir(parents=True, exist_ok=True)
+    return _record(student, options, folder, "failed", message, started, 0.0)
+
+
 def _record(student: Student, options: Settings, folder: Path, status: str, message: Text,
-            started: float, peak: float) -> SubmissionSummary:
+            started: float, peak: float, where: dict | None = None) -> SubmissionSummary:
     state = "timeout" if status == "timeout" else "error"
     result = failed_result(student.id, options, state, message)
     result.seconds = time.monotonic() - started
-    summary = SubmissionSummary(student.id, status, 0.0, result.max_score, result.seconds, peak, message)
+    summary = SubmissionSummary(student.id, status, 0.0, result.max_score, result.seconds, peak, message,
+                                dict(where or {}))
     write_outputs(folder, student.id, result, summary, options)
     return summary
 
@@ -220,7 +235,9 @@ def write_outputs(folder: Path, student: str, result: SubmissionResult, summary:
                   options: Settings) -> None:
     """The student's record, feedback pages and (last, marking them done) Gradescope results.json."""
     write_record(result, folder / RECORD_FILE,
-                 batch={"status": summary.status, "seconds": round(summary.seconds, 3), "peak_mb": round(summary.peak_mb)})
+                 batch={"status": summary.status, "seconds": round(summary.seconds, 3),
+                        "peak_mb": round(summary.peak_mb),
+                        **summary.where})
     page = {"student": student, "course": options.name, "language": options.language,
             "reveal_hidden": options.reveal_hidden}
     write_text_atomically(folder / FEEDBACK_HTML, feedback_html(result, **page))
@@ -312,17 +329,11 @@ class BatchReport:
     seconds: float = 0.0
 
 
-def grade_all(submissions: Path, out: Path, options: Settings, *, resume: bool = False,
-              progress=None) -> BatchReport:
-    """Grade every student in ``submissions`` into ``out``; ``progress(event, outcome_or_student)`` is told as it goes."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    students, rejected = survey(submissions)
-    report, started = BatchReport(rejected=rejected), time.monotonic()
-    todo = [s for s in students if not (resume and is_done(out, s.id))]
-    report.skipped = [s.id for s in students if s not in todo]
+def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) -> Iterator[SubmissionSummary]:
+    """Grade on this machine: ``workers`` students at once, each in its own grading process (``--cluster local``).
+
+    On Ctrl-C every running grading process is killed and waited for before the KeyboardInterrupt goes on."""
     stop = threading.Event()
-    notify = progress or (lambda event, item: None)
     with ThreadPoolExecutor(max_workers=options.worker_count) as pool:
         pending: dict[Future, Student] = {}
         queue = list(todo)
@@ -335,16 +346,43 @@ def grade_all(submissions: Path, out: Path, options: Settings, *, resume: bool =
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     pending.pop(future)
-                    outcome = future.result()
-                    report.summaries.append(outcome)
-                    write_grades_csv(out, assignment_ids(options))
-                    notify("done", outcome)
+                    yield future.result()
         except KeyboardInterrupt:
-            report.interrupted = True
             stop.set()  # each running grade_one kills its process group and raises
             for future in pending:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
+            raise
+
+
+def grade_all(submissions: Path, out: Path, options: Settings, *, resume: bool = False,
+              progress=None) -> BatchReport:
+    """Grade every student in ``submissions`` into ``out``; ``progress(event, item)`` is told as it goes
+    (("start", Student), ("done", SubmissionSummary), and on a Dask cluster ("workers", count)).
+
+    ``options.cluster`` says where: ``local`` grades on this machine; anything else on Dask distributed
+    (:mod:`autograder.classroom.cluster`). Either way only this process writes into ``out``.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    students, rejected = survey(submissions)
+    report, started = BatchReport(rejected=rejected), time.monotonic()
+    todo = [s for s in students if not (resume and is_done(out, s.id))]
+    report.skipped = [s.id for s in students if s not in todo]
+    notify = progress or (lambda event, item: None)
+    if options.cluster == "local":
+        outcomes = _pool_outcomes(todo, options, out, notify)
+    else:
+        from autograder.classroom.cluster import cluster_outcomes
+
+        outcomes = cluster_outcomes(todo, options, out, notify)
+    try:
+        for outcome in outcomes:
+            report.summaries.append(outcome)
             write_grades_csv(out, assignment_ids(options))
+            notify("done", outcome)
+    except KeyboardInterrupt:
+        report.interrupted = True
+        write_grades_csv(out, assignment_ids(options))
     write_summary(out, options)
     report.seconds = time.monotonic() - started
     return report

@@ -16,13 +16,17 @@ class PlainProgress:
 
     def __init__(self, total: int, stream=None, language: str = SOURCE_LANGUAGE):
         self.total, self.done, self.failed, self.running = total, 0, 0, 0
+        self.workers: int | None = None  # Dask workers connected (on a cluster only)
         self.language = language
         self.stream = stream or sys.stdout
         self.started = time.monotonic()
 
     def __call__(self, event: str, item) -> None:
-        """``grade_all`` calls this with ("start", Student) and ("done", SubmissionSummary)."""
-        if event == "start":
+        """``grade_all`` calls this with ("start", Student), ("done", SubmissionSummary) and, on a cluster,
+        ("workers", the number of Dask workers connected)."""
+        if event == "workers":
+            self.workers = item
+        elif event == "start":
             self.running += 1
         else:
             self.running -= 1
@@ -31,6 +35,10 @@ class PlainProgress:
         self.show(event, item)
 
     def show(self, event: str, item) -> None:
+        if event == "workers":
+            print(render(tr("cluster workers connected: {count}", count=item), self.language), file=self.stream,
+                  flush=True)
+            return
         if event == "start":
             return
         summary: SubmissionSummary = item
@@ -58,19 +66,22 @@ class BarProgress(PlainProgress):
         super().__init__(total, language=language)
         words = {key: render(text, language) for key, text in
                  {"grading": tr("grading"), "done": tr("done"), "running": tr("running"), "failed": tr("failed"),
-                  "left": tr("left")}.items()}
+                  "left": tr("left"), "workers": tr("workers")}.items()}
         self.bar = Progress(TextColumn(f"[bold]{words['grading']}"), BarColumn(),
                             TextColumn("{task.completed}/{task.total} " + words["done"]),
                             TextColumn(words["running"] + " {task.fields[running]}"),
                             TextColumn(words["failed"] + " {task.fields[failed]}"),
+                            TextColumn("{task.fields[workers]}"),
                             TimeElapsedColumn(), TextColumn(words["left"]), TimeRemainingColumn(), console=console)
-        self.task = self.bar.add_task("grading", total=total, running=0, failed=0)
+        self.workers_word = words["workers"]
+        self.task = self.bar.add_task("grading", total=total, running=0, failed=0, workers="")
 
     def show(self, event: str, item) -> None:
         if event == "done" and item.status != "graded":
             self.bar.console.print(f"{item.student}: [{item.status}] {render(item.message, self.language)}",
                                    markup=False)
-        self.bar.update(self.task, completed=self.done, running=self.running, failed=self.failed)
+        workers = "" if self.workers is None else f"{self.workers_word} {self.workers}"
+        self.bar.update(self.task, completed=self.done, running=self.running, failed=self.failed, workers=workers)
 
     def __enter__(self):
         self.bar.start()

@@ -46,6 +46,15 @@ class Settings:
     submission_timeout: float = 900.0  # wall-clock seconds for one submission's whole grading
     memory_mb: int = 4096            # resident memory of one sandbox worker (the student's code)
     workers: int | None = None       # submissions graded at once by grade-all; None: one per CPU core
+    # [cluster]: where grade-all runs its gradings (autograder.classroom.cluster)
+    cluster: str = "local"           # local (a process pool) | dask-local | tcp://HOST:PORT | slurm | kubernetes
+    cluster_queue: str | None = None  # Slurm partition; None: the cluster's default
+    cluster_cores: int = 2           # cores of one Slurm job or Kubernetes worker (one student graded per core)
+    cluster_memory: str = "8GiB"     # memory of one Slurm job or Kubernetes worker
+    cluster_walltime: str = "01:00:00"  # a Slurm job's time limit
+    cluster_image: str | None = None  # the Kubernetes workers' container image (it must hold the kit)
+    cluster_jobs: int = 1            # Slurm jobs or Kubernetes workers to start
+    cluster_gpu: bool = False        # students' gradings go to Dask workers started with the resource GPU=1
     # the run itself (environment and command line only)
     isolation: str = "bwrap"         # how student code is walled off: bwrap | uid | none (autograder.host.isolation)
     reveal_hidden: bool = False      # show failed hidden checks' messages (after the deadline)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,6 +99,7 @@ class Rule:
     accepts: Callable[[Any], bool]
     convert: Callable[[Any], Any] = lambda value: value
     parse: Callable[[str], Any] = lambda text: text  # from the text of an environment variable or option
+    field: str = ""  # the Settings field it sets, when not the key's own name (the [cluster] table's keys)
 
 
 def _one_of(choices: tuple[str, ...]) -> Rule:
@@ -108,6 +110,34 @@ def _int_at_least(minimum: int) -> Rule:
     return Rule(f"an integer of at least {minimum}", lambda value: _is_int(value) and value >= minimum,
                 parse=_number_from_text)
 
+
+def _matches(pattern: str) -> Callable[[Any], bool]:
+    return lambda value: isinstance(value, str) and re.fullmatch(pattern, value) is not None
+
+
+def _bool_from_text(text: str) -> Any:
+    return {"true": True, "false": False}.get(text.strip().lower(), text)
+
+
+# Where grade-all grades (autograder.classroom.cluster): these names, or the address of a running Dask scheduler.
+CLUSTER_KINDS = ("local", "dask-local", "slurm", "kubernetes")
+SCHEDULER_ADDRESS = r"(tcp|tls)://[A-Za-z0-9.\-]+(:[0-9]{1,5})?|(tcp|tls)://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+_CLUSTER_RULES = {
+    "target": Rule(f"one of {', '.join(CLUSTER_KINDS)}, or a Dask scheduler's address such as tcp://HOST:8786",
+                   lambda value: value in CLUSTER_KINDS or _matches(SCHEDULER_ADDRESS)(value), field="cluster"),
+    "queue": Rule("a non-empty string (a Slurm partition)", _matches(r"[A-Za-z0-9_.\-]+"), field="cluster_queue"),
+    "cores": Rule("an integer of at least 1", lambda value: _is_int(value) and value >= 1,
+                  parse=_number_from_text, field="cluster_cores"),
+    "memory": Rule('an amount of memory such as "8GiB" or "16GB"',
+                   _matches(r"[0-9]+(\.[0-9]+)? ?([kKMGT]i?B|B)"), field="cluster_memory"),
+    "walltime": Rule('a time limit HH:MM:SS or D-HH:MM:SS such as "01:00:00"',
+                     _matches(r"([0-9]+-)?[0-9]{1,3}:[0-5][0-9]:[0-5][0-9]"), field="cluster_walltime"),
+    "image": Rule("a container image name on one line, such as ghcr.io/you/tf2-kit:1",
+                  _matches(r"[A-Za-z0-9][A-Za-z0-9._/:@\-]*"), field="cluster_image"),
+    "jobs": Rule("an integer of at least 1", lambda value: _is_int(value) and value >= 1,
+                 parse=_number_from_text, field="cluster_jobs"),
+    "gpu": Rule("true or false", lambda value: isinstance(value, bool), parse=_bool_from_text, field="cluster_gpu"),
+}
 
 _SECONDS = Rule("a positive number of seconds", lambda value: _is_number(value) and value > 0, float,
                 _number_from_text)
@@ -131,6 +161,7 @@ SECTIONS: dict[str, dict[str, Rule]] = {
         "memory_mb": _int_at_least(256),
         "workers": _int_at_least(1),
     },
+    "cluster": _CLUSTER_RULES,
 }
 POINTS = Rule("a positive number", lambda value: _is_number(value) and value > 0, float)
 THRESHOLD = Rule("a test accuracy greater than 0 and at most 1",
@@ -142,7 +173,8 @@ RUN_RULES: dict[str, Rule] = {
     "reveal_hidden": Rule("true or false", lambda value: isinstance(value, bool)),
 }
 # Every setting with a single value, and its rule, whatever source sets it.
-RULES: dict[str, Rule] = {**{key: rule for rules in SECTIONS.values() for key, rule in rules.items()}, **RUN_RULES}
+RULES: dict[str, Rule] = {**{rule.field or key: rule for rules in SECTIONS.values() for key, rule in rules.items()},
+                          **RUN_RULES}
 
 
 def _show(value: Any) -> str:
@@ -182,7 +214,7 @@ class _Checker:
             if key not in rules:
                 self.problem(f"unknown key [{name}] {key}. Allowed keys: {', '.join(sorted(rules))}", item)
             elif (converted := self.apply(name, key, item, rules[key])) is not None:
-                settings[key] = converted
+                settings[rules[key].field or key] = converted
         return settings
 
     def points(self, value: Any) -> dict[str, dict[str, float]]:
@@ -320,6 +352,9 @@ def resolve_settings(*, config: Path | str | None = None,
             checked = _given(origin, name, value, problems)
             if checked is not None:
                 values[name], origins[name] = checked, origin
+    if values.get("cluster") == "kubernetes" and not values.get("cluster_image"):
+        problems.append(f"{origins.get('cluster', 'the settings')}: a kubernetes cluster needs [cluster] image "
+                        "(TF2_KIT_CLUSTER_IMAGE): a container image that holds the kit. Received: no image")
     if problems:
         raise CourseConfigError(problems)
     return Settings(**values, config=None if path is None else str(path), origins=origins)

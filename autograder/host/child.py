@@ -25,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import psutil
 
@@ -45,6 +45,9 @@ LOG_TAIL_CHARS = 2000
 # grade-all, which runs several at once, gives each one.
 DEFAULT_THREADS = max(1, min(4, os.cpu_count() or 1))
 REPORT_COLUMNS = "160"  # the width of the report the child prints into its log
+# The pid of the process that watches the child: the child dies with it (see _die_with_watcher).
+WATCHER_ENV = "TF2_KIT_GRADING_WATCHER"
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -127,8 +130,8 @@ def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event 
 
 
 def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, tensorflow_on_demand: bool = False,
-                   workdir: Path | None = None, log: Path | None = None,
-                   stop: threading.Event | None = None) -> ChildEnd:
+                   workdir: Path | None = None, log: Path | None = None, stop: threading.Event | None = None,
+                   environ: Mapping[str, str] | None = None) -> ChildEnd:
     """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
 
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
@@ -136,6 +139,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
 
     ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
+    ``environ``: the child's environment (default: this process's).
     A KeyboardInterrupt here kills it too before it propagates.
     """
     with tempfile.TemporaryDirectory(prefix="ag-child-") as own:
@@ -146,7 +150,9 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
         started = time.monotonic()
         with open(log, "wb") as output:
             process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
-                                       start_new_session=True, env={**os.environ, "COLUMNS": REPORT_COLUMNS})
+                                       start_new_session=True,
+                                       env={**(os.environ if environ is None else environ), "COLUMNS": REPORT_COLUMNS,
+                                            WATCHER_ENV: str(os.getpid())})
             try:
                 _send(process, payload)
                 stopped, peak = _watch(process, settings, stop)
@@ -157,6 +163,22 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
 
 
 # ----------------------------------------------------------------------------- the child's side
+def _die_with_watcher() -> None:
+    """Linux: be killed when the process watching this one dies (a Dask worker killed mid-task, say), so no
+    grading runs on unwatched, past its limits. The sandbox workers die with this process (bwrap
+    --die-with-parent). The watching thread stays in :func:`grade_in_child` while this process lives, so
+    the signal, sent when that thread ends, comes only with the watcher's death."""
+    watcher = os.environ.get(WATCHER_ENV)
+    if watcher is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != int(watcher):  # it died before the line above: nobody watches
+        os._exit(1)
+
+
 def _read_request(text: str) -> dict[str, Any]:
     payload = json.loads(text)
     if not isinstance(payload, dict) or payload.get("format") != REQUEST_FORMAT:
@@ -166,6 +188,7 @@ def _read_request(text: str) -> dict[str, Any]:
 
 def main() -> int:
     """The child: read the request from standard input, grade, report, write the record; the exit code of ``grade``."""
+    _die_with_watcher()
     from autograder.cli import EXIT_USAGE, grade_and_report, prepare_process
 
     prepare_process()

@@ -1,0 +1,326 @@
+"""``grade-all`` on Dask distributed: one task per student, the same sandboxed grading as on one machine.
+
+Where the tasks run is ``--cluster`` (``[cluster] target``): ``dask-local`` (a ``LocalCluster`` of
+``workers`` processes on this machine), ``tcp://HOST:PORT`` (a scheduler the instructor started with
+``dask scheduler``, and ``dask worker`` processes on their machines), ``slurm`` (``dask-jobqueue``) or
+``kubernetes`` (``dask-kubernetes``). ``local``, the default, does not come here: it is grade-all's own
+process pool (no scheduler to start, nothing to serialize, no extra dependency).
+
+Across the wire only plain data travels, never a path into ``OUT``: a task carries the student's
+files (bytes, with their kind and time stamps) and the resolved settings (:meth:`Settings.plain`);
+it returns how the student's grading process ended and its record as JSON text. The worker grades
+in a temporary folder with :func:`autograder.host.child.grade_in_child`, so the sandbox, its
+isolation level and the per-student time and memory limits are exactly those of ``--cluster local``.
+Only the process that runs ``grade-all`` writes into ``OUT``, the moment each student's task ends.
+
+A worker lost mid-task costs nothing: the scheduler reruns the task elsewhere, and the student is
+written once, when their one future completes. Clusters the kit starts are told
+:data:`ALLOWED_FAILURES`, so a submission that kills its worker twice ends as ``KilledWorker`` and is
+recorded as a failed grading of that student alone; give an existing scheduler the same setting
+(``DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=1``, see the README).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import stat
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, record_failure, summarize)
+from autograder.core.i18n import literal, tr
+from autograder.core.settings import Settings
+from autograder.host.child import ChildEnd, grade_in_child
+from autograder.host.grading import MAX_SUBMISSION_BYTES, SUBMISSION_SUFFIXES, assignment_ids
+
+ALLOWED_FAILURES = 1          # a task whose worker dies is rerun once; a second death is that student's error
+LOG_BYTES = 256 * 1024        # the end of a grading log that comes back with the result
+CONNECT_SECONDS = 30          # how long a scheduler's address may take to answer
+# Where and when a student's task ran, kept in their record.json (benchmarks/grade_class.py reads the gaps).
+WHERE_FIELDS = {"worker": str, "host": str, "task_started": float, "task_ended": float}
+POLL_SECONDS = 1.0            # how often the loop looks for finished students and connected workers
+# The pip extra each kind needs (a scheduler's address: "cluster").
+EXTRA_FOR = {"dask-local": "cluster", "slurm": "slurm", "kubernetes": "kubernetes"}
+
+
+class ClusterUnavailable(RuntimeError):
+    """The cluster asked for cannot be used: its package is missing, or its scheduler does not answer."""
+
+
+# ---------------------------------------------------------------------------- what a task carries
+def _packed_file(path: Path) -> dict[str, Any]:
+    """One submission file as plain data the worker recreates so that grading judges it as it would here:
+    a regular file with its bytes and time stamp; a link, something else, or a file over the size limit as
+    such a thing (a dangling link, a FIFO, a sparse file of the same size), which grading refuses alike."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return {"name": path.name, "kind": "link"}
+    if not stat.S_ISREG(info.st_mode):
+        return {"name": path.name, "kind": "other"}
+    if info.st_size > MAX_SUBMISSION_BYTES.get(path.suffix, min(MAX_SUBMISSION_BYTES.values())):
+        return {"name": path.name, "kind": "oversized", "size": info.st_size, "mtime": info.st_mtime}
+    return {"name": path.name, "kind": "file", "data": path.read_bytes(), "mtime": info.st_mtime}
+
+
+def pack_submission(student: Student, options: Settings) -> dict[str, Any]:
+    """What a student's task carries: the files grading would read (each assignment's ``.py``/``.ipynb``).
+
+    A folder keeps its name (the student id); a lone file is renamed after the one assignment it is graded
+    as, as ``--cluster local`` does. Raises ValueError for a lone file when not exactly one assignment is chosen.
+    """
+    chosen = assignment_ids(options)
+    if student.path.is_file():
+        if len(chosen) != 1:
+            raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
+                             f"(--assignment). Received: {list(chosen)}")
+        name = f"{chosen[0]}{student.path.suffix}"
+        return {"student": student.id, "folder": None, "files": [{**_packed_file(student.path), "name": name}]}
+    names = [f"{assignment}{suffix}" for assignment in chosen for suffix in SUBMISSION_SUFFIXES]
+    files = [_packed_file(student.path / name) for name in names if os.path.lexists(student.path / name)]
+    return {"student": student.id, "folder": student.id, "files": files}
+
+
+def _unpack(packed: dict[str, Any], workdir: Path) -> Path:
+    """Recreate a packed submission under ``workdir``; the path to grade."""
+    folder = workdir / packed["folder"] if packed["folder"] is not None else workdir
+    folder.mkdir(exist_ok=True)
+    for item in packed["files"]:
+        path = folder / Path(item["name"]).name  # a name, never a path: the client sent names it chose
+        if item["kind"] == "link":
+            path.symlink_to(workdir / "link-target-left-behind")
+        elif item["kind"] == "other":
+            os.mkfifo(path)
+        else:
+            with open(path, "wb") as handle:
+                if item["kind"] == "oversized":
+                    handle.truncate(int(item["size"]))  # sparse: the worker's disk holds nothing of it
+                else:
+                    handle.write(item["data"])
+            os.utime(path, (item["mtime"], item["mtime"]))  # which of .py and .ipynb is newer decides
+    if packed["folder"] is None:
+        return folder / Path(packed["files"][0]["name"]).name
+    return folder
+
+
+# ---------------------------------------------------------------------------- on a Dask worker
+def _grading_environ() -> dict[str, str]:
+    """This worker's environment without what Dask's nanny sets for its own numeric tasks before it starts a
+    worker (``distributed.nanny.pre-spawn-environ``): MALLOC_TRIM_THRESHOLD_=65536 alone made a full
+    submission's grading about 13 s slower here (glibc returning memory to the system after every free), and
+    the thread counts are the kit's to set."""
+    import dask
+
+    spawned = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    return {name: value for name, value in os.environ.items() if name not in spawned}
+
+
+def grade_packed(packed: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
+    """A Dask task: grade one packed submission in a sandboxed grading process here; return plain data only."""
+    from autograder.host.isolation import Isolation, IsolationUnavailable
+
+    from distributed import get_worker
+
+    started, options = time.time(), Settings.from_plain(settings)
+    try:
+        Isolation(options.isolation).verify()
+    except IsolationUnavailable as exc:  # fail closed on this worker, say where
+        return {"unavailable": f"worker {socket.gethostname()}: {exc}"}
+    with tempfile.TemporaryDirectory(prefix="ag-dask-") as workdir:
+        target = _unpack(packed, Path(workdir))
+        log = Path(workdir) / LOG_FILE
+        # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
+        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir), log=log,
+                             environ=_grading_environ())
+        with open(log, "rb") as handle:
+            handle.seek(max(0, log.stat().st_size - LOG_BYTES))
+            log_text = handle.read().decode("utf-8", "replace")
+    return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,
+            "stopped": end.stopped, "peak_mb": end.peak_mb, "seconds": end.seconds, "log": log_text,
+            "worker": get_worker().address, "host": socket.gethostname(), "task_started": started,
+            "task_ended": time.time()}
+
+
+# ---------------------------------------------------------------------------- back in grade-all's process
+def _child_end(returned: dict[str, Any]) -> ChildEnd:
+    """How the student's grading ended, from a task's plain result (a record that does not parse counts as none)."""
+    from autograder.publish.records import from_record
+
+    record = None
+    if isinstance(returned.get("record"), str):
+        try:
+            record = json.loads(returned["record"])
+            from_record(record)
+        except (ValueError, KeyError, TypeError):
+            record = None  # fail closed: no result
+    return ChildEnd(record, returned.get("returncode"), returned.get("stopped"), float(returned.get("peak_mb", 0)),
+                    float(returned.get("seconds", 0)), str(returned.get("log", ""))[-2000:])
+
+
+def _finish(student: Student, options: Settings, out: Path, future, started: float) -> SubmissionSummary:
+    """Write one student's outputs from their finished task; a task that failed is that student's error."""
+    from distributed import KilledWorker
+
+    try:
+        returned = future.result()
+    except KilledWorker:
+        return record_failure(student, options, out, tr(
+            "Grading this submission stopped {count} cluster workers, so it was not tried again.",
+            count=ALLOWED_FAILURES + 1), started)
+    except Exception as exc:  # noqa: BLE001 - a remote task's failure, as a child's exit code: never the class's
+        return record_failure(student, options, out, tr(
+            "The grading task failed on its cluster worker ({error}).",
+            error=f"{type(exc).__name__}: {str(exc)[:300]}"), started)
+    if "unavailable" in returned:
+        return record_failure(student, options, out, tr(
+            "The sandbox could not be set up on the cluster worker, so nothing was run: {reason}",
+            reason=str(returned["unavailable"])[:500]), started)
+    folder = out / student.id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / LOG_FILE).write_text(str(returned.get("log", "")), encoding="utf-8")
+    where = {key: kind(returned[key]) for key, kind in WHERE_FIELDS.items() if key in returned}
+    return summarize(student, options, folder, _child_end(returned), started, where)
+
+
+def _capacity(client) -> tuple[int, int]:
+    """Workers connected, and the tasks they run at once."""
+    threads = client.nthreads()
+    return len(threads), sum(threads.values())
+
+
+def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) -> Iterator[SubmissionSummary]:
+    """Grade ``todo`` on the Dask cluster ``options.cluster``; yield each student's summary as it is written.
+
+    Files are read when a student's task is sent, a few more than the workers can run at once, so a class of
+    thousands is never all in memory. On Ctrl-C the students not finished are cancelled (a cluster the kit
+    started is shut down with its workers and their gradings) before the KeyboardInterrupt goes on.
+    """
+    from distributed import wait
+
+    run = uuid.uuid4().hex[:8]
+    settings = options.plain()
+    resources = {"GPU": 1} if options.cluster_gpu else None
+    with connect(options) as client:
+        queue, pending, workers = list(enumerate(todo)), {}, -1
+        try:
+            while queue or pending:
+                connected, threads = _capacity(client)
+                if connected != workers:
+                    workers = connected
+                    notify("workers", connected)
+                while queue and len(pending) < max(2, 2 * threads):
+                    index, student = queue.pop(0)
+                    started = time.monotonic()
+                    try:
+                        packed = pack_submission(student, options)
+                    except (OSError, ValueError) as exc:
+                        yield record_failure(student, options, out, literal(str(exc)), started)
+                        continue
+                    notify("start", student)
+                    future = client.submit(grade_packed, packed, settings, key=f"tf2-grade-{run}-{index}",
+                                           pure=False, resources=resources)
+                    pending[future] = (student, started)
+                if not pending:
+                    continue
+                try:
+                    finished = wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED").done
+                except TimeoutError:  # none finished within the poll: look at the workers again
+                    continue
+                for future in finished:
+                    student, started = pending.pop(future)
+                    yield _finish(student, options, out, future, started)
+        except KeyboardInterrupt:
+            client.cancel(list(pending), force=True)
+            raise
+
+
+# ---------------------------------------------------------------------------- connecting
+def _import_distributed(extra: str):
+    # Dask's INFO lines would bury the progress; the workers a cluster starts inherit this too.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
+    try:
+        import distributed
+    except ImportError as exc:
+        raise ClusterUnavailable(f"grading on a Dask cluster needs the kit's '{extra}' extra: "
+                                 f"pip install 'tf2-exercise-kit[{extra}]'. Received: {exc}") from None
+    logging.getLogger("distributed").setLevel(logging.WARNING)  # here, where dask may have read its config before
+    return distributed
+
+
+def _kubernetes_resources(options: Settings) -> dict[str, dict[str, str]]:
+    """Kubernetes spells 8GiB as 8Gi and 16GB as 16G."""
+    memory = options.cluster_memory.replace(" ", "")
+    memory = memory[:-1] if memory.endswith(("iB", "KB", "MB", "GB", "TB")) and len(memory) > 2 else memory
+    amounts = {"cpu": str(options.cluster_cores), "memory": memory}
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def slurm_cluster(options: Settings):
+    """Slurm jobs of ``cluster_cores`` single-threaded Dask workers each (one student per core), not yet started."""
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError as exc:
+        raise ClusterUnavailable(f"--cluster slurm needs pip install 'tf2-exercise-kit[slurm]'. Received: {exc}") \
+            from None
+    return SLURMCluster(queue=options.cluster_queue, cores=options.cluster_cores, processes=options.cluster_cores,
+                        memory=options.cluster_memory, walltime=options.cluster_walltime,
+                        worker_extra_args=["--resources", "GPU=1"] if options.cluster_gpu else [])
+
+
+def kubernetes_cluster(options: Settings):
+    """Kubernetes pods of the course's image, ``cluster_cores`` and ``cluster_memory`` each (dask-kubernetes'
+    operator; not run on the kit's own machines, which have no Kubernetes)."""
+    try:
+        from dask_kubernetes.operator import KubeCluster
+    except ImportError as exc:
+        raise ClusterUnavailable(f"--cluster kubernetes needs pip install 'tf2-exercise-kit[kubernetes]'. "
+                                 f"Received: {exc}") from None
+    return KubeCluster(name=f"tf2-grading-{uuid.uuid4().hex[:6]}", image=options.cluster_image,
+                       n_workers=options.cluster_jobs, resources=_kubernetes_resources(options),
+                       env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(ALLOWED_FAILURES)})
+
+
+@contextlib.contextmanager
+def _started_cluster(options: Settings):
+    """A cluster the kit starts (and shuts down with its workers): LocalCluster, Slurm jobs, Kubernetes pods."""
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+        if options.cluster == "dask-local":
+            from distributed import LocalCluster
+
+            # Limits are the kit's own (per student, whole process tree); Dask's memory limit would only see
+            # the worker process, so it is off.
+            cluster = LocalCluster(n_workers=options.worker_count, threads_per_worker=1, processes=True,
+                                   memory_limit=0, dashboard_address=None,
+                                   resources={"GPU": 1} if options.cluster_gpu else None)
+        elif options.cluster == "slurm":
+            cluster = slurm_cluster(options)
+            cluster.scale(jobs=options.cluster_jobs)
+        elif options.cluster == "kubernetes":
+            cluster = kubernetes_cluster(options)
+        else:
+            raise ValueError(f"no cluster of that kind. Received: {options.cluster!r}")
+    with cluster:
+        yield cluster
+
+
+@contextlib.contextmanager
+def connect(options: Settings):
+    """A Dask client for ``options.cluster``; a cluster the kit started is closed with it."""
+    distributed = _import_distributed(EXTRA_FOR.get(options.cluster, "cluster"))
+    if options.cluster.startswith(("tcp://", "tls://")):
+        try:
+            client = distributed.Client(options.cluster, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError) as exc:
+            raise ClusterUnavailable(f"no Dask scheduler answered at {options.cluster}: {exc}") from None
+        with client:
+            yield client
+        return
+    with _started_cluster(options) as cluster, distributed.Client(cluster) as client:
+        yield client

@@ -1,0 +1,360 @@
+"""grade-all on Dask distributed: the same grades as the local pool, on a LocalCluster and on a real
+scheduler with separate worker processes; a lost worker costs nothing; workers never write into OUT."""
+import collections
+import csv
+import dataclasses
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the test extra installs distributed (grade-all --cluster)")
+
+from autograder import graders  # noqa: E402
+from autograder.classroom import cluster  # noqa: E402
+from autograder.classroom.grade_all import Student  # noqa: E402
+from autograder.course.config import CourseConfigError, parse_config, resolve_settings  # noqa: E402
+from autograder.host import grading  # noqa: E402
+from autograder.host.child import WATCHER_ENV  # noqa: E402
+from autograder.host.isolation import bwrap_binary  # noqa: E402
+from conftest import ROOT, run_cli  # noqa: E402
+
+ASSIGNMENT = "fashion_mnist"
+MAXIMUM = graders.load(ASSIGNMENT).max_score
+SOLUTION = (ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
+STUB = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
+# One test process runs this module: its class is graded once by the local pool, and compared with each cluster.
+pytestmark = pytest.mark.xdist_group("dask_cluster")
+
+
+def make_class(root: Path) -> Path:
+    """A reference student, a stub, a lone-file student with a mistake, and a folder whose file is a link."""
+    for student, source in {"ref": SOLUTION, "stub": STUB}.items():
+        (root / student).mkdir(parents=True)
+        (root / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    (root / "solo.py").write_text(SOLUTION.replace("Dense(128", "Dense(64"), encoding="utf-8")
+    (root / "linked").mkdir()
+    (root / "linked" / f"{ASSIGNMENT}.py").symlink_to(root / "ref" / f"{ASSIGNMENT}.py")
+    return root
+
+
+def grade_all(submissions: Path, out: Path, *options: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return run_cli("grade-all", str(submissions), "--out", str(out), "--assignment", ASSIGNMENT, "--lang", "en",
+                   *options, timeout=timeout)
+
+
+def grades(out: Path) -> dict[str, dict[str, str]]:
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+def graded_lines(output: str) -> collections.Counter:
+    """How often each student's "[k/N] student: score" line was printed: once per finished student."""
+    return collections.Counter(re.findall(r"^\[\d+/\d+\] (\S+): ", output, flags=re.MULTILINE))
+
+
+@pytest.fixture(scope="module")
+def pool_run(tmp_path_factory):
+    """The class graded by today's local pool: what every cluster run must reproduce."""
+    root = tmp_path_factory.mktemp("cluster-class")
+    submissions, out = make_class(root / "class"), root / "pool-out"
+    finished = grade_all(submissions, out, "--workers", "2")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    table = grades(out)
+    assert float(table["ref"]["total"]) == MAXIMUM and float(table["stub"]["total"]) == 0
+    assert 0 < float(table["solo"]["total"]) < MAXIMUM and float(table["linked"]["total"]) == 0
+    return submissions, (out / "grades.csv").read_bytes()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class DaskProcesses:
+    """``dask scheduler`` and ``dask worker`` processes on 127.0.0.1, as an instructor starts them on machines."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.processes = folder, []
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
+                    "DASK_LOGGING__DISTRIBUTED": "warning"}
+        self._start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
+                     self.address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler")
+
+    def _start(self, command: list[str], name: str) -> subprocess.Popen:
+        log = open(self.folder / f"{name}-{len(self.processes)}.log", "wb")
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder, env=self.env,
+                                   start_new_session=True)
+        self.processes.append(process)
+        return process
+
+    def worker(self, read_only: Path | None = None) -> subprocess.Popen:
+        """One single-threaded worker without a nanny (killing it kills the worker); ``read_only``: a folder
+        the worker sees but cannot write (a bubblewrap mount namespace around it)."""
+        command = [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
+                   "--no-nanny", "--no-dashboard", "--memory-limit", "0"]
+        if read_only is not None:
+            command = [bwrap_binary() or "bwrap", "--dev-bind", "/", "/", "--ro-bind", str(read_only),
+                       str(read_only), "--", *command]
+        return self._start(command, "worker")
+
+    def client(self, workers: int) -> distributed.Client:
+        client = distributed.Client(self.address, timeout=60)
+        client.wait_for_workers(workers, timeout=120)
+        return client
+
+    def close(self) -> None:
+        for process in self.processes:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait()
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    processes = DaskProcesses(tmp_path)
+    yield processes
+    processes.close()
+
+
+def grading_children_of(watcher: int) -> list[psutil.Process]:
+    """The grading processes (autograder.host.child) that the process ``watcher`` started and watches."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if "autograder.host.child" in " ".join(process.info["cmdline"] or ()) \
+                    and process.environ().get(WATCHER_ENV) == str(watcher):
+                found.append(process)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    return found
+
+
+def start_grade_all(submissions: Path, out: Path, address: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out),
+                             "--assignment", ASSIGNMENT, "--lang", "en", "--cluster", address], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def kill_worker_while_grading(client, workers: dict[str, subprocess.Popen], key_suffix: str = "",
+                              deadline: float = 300) -> int:
+    """SIGKILL the worker process that is grading a task (whose key ends in ``key_suffix``) while its grading
+    process runs; returns the killed worker's pid once its grading process is gone too."""
+    pids = client.run(os.getpid)
+    stop = time.monotonic() + deadline
+    while time.monotonic() < stop:
+        for address, keys in client.processing().items():
+            worker = workers.get(address)
+            if worker is None or worker.poll() is not None or not any(str(k).endswith(key_suffix) for k in keys):
+                continue
+            if grading_children_of(pids[address]):
+                time.sleep(2)  # well inside the grading
+                worker.kill()
+                worker.wait()
+                gone = time.monotonic() + 3  # at once, not when the grading would have ended anyway
+                while grading_children_of(pids[address]) and time.monotonic() < gone:
+                    time.sleep(0.2)
+                assert not grading_children_of(pids[address]), "the grading outlived its killed worker"
+                return pids[address]
+        time.sleep(0.2)
+    raise AssertionError("no worker was seen grading")
+
+
+def worker_processes(client, started: list[subprocess.Popen]) -> dict[str, subprocess.Popen]:
+    """Each connected worker's address and the process this test started for it."""
+    by_pid = {process.pid: process for process in started}
+    return {address: by_pid[pid] for address, pid in client.run(os.getpid).items()}
+
+
+@pytest.mark.slow
+def test_a_local_dask_cluster_grades_the_class_as_the_pool_does(pool_run, tmp_path):
+    submissions, expected = pool_run
+    finished = grade_all(submissions, tmp_path / "out", "--cluster", "dask-local", "--workers", "2")
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert (tmp_path / "out" / "grades.csv").read_bytes() == expected
+    assert "cluster workers connected: 2" in finished.stdout
+    assert graded_lines(finished.stdout) == collections.Counter({"ref": 1, "stub": 1, "solo": 1, "linked": 1})
+    feedback = (tmp_path / "out" / "linked" / "feedback.md").read_text(encoding="utf-8")
+    assert "is a link" in feedback  # refused on the worker as it is here
+
+
+@pytest.mark.slow
+def test_separate_scheduler_and_workers_grade_as_the_pool_does_and_cannot_write_into_out(pool_run, tmp_path,
+                                                                                          dask_processes):
+    if bwrap_binary() is None:
+        pytest.skip("bubblewrap is needed to start the workers with OUT read-only")
+    submissions, expected = pool_run
+    out = tmp_path / "out"
+    out.mkdir()
+    for _ in range(2):
+        dask_processes.worker(read_only=out)
+    with dask_processes.client(2) as client:
+        def write_into_out():
+            try:
+                (out / "forged.txt").write_text("a worker wrote this")
+                return "written"
+            except OSError as exc:
+                return exc.errno
+
+        # What makes the test mean something: the workers really cannot write into OUT.
+        assert set(client.run(write_into_out).values()) == {30}  # EROFS
+    finished = grade_all(submissions, out, "--cluster", dask_processes.address)
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert (out / "grades.csv").read_bytes() == expected  # every output was written by grade-all's own process
+    assert "cluster workers connected: 2" in finished.stdout
+    assert not (out / "forged.txt").exists()
+    for student in ("ref", "stub", "solo", "linked"):
+        assert {p.name for p in (out / student).iterdir()} >= {"results.json", "feedback.html", "grading.log"}
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_processes):
+    submissions = tmp_path / "class"
+    for student, source in {"a": STUB, "b": SOLUTION, "c": STUB}.items():
+        (submissions / student).mkdir(parents=True)
+        (submissions / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    started = [dask_processes.worker() for _ in range(2)]
+    with dask_processes.client(2) as client:
+        workers = worker_processes(client, started)
+        run = start_grade_all(submissions, tmp_path / "out", dask_processes.address)
+        try:
+            kill_worker_while_grading(client, workers, key_suffix="-1")  # b, the solution: the longest grading
+            output, _ = run.communicate(timeout=600)
+        finally:
+            run.kill()
+    assert run.returncode == 0, output
+    assert graded_lines(output) == collections.Counter({"a": 1, "b": 1, "c": 1})  # each graded exactly once
+    table = grades(tmp_path / "out")
+    assert {s: (float(r["total"]), r["status"]) for s, r in table.items()} == \
+        {"a": (0, "ok"), "b": (MAXIMUM, "ok"), "c": (0, "ok")}
+
+
+@pytest.mark.slow
+def test_a_submission_that_kills_its_worker_twice_is_that_students_error(tmp_path, dask_processes):
+    submissions = tmp_path / "class"
+    for student, source in {"other": STUB, "victim": SOLUTION}.items():  # sorted: victim's task key ends in -1
+        (submissions / student).mkdir(parents=True)
+        (submissions / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    started = [dask_processes.worker() for _ in range(3)]
+    with dask_processes.client(3) as client:
+        workers = worker_processes(client, started)
+        run = start_grade_all(submissions, tmp_path / "out", dask_processes.address)
+        try:
+            for _ in range(2):
+                kill_worker_while_grading(client, workers, key_suffix="-1")
+            output, _ = run.communicate(timeout=600)
+        finally:
+            run.kill()
+    assert run.returncode == 0, output
+    table = grades(tmp_path / "out")
+    assert (float(table["victim"]["total"]), table["victim"]["status"]) == (0, "error")
+    assert (float(table["other"]["total"]), table["other"]["status"]) == (0, "ok")
+    assert "stopped 2 cluster workers" in (tmp_path / "out" / "victim" / "feedback.md").read_text(encoding="utf-8")
+    assert graded_lines(output) == collections.Counter({"other": 1, "victim": 1})
+
+
+# ---------------------------------------------------------------------------- without a cluster
+def test_a_packed_submission_is_judged_on_the_worker_as_it_is_here(tmp_path):
+    """Links, special files and oversized files are refused on the worker with the same message."""
+    folder = tmp_path / "student"
+    folder.mkdir()
+    (tmp_path / "elsewhere.py").write_text("x = 1\n")
+    (folder / "fashion_mnist.py").symlink_to(tmp_path / "elsewhere.py")
+    os.mkfifo(folder / "cnn.py")
+    with open(folder / "gap.py", "wb") as handle:
+        handle.truncate(grading.MAX_SUBMISSION_BYTES[".py"] + 1)
+    (folder / "transfer.py").write_text("y = 2\n")
+    (folder / "transfer.ipynb").write_text("{}\n")
+    os.utime(folder / "transfer.ipynb", (1000, 1000))
+    options = resolve_settings(environ={})
+    packed = cluster.pack_submission(Student("student", folder), options)
+    assert all(set(item) <= {"name", "kind", "data", "mtime", "size"} for item in packed["files"])  # plain data
+    (tmp_path / "worker-side").mkdir()
+    remote = cluster._unpack(packed, tmp_path / "worker-side")
+    assert remote.name == "student"
+    for name in ("fashion_mnist", "cnn", "gap", "transfer"):
+        assert _refusal_text(folder / f"{name}.py", folder) == _refusal_text(remote / f"{name}.py", remote)
+    assert (remote / "transfer.py").read_text() == "y = 2\n"
+    assert (remote / "transfer.ipynb").stat().st_mtime == 1000
+
+
+def _refusal_text(path: Path, folder: Path):
+    refusal = grading._refusal(path, folder)
+    return None if refusal is None else str(refusal).replace(str(folder), "FOLDER")
+
+
+def test_cluster_settings_are_checked_all_at_once():
+    text = ('[cluster]\ntarget = "moon"\ncores = 0\nmemory = "lots"\nwalltime = "1h"\nimage = "a b"\n'
+            'gpu = "yes"\nqueue = ""\nspeed = 3\n')
+    with pytest.raises(CourseConfigError) as raised:
+        parse_config(text)
+    problems = raised.value.problems
+    assert len(problems) == 8, problems
+    assert any('[cluster] target must be one of local, dask-local, slurm, kubernetes, or a Dask scheduler' in p
+               and 'Received: "moon"' in p for p in problems)
+    assert any("unknown key [cluster] speed" in p for p in problems)
+    good = parse_config('[cluster]\ntarget = "slurm"\nqueue = "gpu"\ncores = 4\nmemory = "16GiB"\n'
+                        'walltime = "1-02:00:00"\njobs = 3\ngpu = true\n')
+    assert (good.cluster, good.cluster_queue, good.cluster_cores, good.cluster_memory, good.cluster_walltime,
+            good.cluster_jobs, good.cluster_gpu) == ("slurm", "gpu", 4, "16GiB", "1-02:00:00", 3, True)
+    assert parse_config('[cluster]\ntarget = "tcp://10.0.0.5:8786"\n').cluster == "tcp://10.0.0.5:8786"
+
+
+def test_kubernetes_needs_an_image_and_the_environment_sets_cluster_values(tmp_path):
+    with pytest.raises(CourseConfigError, match="a kubernetes cluster needs \\[cluster\\] image"):
+        resolve_settings(environ={"TF2_KIT_CLUSTER": "kubernetes"})
+    settings = resolve_settings(environ={"TF2_KIT_CLUSTER": "kubernetes", "TF2_KIT_CLUSTER_IMAGE": "ghcr.io/x/kit:1",
+                                         "TF2_KIT_CLUSTER_GPU": "true", "TF2_KIT_CLUSTER_CORES": "3"})
+    assert (settings.cluster_image, settings.cluster_gpu, settings.cluster_cores) == ("ghcr.io/x/kit:1", True, 3)
+    assert settings.origin("cluster_image") == "TF2_KIT_CLUSTER_IMAGE"
+    assert cluster._kubernetes_resources(dataclasses.replace(settings, cluster_memory="8GiB")) == \
+        {"requests": {"cpu": "3", "memory": "8Gi"}, "limits": {"cpu": "3", "memory": "8Gi"}}
+
+
+def test_a_slurm_job_asks_for_the_courses_queue_cores_memory_and_time():
+    pytest.importorskip("dask_jobqueue", reason="the test extra installs dask-jobqueue")
+    settings = parse_config('[cluster]\ntarget = "slurm"\nqueue = "teaching"\ncores = 4\nmemory = "16GiB"\n'
+                            'walltime = "02:30:00"\ngpu = true\n')
+    slurm = cluster.slurm_cluster(settings)  # no job is submitted before scale()
+    try:
+        script = slurm.job_script()
+    finally:
+        slurm.close()
+    for line in ("#SBATCH -p teaching", "#SBATCH --cpus-per-task=4", "#SBATCH -t 02:30:00", "--nworkers 4",
+                 "--nthreads 1", "--resources GPU=1"):
+        assert line in script, script
+    assert re.search(r"#SBATCH --mem=1[67]G", script), script
+
+
+def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
+    options = dataclasses.replace(resolve_settings(environ={}), cluster=f"tcp://127.0.0.1:{free_port()}")
+    with pytest.raises(cluster.ClusterUnavailable, match="no Dask scheduler answered at tcp://127.0.0.1:"):
+        with cluster.connect(options):
+            pass
+
+
+def test_a_missing_dask_is_named_with_the_extra_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
+    options = dataclasses.replace(resolve_settings(environ={}), cluster="dask-local")
+    with pytest.raises(cluster.ClusterUnavailable, match=r"pip install 'tf2-exercise-kit\[cluster\]'"):
+        with cluster.connect(options):
+            pass
+
+
+def test_the_command_line_refuses_an_unknown_cluster(tmp_path):
+    (tmp_path / "class").mkdir()
+    finished = run_cli("grade-all", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--cluster", "moon")
+    assert finished.returncode == 2
+    assert 'Received: "moon"' in finished.stderr
