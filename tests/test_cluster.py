@@ -264,6 +264,41 @@ def test_a_submission_that_kills_its_worker_twice_is_that_students_error(tmp_pat
     assert graded_lines(output) == collections.Counter({"other": 1, "victim": 1})
 
 
+@pytest.mark.slow
+def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_finishes(tmp_path):
+    submissions, out = tmp_path / "class", tmp_path / "out"
+    for student, source in {"a": STUB, "b": SOLUTION, "c": STUB}.items():
+        (submissions / student).mkdir(parents=True)
+        (submissions / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out), "--assignment",
+               ASSIGNMENT, "--lang", "en", "--cluster", "dask-local", "--workers", "1"]
+    # Ctrl-C as a terminal delivers it, even when this suite runs in the background (where a shell ignores SIGINT)
+    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 300
+    while not (out / "a" / "results.json").exists():
+        assert run.poll() is None and time.monotonic() < deadline, run.stdout.read()
+        time.sleep(0.2)
+    time.sleep(3)  # b's grading is under way
+    gradings = [process for process in psutil.Process(run.pid).children(recursive=True)
+                if "autograder.host.child" in " ".join(process.cmdline())]
+    assert gradings, "b's grading process was not found"
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=120)
+    assert run.returncode == 130, output
+    assert "--resume" in output
+    psutil.wait_procs(gradings, timeout=10)
+    assert not [process for process in gradings if process.is_running()], "a grading outlived the interrupted run"
+    done = {p.parent.name for p in out.glob("*/results.json")}
+    assert "a" in done and done != {"a", "b", "c"}
+    assert set(grades(out)) == done
+    first = (out / "a" / "results.json").stat().st_mtime_ns
+    resumed = subprocess.run(command + ["--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert (out / "a" / "results.json").stat().st_mtime_ns == first  # not graded again
+    assert {s: float(r["total"]) for s, r in grades(out).items()} == {"a": 0, "b": MAXIMUM, "c": 0}
+
+
 # ---------------------------------------------------------------------------- without a cluster
 def test_a_packed_submission_is_judged_on_the_worker_as_it_is_here(tmp_path):
     """Links, special files and oversized files are refused on the worker with the same message."""
