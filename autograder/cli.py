@@ -249,7 +249,7 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
     """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
     the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do."""
     from autograder.core.i18n import render, tr
-    from autograder.host.grading import grade_submission
+    from autograder.host.grading import TensorflowStart, grade_submission
     from autograder.publish.records import write_record
     from autograder.publish.results_json import write_gradescope
     from autograder.publish.terminal import print_report
@@ -257,8 +257,7 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        result = grade_submission(submission, settings, tensorflow_threads=threads,
-                                  tensorflow_on_demand=tensorflow_on_demand)
+        result = grade_submission(submission, settings, tensorflow=TensorflowStart(threads, tensorflow_on_demand))
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

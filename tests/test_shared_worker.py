@@ -75,9 +75,9 @@ def test_a_missing_file_leaves_the_others_graded(tmp_path, grading_context):
 ON_DEMAND = """
 import json, sys
 from autograder.core.settings import Settings
-from autograder.host.grading import grade_submission
-result = grade_submission(sys.argv[1], Settings(assignments=("fashion_mnist",)), tensorflow_threads=1,
-                          tensorflow_on_demand=True)
+from autograder.host.grading import TensorflowStart, grade_submission
+result = grade_submission(sys.argv[1], Settings(assignments=("fashion_mnist",)),
+                          tensorflow=TensorflowStart(threads=1, on_demand=True))
 print(json.dumps({"score": result.score, "max": result.max_score, "tensorflow": "tensorflow" in sys.modules}))
 """
 

@@ -103,21 +103,19 @@ def resolve_grading_settings(config: pytest.Config):
 def grade_in_sandbox(options: GradingOptions, assignment_ids: tuple[str, ...], context) -> dict[str, Any]:
     """Assignments of the submission graded in the sandbox, as ``python -m autograder grade`` grades them (one
     worker for all): ``{assignment id: AssignmentResult}``."""
-    from autograder.host.grading import grade_submission
+    from autograder.host.child import DEFAULT_THREADS
+    from autograder.host.grading import TensorflowStart, grade_submission
 
-    result = grade_submission(options.submission, options.settings, assignment=assignment_ids, context=context)
+    # As `grade` does: TensorFlow (quietly, `grade --threads`' default) starts here while the worker boots.
+    result = grade_submission(options.submission, options.settings, assignment=assignment_ids, context=context,
+                              tensorflow=TensorflowStart(DEFAULT_THREADS))
     return {graded.assignment: graded for graded in result.assignments}
 
 
 def _grading_context(options: GradingOptions):
     """One context for the whole session, as one `grade` run shares it between assignments (data cache)."""
-    from autograder.core.quiet import import_tensorflow_quietly
-    from autograder.host.child import DEFAULT_THREADS
-    from autograder.host.context import configure_tensorflow
     from autograder.host.grading import grading_context
 
-    import_tensorflow_quietly()  # as `grade` does: TensorFlow's start-up lines are not the submission's output
-    configure_tensorflow(DEFAULT_THREADS)  # `grade --threads`' default
     return grading_context(options.settings)
 
 

@@ -135,7 +135,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
     """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
 
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
-    :func:`autograder.host.grading.grade_files`).
+    :class:`autograder.host.grading.TensorflowStart`).
 
     ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").

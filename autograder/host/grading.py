@@ -179,27 +179,58 @@ def assignments_for(submission: Path, requested: str | tuple[str, ...] | None) -
 
 def judge_file(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits) -> list[CheckResult]:
     """Run ``assignment``'s probes on ``file`` in the sandbox and judge each of its checks."""
-    return list(judge_each(assignment, file, context=context, limits=limits))
+    return judge_files([(assignment, file)], context=context, limits=limits)[assignment.id]
 
 
 def judge_files(parts: list[tuple[Assignment, Path]], *, context: GradingContext,
                 limits: Limits) -> dict[str, list[CheckResult]]:
     """:func:`judge_file` for one file of each of several assignments, all run by one sandbox worker (as one
     student's submission is): ``{assignment id: its check results}``."""
+    return {aid: list(checks) for aid, checks, _ in _judging(parts, context=context, limits=limits)}
+
+
+def judge_each(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits):
+    """Like :func:`judge_file`, one check at a time (the mutation audit stops at the first failure)."""
+    for _, checks, _ in _judging([(assignment, file)], context=context, limits=limits):
+        yield from checks
+
+
+@dataclass(frozen=True)
+class TensorflowStart:
+    """When this process configures (and so imports) TensorFlow for the judging, with ``threads`` threads:
+    as soon as the sandbox worker is starting, so that the two starts overlap (a single grade, where the wait
+    is what counts), or ``on_demand``: only once an assignment has a probe that ran, since judging failed
+    probes needs no TensorFlow (grade-all, where a stub, a crash or a file that does not import then costs
+    no TensorFlow start, and the cores are busy with other students anyway)."""
+
+    threads: int
+    on_demand: bool = False
+
+    def worker_starting(self) -> None:
+        if not self.on_demand:
+            configure_tensorflow(self.threads)
+
+    def probes_done(self, observed: dict) -> None:
+        if self.on_demand and any(status.state == "ok" for status, _ in observed.values()):
+            configure_tensorflow(self.threads)  # a no-op after the first time
+
+
+def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, limits: Limits,
+             tensorflow: TensorflowStart | None = None):
+    """The one sandbox session of a submission: one worker runs ``parts``' probes, and each assignment is judged
+    as soon as the worker is done with it, while the worker goes on with the next. Yields (assignment id, its
+    checks, judged as they are iterated, the worker's seconds for it); iterate the checks before the next item."""
     assignments = {assignment.id: assignment for assignment, _ in parts}
     if len(assignments) != len(parts):
         raise ValueError(f"one file per assignment. Received: {[a.id for a, _ in parts]}")
     with SandboxSession(parts, seed=context.seed, limits=limits) as session:
         session.start()
-        return {aid: list(_judge_releasing(assignments[aid], observed, context)) for aid, observed in session.run()}
-
-
-def judge_each(assignment: Assignment, file: Path, *, context: GradingContext, limits: Limits):
-    """Like :func:`judge_file`, one check at a time (the mutation audit stops at the first failure)."""
-    with SandboxSession([(assignment, file)], seed=context.seed, limits=limits) as session:
-        observed = session.observe()[assignment.id]
-        for check in assignment.checks:
-            yield judge(assignment.id, check, *observed[check.probe], context)
+        if tensorflow is not None:
+            tensorflow.worker_starting()
+        for aid, observed in session.run():
+            if tensorflow is not None:
+                tensorflow.probes_done(observed)
+            yield aid, _judge_releasing(assignments[aid], observed, context), session.seconds[aid]
 
 
 def not_graded(assignment: Assignment, refused: Text | None = None) -> AssignmentResult:
@@ -214,34 +245,18 @@ def not_graded(assignment: Assignment, refused: Text | None = None) -> Assignmen
 
 
 def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings, context: GradingContext,
-                limits: Limits, tensorflow_threads: int | None = None,
-                tensorflow_on_demand: bool = False) -> dict[str, AssignmentResult]:
-    """Grade each assignment's file (``{assignment: (file, note)}``) in one sandbox worker, judging each
-    assignment as soon as the worker is done with it, while the worker goes on with the next.
-
-    ``tensorflow_threads``: configure (and so import) TensorFlow in this process for the judging, after the
-    worker has started, so that the two TensorFlow starts overlap. ``tensorflow_on_demand``: only once an
-    assignment has a probe that ran (judging failed probes needs no TensorFlow), which saves a stub, a crash or
-    a file that does not import its TensorFlow start (grade-all, where the cores are busy anyway) at the price
-    of the overlap (a single grade, where the wait is what counts).
-    """
+                limits: Limits, tensorflow: TensorflowStart | None = None) -> dict[str, AssignmentResult]:
+    """Grade each assignment's file (``{assignment: (file, note)}``) in one sandbox worker (:func:`_judging`);
+    ``tensorflow``: when this process starts TensorFlow for the judging (None: the caller has, or will)."""
     assignments = {aid: _configured(aid, settings) for aid in files}
     results: dict[str, AssignmentResult] = {}
-    if not files:
-        return results
-    with SandboxSession([(assignments[aid], file) for aid, (file, _) in files.items()], seed=context.seed,
-                        limits=limits) as session:
-        session.start()
-        if tensorflow_threads is not None and not tensorflow_on_demand:
-            configure_tensorflow(tensorflow_threads)
-        for aid, observed in session.run():
-            if tensorflow_threads is not None and any(status.state == "ok" for status, _ in observed.values()):
-                configure_tensorflow(tensorflow_threads)  # at once on demand, else already done (a no-op)
-            started = time.monotonic()
-            assignment, (file, note) = assignments[aid], files[aid]
-            checks = list(_judge_releasing(assignment, observed, context))
-            results[aid] = AssignmentResult(aid, assignment.title, file.name, checks,
-                                            session.seconds[aid] + time.monotonic() - started, note)
+    parts = [(assignments[aid], file) for aid, (file, _) in files.items()]
+    for aid, checks, worker_seconds in _judging(parts, context=context, limits=limits, tensorflow=tensorflow):
+        started = time.monotonic()
+        judged = list(checks)
+        file, note = files[aid]
+        results[aid] = AssignmentResult(aid, assignments[aid].title, file.name, judged,
+                                        worker_seconds + time.monotonic() - started, note)
     return results
 
 
@@ -260,14 +275,13 @@ def _configured(assignment_id: str, settings: Settings) -> Assignment:
 
 def grade_submission(submission: Path, settings: Settings | None = None, *, assignment: str | None = None,
                      context: GradingContext | None = None, limits: Limits | None = None,
-                     tensorflow_threads: int | None = None, tensorflow_on_demand: bool = False) -> SubmissionResult:
+                     tensorflow: TensorflowStart | None = None) -> SubmissionResult:
     """Grade ``submission`` (a folder of ``<assignment>.py``/``.ipynb`` files, or one such file) in this process.
 
     Everything comes from ``settings`` (default: every default): the assignments, points and thresholds,
     the seed and data (``context``), the sandbox's limits (``limits``). ``assignment``, ``context`` and
     ``limits`` replace the settings' own where a caller has them already (a test's shared data cache).
-    ``tensorflow_threads`` configures TensorFlow for the judging once the sandbox worker has started, or
-    (``tensorflow_on_demand``) once something is there to judge (see :func:`grade_files`).
+    ``tensorflow``: when this process starts TensorFlow for the judging (:class:`TensorflowStart`).
     """
     submission = Path(submission)
     if not submission.exists():
@@ -291,8 +305,7 @@ def grade_submission(submission: Path, settings: Settings | None = None, *, assi
             ungraded[assignment_id] = not_graded(_configured(assignment_id, settings))
         else:
             files[assignment_id] = (file, note)
-    graded = grade_files(files, settings=settings, context=context, limits=limits,
-                         tensorflow_threads=tensorflow_threads, tensorflow_on_demand=tensorflow_on_demand)
+    graded = grade_files(files, settings=settings, context=context, limits=limits, tensorflow=tensorflow)
     result.assignments = [graded.get(aid) or ungraded[aid] for aid in chosen]
     result.seconds = time.monotonic() - started
     return result

@@ -257,10 +257,6 @@ class SandboxSession:
             self._stop.set()  # the caller stopped early (an interrupt, an error): the worker is killed
             self._supervisor.join()
 
-    def observe(self) -> dict[str, dict[str, tuple[ProbeStatus, Evidence]]]:
-        """Every assignment's observations at once."""
-        return dict(self.run())
-
     def _supervise_into_queue(self) -> None:
         try:
             self._supervise()
