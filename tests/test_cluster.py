@@ -324,6 +324,25 @@ def test_a_packed_submission_is_judged_on_the_worker_as_it_is_here(tmp_path):
     assert (remote / "transfer.ipynb").stat().st_mtime == 1000
 
 
+def test_a_worker_with_another_kit_grades_nothing_and_the_student_gets_an_error(tmp_path):
+    options = dataclasses.replace(resolve_settings(environ={}), assignments=(ASSIGNMENT,), language="en")
+    (tmp_path / "class" / "s").mkdir(parents=True)
+    (tmp_path / "class" / "s" / f"{ASSIGNMENT}.py").write_text(SOLUTION, encoding="utf-8")
+    student = Student("s", tmp_path / "class" / "s")
+    packed = cluster.pack_submission(student, options)
+    assert packed["kit"] == cluster.kit_fingerprint()
+    returned = cluster.grade_packed({**packed, "kit": "0" * 64}, options.plain())  # as a worker with another kit
+    assert returned["refused"] == "kit" and set(returned) == {"refused", "reason"}
+
+    class Finished:  # what a Dask future of that task gives back
+        def result(self):
+            return returned
+
+    summary = cluster._finish(student, options, tmp_path / "out", Finished(), time.monotonic())
+    assert (summary.status, summary.score, summary.max_score) == ("failed", 0.0, MAXIMUM)
+    assert "another version of the grading kit" in (tmp_path / "out" / "s" / "feedback.md").read_text(encoding="utf-8")
+
+
 def _refusal_text(path: Path, folder: Path):
     refusal = grading._refusal(path, folder)
     return None if refusal is None else str(refusal).replace(str(folder), "FOLDER")

@@ -22,6 +22,8 @@ recorded as a failed grading of that student alone; give an existing scheduler t
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import logging
 import os
@@ -42,6 +44,7 @@ from autograder.host.grading import MAX_SUBMISSION_BYTES, SUBMISSION_SUFFIXES, a
 ALLOWED_FAILURES = 1          # a task whose worker dies is rerun once; a second death is that student's error
 LOG_BYTES = 256 * 1024        # the end of a grading log that comes back with the result
 CONNECT_SECONDS = 30          # how long a scheduler's address may take to answer
+KIT_SUFFIXES = (".py", ".toml", ".json", ".j2")  # what kit_fingerprint covers
 # Where and when a student's task ran, kept in their record.json (benchmarks/grade_class.py reads the gaps).
 WHERE_FIELDS = {"worker": str, "host": str, "task_started": float, "task_ended": float}
 POLL_SECONDS = 1.0            # how often the loop looks for finished students and connected workers
@@ -54,6 +57,18 @@ class ClusterUnavailable(RuntimeError):
 
 
 # ---------------------------------------------------------------------------- what a task carries
+@functools.lru_cache(maxsize=1)
+def kit_fingerprint() -> str:
+    """A digest of the kit's own files (code, messages, templates, schemas): a worker grades only when its kit
+    is the one grade-all runs, since another version could grade by other rules."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*")):
+        if path.suffix in KIT_SUFFIXES and path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def _packed_file(path: Path) -> dict[str, Any]:
     """One submission file as plain data the worker recreates so that grading judges it as it would here:
     a regular file with its bytes and time stamp; a link, something else, or a file over the size limit as
@@ -80,10 +95,11 @@ def pack_submission(student: Student, options: Settings) -> dict[str, Any]:
             raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
                              f"(--assignment). Received: {list(chosen)}")
         name = f"{chosen[0]}{student.path.suffix}"
-        return {"student": student.id, "folder": None, "files": [{**_packed_file(student.path), "name": name}]}
+        return {"student": student.id, "folder": None, "files": [{**_packed_file(student.path), "name": name}],
+                "kit": kit_fingerprint()}
     names = [f"{assignment}{suffix}" for assignment in chosen for suffix in SUBMISSION_SUFFIXES]
     files = [_packed_file(student.path / name) for name in names if os.path.lexists(student.path / name)]
-    return {"student": student.id, "folder": student.id, "files": files}
+    return {"student": student.id, "folder": student.id, "files": files, "kit": kit_fingerprint()}
 
 
 def _unpack(packed: dict[str, Any], workdir: Path) -> Path:
@@ -122,15 +138,19 @@ def _grading_environ() -> dict[str, str]:
 
 def grade_packed(packed: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     """A Dask task: grade one packed submission in a sandboxed grading process here; return plain data only."""
-    from autograder.host.isolation import Isolation, IsolationUnavailable
-
     from distributed import get_worker
 
-    started, options = time.time(), Settings.from_plain(settings)
+    from autograder.host.isolation import Isolation, IsolationUnavailable
+
+    started = time.time()
+    if packed.get("kit") != kit_fingerprint():  # another kit would grade by other rules: fail closed
+        return {"refused": "kit", "reason": f"worker {socket.gethostname()}: kit {kit_fingerprint()[:12]}, "
+                                            f"grade-all's {str(packed.get('kit'))[:12]}"}
+    options = Settings.from_plain(settings)
     try:
         Isolation(options.isolation).verify()
     except IsolationUnavailable as exc:  # fail closed on this worker, say where
-        return {"unavailable": f"worker {socket.gethostname()}: {exc}"}
+        return {"refused": "sandbox", "reason": f"worker {socket.gethostname()}: {exc}"}
     with tempfile.TemporaryDirectory(prefix="ag-dask-") as workdir:
         target = _unpack(packed, Path(workdir))
         log = Path(workdir) / LOG_FILE
@@ -176,10 +196,14 @@ def _finish(student: Student, options: Settings, out: Path, future, started: flo
         return record_failure(student, options, out, tr(
             "The grading task failed on its cluster worker ({error}).",
             error=f"{type(exc).__name__}: {str(exc)[:300]}"), started)
-    if "unavailable" in returned:
+    if returned.get("refused") == "sandbox":
         return record_failure(student, options, out, tr(
             "The sandbox could not be set up on the cluster worker, so nothing was run: {reason}",
-            reason=str(returned["unavailable"])[:500]), started)
+            reason=str(returned.get("reason"))[:500]), started)
+    if "refused" in returned:
+        return record_failure(student, options, out, tr(
+            "The cluster worker has another version of the grading kit than grade-all, so it did not grade: "
+            "{reason}. Install the same version on every worker.", reason=str(returned.get("reason"))[:500]), started)
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     (folder / LOG_FILE).write_text(str(returned.get("log", "")), encoding="utf-8")
