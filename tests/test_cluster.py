@@ -30,8 +30,8 @@ ASSIGNMENT = "fashion_mnist"
 MAXIMUM = graders.load(ASSIGNMENT).max_score
 SOLUTION = (ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
 STUB = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
-# One test process runs this module: its class is graded once by the local pool, and compared with each cluster.
-pytestmark = pytest.mark.xdist_group("dask_cluster")
+# The tests that compare with the local pool share its one grading of the class: one test process runs them.
+SHARES_POOL_RUN = pytest.mark.xdist_group("dask_pool_run")
 
 
 def make_class(root: Path) -> Path:
@@ -60,7 +60,7 @@ def graded_lines(output: str) -> collections.Counter:
     return collections.Counter(re.findall(r"^\[\d+/\d+\] (\S+): ", output, flags=re.MULTILINE))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: xdist may run other modules' tests in between
 def pool_run(tmp_path_factory):
     """The class graded by today's local pool: what every cluster run must reproduce."""
     root = tmp_path_factory.mktemp("cluster-class")
@@ -178,6 +178,7 @@ def worker_processes(client, started: list[subprocess.Popen]) -> dict[str, subpr
 
 
 @pytest.mark.slow
+@SHARES_POOL_RUN
 def test_a_local_dask_cluster_grades_the_class_as_the_pool_does(pool_run, tmp_path):
     submissions, expected = pool_run
     finished = grade_all(submissions, tmp_path / "out", "--cluster", "dask-local", "--workers", "2")
@@ -190,6 +191,7 @@ def test_a_local_dask_cluster_grades_the_class_as_the_pool_does(pool_run, tmp_pa
 
 
 @pytest.mark.slow
+@SHARES_POOL_RUN
 def test_separate_scheduler_and_workers_grade_as_the_pool_does_and_cannot_write_into_out(pool_run, tmp_path,
                                                                                           dask_processes):
     if bwrap_binary() is None:

@@ -1,6 +1,9 @@
 """What trusted checks may use: seeded data and a trusted training loop, cached per grading run."""
 from __future__ import annotations
 
+import functools
+import gc
+import importlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +30,19 @@ def configure_tensorflow(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass  # already initialised in this process: keep the first setting
+    freeze_imported_objects()
+
+
+@functools.lru_cache(maxsize=1)  # once per process
+def freeze_imported_objects() -> None:
+    """Put what is alive now, TensorFlow's and Keras' own objects (about 300,000), out of the cyclic garbage
+    collector's reach (``gc.freeze``). Judging collects after each probe's models are released (Keras
+    models hold reference cycles); each of those collections then scans only what grading created: about
+    0.1 s instead of 1 s, some 10 s of a full submission on 2 busy cores. What is collected is unchanged."""
+    importlib.import_module("keras")  # its objects too
+
+    gc.collect()
+    gc.freeze()
 
 
 _CAUSE = re.compile(r"shape|dimension|must|expected|incompatible|cannot|could not|invalid", re.IGNORECASE)

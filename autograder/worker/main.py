@@ -15,6 +15,7 @@ the observations as data and makes every judgement itself.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.util
 import io
 import json
@@ -239,8 +240,6 @@ def _keras_defaults() -> dict[str, Any]:
 def _fresh_keras_state(defaults: dict[str, Any], seed: int) -> None:
     """Before each part: Keras' global state as a new process has it (settings, layer-name counters, seeds),
     so an assignment's observations do not depend on what the same student's earlier files changed."""
-    import gc
-
     import keras
 
     keras.backend.clear_session()
@@ -292,6 +291,10 @@ def main(argv: list[str]) -> int:
     for part in job["parts"]:
         graders.load_probes(part["assignment"])  # the kit's own imports, before any student code runs
     defaults = _keras_defaults()  # imports Keras: TensorFlow's start is the kit's time, not the student's
+    # TensorFlow's and Keras' own objects out of the collector's reach: each part's collection (after
+    # clear_session) then scans only what the student's code and the probes made.
+    gc.collect()
+    gc.freeze()
 
     context = ProbeContext(seed=int(job["seed"]), scratch=Path.cwd())
     provide_class_index(str(job_dir / job["imagenet_class_index"]))
