@@ -36,13 +36,36 @@ SHARES_POOL_RUN = pytest.mark.xdist_group("dask_pool_run")
 
 def make_class(root: Path) -> Path:
     """A reference student, a stub, a lone-file student with a mistake, and a folder whose file is a link."""
-    for student, source in {"ref": SOLUTION, "stub": STUB}.items():
-        (root / student).mkdir(parents=True)
-        (root / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    write_class(root, {"ref": SOLUTION, "stub": STUB})
     (root / "solo.py").write_text(SOLUTION.replace("Dense(128", "Dense(64"), encoding="utf-8")
     (root / "linked").mkdir()
     (root / "linked" / f"{ASSIGNMENT}.py").symlink_to(root / "ref" / f"{ASSIGNMENT}.py")
     return root
+
+
+def write_class(folder: Path, students: dict[str, str]) -> Path:
+    """One sub-folder per student holding their fashion_mnist.py."""
+    for student, source in students.items():
+        (folder / student).mkdir(parents=True)
+        (folder / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    return folder
+
+
+def grade_killing_workers(dask_processes, submissions: Path, out: Path, workers: int, kills: int,
+                          key_suffix: str) -> tuple[int, str]:
+    """grade-all through ``workers`` dask worker processes, killing the one grading the task whose key ends in
+    ``key_suffix`` ``kills`` times; the run's exit code and output."""
+    started = [dask_processes.worker() for _ in range(workers)]
+    with dask_processes.client(workers) as client:
+        by_address = worker_processes(client, started)
+        run = start_grade_all(submissions, out, dask_processes.address)
+        try:
+            for _ in range(kills):
+                kill_worker_while_grading(client, by_address, key_suffix=key_suffix)
+            output, _ = run.communicate(timeout=600)
+        finally:
+            run.kill()
+    return run.returncode, output
 
 
 def grade_all(submissions: Path, out: Path, *options: str, timeout: float = 900) -> subprocess.CompletedProcess:
@@ -222,20 +245,11 @@ def test_separate_scheduler_and_workers_grade_as_the_pool_does_and_cannot_write_
 
 @pytest.mark.slow
 def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_processes):
-    submissions = tmp_path / "class"
-    for student, source in {"a": STUB, "b": SOLUTION, "c": STUB}.items():
-        (submissions / student).mkdir(parents=True)
-        (submissions / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
-    started = [dask_processes.worker() for _ in range(2)]
-    with dask_processes.client(2) as client:
-        workers = worker_processes(client, started)
-        run = start_grade_all(submissions, tmp_path / "out", dask_processes.address)
-        try:
-            kill_worker_while_grading(client, workers, key_suffix="-1")  # b, the solution: the longest grading
-            output, _ = run.communicate(timeout=600)
-        finally:
-            run.kill()
-    assert run.returncode == 0, output
+    submissions = write_class(tmp_path / "class", {"a": STUB, "b": SOLUTION, "c": STUB})
+    # b, the solution, has the longest grading: its worker is killed in the middle of it
+    returncode, output = grade_killing_workers(dask_processes, submissions, tmp_path / "out", workers=2, kills=1,
+                                               key_suffix="-1")
+    assert returncode == 0, output
     assert graded_lines(output) == collections.Counter({"a": 1, "b": 1, "c": 1})  # each graded exactly once
     table = grades(tmp_path / "out")
     assert {s: (float(r["total"]), r["status"]) for s, r in table.items()} == \
@@ -244,21 +258,11 @@ def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_processes):
 
 @pytest.mark.slow
 def test_a_submission_that_kills_its_worker_twice_is_that_students_error(tmp_path, dask_processes):
-    submissions = tmp_path / "class"
-    for student, source in {"other": STUB, "victim": SOLUTION}.items():  # sorted: victim's task key ends in -1
-        (submissions / student).mkdir(parents=True)
-        (submissions / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
-    started = [dask_processes.worker() for _ in range(3)]
-    with dask_processes.client(3) as client:
-        workers = worker_processes(client, started)
-        run = start_grade_all(submissions, tmp_path / "out", dask_processes.address)
-        try:
-            for _ in range(2):
-                kill_worker_while_grading(client, workers, key_suffix="-1")
-            output, _ = run.communicate(timeout=600)
-        finally:
-            run.kill()
-    assert run.returncode == 0, output
+    # sorted, so victim's task key ends in -1
+    submissions = write_class(tmp_path / "class", {"other": STUB, "victim": SOLUTION})
+    returncode, output = grade_killing_workers(dask_processes, submissions, tmp_path / "out", workers=3, kills=2,
+                                               key_suffix="-1")
+    assert returncode == 0, output
     table = grades(tmp_path / "out")
     assert (float(table["victim"]["total"]), table["victim"]["status"]) == (0, "error")
     assert (float(table["other"]["total"]), table["other"]["status"]) == (0, "ok")
@@ -268,10 +272,7 @@ def test_a_submission_that_kills_its_worker_twice_is_that_students_error(tmp_pat
 
 @pytest.mark.slow
 def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_finishes(tmp_path):
-    submissions, out = tmp_path / "class", tmp_path / "out"
-    for student, source in {"a": STUB, "b": SOLUTION, "c": STUB}.items():
-        (submissions / student).mkdir(parents=True)
-        (submissions / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    submissions, out = write_class(tmp_path / "class", {"a": STUB, "b": SOLUTION, "c": STUB}), tmp_path / "out"
     command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out), "--assignment",
                ASSIGNMENT, "--lang", "en", "--cluster", "dask-local", "--workers", "1"]
     # Ctrl-C as a terminal delivers it, even when this suite runs in the background (where a shell ignores SIGINT)

@@ -188,6 +188,8 @@ def _finish(student: Student, options: Settings, out: Path, future, started: flo
 
     try:
         returned = future.result()
+        if not isinstance(returned, dict):
+            raise TypeError(f"the task returned {type(returned).__name__}, not the kit's plain result")
     except KilledWorker:
         return record_failure(student, options, out, tr(
             "Grading this submission stopped {count} cluster workers, so it was not tried again.",
