@@ -1,6 +1,8 @@
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,18 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # reproducible on every machine; a real grader keeps its own in ~/.config/tf2-autograder/.
 os.environ["AUTOGRADER_PROBE_KEY"] = "tf2-exercise-kit test suite"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_interruptible(command: list[str], first_result: Path, timeout: float = 300) -> subprocess.Popen:
+    """Start ``command`` so that SIGINT reaches it as Ctrl-C from a terminal does (even when this suite runs in
+    the background, where a shell ignores SIGINT), and wait until ``first_result`` exists."""
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + timeout
+    while not first_result.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+        time.sleep(0.2)
+    return process
 
 
 def run_cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:

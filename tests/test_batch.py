@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import jsonschema
 import pytest
@@ -15,7 +14,7 @@ from autograder import graders
 from autograder.classroom.grade_all import BatchOptions, discover, grade_all, write_grades_csv
 from autograder.host import child
 from autograder.publish.results_json import SCHEMA_PATH
-from conftest import ROOT
+from conftest import ROOT, start_interruptible
 from corpus import BASES
 
 ASSIGNMENT = "fashion_mnist"
@@ -177,13 +176,7 @@ def test_an_interrupted_run_loses_nothing_and_resume_finishes_it(tmp_path):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out),
                "--assignment", ASSIGNMENT, "--workers", "1"]
-    # Ctrl-C as a terminal delivers it, even when this suite runs in the background (where a shell ignores SIGINT)
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 300
-    while not (out / "s1" / "results.json").exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
-        time.sleep(0.2)
+    process = start_interruptible(command, out / "s1" / "results.json")
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output

@@ -24,7 +24,7 @@ from autograder.course.config import CourseConfigError, parse_config, resolve_se
 from autograder.host import grading  # noqa: E402
 from autograder.host.child import WATCHER_ENV  # noqa: E402
 from autograder.host.isolation import bwrap_binary  # noqa: E402
-from conftest import ROOT, run_cli  # noqa: E402
+from conftest import ROOT, run_cli, start_interruptible  # noqa: E402
 
 ASSIGNMENT = "fashion_mnist"
 MAXIMUM = graders.load(ASSIGNMENT).max_score
@@ -275,13 +275,7 @@ def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_f
     submissions, out = write_class(tmp_path / "class", {"a": STUB, "b": SOLUTION, "c": STUB}), tmp_path / "out"
     command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out), "--assignment",
                ASSIGNMENT, "--lang", "en", "--cluster", "dask-local", "--workers", "1"]
-    # Ctrl-C as a terminal delivers it, even when this suite runs in the background (where a shell ignores SIGINT)
-    run = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 300
-    while not (out / "a" / "results.json").exists():
-        assert run.poll() is None and time.monotonic() < deadline, run.stdout.read()
-        time.sleep(0.2)
+    run = start_interruptible(command, out / "a" / "results.json")
     time.sleep(3)  # b's grading is under way
     gradings = [process for process in psutil.Process(run.pid).children(recursive=True)
                 if "autograder.host.child" in " ".join(process.cmdline())]

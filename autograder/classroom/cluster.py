@@ -35,7 +35,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
-from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, record_failure, summarize)
+from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, lone_file_name, record_failure,
+                                            summarize)
 from autograder.core.i18n import literal, tr
 from autograder.core.settings import Settings
 from autograder.host.child import ChildEnd, grade_in_child
@@ -89,15 +90,11 @@ def pack_submission(student: Student, options: Settings) -> dict[str, Any]:
     A folder keeps its name (the student id); a lone file is renamed after the one assignment it is graded
     as, as ``--cluster local`` does. Raises ValueError for a lone file when not exactly one assignment is chosen.
     """
-    chosen = assignment_ids(options)
     if student.path.is_file():
-        if len(chosen) != 1:
-            raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
-                             f"(--assignment). Received: {list(chosen)}")
-        name = f"{chosen[0]}{student.path.suffix}"
+        name = lone_file_name(student, options)
         return {"student": student.id, "folder": None, "files": [{**_packed_file(student.path), "name": name}],
                 "kit": kit_fingerprint()}
-    names = [f"{assignment}{suffix}" for assignment in chosen for suffix in SUBMISSION_SUFFIXES]
+    names = [f"{assignment}{suffix}" for assignment in assignment_ids(options) for suffix in SUBMISSION_SUFFIXES]
     files = [_packed_file(student.path / name) for name in names if os.path.lexists(student.path / name)]
     return {"student": student.id, "folder": student.id, "files": files, "kit": kit_fingerprint()}
 

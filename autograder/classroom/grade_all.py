@@ -147,16 +147,21 @@ def is_done(out: Path, student: str) -> bool:
 
 
 # ---------------------------------------------------------------------------- one submission
+def lone_file_name(student: Student, options: Settings) -> str:
+    """The name a lone-file student's file is graded under: that of the one assignment chosen (ValueError else)."""
+    chosen = assignment_ids(options)
+    if len(chosen) != 1:
+        raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
+                         f"(--assignment). Received: {list(chosen)}")
+    return f"{chosen[0]}{student.path.suffix}"
+
+
 def _submission_target(student: Student, options: Settings, workdir: Path) -> Path:
     """What the student's grading process grades: their folder, or a lone file copied under the name of the
     one assignment (which it is graded as)."""
     if not student.path.is_file():
         return student.path
-    chosen = assignment_ids(options)
-    if len(chosen) != 1:
-        raise ValueError(f"{student.path.name}: a single-file submission needs exactly one assignment "
-                         f"(--assignment). Received: {list(chosen)}")
-    target = workdir / f"{chosen[0]}{student.path.suffix}"
+    target = workdir / lone_file_name(student, options)
     target.write_bytes(student.path.read_bytes())
     return target
 
