@@ -296,6 +296,48 @@ def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_f
     assert {s: float(r["total"]) for s, r in grades(out).items()} == {"a": 0, "b": MAXIMUM, "c": 0}
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_the_gradings_on_a_schedulers_own_workers_and_leaves_the_workers(tmp_path, dask_processes):
+    submissions, out = write_class(tmp_path / "class", {"a": STUB, "b": SOLUTION, "c": STUB}), tmp_path / "out"
+    worker = dask_processes.worker()
+    with dask_processes.client(1) as client:
+        watcher = next(iter(client.run(os.getpid).values()))
+    command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out), "--assignment",
+               ASSIGNMENT, "--lang", "en", "--cluster", dask_processes.address]
+    run = start_interruptible(command, out / "a" / "results.json")
+    deadline = time.monotonic() + 60
+    while not grading_children_of(watcher):
+        assert time.monotonic() < deadline and run.poll() is None, "b's grading was not seen on the worker"
+        time.sleep(0.2)
+    time.sleep(2)  # b's grading is under way; it has seconds to go
+    gradings = grading_children_of(watcher)
+    run.send_signal(signal.SIGINT)
+    output, _ = run.communicate(timeout=60)
+    assert run.returncode == 130, output
+    # The scheduler and worker are the instructor's: grade-all shuts nothing of theirs down, yet the grading stops.
+    psutil.wait_procs(gradings, timeout=4)
+    assert not [process for process in gradings if process.is_running()], \
+        "the grading kept running on the scheduler's worker after Ctrl-C"
+    assert worker.poll() is None
+    assert {p.parent.name for p in out.glob("*/results.json")} == {"a"}
+
+
+def test_a_worker_removes_the_folders_its_killed_predecessors_left(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster.tempfile, "tempdir", str(tmp_path))
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    namespace = cluster._pid_namespace()
+    left = tmp_path / f"{cluster.WORKDIR_PREFIX}{namespace}-{ended.pid}-x1"
+    alive = tmp_path / f"{cluster.WORKDIR_PREFIX}{namespace}-{os.getppid()}-x2"
+    elsewhere = tmp_path / f"{cluster.WORKDIR_PREFIX}1{namespace}-{ended.pid}-x3"  # another pid namespace's
+    for folder in (left, alive, elsewhere):
+        (folder / "b").mkdir(parents=True)
+        (folder / "b" / "grading.log").write_text("left")
+    cluster._sweep_left_workdirs()
+    assert not left.exists()
+    assert alive.exists() and elsewhere.exists()
+
+
 # ---------------------------------------------------------------------------- without a cluster
 def test_a_packed_submission_is_judged_on_the_worker_as_it_is_here(tmp_path):
     """Links, special files and oversized files are refused on the worker with the same message."""

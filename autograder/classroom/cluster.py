@@ -29,7 +29,9 @@ import logging
 import os
 import socket
 import stat
+import shutil
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -49,6 +51,8 @@ KIT_SUFFIXES = (".py", ".toml", ".json", ".j2")  # what kit_fingerprint covers
 # Where and when a student's task ran, kept in their record.json (benchmarks/grade_class.py reads the gaps).
 WHERE_FIELDS = {"worker": str, "host": str, "task_started": float, "task_ended": float}
 POLL_SECONDS = 1.0            # how often the loop looks for finished students and connected workers
+STOP_WAIT_SECONDS = 2.0       # how long a worker's watcher waits on the run's stop event per call
+WORKDIR_PREFIX = "ag-dask-"   # a task's temporary folder: ag-dask-<pid namespace>-<worker pid>-<random>
 # The pip extra each kind needs (a scheduler's address: "cluster").
 EXTRA_FOR = {"dask-local": "cluster", "slurm": "slurm", "kubernetes": "kubernetes"}
 
@@ -133,8 +137,62 @@ def _grading_environ() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in spawned}
 
 
-def grade_packed(packed: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
-    """A Dask task: grade one packed submission in a sandboxed grading process here; return plain data only."""
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:  # not Linux: pids are this machine's
+        return "0"
+
+
+def _sweep_left_workdirs() -> None:
+    """Remove the task folders of workers that died (SIGKILL, a lost machine) before they could: only those of
+    this pid namespace, whose worker pid no longer runs."""
+    namespace = _pid_namespace()
+    for folder in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}{namespace}-*"):
+        owner = folder.name[len(WORKDIR_PREFIX) + len(namespace) + 1:].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
+
+
+@contextlib.contextmanager
+def _stopped_with_run(stop_name: str | None):
+    """A threading.Event set once grade-all sets the Dask Event ``stop_name`` (its Ctrl-C), so the gradings of
+    an interrupted run stop at once on any scheduler's workers, not only on a cluster the kit shuts down."""
+    stop = threading.Event()
+    if stop_name is None:
+        yield stop
+        return
+    from distributed import Event, get_client
+
+    run_stopped, finished = Event(stop_name, client=get_client()), threading.Event()  # bound in the task's thread
+
+    def watch() -> None:
+        while not finished.is_set():
+            try:
+                if run_stopped.wait(timeout=STOP_WAIT_SECONDS):
+                    stop.set()
+                    return
+            except Exception:  # noqa: BLE001 - the scheduler is gone: the grading keeps its own limits
+                return
+
+    watcher = threading.Thread(target=watch, name="tf2-kit-stop-watch", daemon=True)
+    watcher.start()
+    try:
+        yield stop
+    finally:
+        finished.set()
+
+
+def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: str | None = None) -> dict[str, Any]:
+    """A Dask task: grade one packed submission in a sandboxed grading process here; return plain data only.
+
+    ``stop_name``: the Dask Event whose setting (grade-all interrupted) stops the grading."""
     from distributed import get_worker
 
     from autograder.host.isolation import Isolation, IsolationUnavailable
@@ -148,12 +206,15 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any]) -> dict[str, 
         Isolation(options.isolation).verify()
     except IsolationUnavailable as exc:  # fail closed on this worker, say where
         return {"refused": "sandbox", "reason": f"worker {socket.gethostname()}: {exc}"}
-    with tempfile.TemporaryDirectory(prefix="ag-dask-") as workdir:
+    _sweep_left_workdirs()
+    prefix = f"{WORKDIR_PREFIX}{_pid_namespace()}-{os.getpid()}-"
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir, _stopped_with_run(stop_name) as stop:
         target = _unpack(packed, Path(workdir))
         log = Path(workdir) / LOG_FILE
         # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
+        # TMPDIR: whatever the grading process leaves, if it is killed, goes with this folder.
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir), log=log,
-                             environ=_grading_environ())
+                             environ={**_grading_environ(), "TMPDIR": workdir}, stop=stop)
         with open(log, "rb") as handle:
             handle.seek(max(0, log.stat().st_size - LOG_BYTES))
             log_text = handle.read().decode("utf-8", "replace")
@@ -220,12 +281,16 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
     """Grade ``todo`` on the Dask cluster ``options.cluster``; yield each student's summary as it is written.
 
     Files are read when a student's task is sent, a few more than the workers can run at once, so a class of
-    thousands is never all in memory. On Ctrl-C the students not finished are cancelled (a cluster the kit
-    started is shut down with its workers and their gradings) before the KeyboardInterrupt goes on.
+    thousands is never all in memory. On Ctrl-C the gradings under way stop on whichever workers run them (a
+    Dask Event each task watches), the students not started are cancelled, and a cluster the kit started is
+    shut down; then the KeyboardInterrupt goes on.
     """
     from distributed import wait
 
+    from distributed import Event
+
     run = uuid.uuid4().hex[:8]
+    stop_name = f"tf2-stop-{run}"
     settings = options.plain()
     resources = {"GPU": 1} if options.cluster_gpu else None
     with connect(options) as client:
@@ -245,8 +310,8 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
                         yield record_failure(student, options, out, literal(str(exc)), started)
                         continue
                     notify("start", student)
-                    future = client.submit(grade_packed, packed, settings, key=f"tf2-grade-{run}-{index}",
-                                           pure=False, resources=resources)
+                    future = client.submit(grade_packed, packed, settings, stop_name,
+                                           key=f"tf2-grade-{run}-{index}", pure=False, resources=resources)
                     pending[future] = (student, started)
                 if not pending:
                     continue
@@ -258,6 +323,7 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
                     student, started = pending.pop(future)
                     yield _finish(student, options, out, future, started)
         except KeyboardInterrupt:
+            Event(stop_name, client=client).set()  # running gradings stop, on whichever workers
             client.cancel(list(pending), force=True)
             raise
 
