@@ -5,10 +5,12 @@ import csv
 import dataclasses
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -422,6 +424,10 @@ def test_a_slurm_job_asks_for_the_courses_queue_cores_memory_and_time():
     slurm = cluster.slurm_cluster(settings)  # no job is submitted before scale()
     try:
         script = slurm.job_script()
+        # TLS with the run's own certificate, whose key file only the instructor's user can read
+        assert "--protocol tls://" in script and " tls://" in script, script
+        key = Path(os.path.expanduser(re.search(r"--tls-key (\S+)", script).group(1)))
+        assert key.stat().st_mode & 0o077 == 0, oct(key.stat().st_mode)
     finally:
         slurm.close()
     for line in ("#SBATCH -p teaching", "#SBATCH --cpus-per-task=4", "#SBATCH -t 02:30:00", "--nworkers 4",
@@ -436,6 +442,118 @@ def test_an_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(cluster.ClusterUnavailable, match="no Dask scheduler answered at tcp://127.0.0.1:"):
         with cluster.connect(options):
             pass
+
+
+def test_under_a_sandbox_that_leaves_the_network_open_only_authenticated_clusters_are_used(tmp_path):
+    base = resolve_settings(environ={})
+    for isolation in cluster.NETWORK_OPEN_LEVELS:
+        for target in ("tcp://127.0.0.1:8786", "kubernetes"):
+            with pytest.raises(cluster.ClusterUnavailable, match="leaves the network open"):
+                cluster.require_authenticated_connections(dataclasses.replace(base, cluster=target,
+                                                                              isolation=isolation))
+        for target in ("tls://127.0.0.1:8786", "dask-local", "slurm"):  # TLS with certificates students cannot read
+            cluster.require_authenticated_connections(dataclasses.replace(base, cluster=target, isolation=isolation))
+    cluster.require_authenticated_connections(dataclasses.replace(base, cluster="tcp://127.0.0.1:8786"))  # bwrap
+    # Through the command line: refused before anything is graded.
+    submissions = write_class(tmp_path / "class", {"a": STUB})
+    finished = run_cli("grade-all", str(submissions), "--out", str(tmp_path / "out"), "--assignment", ASSIGNMENT,
+                       "--lang", "en", "--isolation", "none", "--cluster", "tcp://127.0.0.1:8786")
+    assert finished.returncode == 5, finished.stdout + finished.stderr
+    assert "could connect to the Dask scheduler at tcp://127.0.0.1:8786" in finished.stderr
+    assert not (tmp_path / "out" / "grades.csv").exists()
+
+
+CLUSTER_ATTACK = r"""
+
+
+def _join_the_grading_cluster(loot):
+    # Every port that listens, as a Dask client in plain TCP and in TLS with a certificate of its own, to run
+    # code on the workers and the scheduler: outside the sandbox, beside the other students' gradings.
+    import _socket, importlib, socket, threading
+    socket.socket.connect, socket.socket.connect_ex = _socket.socket.connect, _socket.socket.connect_ex
+    socket.getaddrinfo = _socket.getaddrinfo
+    importlib.reload(socket)  # the worker's network block is Python only: undo it
+    import distributed
+    from distributed.security import Security
+
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in open(table).read().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A":
+                ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    log = open(loot + "/tried", "a")
+
+    def forge():
+        import os
+        open(loot + "/ran-outside-the-sandbox", "a").write(str(os.getuid()))
+
+    def attempt(address, **options):
+        try:
+            client = distributed.Client(address, timeout=3, **options)
+            client.run(forge)
+            client.run_on_scheduler(forge)
+            print(address, "joined", file=log, flush=True)
+        except Exception as exc:
+            print(address, type(exc).__name__, file=log, flush=True)
+
+    threads = [threading.Thread(target=attempt, args=(f"tcp://127.0.0.1:{port}",), daemon=True) for port in ports]
+    threads += [threading.Thread(target=attempt, args=(f"tls://127.0.0.1:{port}",),
+                                 kwargs={"security": Security.temporary()}, daemon=True) for port in ports]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15 / len(threads))
+
+
+_join_the_grading_cluster(LOOT)
+"""
+
+
+@pytest.mark.slow
+def test_student_code_under_uid_isolation_cannot_join_a_cluster_the_kit_starts(tmp_path):
+    """--isolation uid leaves the network open: the student's code reaches the scheduler's and workers' ports,
+    and (before the clusters the kit starts spoke TLS) ran code as root on every worker this way."""
+    pytest.importorskip("cryptography", reason="the test extra installs cryptography (TLS certificates)")
+    from autograder.host.isolation import Isolation, IsolationUnavailable
+
+    try:
+        Isolation("uid").verify()
+    except IsolationUnavailable as exc:
+        pytest.skip(f"isolation level uid is not available here: {exc}")
+    loot = Path(tempfile.mkdtemp(prefix="tf2-cluster-loot-"))
+    try:
+        loot.chmod(0o777)  # the sandbox's user (65534) writes what it tried; the root-side forgery would too
+        attack = STUB + CLUSTER_ATTACK.replace("LOOT)", f"{str(loot)!r})")
+        submissions = write_class(tmp_path / "class", {"evil": attack, "honest": SOLUTION})
+        finished = grade_all(submissions, tmp_path / "out", "--cluster", "dask-local", "--workers", "2",
+                             "--isolation", "uid")
+        assert finished.returncode == 0, finished.stdout + finished.stderr
+        tried = (loot / "tried").read_text().splitlines() if (loot / "tried").exists() else []
+        assert len(tried) >= 6, f"the attack did not reach the cluster's ports: {tried}"  # scheduler, 2 workers
+        assert not [line for line in tried if line.endswith(" joined")], tried
+        assert not (loot / "ran-outside-the-sandbox").exists(), "student code ran on the cluster, outside the sandbox"
+        table = grades(tmp_path / "out")
+        assert (float(table["honest"]["total"]), table["honest"]["status"], table["honest"]["isolation"]) == \
+            (MAXIMUM, "ok", "uid")
+        assert float(table["evil"]["total"]) == 0
+    finally:
+        shutil.rmtree(loot, ignore_errors=True)
+
+
+def test_a_cluster_the_kit_starts_turns_away_clients_without_its_certificate():
+    pytest.importorskip("cryptography", reason="the test extra installs cryptography (TLS certificates)")
+    from distributed.security import Security
+
+    options = dataclasses.replace(resolve_settings(environ={}), cluster="dask-local", workers=1)
+    with cluster.connect(options) as client:
+        address = client.scheduler.address
+        assert address.startswith("tls://"), address
+        assert client.submit(sum, [1, 2]).result(timeout=60) == 3  # grade-all's own client is let in
+        with pytest.raises((OSError, TimeoutError)):
+            distributed.Client(address.replace("tls://", "tcp://"), timeout=5)
+        with pytest.raises((OSError, TimeoutError)):  # TLS, but with a certificate of its own making
+            distributed.Client(address, security=Security.temporary(), timeout=5)
 
 
 def test_a_missing_dask_is_named_with_the_extra_to_install(monkeypatch):

@@ -55,6 +55,8 @@ STOP_WAIT_SECONDS = 2.0       # how long a worker's watcher waits on the run's s
 WORKDIR_PREFIX = "ag-dask-"   # a task's temporary folder: ag-dask-<pid namespace>-<worker pid>-<random>
 # The pip extra each kind needs (a scheduler's address: "cluster").
 EXTRA_FOR = {"dask-local": "cluster", "slurm": "slurm", "kubernetes": "kubernetes"}
+# Sandbox levels under which the student's code can open network connections (autograder.host.isolation).
+NETWORK_OPEN_LEVELS = ("uid", "none")
 
 
 class ClusterUnavailable(RuntimeError):
@@ -356,8 +358,14 @@ def slurm_cluster(options: Settings):
     except ImportError as exc:
         raise ClusterUnavailable(f"--cluster slurm needs pip install 'tf2-exercise-kit[slurm]'. Received: {exc}") \
             from None
+    import dask
+
+    # security=True: TLS with a certificate made for this run; its files, which the jobs read, are the
+    # instructor's alone (mode 0600) in the shared folder (their home unless dask's jobqueue config names one).
+    shared = dask.config.get("jobqueue.slurm.shared-temp-directory", default=None) or "~"
     return SLURMCluster(queue=options.cluster_queue, cores=options.cluster_cores, processes=options.cluster_cores,
-                        memory=options.cluster_memory, walltime=options.cluster_walltime,
+                        memory=options.cluster_memory, walltime=options.cluster_walltime, security=True,
+                        shared_temp_directory=shared,
                         worker_extra_args=["--resources", "GPU=1"] if options.cluster_gpu else [])
 
 
@@ -374,6 +382,28 @@ def kubernetes_cluster(options: Settings):
                        env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(ALLOWED_FAILURES)})
 
 
+def require_authenticated_connections(options: Settings) -> None:
+    """Refuse a cluster that student code could join: under a sandbox level that leaves the network open, code
+    that reaches a scheduler which takes any connection runs whatever it sends on every worker, outside the
+    sandbox (with other students' gradings). The clusters the kit starts speak TLS with certificates made for
+    the run (in memory, or files only their owner reads); an instructor's own scheduler must be a ``tls://``
+    one, whose certificates the sandbox's user cannot read. Raises :class:`ClusterUnavailable`."""
+    if options.isolation not in NETWORK_OPEN_LEVELS:
+        return
+    if options.cluster.startswith("tcp://"):
+        raise ClusterUnavailable(
+            f"--isolation {options.isolation} leaves the network open to the student's code, which could connect "
+            f"to the Dask scheduler at {options.cluster} and run code of its choosing on every worker, outside the "
+            "sandbox. Give the scheduler and workers TLS certificates that only their own user can read and use "
+            "the scheduler's tls:// address, or grade with --isolation bwrap (README: 'Grading on a cluster').")
+    if options.cluster == "kubernetes":
+        raise ClusterUnavailable(
+            f"--isolation {options.isolation} leaves the network open to the student's code, and the kit cannot "
+            "give a Kubernetes cluster TLS certificates, so the student's code could run code of its choosing on "
+            "every worker. Allow the pods user namespaces and grade with --isolation bwrap, or start TLS-secured "
+            "workers against a tls:// scheduler (README: 'Grading on a cluster').")
+
+
 @contextlib.contextmanager
 def _started_cluster(options: Settings):
     """A cluster the kit starts (and shuts down with its workers): LocalCluster, Slurm jobs, Kubernetes pods."""
@@ -385,8 +415,10 @@ def _started_cluster(options: Settings):
 
             # Limits are the kit's own (per student, whole process tree); Dask's memory limit would only see
             # the worker process, so it is off.
+            # security=True: TLS, with a certificate made for this run and held in memory (see
+            # require_authenticated_connections).
             cluster = LocalCluster(n_workers=options.worker_count, threads_per_worker=1, processes=True,
-                                   memory_limit=0, dashboard_address=None,
+                                   memory_limit=0, dashboard_address=None, security=True,
                                    resources={"GPU": 1} if options.cluster_gpu else None)
         elif options.cluster == "slurm":
             cluster = slurm_cluster(options)
@@ -402,6 +434,7 @@ def _started_cluster(options: Settings):
 @contextlib.contextmanager
 def connect(options: Settings):
     """A Dask client for ``options.cluster``; a cluster the kit started is closed with it."""
+    require_authenticated_connections(options)
     distributed = _import_distributed(EXTRA_FOR.get(options.cluster, "cluster"))
     if options.cluster.startswith(("tcp://", "tls://")):
         try:
