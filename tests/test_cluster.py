@@ -556,6 +556,20 @@ def test_a_cluster_the_kit_starts_turns_away_clients_without_its_certificate():
             distributed.Client(address, security=Security.temporary(), timeout=5)
 
 
+def test_under_uid_a_cluster_with_any_plain_tcp_part_is_refused_and_the_kits_own_passes():
+    pytest.importorskip("cryptography", reason="the test extra installs cryptography (TLS certificates)")
+    base = resolve_settings(environ={})
+    plain = distributed.LocalCluster(n_workers=1, processes=False, protocol="tcp://", dashboard_address=None)
+    with plain, distributed.Client(plain) as client:
+        cluster.require_tls_everywhere(client, base)  # bwrap: no network inside the sandbox
+        with pytest.raises(cluster.ClusterUnavailable, match="take connections without TLS, .*tcp://127.0.0.1:"):
+            cluster.require_tls_everywhere(client, dataclasses.replace(base, isolation="uid"))
+    own = dataclasses.replace(base, cluster="dask-local", workers=1, isolation="uid")
+    with cluster.connect(own) as client:
+        client.wait_for_workers(1, timeout=60)
+        cluster.require_tls_everywhere(client, own)
+
+
 def test_a_missing_dask_is_named_with_the_extra_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed now raises ImportError
     options = dataclasses.replace(resolve_settings(environ={}), cluster="dask-local")

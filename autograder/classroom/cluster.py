@@ -273,6 +273,29 @@ def _finish(student: Student, options: Settings, out: Path, future, started: flo
     return summarize(student, options, folder, _child_end(returned), started, where)
 
 
+def _scheduler_listeners(dask_scheduler) -> list[str]:
+    return [str(listener.contact_address) for listener in getattr(dask_scheduler, "listeners", None)
+            or [dask_scheduler.listener]]
+
+
+def require_tls_everywhere(client, options: Settings) -> None:
+    """Under a sandbox level that leaves the network open, refuse a cluster where anything takes connections
+    without TLS: the scheduler's listeners, the workers and their nannies each run code that a connection
+    sends (Dask's ``run``). Checked again whenever the workers connected change. Raises ClusterUnavailable."""
+    if options.isolation not in NETWORK_OPEN_LEVELS:
+        return
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    addresses = [*client.run_on_scheduler(_scheduler_listeners), *workers,
+                 *(worker.get("nanny") for worker in workers.values())]
+    plain = sorted({str(address) for address in addresses if address and not str(address).startswith("tls://")})
+    if plain:
+        raise ClusterUnavailable(
+            f"--isolation {options.isolation} leaves the network open to the student's code, and these parts of "
+            f"the cluster take connections without TLS, so that code could run code of its choosing there: "
+            f"{', '.join(plain[:5])}. Start every scheduler, worker and nanny with TLS (README: 'Grading on a "
+            f"cluster'), or grade with --isolation bwrap.")
+
+
 def _capacity(client) -> tuple[int, int]:
     """Workers connected, and the tasks they run at once."""
     threads = client.nthreads()
@@ -301,6 +324,7 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
             while queue or pending:
                 connected, threads = _capacity(client)
                 if connected != workers:
+                    require_tls_everywhere(client, options)
                     workers = connected
                     notify("workers", connected)
                 while queue and len(pending) < max(2, 2 * threads):
