@@ -512,8 +512,9 @@ _join_the_grading_cluster(LOOT)
 
 @pytest.mark.slow
 def test_student_code_under_uid_isolation_cannot_join_a_cluster_the_kit_starts(tmp_path):
-    """--isolation uid leaves the network open: the student's code reaches the scheduler's and workers' ports,
-    and (before the clusters the kit starts spoke TLS) ran code as root on every worker this way."""
+    """--isolation uid has no network namespace: the student's code reached the scheduler's and workers' ports
+    and, before the clusters the kit starts spoke TLS, ran code as root on every worker this way. Two layers
+    hold now: Landlock closes TCP to the sandbox where the kernel can, and TLS wants the run's certificate."""
     pytest.importorskip("cryptography", reason="the test extra installs cryptography (TLS certificates)")
     from autograder.host.isolation import Isolation, IsolationUnavailable
 

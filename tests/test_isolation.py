@@ -154,3 +154,68 @@ def test_objects_that_lie_about_themselves_fail_the_student_not_the_grader(tmp_p
     normalize = {check: test for check, test in tests.items() if check.startswith("normalize")}
     assert normalize and all(test["score"] == 0 for test in normalize.values())
     assert not [check for check, test in tests.items() if test["extra_data"]["grader_fault"]]
+
+
+UID_NETWORK_ATTACK = r'''
+
+
+def _phone_home(port, loot):
+    import _socket, importlib, socket, subprocess, sys
+    socket.socket.connect, socket.socket.connect_ex = _socket.socket.connect, _socket.socket.connect_ex
+    socket.getaddrinfo = _socket.getaddrinfo
+    importlib.reload(socket)  # the worker's Python-level block, undone
+    tried = []
+    for how in ("connect", "bind", "child"):
+        try:
+            if how == "connect":
+                socket.create_connection(("127.0.0.1", port), timeout=5).sendall(b"loot")
+            elif how == "bind":
+                socket.create_server(("127.0.0.1", 0))
+            else:
+                subprocess.run([sys.executable, "-c", f"import socket; socket.create_connection(('127.0.0.1', {port}),"
+                                f" timeout=5).sendall(b'loot')"], check=True, capture_output=True)
+            tried.append(how + " worked")
+        except (OSError, subprocess.CalledProcessError) as exc:
+            tried.append(f"{how} refused: {type(exc).__name__}")
+    open(loot + "/tried", "w").write("\n".join(tried))
+
+
+_phone_home(PORT, LOOT)
+'''
+
+
+def test_under_uid_the_students_code_can_neither_connect_nor_bind_tcp(tmp_path):
+    """Level uid has no network namespace; Landlock's network rules close TCP to the worker and its children,
+    whatever the student's code does to Python's socket module."""
+    import shutil
+    import socket
+    import tempfile
+
+    from autograder.host import landlock
+
+    if landlock.abi_version() < landlock.NETWORK_ABI:
+        pytest.skip(f"this kernel's Landlock (ABI {landlock.abi_version()}) has no network rules")
+    try:
+        Isolation("uid").verify()
+    except IsolationUnavailable as exc:
+        pytest.skip(f"isolation level uid is not available here: {exc}")
+    loot = tempfile.mkdtemp(prefix="tf2-uid-loot-")
+    os.chmod(loot, 0o777)  # the sandbox's user writes what it tried
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.5)
+    try:
+        stub = (ROOT / "exercises" / "fashion_mnist.py").read_text(encoding="utf-8")
+        attack = UID_NETWORK_ATTACK.replace("PORT, LOOT", f"{listener.getsockname()[1]}, {loot!r}")
+        (tmp_path / "fashion_mnist.py").write_text(stub + attack, encoding="utf-8")
+        done = run_cli("grade", str(tmp_path / "fashion_mnist.py"), "--isolation", "uid", "--json",
+                       str(tmp_path / "r.json"))
+        assert done.returncode == 0, done.stdout + done.stderr
+        tried = open(os.path.join(loot, "tried")).read().splitlines()
+        assert tried == ["connect refused: PermissionError", "bind refused: PermissionError",
+                         "child refused: CalledProcessError"], tried
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nothing reached the test's listener
+        assert json.loads((tmp_path / "r.json").read_text())["score"] == 0
+    finally:
+        listener.close()
+        shutil.rmtree(loot, ignore_errors=True)

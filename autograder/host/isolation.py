@@ -9,7 +9,9 @@ namespace, takes every process it started with it.
 
 ``uid`` (asked for by name, as root, where user namespaces are blocked, e.g. in a Docker
 container) runs the worker as an unprivileged user with the same environment and limits, but
-sees the host's file system as that user may; ``none`` (asked for by name) is a plain child
+sees the host's file system as that user may, and has no network namespace: where the kernel's
+Landlock has network rules (Linux 6.7+) the worker can neither connect nor bind TCP sockets
+(:mod:`autograder.host.landlock`); elsewhere, and for UDP, the network is open; ``none`` (asked for by name) is a plain child
 process, for debugging only.
 
 Limits that hold for the whole process tree come from a cgroup where this process may make one
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.core.settings import DEFAULTS
+from autograder.host import landlock
 
 LEVELS = ("bwrap", "uid", "none")
 DEFAULT_LEVEL = DEFAULTS.isolation  # one default: autograder.core.settings
@@ -187,6 +190,7 @@ class Isolation:
                 os.setgid(UNPRIVILEGED_GID)
                 os.setuid(UNPRIVILEGED_UID)
                 resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+                landlock.deny_network()  # no network namespace at this level: TCP off where the kernel can
         return apply
 
     # ------------------------------------------------------------------ can it work here?
