@@ -219,3 +219,63 @@ def test_under_uid_the_students_code_can_neither_connect_nor_bind_tcp(tmp_path):
     finally:
         listener.close()
         shutil.rmtree(loot, ignore_errors=True)
+
+
+SIGNAL_EVERYONE = r'''
+
+
+def _kill_every_process_of_my_user(seconds):
+    import os, signal, time
+    until = time.monotonic() + seconds
+    while time.monotonic() < until:  # another student graded meanwhile runs as this same user (65534)
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
+_kill_every_process_of_my_user(40)
+'''
+
+
+@pytest.mark.slow
+def test_under_uid_a_student_cannot_signal_another_students_worker(tmp_path):
+    """Every uid worker runs as the same user: kill(-1) would reach the other students' workers graded at the same
+    time. Landlock's signal scope (ABI 6, Linux 6.12) keeps each worker's signals inside its own tree."""
+    import csv
+
+    from autograder.host import landlock
+
+    if landlock.abi_version() < landlock.SCOPE_ABI:
+        pytest.skip(f"this kernel's Landlock (ABI {landlock.abi_version()}) has no signal scope")
+    try:
+        Isolation("uid").verify()
+    except IsolationUnavailable as exc:
+        pytest.skip(f"isolation level uid is not available here: {exc}")
+    classdir = tmp_path / "class"
+    for student, source in (("killer", (ROOT / "exercises" / "fashion_mnist.py").read_text(encoding="utf-8")
+                             + SIGNAL_EVERYONE), ("victim", (ROOT / "solutions" / "fashion_mnist.py").read_text(
+                                 encoding="utf-8"))):
+        (classdir / student).mkdir(parents=True)
+        (classdir / student / "fashion_mnist.py").write_text(source, encoding="utf-8")
+    done = run_cli("grade-all", str(classdir), "--out", str(tmp_path / "out"), "--assignment", "fashion_mnist",
+                   "--workers", "2", "--isolation", "uid", "--lang", "en")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert (rows["victim"]["total"], rows["victim"]["status"]) == (rows["victim"]["max"], "ok"), \
+        (tmp_path / "out" / "victim" / "feedback.md").read_text(encoding="utf-8")
+    assert float(rows["killer"]["total"]) == 0
+
+
+def test_uid_refuses_students_side_by_side_where_landlock_cannot_scope_signals(monkeypatch):
+    from autograder.host import landlock
+
+    monkeypatch.setattr(landlock, "abi_version", lambda: landlock.SCOPE_ABI - 1)
+    with pytest.raises(IsolationUnavailable, match="Grade with --workers 1, or with --isolation bwrap"):
+        Isolation("uid").verify_side_by_side(2)
+    Isolation("uid").verify_side_by_side(1)
+    Isolation("bwrap").verify_side_by_side(2)
+    monkeypatch.setattr(landlock, "abi_version", lambda: landlock.SCOPE_ABI)
+    Isolation("uid").verify_side_by_side(2)

@@ -10,9 +10,10 @@ namespace, takes every process it started with it.
 ``uid`` (asked for by name, as root, where user namespaces are blocked, e.g. in a Docker
 container) runs the worker as an unprivileged user with the same environment and limits, but
 sees the host's file system as that user may, and has no network namespace: where the kernel's
-Landlock has network rules (Linux 6.7+) the worker can neither connect nor bind TCP sockets
-(:mod:`autograder.host.landlock`); elsewhere, and for UDP, the network is open; ``none`` (asked for by name) is a plain child
-process, for debugging only.
+Landlock has network rules (Linux 6.7+) the worker can neither connect nor bind TCP sockets, and
+from Linux 6.12 it cannot signal another student's worker (the same user) either
+(:mod:`autograder.host.landlock`); elsewhere, and for UDP, the network is open. ``none`` (asked
+for by name) is a plain child process, for debugging only.
 
 Limits that hold for the whole process tree come from a cgroup where this process may make one
 (as root on cgroup v1 or v2; pids and memory), and from rlimits (file size, core files) always.
@@ -190,13 +191,24 @@ class Isolation:
                 os.setgid(UNPRIVILEGED_GID)
                 os.setuid(UNPRIVILEGED_UID)
                 resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
-                landlock.deny_network()  # no network namespace at this level: TCP off where the kernel can
+                landlock.confine_worker()  # no namespaces at this level: Landlock where the kernel has it
         return apply
 
     # ------------------------------------------------------------------ can it work here?
     def verify(self) -> None:
         """Raise :class:`IsolationUnavailable` unless this level can run a worker here (checked once per process)."""
         _verify_level(self.level)
+
+    def verify_side_by_side(self, students: int) -> None:
+        """Raise :class:`IsolationUnavailable` when ``students`` graded at once on this machine could reach each
+        other's workers: at level uid every worker is the same user, and only Landlock's signal scope (Linux
+        6.12) keeps one student's kill(-1) from another's worker."""
+        if self.level == "uid" and students > 1 and landlock.abi_version() < landlock.SCOPE_ABI:
+            raise IsolationUnavailable(
+                f"isolation level 'uid' runs every student's code as the same user {UNPRIVILEGED_UID}, and this "
+                f"kernel's Landlock (ABI {landlock.abi_version()}; {landlock.SCOPE_ABI} is needed, Linux 6.12) "
+                f"cannot keep one student's signals from another's worker: grade {students} at once and one could "
+                "kill the others' gradings. Grade with --workers 1, or with --isolation bwrap.")
 
 
 @functools.lru_cache(maxsize=None)

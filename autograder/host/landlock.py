@@ -1,10 +1,12 @@
-"""Landlock's network rules for isolation level ``uid``, which has no network namespace of its own.
+"""Landlock for isolation level ``uid``, which has no namespaces of its own and one user for every worker.
 
-A process that calls :func:`deny_network` (and everything it starts, across exec) can no longer
-connect or bind a TCP socket (Landlock ABI 4, Linux 6.7) nor reach an abstract UNIX socket made
-outside it (ABI 6, Linux 6.12). Python-level blocks in the worker can be undone by the student's
-code; these cannot. Where the kernel lacks them, nothing is restricted and the caller is told so.
-See https://docs.kernel.org/userspace-api/landlock.html.
+A process that calls :func:`confine_worker` (and everything it starts, across exec) can no longer
+connect or bind a TCP socket (Landlock ABI 4, Linux 6.7), nor reach an abstract UNIX socket made
+outside it or signal a process outside it (ABI 6, Linux 6.12): another student's worker, graded at
+the same time as the same user, is out of its reach. Any Landlock domain also keeps it from
+ptrace-ing or reading /proc of processes outside it. Python-level blocks in the worker can be undone
+by the student's code; these cannot. Where the kernel lacks them, nothing is restricted and the
+caller is told so. See https://docs.kernel.org/userspace-api/landlock.html.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import sys
 _CREATE_RULESET, _RESTRICT_SELF = 444, 446
 _CREATE_RULESET_VERSION = 1
 _ACCESS_NET_BIND_TCP, _ACCESS_NET_CONNECT_TCP = 1 << 0, 1 << 1
-_SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
 _PR_SET_NO_NEW_PRIVS = 38
 NETWORK_ABI = 4          # the first ABI with TCP rules
 SCOPE_ABI = 6            # the first ABI with scopes
@@ -38,15 +40,16 @@ def abi_version() -> int:
     return max(int(version), 0)
 
 
-def deny_network() -> bool:
-    """Forbid this process and its descendants TCP connect/bind (and foreign abstract UNIX sockets where the
-    ABI has scopes); whether the rules are in force. Sets no_new_privs, which Landlock requires."""
+def confine_worker() -> bool:
+    """Forbid this process and its descendants TCP connect/bind, and (where the ABI has scopes) signals to and
+    abstract UNIX sockets of processes outside them; whether the rules are in force. Sets no_new_privs,
+    which Landlock requires."""
     version = abi_version()
     if version < NETWORK_ABI:
         return False
     libc = _libc()
     attr = _RulesetAttr(0, _ACCESS_NET_BIND_TCP | _ACCESS_NET_CONNECT_TCP,
-                        _SCOPE_ABSTRACT_UNIX_SOCKET if version >= SCOPE_ABI else 0)
+                        _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if version >= SCOPE_ABI else 0)
     size = ctypes.sizeof(_RulesetAttr) if version >= SCOPE_ABI else 2 * ctypes.sizeof(ctypes.c_uint64)
     ruleset = libc.syscall(_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
