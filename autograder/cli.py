@@ -59,14 +59,12 @@ def _resolved(args: argparse.Namespace, settings: dict[str, str], working_folder
                             working_folder=working_folder)
 
 
-def sandbox_ready(level: str, side_by_side: int = 1) -> bool:
-    """Fail closed: say why the requested isolation cannot run (for ``side_by_side`` students graded at once)
-    and how to fix it; warn about 'none'."""
+def sandbox_ready(level: str) -> bool:
+    """Fail closed: say why the requested isolation cannot run and how to fix it; warn about 'none'."""
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
     try:
         Isolation(level).verify()
-        Isolation(level).verify_side_by_side(side_by_side)
     except IsolationUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return False
@@ -301,7 +299,7 @@ def _grade_all(args) -> int:
     except ValueError as exc:
         return _usage_error(exc)
     # Here, the sandbox is checked before anything runs; a remote cluster's workers check their own.
-    if options.cluster in ("local", "dask-local") and not sandbox_ready(options.isolation, options.worker_count):
+    if options.cluster in ("local", "dask-local") and not sandbox_ready(options.isolation):
         return EXIT_NO_SANDBOX
     try:
         total = len(discover(args.submissions))

@@ -524,7 +524,7 @@ def test_student_code_under_uid_isolation_cannot_join_a_cluster_the_kit_starts(t
         pytest.skip(f"isolation level uid is not available here: {exc}")
     loot = Path(tempfile.mkdtemp(prefix="tf2-cluster-loot-"))
     try:
-        loot.chmod(0o777)  # the sandbox's user (65534) writes what it tried; the root-side forgery would too
+        loot.chmod(0o777)  # the sandbox's user writes what it tried; the root-side forgery would too
         attack = STUB + CLUSTER_ATTACK.replace("LOOT)", f"{str(loot)!r})")
         submissions = write_class(tmp_path / "class", {"evil": attack, "honest": SOLUTION})
         finished = grade_all(submissions, tmp_path / "out", "--cluster", "dask-local", "--workers", "2",

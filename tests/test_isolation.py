@@ -221,61 +221,79 @@ def test_under_uid_the_students_code_can_neither_connect_nor_bind_tcp(tmp_path):
         shutil.rmtree(loot, ignore_errors=True)
 
 
-SIGNAL_EVERYONE = r'''
+SIDE_BY_SIDE_ATTACK = r'''
 
 
-def _kill_every_process_of_my_user(seconds):
-    import os, signal, time
-    until = time.monotonic() + seconds
-    while time.monotonic() < until:  # another student graded meanwhile runs as this same user (65534)
+def _reach_the_student_beside(seconds, loot):
+    # Another student is graded at the same time: kill their worker, read their code, write into their output.
+    import glob, os, signal, time
+    seen, until, own = set(), time.monotonic() + seconds, open("/proc/self/cmdline").read()
+    log = open(loot + "/tried", "a")
+    while time.monotonic() < until:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
-        time.sleep(0.05)
+        for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
+            try:
+                text = open(cmdline).read()
+            except OSError:
+                continue
+            if "autograder.worker.main" not in text or text == own:  # another student's worker, not this one
+                continue
+            argv = text.split("\0")
+            for path in argv:
+                if path.endswith(("/job", "/output")) and path not in seen:
+                    seen.add(path)
+                    try:
+                        if path.endswith("/job"):
+                            print(path, "read", len(open(path + "/fashion_mnist.py").read()), file=log, flush=True)
+                        else:
+                            open(path + "/forged.json", "w").write("{}")
+                            print(path, "written", file=log, flush=True)
+                    except OSError as exc:
+                        print(path, type(exc).__name__, file=log, flush=True)
+        time.sleep(0.2)
 
 
-_kill_every_process_of_my_user(40)
+_reach_the_student_beside(40, LOOT)
 '''
 
 
 @pytest.mark.slow
-def test_under_uid_a_student_cannot_signal_another_students_worker(tmp_path):
-    """Every uid worker runs as the same user: kill(-1) would reach the other students' workers graded at the same
-    time. Landlock's signal scope (ABI 6, Linux 6.12) keeps each worker's signals inside its own tree."""
+def test_under_uid_a_student_cannot_reach_the_worker_of_a_student_graded_beside(tmp_path):
+    """At level uid each grading process's workers are a user of their own (and, where the kernel has it, in a
+    Landlock domain): kill(-1), another worker's job (its code) and output are out of a student's reach."""
     import csv
+    import shutil
+    import tempfile
 
-    from autograder.host import landlock
-
-    if landlock.abi_version() < landlock.SCOPE_ABI:
-        pytest.skip(f"this kernel's Landlock (ABI {landlock.abi_version()}) has no signal scope")
     try:
         Isolation("uid").verify()
     except IsolationUnavailable as exc:
         pytest.skip(f"isolation level uid is not available here: {exc}")
+    loot = tempfile.mkdtemp(prefix="tf2-uid-loot-")
+    os.chmod(loot, 0o777)
     classdir = tmp_path / "class"
-    for student, source in (("killer", (ROOT / "exercises" / "fashion_mnist.py").read_text(encoding="utf-8")
-                             + SIGNAL_EVERYONE), ("victim", (ROOT / "solutions" / "fashion_mnist.py").read_text(
-                                 encoding="utf-8"))):
+    attacker = (ROOT / "exercises" / "fashion_mnist.py").read_text(encoding="utf-8") + \
+        SIDE_BY_SIDE_ATTACK.replace("40, LOOT)", f"40, {loot!r})")
+    for student, source in (("attacker", attacker),
+                            ("victim", (ROOT / "solutions" / "fashion_mnist.py").read_text(encoding="utf-8"))):
         (classdir / student).mkdir(parents=True)
         (classdir / student / "fashion_mnist.py").write_text(source, encoding="utf-8")
-    done = run_cli("grade-all", str(classdir), "--out", str(tmp_path / "out"), "--assignment", "fashion_mnist",
-                   "--workers", "2", "--isolation", "uid", "--lang", "en")
-    assert done.returncode == 0, done.stdout + done.stderr
+    try:
+        done = run_cli("grade-all", str(classdir), "--out", str(tmp_path / "out"), "--assignment", "fashion_mnist",
+                       "--workers", "2", "--isolation", "uid", "--lang", "en")
+        assert done.returncode == 0, done.stdout + done.stderr
+        tried = open(os.path.join(loot, "tried")).read().splitlines() if os.path.exists(
+            os.path.join(loot, "tried")) else []
+    finally:
+        shutil.rmtree(loot, ignore_errors=True)
     with open(tmp_path / "out" / "grades.csv", newline="", encoding="utf-8") as handle:
         rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    assert any(line.endswith("/job PermissionError") for line in tried), (tried, rows)  # it found the victim
+    # (other tests' bwrap workers, whose /job and /output exist only inside their sandboxes, show as not found)
+    assert not [line for line in tried if line.endswith(" written") or " read " in line], tried
     assert (rows["victim"]["total"], rows["victim"]["status"]) == (rows["victim"]["max"], "ok"), \
         (tmp_path / "out" / "victim" / "feedback.md").read_text(encoding="utf-8")
-    assert float(rows["killer"]["total"]) == 0
-
-
-def test_uid_refuses_students_side_by_side_where_landlock_cannot_scope_signals(monkeypatch):
-    from autograder.host import landlock
-
-    monkeypatch.setattr(landlock, "abi_version", lambda: landlock.SCOPE_ABI - 1)
-    with pytest.raises(IsolationUnavailable, match="Grade with --workers 1, or with --isolation bwrap"):
-        Isolation("uid").verify_side_by_side(2)
-    Isolation("uid").verify_side_by_side(1)
-    Isolation("bwrap").verify_side_by_side(2)
-    monkeypatch.setattr(landlock, "abi_version", lambda: landlock.SCOPE_ABI)
-    Isolation("uid").verify_side_by_side(2)
+    assert float(rows["attacker"]["total"]) == 0

@@ -8,10 +8,10 @@ size-capped tmpfs. The worker dies with its parent and, as PID 1's child in its 
 namespace, takes every process it started with it.
 
 ``uid`` (asked for by name, as root, where user namespaces are blocked, e.g. in a Docker
-container) runs the worker as an unprivileged user with the same environment and limits, but
+container) runs the worker as an unprivileged user of its own (one per grading process, so one
+per student graded at the same time) with the same environment and limits, but
 sees the host's file system as that user may, and has no network namespace: where the kernel's
-Landlock has network rules (Linux 6.7+) the worker can neither connect nor bind TCP sockets, and
-from Linux 6.12 it cannot signal another student's worker (the same user) either
+Landlock has network rules (Linux 6.7+) the worker can neither connect nor bind TCP sockets
 (:mod:`autograder.host.landlock`); elsewhere, and for UDP, the network is open. ``none`` (asked
 for by name) is a plain child process, for debugging only.
 
@@ -37,7 +37,8 @@ from autograder.host import landlock
 
 LEVELS = ("bwrap", "uid", "none")
 DEFAULT_LEVEL = DEFAULTS.isolation  # one default: autograder.core.settings
-UNPRIVILEGED_UID = UNPRIVILEGED_GID = 65534  # "nobody": owns nothing the grader needs
+UNPRIVILEGED_UID = UNPRIVILEGED_GID = 65534  # "nobody" inside bwrap's own user namespace
+UID_LEVEL_BASE = 1_500_000_000  # level uid: a grading process's workers run as this + its pid (see uid_level_user)
 SANDBOX_JOB = "/job"          # the job directory as the worker sees it under bwrap
 SANDBOX_OUTPUT = "/output"    # the one writable folder that outlives the worker, under bwrap
 SANDBOX_SCRATCH = "/scratch"  # the worker's working directory and HOME under bwrap
@@ -160,14 +161,16 @@ class Isolation:
         """
         if self.level != "uid":
             return
+        user = uid_level_user()
         for directory in paths.job.parents:
             if directory in (Path(directory.anchor), Path(os.sep, "tmp")):
                 break
             os.chmod(directory, os.stat(directory).st_mode | 0o001)  # traverse, not list
-        for path in (paths.job, *paths.job.rglob("*")):
-            os.chmod(path, os.stat(path).st_mode | (0o005 if path.is_dir() else 0o004))
+        for path in (paths.job, *paths.job.rglob("*")):  # this student's worker reads it, as its group; no one else
+            os.chown(path, -1, user)
+            os.chmod(path, (os.stat(path).st_mode & ~0o007) | (0o050 if path.is_dir() else 0o040))
         for path in (paths.output, paths.scratch):
-            os.chown(path, UNPRIVILEGED_UID, UNPRIVILEGED_GID)
+            os.chown(path, user, user)
             os.chmod(path, 0o700)
 
     def preexec(self, cgroup: "TreeLimits | None"):
@@ -175,7 +178,7 @@ class Isolation:
         level = self.level
         # Without a cgroup, RLIMIT_NPROC bounds the tree: it counts every process of the (outside) user, so the
         # limit is what that user runs now plus the worker's allowance. Counted here, before the fork.
-        nproc = None
+        nproc, user = None, uid_level_user()
         if cgroup is None and level == "bwrap":
             nproc = _processes_of(os.getuid()) + MAX_PROCESSES
 
@@ -188,8 +191,8 @@ class Isolation:
                 resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
             if level == "uid":
                 os.setgroups([])
-                os.setgid(UNPRIVILEGED_GID)
-                os.setuid(UNPRIVILEGED_UID)
+                os.setgid(user)
+                os.setuid(user)
                 resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
                 landlock.confine_worker()  # no namespaces at this level: Landlock where the kernel has it
         return apply
@@ -198,17 +201,6 @@ class Isolation:
     def verify(self) -> None:
         """Raise :class:`IsolationUnavailable` unless this level can run a worker here (checked once per process)."""
         _verify_level(self.level)
-
-    def verify_side_by_side(self, students: int) -> None:
-        """Raise :class:`IsolationUnavailable` when ``students`` graded at once on this machine could reach each
-        other's workers: at level uid every worker is the same user, and only Landlock's signal scope (Linux
-        6.12) keeps one student's kill(-1) from another's worker."""
-        if self.level == "uid" and students > 1 and landlock.abi_version() < landlock.SCOPE_ABI:
-            raise IsolationUnavailable(
-                f"isolation level 'uid' runs every student's code as the same user {UNPRIVILEGED_UID}, and this "
-                f"kernel's Landlock (ABI {landlock.abi_version()}; {landlock.SCOPE_ABI} is needed, Linux 6.12) "
-                f"cannot keep one student's signals from another's worker: grade {students} at once and one could "
-                "kill the others' gradings. Grade with --workers 1, or with --isolation bwrap.")
 
 
 @functools.lru_cache(maxsize=None)
@@ -229,8 +221,8 @@ def _verify_level(level: str) -> None:
             failure = str(exc)
         if failure:
             raise IsolationUnavailable(
-                f"isolation level 'uid' runs the student's code as the unprivileged user {UNPRIVILEGED_UID}, who "
-                f"cannot run this Python and the kit ({sys.executable}: {failure}). Install "
+                f"isolation level 'uid' runs the student's code as an unprivileged user of its own "
+                f"({uid_level_user()}), who cannot run this Python and the kit ({sys.executable}: {failure}). Install "
                 "the kit into an environment every user may read (for example python3 -m venv /opt/tf2-kit), "
                 "or use --isolation bwrap.")
         return
@@ -253,6 +245,14 @@ def _verify_level(level: str) -> None:
             "user.max_user_namespaces, or a container's seccomp profile). Enable them, or, as root in a container, "
             "grade with --isolation uid (weaker: the student's code runs as an unprivileged user without "
             "namespaces).")
+
+
+def uid_level_user() -> int:
+    """The user and group that level uid runs this grading process's workers as, which no other process is: students
+    graded at the same time (each by a grading process of its own) can neither signal each other's workers nor
+    read or write each other's files, on any kernel. (Only grading processes in other pid namespaces of the same
+    kernel could share a pid, and so a user.)"""
+    return UID_LEVEL_BASE + os.getpid()
 
 
 def _processes_of(uid: int) -> int:

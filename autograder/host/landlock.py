@@ -1,9 +1,8 @@
-"""Landlock for isolation level ``uid``, which has no namespaces of its own and one user for every worker.
+"""Landlock for isolation level ``uid``, which has no namespaces of its own.
 
 A process that calls :func:`confine_worker` (and everything it starts, across exec) can no longer
 connect or bind a TCP socket (Landlock ABI 4, Linux 6.7), nor reach an abstract UNIX socket made
-outside it or signal a process outside it (ABI 6, Linux 6.12): another student's worker, graded at
-the same time as the same user, is out of its reach. Any Landlock domain also keeps it from
+outside it or signal a process outside it (ABI 6, Linux 6.12). Any Landlock domain also keeps it from
 ptrace-ing or reading /proc of processes outside it. Python-level blocks in the worker can be undone
 by the student's code; these cannot. Where the kernel lacks them, nothing is restricted and the
 caller is told so. See https://docs.kernel.org/userspace-api/landlock.html.
