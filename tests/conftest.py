@@ -106,3 +106,29 @@ class BundledGrading:
             self._graded[number] = judge_files(parts, context=context, limits=limits)
         assignment = self.part_of(case)[0]
         return assignment, self._graded[number][assignment.id]
+
+
+# Prepended to an attack payload (student code): undo the sandbox worker's Python-level network block, as a
+# hostile student would, so that only the kernel-level defences stand in the way.
+UNDO_SOCKET_BLOCK = r"""
+
+
+def _undo_the_workers_socket_block():
+    import _socket, importlib, socket
+    socket.socket.connect, socket.socket.connect_ex = _socket.socket.connect, _socket.socket.connect_ex
+    socket.getaddrinfo = _socket.getaddrinfo
+    importlib.reload(socket)
+
+
+_undo_the_workers_socket_block()
+"""
+
+
+def require_uid_level() -> None:
+    """Skip, saying why, where isolation level uid cannot run the kit here (not root, or an unreadable Python)."""
+    from autograder.host.isolation import Isolation, IsolationUnavailable
+
+    try:
+        Isolation("uid").verify()
+    except IsolationUnavailable as exc:
+        pytest.skip(f"isolation level uid is not available here: {exc}")

@@ -26,7 +26,7 @@ from autograder.course.config import CourseConfigError, parse_config, resolve_se
 from autograder.host import grading  # noqa: E402
 from autograder.host.child import WATCHER_ENV  # noqa: E402
 from autograder.host.isolation import bwrap_binary  # noqa: E402
-from conftest import ROOT, run_cli, start_interruptible  # noqa: E402
+from conftest import ROOT, UNDO_SOCKET_BLOCK, require_uid_level, run_cli, start_interruptible  # noqa: E402
 
 ASSIGNMENT = "fashion_mnist"
 MAXIMUM = graders.load(ASSIGNMENT).max_score
@@ -469,10 +469,8 @@ CLUSTER_ATTACK = r"""
 def _join_the_grading_cluster(loot):
     # Every port that listens, as a Dask client in plain TCP and in TLS with a certificate of its own, to run
     # code on the workers and the scheduler: outside the sandbox, beside the other students' gradings.
-    import _socket, importlib, socket, threading
-    socket.socket.connect, socket.socket.connect_ex = _socket.socket.connect, _socket.socket.connect_ex
-    socket.getaddrinfo = _socket.getaddrinfo
-    importlib.reload(socket)  # the worker's network block is Python only: undo it
+    import threading
+
     import distributed
     from distributed.security import Security
 
@@ -516,16 +514,11 @@ def test_student_code_under_uid_isolation_cannot_join_a_cluster_the_kit_starts(t
     and, before the clusters the kit starts spoke TLS, ran code as root on every worker this way. Two layers
     hold now: Landlock closes TCP to the sandbox where the kernel can, and TLS wants the run's certificate."""
     pytest.importorskip("cryptography", reason="the test extra installs cryptography (TLS certificates)")
-    from autograder.host.isolation import Isolation, IsolationUnavailable
-
-    try:
-        Isolation("uid").verify()
-    except IsolationUnavailable as exc:
-        pytest.skip(f"isolation level uid is not available here: {exc}")
+    require_uid_level()
     loot = Path(tempfile.mkdtemp(prefix="tf2-cluster-loot-"))
     try:
         loot.chmod(0o777)  # the sandbox's user writes what it tried; the root-side forgery would too
-        attack = STUB + CLUSTER_ATTACK.replace("LOOT)", f"{str(loot)!r})")
+        attack = STUB + UNDO_SOCKET_BLOCK + CLUSTER_ATTACK.replace("LOOT)", f"{str(loot)!r})")
         submissions = write_class(tmp_path / "class", {"evil": attack, "honest": SOLUTION})
         finished = grade_all(submissions, tmp_path / "out", "--cluster", "dask-local", "--workers", "2",
                              "--isolation", "uid")

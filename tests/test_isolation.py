@@ -6,8 +6,8 @@ import pytest
 
 from autograder.host import isolation
 from autograder.host import runner, steps
-from autograder.host.isolation import Isolation, IsolationUnavailable, WorkerPaths
-from conftest import ROOT, run_cli
+from autograder.host.isolation import Isolation, WorkerPaths
+from conftest import ROOT, UNDO_SOCKET_BLOCK, require_uid_level, run_cli
 
 
 def _paths(tmp_path):
@@ -160,10 +160,7 @@ UID_NETWORK_ATTACK = r'''
 
 
 def _phone_home(port, loot):
-    import _socket, importlib, socket, subprocess, sys
-    socket.socket.connect, socket.socket.connect_ex = _socket.socket.connect, _socket.socket.connect_ex
-    socket.getaddrinfo = _socket.getaddrinfo
-    importlib.reload(socket)  # the worker's Python-level block, undone
+    import socket, subprocess, sys
     tried = []
     for how in ("connect", "bind", "child"):
         try:
@@ -195,17 +192,14 @@ def test_under_uid_the_students_code_can_neither_connect_nor_bind_tcp(tmp_path):
 
     if landlock.abi_version() < landlock.NETWORK_ABI:
         pytest.skip(f"this kernel's Landlock (ABI {landlock.abi_version()}) has no network rules")
-    try:
-        Isolation("uid").verify()
-    except IsolationUnavailable as exc:
-        pytest.skip(f"isolation level uid is not available here: {exc}")
+    require_uid_level()
     loot = tempfile.mkdtemp(prefix="tf2-uid-loot-")
     os.chmod(loot, 0o777)  # the sandbox's user writes what it tried
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.5)
     try:
         stub = (ROOT / "exercises" / "fashion_mnist.py").read_text(encoding="utf-8")
-        attack = UID_NETWORK_ATTACK.replace("PORT, LOOT", f"{listener.getsockname()[1]}, {loot!r}")
+        attack = UNDO_SOCKET_BLOCK + UID_NETWORK_ATTACK.replace("PORT, LOOT", f"{listener.getsockname()[1]}, {loot!r}")
         (tmp_path / "fashion_mnist.py").write_text(stub + attack, encoding="utf-8")
         done = run_cli("grade", str(tmp_path / "fashion_mnist.py"), "--isolation", "uid", "--json",
                        str(tmp_path / "r.json"))
@@ -268,10 +262,7 @@ def test_under_uid_a_student_cannot_reach_the_worker_of_a_student_graded_beside(
     import shutil
     import tempfile
 
-    try:
-        Isolation("uid").verify()
-    except IsolationUnavailable as exc:
-        pytest.skip(f"isolation level uid is not available here: {exc}")
+    require_uid_level()
     loot = tempfile.mkdtemp(prefix="tf2-uid-loot-")
     os.chmod(loot, 0o777)
     classdir = tmp_path / "class"

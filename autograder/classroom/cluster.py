@@ -27,9 +27,9 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import socket
 import stat
-import shutil
 import tempfile
 import threading
 import time
@@ -310,9 +310,7 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
     Dask Event each task watches), the students not started are cancelled, and a cluster the kit started is
     shut down; then the KeyboardInterrupt goes on.
     """
-    from distributed import wait
-
-    from distributed import Event
+    from distributed import Event, wait
 
     run = uuid.uuid4().hex[:8]
     stop_name = f"tf2-stop-{run}"
