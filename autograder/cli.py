@@ -261,6 +261,9 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # the sandbox worker and the judges are stopped on the way out
+        print(render(tr("interrupted: nothing was graded or written."), settings.language), file=sys.stderr)
+        return EXIT_INTERRUPTED
     language = settings.language
     print_report(result, language=language)
     if results_json:

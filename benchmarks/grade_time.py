@@ -29,6 +29,9 @@ Per run, measured from outside while the CLI's whole process tree runs (polled w
   seen (which also catches descendants nobody waited for, but misses the last < 50 ms of each);
 * peak RSS of one process: the largest RSS any single process of the tree had at a poll;
 * peak tree RSS: the largest sum of RSS over the tree at a poll (one student's whole grading tree);
+* peak tree PSS: the largest sum of PSS over the tree at a poll: what the tree occupies, each page shared
+  by several of its processes (the forked judges share most of theirs with the grading process) counted
+  once in all, where the RSS sum counts it once per process;
 * score: from the CLI's results.json (Gradescope format); the reference solutions must get full marks.
 
 Short spikes between two polls are not seen, so the memory figures are a lower bound.
@@ -169,7 +172,7 @@ class TreeMonitor(threading.Thread):
         self.pid = pid
         self.root = psutil.Process(pid)
         self.done = threading.Event()
-        self.peak_process = self.peak_tree = self.peak_branch = 0
+        self.peak_process = self.peak_tree = self.peak_branch = self.peak_tree_pss = 0
         self.cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> its own user + system seconds
         self.processes = 0
 
@@ -184,11 +187,12 @@ class TreeMonitor(threading.Thread):
             processes = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
-        rss, parent = {}, {}
+        rss, pss, parent = {}, {}, {}
         for process in processes:
             try:
                 with process.oneshot():
                     rss[process.pid] = process.memory_info().rss
+                    pss[process.pid] = process.memory_full_info().pss
                     parent[process.pid] = process.ppid()
                     times = process.cpu_times()
                     self.cpu[(process.pid, process.create_time())] = times.user + times.system
@@ -205,6 +209,7 @@ class TreeMonitor(threading.Thread):
                 branches[top] = branches.get(top, 0) + size
         self.peak_process = max(self.peak_process, max(rss.values()))
         self.peak_tree = max(self.peak_tree, sum(rss.values()))
+        self.peak_tree_pss = max(self.peak_tree_pss, sum(pss.values()))
         self.peak_branch = max(self.peak_branch, max(branches.values(), default=0))
         self.processes = max(self.processes, len(self.cpu))
 
@@ -221,6 +226,7 @@ class Run:
     cpu_polled: float           # psutil: sum of each process's last reading
     peak_process_mib: float
     peak_tree_mib: float
+    peak_tree_pss_mib: float
     peak_branch_mib: float      # the largest direct child of the CLI with its descendants
     processes: int
     returncode: int
@@ -261,8 +267,8 @@ def measure(tree: Tree, arguments: list[str], log: Path) -> Run:
         process.returncode = os.waitstatus_to_exitcode(status)
         monitor.stop()
     return Run(tree.label, wall, usage.ru_utime + usage.ru_stime, sum(monitor.cpu.values()),
-               monitor.peak_process / MIB, monitor.peak_tree / MIB, monitor.peak_branch / MIB,
-               monitor.processes, process.returncode, log)
+               monitor.peak_process / MIB, monitor.peak_tree / MIB, monitor.peak_tree_pss / MIB,
+               monitor.peak_branch / MIB, monitor.processes, process.returncode, log)
 
 
 def read_score(results: Path) -> tuple[float, float] | None:
@@ -294,7 +300,7 @@ def log_tail(log: Path, lines: int = 25) -> str:
 def describe(run: Run) -> str:
     return (f"{run.wall:6.1f} s wall, {run.cpu:6.1f} s CPU (waited {run.cpu_waited:.1f}, polled "
             f"{run.cpu_polled:.1f}, {run.processes} processes), peak {run.peak_process_mib:.0f} MiB one process, "
-            f"{run.peak_tree_mib:.0f} MiB tree, exit {run.returncode}")
+            f"{run.peak_tree_mib:.0f} MiB tree (PSS {run.peak_tree_pss_mib:.0f}), exit {run.returncode}")
 
 
 # ---------------------------------------------------------------------------- the report
@@ -390,7 +396,8 @@ def main() -> int:
             rows = [figure_row("wall s", by_tree("wall"), wall_target),
                     figure_row("CPU s (whole tree)", by_tree("cpu"), None if assignment else FULL_CPU_S),
                     figure_row("peak RSS, one process MiB", by_tree("peak_process_mib"), PROCESS_MIB, digits=0),
-                    figure_row("peak RSS, whole tree MiB", by_tree("peak_tree_mib"), TREE_MIB, digits=0),
+                    figure_row("peak RSS, whole tree MiB", by_tree("peak_tree_mib"), None, digits=0),
+                    figure_row("peak PSS, whole tree MiB", by_tree("peak_tree_pss_mib"), TREE_MIB, digits=0),
                     score_row({t.label: [r.extra["score"] for r in runs[name] if r.tree == t.label] for t in trees})]
             command = "grade solutions" + (f" --assignment {assignment}" if assignment else "")
             print_table(HEADER, rows, title=f"{name}: python -m autograder {command} ({args.repeat} run(s) per tree)")

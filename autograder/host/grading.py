@@ -7,6 +7,7 @@ per-student child, Gradescope, the notebook kernel's child) calls it with the re
 """
 from __future__ import annotations
 
+import functools
 import gc
 import stat
 import time
@@ -20,7 +21,8 @@ from autograder.core.i18n import Text, tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.core.settings import Settings
 from autograder.host.runner import Limits, SandboxSession
-from autograder.core.spec import Assignment
+from autograder.core.spec import Assignment, Check
+from autograder.host.forked_judges import ForkedJudges, default_lanes, tensorflow_has_run
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkouts, copies)
@@ -206,9 +208,14 @@ class TensorflowStart:
     threads: int
     on_demand: bool = False
 
+    @property
+    def lanes(self) -> int:
+        """Judges at once (:mod:`autograder.host.forked_judges`); on demand, one: the cores are others'."""
+        return 1 if self.on_demand else default_lanes(self.threads)
+
     def worker_starting(self) -> None:
         if not self.on_demand:
-            configure_tensorflow(self.threads)
+            configure_tensorflow(max(1, self.threads // self.lanes))  # the threads are shared by the judges
 
     def probes_done(self, observed: dict) -> None:
         if self.on_demand and any(status.state == "ok" for status, _ in observed.values()):
@@ -230,7 +237,7 @@ def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, l
         for aid, observed in session.run():
             if tensorflow is not None:
                 tensorflow.probes_done(observed)
-            yield aid, _judge_releasing(assignments[aid], observed, context), session.seconds[aid]
+            yield aid, _judge_releasing(aid, assignments[aid].checks, observed, context), session.seconds[aid]
 
 
 def not_graded(assignment: Assignment, refused: Text | None = None) -> AssignmentResult:
@@ -249,22 +256,68 @@ def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings
     """Grade each assignment's file (``{assignment: (file, note)}``) in one sandbox worker (:func:`_judging`);
     ``tensorflow``: when this process starts TensorFlow for the judging (None: the caller has, or will)."""
     assignments = {aid: _configured(aid, settings) for aid in files}
-    results: dict[str, AssignmentResult] = {}
     parts = [(assignments[aid], file) for aid, (file, _) in files.items()]
-    for aid, checks, worker_seconds in _judging(parts, context=context, limits=limits, tensorflow=tensorflow):
-        started = time.monotonic()
-        judged = list(checks)
+    lanes = tensorflow.lanes if tensorflow is not None and not tensorflow_has_run() else 1
+    judged = (_judged_in_forks(parts, context=context, limits=limits, tensorflow=tensorflow) if lanes > 1 else
+              _judged_here(parts, context=context, limits=limits, tensorflow=tensorflow))
+    results: dict[str, AssignmentResult] = {}
+    for aid, (checks, seconds) in judged.items():
         file, note = files[aid]
-        results[aid] = AssignmentResult(aid, assignments[aid].title, file.name, judged,
-                                        worker_seconds + time.monotonic() - started, note)
+        results[aid] = AssignmentResult(aid, assignments[aid].title, file.name, checks, seconds, note)
     return results
 
 
-def _judge_releasing(assignment: Assignment, observed: dict, context: GradingContext):
+def _judged_here(parts, *, context, limits, tensorflow) -> dict[str, tuple[list[CheckResult], float]]:
+    """Each assignment judged in this process as the worker finishes it: {id: (check results, seconds)}."""
+    judged = {}
+    for aid, checks, worker_seconds in _judging(parts, context=context, limits=limits, tensorflow=tensorflow):
+        started = time.monotonic()
+        judged[aid] = (list(checks), worker_seconds + time.monotonic() - started)
+    return judged
+
+
+def _judged_in_forks(parts, *, context, limits, tensorflow) -> dict[str, tuple[list[CheckResult], float]]:
+    """Like :func:`_judged_here`, in forked judges (one per :func:`_units`), ``tensorflow.lanes`` at once
+    (:mod:`autograder.host.forked_judges`); results in each assignment's order of checks."""
+    assignments = {assignment.id: assignment for assignment, _ in parts}
+    worker_seconds: dict[str, float] = {}
+    with ForkedJudges(tensorflow.lanes) as judges:
+        with SandboxSession(parts, seed=context.seed, limits=limits) as session:
+            session.start()
+            tensorflow.worker_starting()
+            for aid, observed in session.run():
+                worker_seconds[aid] = session.seconds[aid]
+                assignment = assignments[aid]
+                for checks in _units(assignment):
+                    judges.submit(aid, checks, functools.partial(_judged_list, aid, checks, observed, context))
+            finished = judges.drain()  # before the session's folder, which holds what the children read, goes
+    judged = {}
+    for aid, assignment in assignments.items():
+        mine = [item for item in finished if item.assignment == aid]
+        by_id = {result.check_id: result for item in mine for result in item.results}
+        judged[aid] = ([by_id[check.id] for check in assignment.checks],
+                       worker_seconds[aid] + sum(item.seconds for item in mine))
+    return judged
+
+
+def _units(assignment: Assignment) -> list[list[Check]]:
+    """What one forked judge takes: each training run (a check with a threshold: seconds, where most checks
+    take tenths) alone, first, then the assignment's other checks together (a child costs a fork and
+    TensorFlow's first steps, about 0.1 s; one per probe cost more than it saved)."""
+    runs = [[check] for check in assignment.checks if check.threshold is not None]
+    rest = [check for check in assignment.checks if check.threshold is None]
+    return runs + ([rest] if rest else [])
+
+
+def _judged_list(aid: str, checks: list[Check], observed: dict, context: GradingContext) -> list[CheckResult]:
+    return list(_judge_releasing(aid, checks, observed, context))
+
+
+def _judge_releasing(aid: str, checks: list[Check], observed: dict, context: GradingContext):
     """Judge each check in turn, releasing a probe's loaded models after its last check (less memory at once)."""
-    last_check = {check.probe: index for index, check in enumerate(assignment.checks)}
-    for index, check in enumerate(assignment.checks):
-        yield judge(assignment.id, check, *observed[check.probe], context)
+    last_check = {check.probe: index for index, check in enumerate(checks)}
+    for index, check in enumerate(checks):
+        yield judge(aid, check, *observed[check.probe], context)
         if last_check[check.probe] == index and observed[check.probe][1].release():
             gc.collect()  # Keras models hold reference cycles
 

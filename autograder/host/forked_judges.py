@@ -1,0 +1,199 @@
+"""Judge a submission on both cores: in forked copies of the grading process, two at once.
+
+One student's checks run one after the other in one process, on one core at a time (small models train
+no faster on two threads), while the sandbox worker idles after its probes: ``grade`` of a full submission
+spent about 25 s judging on one core of two. Here the grading process, once TensorFlow is imported but
+before it has run a single TensorFlow operation, forks a child for each training run (a check with a
+threshold) and one for each assignment's other checks, ``lanes`` at once (see ``grading._units``).
+
+Why forks: a child starts in milliseconds with TensorFlow already imported (a new process would import it
+again, about 5 s), and every child starts from the same state, so a check's verdict does not depend on
+which checks ran before it or on the order in which the children happened to finish. The parent runs no
+TensorFlow operation itself (forking after one leaves the child with TensorFlow's thread pools dead).
+
+What crosses back: each child writes its check results as JSON on a pipe (the records' plain format, never
+pickle) and exits; a child that dies first (killed, out of memory, a crash inside TensorFlow) costs its
+checks an ``error`` marked as the kit's fault, never another child's checks. Children die with the grading
+process (``PR_SET_PDEATHSIG``) and are killed when it stops early.
+
+Only trusted code runs in a child: the checks, on what the sandbox returned, loaded as safely as in the
+parent. Students' code never runs in the grading process, forked or not.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from autograder.core.i18n import Rendered, translations, tr
+from autograder.core.outcomes import CheckResult, Outcome, ProbeStatus, not_run
+from autograder.core.spec import Check
+
+PR_SET_PDEATHSIG = 1
+
+
+def default_lanes(threads: int) -> int:
+    """Two judges where the grading process was given two threads or more and no GPU can be seen (two
+    processes would each claim the whole GPU's memory, and CUDA cannot be used across a fork); else one,
+    which judges in this process as before."""
+    if threads < 2 or _gpu_may_be_visible():
+        return 1
+    return 2
+
+
+def tensorflow_has_run() -> bool:
+    """Whether this process has started TensorFlow's runtime (run an operation, built a model): its threads
+    would not survive a fork, so such a process judges in itself (a test process, a caller's own session)."""
+    if "tensorflow" not in sys.modules:
+        return False
+    try:
+        from tensorflow.python.eager import context
+
+        return context.context()._context_handle is not None
+    except Exception:  # noqa: BLE001 - TensorFlow changed what it keeps there: cannot tell, so do not fork
+        return True
+
+
+def _gpu_may_be_visible() -> bool:
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "").strip() == "-1":
+        return False
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
+def result_to_json(result: CheckResult) -> dict:
+    return {"assignment": result.assignment, "check_id": result.check_id, "title": translations(result.title),
+            "max_score": result.max_score, "score": result.score, "outcome": result.outcome.value,
+            "message": translations(result.message), "hidden": result.hidden,
+            "grader_fault": result.grader_fault, "details": result.details}
+
+
+def result_from_json(data: dict) -> CheckResult:
+    return CheckResult(str(data["assignment"]), str(data["check_id"]), Rendered(data["title"]),
+                       float(data["max_score"]), float(data["score"]), Outcome(data["outcome"]),
+                       Rendered(data["message"]), bool(data["hidden"]), bool(data["grader_fault"]),
+                       dict(data["details"]))
+
+
+@dataclass
+class _Child:
+    pid: int
+    pipe: int
+    assignment: str
+    checks: list[Check]
+    started: float
+    received: bytearray = field(default_factory=bytearray)
+
+
+@dataclass
+class Finished:
+    """One child's checks, judged (or recorded as the kit's error when the child died)."""
+
+    assignment: str
+    results: list[CheckResult]
+    seconds: float
+
+
+class ForkedJudges:
+    """Up to ``lanes`` children judging at once; :meth:`submit` waits for a free lane, :meth:`drain` for all."""
+
+    def __init__(self, lanes: int):
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1. Received: {lanes!r}")
+        self.lanes = lanes
+        self._running: dict[int, _Child] = {}  # by pipe
+        self.finished: list[Finished] = []
+
+    def submit(self, assignment: str, checks: list[Check], judge: Callable[[], list[CheckResult]]) -> None:
+        """Judge ``checks`` of ``assignment`` by calling ``judge()`` in a child."""
+        while len(self._running) >= self.lanes:
+            self._wait_for_one()
+        read, write = os.pipe()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(read)
+            _judge_and_exit(write, judge, parent)
+        os.close(write)
+        self._running[read] = _Child(pid, read, assignment, checks, time.monotonic())
+
+    def drain(self) -> list[Finished]:
+        while self._running:
+            self._wait_for_one()
+        return self.finished
+
+    def kill_all(self) -> None:
+        for child in list(self._running.values()):
+            try:
+                os.kill(child.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(child.pid, 0)
+            os.close(child.pipe)
+        self._running.clear()
+
+    def __enter__(self) -> ForkedJudges:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.kill_all()  # stopped early (an interrupt, an error): nothing judges on, unwatched
+
+    def _wait_for_one(self) -> None:
+        readable, _, _ = select.select(list(self._running), [], [])
+        for pipe in readable:
+            child = self._running[pipe]
+            chunk = os.read(pipe, 1 << 16)
+            if chunk:
+                child.received += chunk
+                continue
+            del self._running[pipe]
+            os.close(pipe)
+            _, status = os.waitpid(child.pid, 0)
+            self.finished.append(Finished(child.assignment, _results_of(child, status),
+                                          time.monotonic() - child.started))
+
+
+def _results_of(child: _Child, status: int) -> list[CheckResult]:
+    if os.waitstatus_to_exitcode(status) == 0:
+        try:
+            return [result_from_json(item) for item in json.loads(child.received.decode("utf-8"))]
+        except (ValueError, KeyError, TypeError):
+            pass  # a child cut short while writing: as if it died
+    code = os.waitstatus_to_exitcode(status)
+    how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+    died = ProbeStatus("grader_error", tr(
+        "Internal grader error (the judging process ended with {how}). This is not your fault; please tell "
+        "your instructor.", how=how))
+    return [not_run(child.assignment, check, died) for check in child.checks]
+
+
+def _judge_and_exit(pipe: int, judge: Callable[[], list[CheckResult]], parent: int) -> None:
+    code = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal group: the parent stops us
+        _die_with_parent(parent)
+        payload = json.dumps([result_to_json(result) for result in judge()], ensure_ascii=False)
+        with os.fdopen(pipe, "wb") as out:
+            out.write(payload.encode("utf-8"))
+        code = 0
+    except BaseException:  # noqa: BLE001 - reported on stderr; the parent records the checks as the kit's error
+        traceback.print_exc()
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _die_with_parent(parent: int) -> None:
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)

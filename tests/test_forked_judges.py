@@ -1,0 +1,177 @@
+"""The forked judges (autograder.host.forked_judges): results come back intact and in order, a child that dies
+costs only its own checks, at most ``lanes`` judge at once, and nothing outlives an interrupted grading."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from autograder.core.i18n import render, tr
+from autograder.core.outcomes import CheckResult, Outcome
+from autograder.core.spec import Check
+from autograder.host.forked_judges import ForkedJudges, default_lanes, result_from_json, result_to_json
+from conftest import ROOT, run_cli
+
+
+def _check(check_id: str) -> Check:
+    return Check(check_id, tr("a check"), 2.0, "probe", lambda evidence, ctx: None)
+
+
+def _passed(check: Check, message="") -> CheckResult:
+    return CheckResult("demo", check.id, check.title, check.points, check.points, Outcome.PASSED, message,
+                       details={"curve": [0.5, 0.75]})
+
+
+def test_a_result_survives_the_trip_in_every_language():
+    original = CheckResult("demo", "c1", tr("a check"), 3.0, 1.5, Outcome.FAILED,
+                           tr("{message} Hint: {hint}", message="wrong shape", hint="reshape"), True, False,
+                           {"accuracy": 0.5})
+    back = result_from_json(result_to_json(original))
+    assert (back.check_id, back.score, back.outcome, back.hidden, back.details) == ("c1", 1.5, Outcome.FAILED,
+                                                                                     True, {"accuracy": 0.5})
+    for language in ("en", "bn"):
+        assert render(back.message, language) == render(original.message, language)
+        assert render(back.title, language) == render(original.title, language)
+
+
+def test_results_come_back_whatever_order_the_children_finish_in():
+    first, second = [_check("slow")], [_check("quick1"), _check("quick2")]
+    with ForkedJudges(2) as judges:
+        judges.submit("demo", first, lambda: (time.sleep(0.4), [_passed(first[0], "slow one")])[1])
+        judges.submit("demo", second, lambda: [_passed(check) for check in second])
+        finished = judges.drain()
+    assert [item.results[0].check_id for item in finished] == ["quick1", "slow"]
+    assert [result.check_id for result in finished[0].results] == ["quick1", "quick2"]
+    assert finished[1].results[0].message == "slow one"
+    assert finished[1].results[0].details == {"curve": [0.5, 0.75]}
+
+
+@pytest.mark.parametrize("death", ["exit", "kill", "raise", "garbage"])
+def test_a_child_that_dies_costs_its_own_checks_only(death, capfd):
+    doomed, healthy = [_check("doomed1"), _check("doomed2")], [_check("healthy")]
+
+    def die():
+        if death == "exit":
+            os._exit(3)
+        if death == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if death == "raise":
+            raise RuntimeError("a bug in the kit")
+        return [object()]  # not a result: the child cannot encode it
+
+    with ForkedJudges(2) as judges:
+        judges.submit("demo", doomed, die)
+        judges.submit("demo", healthy, lambda: [_passed(healthy[0])])
+        finished = {item.results[0].check_id: item for item in judges.drain()}
+    lost = finished["doomed1"].results
+    assert [r.check_id for r in lost] == ["doomed1", "doomed2"]
+    assert all(r.outcome is Outcome.ERROR and r.grader_fault and r.score == 0 and r.max_score == 2.0 for r in lost)
+    assert ("SIGKILL" if death == "kill" else "exit code") in lost[0].message
+    assert finished["healthy"].results[0].outcome is Outcome.PASSED
+
+
+def test_no_more_than_lanes_judge_at_once(tmp_path):
+    def judge_marking(check):
+        mark = tmp_path / f"running-{os.getpid()}"
+        mark.touch()
+        time.sleep(0.3)
+        at_once = len(list(tmp_path.glob("running-*")))
+        mark.unlink()
+        return [_passed(check, str(at_once))]
+
+    checks = [_check(f"c{i}") for i in range(5)]
+    with ForkedJudges(2) as judges:
+        for check in checks:
+            judges.submit("demo", [check], lambda check=check: judge_marking(check))
+        seen = [int(item.results[0].message) for item in judges.drain()]
+    assert len(seen) == 5 and max(seen) == 2
+
+
+def test_an_interrupted_grading_leaves_no_judge_running():
+    check = _check("forever")
+    with pytest.raises(KeyboardInterrupt):
+        with ForkedJudges(2) as judges:
+            judges.submit("demo", [check], lambda: (time.sleep(600), [])[1])
+            pid = next(iter(judges._running.values())).pid
+            raise KeyboardInterrupt
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reaped: killed and waited for
+    assert not os.path.exists(f"/proc/{pid}")
+
+
+def test_one_judge_where_there_is_one_thread_or_a_gpu(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "-1")
+    assert default_lanes(1) == 1
+    assert default_lanes(2) == 2
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    monkeypatch.setattr("autograder.host.forked_judges._gpu_may_be_visible", lambda: True)
+    assert default_lanes(4) == 1
+
+
+def test_judged_in_two_forks_or_in_this_process_a_submission_gets_the_same_verdicts(tmp_path):
+    """``grade`` with two threads judges in forked judges; with one, in its own process, as grade-all does."""
+    if default_lanes(2) < 2:
+        pytest.skip("a GPU may be visible here, so grading judges in one process whatever the threads")
+    source = (ROOT / "solutions" / "gap.py").read_text(encoding="utf-8")
+    mistaken = source.replace('layers.Dense(1, activation="sigmoid"),  # কুকুর',
+                              'layers.Dense(1, activation="softmax"),  # কুকুর')
+    assert mistaken != source
+    (tmp_path / "gap.py").write_text(mistaken, encoding="utf-8")
+    verdicts = {}
+    for threads in ("1", "2"):
+        out = tmp_path / f"threads{threads}.json"
+        done = run_cli("grade", str(tmp_path / "gap.py"), "--threads", threads, "--reveal-hidden", "--lang", "en",
+                       "--json", str(out), timeout=300)
+        assert done.returncode in (0, 1), done.stderr[-3000:]
+        tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
+        verdicts[threads] = [(t["name"], t["score"], t["status"], t["output"]) for t in tests]
+    assert verdicts["1"] == verdicts["2"]
+    statuses = {status for _, _, status, _ in verdicts["2"]}
+    assert statuses == {"passed", "failed"}, statuses  # the mistake shows, and the rest still passes
+
+
+def test_a_process_whose_tensorflow_has_run_is_not_forked():
+    """TensorFlow's runtime threads do not survive a fork: a process that started them judges in itself."""
+    code = ("from autograder.host.forked_judges import tensorflow_has_run as ran\n"
+            "import tensorflow, keras\n"
+            "before = ran()\n"
+            "keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
+            "print(before, ran())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert done.stdout.split() == ["False", "True"], done.stderr[-2000:]
+
+
+def _command_line(process: psutil.Process) -> list[str] | None:
+    try:
+        return process.cmdline()
+    except psutil.Error:  # done, not yet reaped
+        return None
+
+
+def test_ctrl_c_during_forked_judging_stops_every_judge(tmp_path):
+    """Ctrl-C reaches the terminal's whole group: the grading process stops, its judges with it, quietly."""
+    if default_lanes(2) < 2:
+        pytest.skip("a GPU may be visible here, so grading judges in one process")
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(ROOT / "solutions" / "transfer.py"),
+                                "--threads", "2", "--lang", "en"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        grader = psutil.Process(process.pid)
+        deadline, judges = time.monotonic() + 240, []
+        while not judges:  # forked judges: children with the grading process's own command line
+            assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
+            judges = [child for child in grader.children() if _command_line(child) == grader.cmdline()]
+            time.sleep(0.1)
+        os.killpg(process.pid, signal.SIGINT)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 130, output[-3000:]
+    assert not [judge.pid for judge in judges if psutil.pid_exists(judge.pid)]
+    assert "Traceback" not in output, output[-3000:]
