@@ -187,23 +187,28 @@ class TreeMonitor(threading.Thread):
             processes = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
-        rss, pss, parent = {}, {}, {}
+        rss, pss, parent, zygotes = {}, {}, {}, set()
         for process in processes:
             try:
                 with process.oneshot():
                     rss[process.pid] = process.memory_info().rss
                     pss[process.pid] = process.memory_full_info().pss
                     parent[process.pid] = process.ppid()
+                    if process.cmdline()[-1:] == ["autograder.host.zygote"]:
+                        zygotes.add(process.pid)
                     times = process.cpu_times()
                     self.cpu[(process.pid, process.create_time())] = times.user + times.system
             except psutil.Error:  # gone, or a zombie
                 continue
         if not rss:
             return
-        branches: dict[int, int] = {}  # a direct child of the root -> RSS of it and its descendants
+        # a direct child of the root (or of grade-all's zygote, which forks the students' grading processes)
+        # -> RSS of it and its descendants: one student's grading tree
+        branches: dict[int, int] = {}
+        tops = {self.pid} | zygotes
         for pid, size in rss.items():
             top = pid
-            while top in parent and parent[top] != self.pid and top != self.pid:
+            while top in parent and parent[top] not in tops and top != self.pid:
                 top = parent[top]
             if top != self.pid:
                 branches[top] = branches.get(top, 0) + size

@@ -132,3 +132,18 @@ def require_uid_level() -> None:
         Isolation("uid").verify()
     except IsolationUnavailable as exc:
         pytest.skip(f"isolation level uid is not available here: {exc}")
+
+
+# A zygote that forks grading processes which die (exit code 3) before grading, without importing TensorFlow.
+FAKE_ZYGOTE = ("import os; from autograder.host import child, context, zygote; "
+               "context.configure_tensorflow = lambda threads: None; "
+               "child.grade_request = lambda text: os._exit(3); raise SystemExit(zygote.serve())")
+
+
+@pytest.fixture
+def grading_processes_exit_3(monkeypatch):
+    """Every grading process grade-all starts or forks (autograder.host.zygote) ends with exit code 3, recordless."""
+    from autograder.host import child, zygote
+
+    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
+    monkeypatch.setattr(zygote, "ZYGOTE_ARGV", (sys.executable, "-P", "-c", FAKE_ZYGOTE))

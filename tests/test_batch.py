@@ -12,7 +12,6 @@ import pytest
 
 from autograder import graders
 from autograder.classroom.grade_all import BatchOptions, discover, grade_all, write_grades_csv
-from autograder.host import child
 from autograder.publish.results_json import SCHEMA_PATH
 from conftest import ROOT, start_interruptible
 from corpus import BASES
@@ -135,9 +134,8 @@ def test_a_submission_over_its_time_is_recorded_as_timeout_with_zero_of_the_real
     assert rows(out)["slow"]["status"] == "timeout"
 
 
-def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, monkeypatch):
+def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, grading_processes_exit_3):
     submissions = make_class(tmp_path / "class", {"x": BASES[ASSIGNMENT]})
-    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
     report = grade_all(submissions, tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1))
     assert [s.status for s in report.summaries] == ["failed"]
     payload = results(tmp_path / "out", "x")
@@ -215,10 +213,9 @@ def test_grade_all_applies_the_course_toml_to_every_students_grading_process(tmp
     assert (applied["seed"], applied["step_timeout"], applied["memory_mb"]) == (7, 2.0, 2048)
 
 
-def test_grade_all_grades_only_the_courses_assignments(tmp_path, monkeypatch):
+def test_grade_all_grades_only_the_courses_assignments(tmp_path, grading_processes_exit_3):
     """A lost submission (here: no grading child can start) scores zero of the course's assignments only."""
     submissions = make_class(tmp_path / "class", {"x": BASES[ASSIGNMENT]})
-    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
     report = grade_all(submissions, tmp_path / "out", BatchOptions(assignments=("cnn", "gap"), workers=1))
     payload = results(tmp_path / "out", "x")
     assert {t["tags"][0] for t in payload["tests"]} == {"cnn", "gap"}

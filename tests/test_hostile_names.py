@@ -8,7 +8,6 @@ import csv
 import json
 import os
 import shutil
-import sys
 import time
 
 import pytest
@@ -16,7 +15,6 @@ import pytest
 from autograder import graders
 from autograder.classroom import grade_all as batch
 from autograder.classroom.grade_all import BatchOptions, discover, grade_all, student_id_problem, survey, write_grades_csv
-from autograder.host import child
 from autograder.host.context import GradingContext
 from autograder.host.grading import (MAX_SUBMISSION_BYTES, SubmissionRefused, find_submission_file,
                                 grade_submission)
@@ -110,13 +108,12 @@ def test_discover_keeps_formula_like_ids_they_are_legal_folder_names(tmp_path):
     assert sorted(s.id for s in found.students) == sorted(FORMULA_IDS) and not found.rejected
 
 
-def test_grade_all_grades_the_rest_and_reports_what_it_refused(tmp_path, monkeypatch):
+def test_grade_all_grades_the_rest_and_reports_what_it_refused(tmp_path, grading_processes_exit_3):
     classroom = tmp_path / "class"
     student_folder(classroom, "=1+2")
     student_folder(classroom, "line\nbreak")
     (classroom / "borrowed").symlink_to(ROOT / "solutions", target_is_directory=True)
     # No TensorFlow here: every grader "dies", which records a zero for the student.
-    monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", "raise SystemExit(3)"))
     report = grade_all(classroom, tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1))
     assert [s.student for s in report.summaries] == ["=1+2"]
     assert sorted(r.name for r in report.rejected) == ["borrowed", "line\nbreak"]

@@ -11,6 +11,7 @@ result is recorded as an error scoring 0 of the real maximum: never passed, neve
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -31,6 +32,7 @@ from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, Subm
                                      assignment_ids, grading_context, sandbox_limits)
 from autograder.core.i18n import Text, literal, tr
 from autograder.host.isolation import LEVELS
+from autograder.host.zygote import Zygote, ZygoteUnavailable
 from autograder.core.outcomes import ProbeStatus, not_run
 from autograder.publish.feedback import feedback_html, feedback_markdown
 from autograder.publish.records import read_record, write_record
@@ -178,8 +180,10 @@ def failed_result(student: str, options: Settings, state: str, message: Text) ->
     return result
 
 
-def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event) -> SubmissionSummary:
-    """Grade one student in a child process within the time and memory limits; write their outputs."""
+def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event,
+              zygote: Zygote | None = None) -> SubmissionSummary:
+    """Grade one student in a child process within the time and memory limits (forked from ``zygote`` when
+    given); write their outputs."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -190,7 +194,7 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
             return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
         # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir),
-                             log=folder / LOG_FILE, stop=stop)
+                             log=folder / LOG_FILE, stop=stop, zygote=zygote)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
     return summarize(student, options, folder, end, started)
@@ -339,7 +343,10 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
 
     On Ctrl-C every running grading process is killed and waited for before the KeyboardInterrupt goes on."""
     stop = threading.Event()
-    with ThreadPoolExecutor(max_workers=options.worker_count) as pool:
+    zygote = _start_zygote() if todo else None
+    with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool:
+        if zygote is not None:
+            cleanup.callback(zygote.close)  # after the pool: no grading process is running any more
         pending: dict[Future, Student] = {}
         queue = list(todo)
         try:
@@ -347,7 +354,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
                 while queue and len(pending) < options.worker_count:
                     student = queue.pop(0)
                     notify("start", student)
-                    pending[pool.submit(grade_one, student, options, out, stop)] = student
+                    pending[pool.submit(grade_one, student, options, out, stop, zygote)] = student
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     pending.pop(future)
@@ -357,6 +364,16 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
             for future in pending:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
             raise
+
+
+def _start_zygote() -> Zygote | None:
+    """The process the students' grading processes are forked from (:mod:`autograder.host.zygote`), or None
+    (said on stderr) when it cannot start: each is then started as a process of its own, as before."""
+    try:
+        return Zygote()
+    except (ZygoteUnavailable, OSError) as exc:
+        print(f"note: grading processes start without the zygote ({exc})", file=sys.stderr)
+        return None
 
 
 def grade_all(submissions: Path, out: Path, options: Settings, *, resume: bool = False,

@@ -45,7 +45,7 @@ LOG_TAIL_CHARS = 2000
 # grade-all, which runs several at once, gives each one.
 DEFAULT_THREADS = max(1, min(4, os.cpu_count() or 1))
 REPORT_COLUMNS = "160"  # the width of the report the child prints into its log
-# The pid of the process that watches the child: the child dies with it (see _die_with_watcher).
+# The pid of the process that watches the child: the child dies with it (see die_with_watcher).
 WATCHER_ENV = "TF2_KIT_GRADING_WATCHER"
 PR_SET_PDEATHSIG = 1
 
@@ -96,6 +96,16 @@ def _send(process: subprocess.Popen, payload: dict[str, Any]) -> None:
         pass  # it ended before reading: it wrote no record, which the caller reports
 
 
+def _forked(zygote, payload: dict[str, Any], log: Path):
+    from autograder.host.zygote import ZygoteUnavailable
+
+    try:
+        return zygote.spawn(payload, log)
+    except ZygoteUnavailable as exc:
+        print(f"note: starting a grading process without the zygote ({exc})", file=sys.stderr)
+        return None
+
+
 def _read_record(path: Path) -> dict[str, Any] | None:
     from autograder.publish.records import read_record
 
@@ -131,7 +141,7 @@ def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event 
 
 def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, tensorflow_on_demand: bool = False,
                    workdir: Path | None = None, log: Path | None = None, stop: threading.Event | None = None,
-                   environ: Mapping[str, str] | None = None) -> ChildEnd:
+                   environ: Mapping[str, str] | None = None, zygote=None) -> ChildEnd:
     """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
 
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
@@ -139,7 +149,9 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
 
     ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
-    ``environ``: the child's environment (default: this process's).
+    ``environ``: the child's environment (default: this process's). ``zygote``: an
+    :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already), where the
+    child takes this process's environment; when it cannot, the child is started as usual.
     A KeyboardInterrupt here kills it too before it propagates.
     """
     with tempfile.TemporaryDirectory(prefix="ag-child-") as own:
@@ -148,13 +160,15 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
         record.unlink(missing_ok=True)  # only this run's record counts
         payload = request(submission, settings, record, threads, tensorflow_on_demand)
         started = time.monotonic()
-        with open(log, "wb") as output:
-            process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
-                                       start_new_session=True,
-                                       env={**(os.environ if environ is None else environ), "COLUMNS": REPORT_COLUMNS,
-                                            WATCHER_ENV: str(os.getpid())})
-            try:
+        process = _forked(zygote, payload, log) if zygote is not None and environ is None else None
+        with open(log, "ab" if process else "wb") as output:
+            if process is None:
+                process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
+                                           start_new_session=True,
+                                           env={**(os.environ if environ is None else environ),
+                                                "COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(os.getpid())})
                 _send(process, payload)
+            try:
                 stopped, peak = _watch(process, settings, stop)
             finally:
                 kill_group(process)  # whatever it left behind, or all of it on Ctrl-C
@@ -163,7 +177,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
 
 
 # ----------------------------------------------------------------------------- the child's side
-def _die_with_watcher() -> None:
+def die_with_watcher() -> None:
     """Linux: be killed when the process watching this one dies (a Dask worker killed mid-task, say), so no
     grading runs on unwatched, past its limits. The sandbox workers die with this process (bwrap
     --die-with-parent). The watching thread stays in :func:`grade_in_child` while this process lives, so
@@ -188,12 +202,18 @@ def _read_request(text: str) -> dict[str, Any]:
 
 def main() -> int:
     """The child: read the request from standard input, grade, report, write the record; the exit code of ``grade``."""
-    _die_with_watcher()
+    die_with_watcher()
+    return grade_request(sys.stdin.read())
+
+
+def grade_request(text: str) -> int:
+    """Grade as ``text`` (:func:`request`, as JSON) asks: the child's work, whether started or forked by
+    :mod:`autograder.host.zygote`; the exit code of ``grade``."""
     from autograder.cli import EXIT_USAGE, grade_and_report, prepare_process
 
     prepare_process()
     try:
-        payload = _read_request(sys.stdin.read())
+        payload = _read_request(text)
         settings = Settings.from_plain(payload["settings"])
         submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
         on_demand = payload["tensorflow_on_demand"]

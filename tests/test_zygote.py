@@ -1,0 +1,95 @@
+"""grade-all forks each student's grading process from one zygote (autograder.host.zygote): checked through
+the real CLI, and that a zygote lost mid-run costs only the student it was grading."""
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+
+from conftest import ROOT
+from corpus import BASES
+
+ASSIGNMENT = "fashion_mnist"
+HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n", "def build_dense_classifier():\n    while True:\n        pass\n")
+
+
+def _class(root, students: dict[str, str]):
+    for student, source in students.items():
+        (root / student).mkdir(parents=True)
+        (root / student / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    return root
+
+
+def _command_line(process: psutil.Process) -> list[str] | None:
+    try:
+        return process.cmdline()
+    except psutil.Error:
+        return None
+
+
+def _zygote_and_forked_child(grade_all: subprocess.Popen, deadline: float):
+    """Wait until grade-all's zygote has forked a grading process: (zygote, that child)."""
+    top = psutil.Process(grade_all.pid)
+    while True:
+        assert grade_all.poll() is None and time.monotonic() < deadline, grade_all.stdout.read()
+        for process in top.children():
+            line = _command_line(process) or []
+            if line[-1:] == ["autograder.host.zygote"]:
+                forked = [c for c in process.children() if _command_line(c) == line]
+                if forked:
+                    return process, forked[0]
+        time.sleep(0.1)
+
+
+def _grades(out):
+    with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+def _start(classroom, out, *extra):
+    return subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--out", str(out),
+                             "--lang", "en", "--step-timeout", "10", *extra], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_before(tmp_path):
+    classroom = _class(tmp_path / "class", {"ada": BASES[ASSIGNMENT], "bob": HANG})
+    grade_all = _start(classroom, tmp_path / "out", "--workers", "2")
+    try:
+        zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
+        assert forked.ppid() == zygote.pid
+        settled = time.monotonic() + 10  # seen just after the fork, it may not have called setsid() yet
+        while os.getpgid(forked.pid) != forked.pid and time.monotonic() < settled:
+            time.sleep(0.05)
+        assert os.getpgid(forked.pid) == forked.pid  # a session of its own, as a started grading process has
+        output, _ = grade_all.communicate(timeout=600)
+    finally:
+        if grade_all.poll() is None:
+            os.killpg(grade_all.pid, signal.SIGKILL)
+    assert grade_all.returncode == 0, output[-3000:]
+    grades = _grades(tmp_path / "out")
+    assert (grades["ada"][ASSIGNMENT], grades["ada"]["status"]) == ("29", "ok"), output[-3000:]
+    assert grades["bob"]["status"] == "timeout" and float(grades["bob"][ASSIGNMENT]) < 29
+    assert not psutil.pid_exists(zygote.pid)  # it ended with the run
+
+
+def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
+    classroom = _class(tmp_path / "class", {"a_hang": HANG, "b_ref": BASES[ASSIGNMENT], "c_ref": BASES[ASSIGNMENT]})
+    grade_all = _start(classroom, tmp_path / "out", "--workers", "1")
+    try:
+        zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
+        zygote.kill()  # its forked grading process dies with it
+        output, _ = grade_all.communicate(timeout=600)
+    finally:
+        if grade_all.poll() is None:
+            os.killpg(grade_all.pid, signal.SIGKILL)
+    assert grade_all.returncode == 0, output[-3000:]
+    assert "without the zygote" in output
+    grades = _grades(tmp_path / "out")
+    assert grades["a_hang"]["status"] == "error" and grades["a_hang"]["total"] == "0", grades["a_hang"]
+    for student in ("b_ref", "c_ref"):  # started as processes of their own, as before
+        assert (grades[student][ASSIGNMENT], grades[student]["status"]) == ("29", "ok"), output[-3000:]
+    assert not psutil.pid_exists(forked.pid)
