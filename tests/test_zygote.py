@@ -93,3 +93,26 @@ def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
     for student in ("b_ref", "c_ref"):  # started as processes of their own, as before
         assert (grades[student][ASSIGNMENT], grades[student]["status"]) == ("29", "ok"), output[-3000:]
     assert not psutil.pid_exists(forked.pid)
+
+
+def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp_path):
+    """SIGKILL leaves grade-all no time to clean up: the zygote dies with it, and each forked grading process
+    with the zygote (a fork does not inherit its parent's death signal: the child sets its own)."""
+    classroom = _class(tmp_path / "class", {"a_hang": HANG, "b_hang": HANG})
+    grade_all = _start(classroom, tmp_path / "out", "--workers", "2")
+    try:
+        zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
+        time.sleep(1)  # past its setup
+        others = [c for c in zygote.children() if _command_line(c) == _command_line(zygote)]
+        grade_all.kill()
+        grade_all.wait(timeout=30)
+        gone = time.monotonic() + 15
+        alive = [zygote, *others]
+        while alive and time.monotonic() < gone:
+            alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            time.sleep(0.1)
+    finally:
+        grade_all.kill()
+    for process in alive:  # a failure: leave nothing behind
+        os.killpg(process.pid, signal.SIGKILL)
+    assert forked in others and not alive, alive

@@ -90,7 +90,7 @@ class Zygote:
         ready = threading.Event()
         self._reader = threading.Thread(target=self._read, args=(ready,), daemon=True)
         self._reader.start()
-        if not ready.wait(READY_SECONDS) or self._process.poll() is not None:
+        if not ready.wait(READY_SECONDS) or self._gone:
             self.close()
             raise ZygoteUnavailable("the zygote did not start")
 
@@ -138,7 +138,10 @@ class Zygote:
 
     def _read(self, ready: threading.Event) -> None:
         for raw in self._process.stdout:
-            message = json.loads(raw)
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue  # not the protocol's (the zygote's stdout is the protocol alone: see serve)
             with self._lock:
                 if "ready" in message:
                     ready.set()
@@ -154,6 +157,7 @@ class Zygote:
                     self._started.pop(number).set()
         with self._lock:  # the zygote is gone, and its children with it
             self._gone = True
+            ready.set()
             for child in self._children.values():
                 child._ended(-signal.SIGKILL)
             self._children.clear()
@@ -162,24 +166,28 @@ class Zygote:
 
 
 # ----------------------------------------------------------------------------- the zygote's side
+_PROTOCOL = [1]  # the descriptor of the replies to grade-all (serve() moves it off the standard output)
+
+
 def _send(message: dict[str, Any]) -> None:
-    os.write(1, (json.dumps(message) + "\n").encode("utf-8"))
+    os.write(_PROTOCOL[0], (json.dumps(message) + "\n").encode("utf-8"))
 
 
 def _fork(message: dict[str, Any], wake: tuple[int, int]) -> int:
     """Fork a grading child; return its pid once it has a session of its own."""
     read, write = os.pipe()
+    zygote = os.getpid()
     pid = os.fork()
     if pid == 0:
         os.close(read)
-        _become_grading_child(message, write, wake)
+        _become_grading_child(message, write, wake, zygote)
     os.close(write)
     os.read(read, 1)  # its setsid() is done (or it died: EOF)
     os.close(read)
     return pid
 
 
-def _become_grading_child(message: dict[str, Any], started: int, wake: tuple[int, int]) -> None:
+def _become_grading_child(message: dict[str, Any], started: int, wake: tuple[int, int], zygote: int) -> None:
     """In the fork: become what ``python -m autograder.host.child`` would be, then exit. Never returns."""
     code = 1
     try:
@@ -187,7 +195,7 @@ def _become_grading_child(message: dict[str, Any], started: int, wake: tuple[int
         os.write(started, b"x")
         os.close(started)
         signal.set_wakeup_fd(-1)
-        for descriptor in wake:
+        for descriptor in (*wake, _PROTOCOL[0]):  # grade-all's replies are the zygote's alone
             os.close(descriptor)
         for number in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM):
             signal.signal(number, signal.SIG_DFL)
@@ -198,8 +206,10 @@ def _become_grading_child(message: dict[str, Any], started: int, wake: tuple[int
         os.dup2(log, 2)
         os.close(log)
         os.close(null)
-        os.environ.update({"COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(os.getppid())})
+        os.environ.update({"COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(zygote)})
         from autograder.host import child
+
+        child.die_with_watcher()  # with the zygote (a fork does not inherit the parent's death signal)
 
         code = child.grade_request(json.dumps(message["request"]))
     except BaseException:  # noqa: BLE001 - into the student's log; grade-all reports the missing record
@@ -240,6 +250,8 @@ def serve() -> int:
     from autograder.host.context import configure_tensorflow
 
     child.die_with_watcher()
+    _PROTOCOL[0] = os.dup(1)
+    os.dup2(2, 1)  # whatever an import prints cannot pose as a reply
     prepare_process()
     configure_tensorflow(1)  # grade-all's grading processes judge on one thread each
     from autograder import graders
