@@ -11,9 +11,9 @@ import psutil
 import pytest
 
 from autograder.core.i18n import render, tr
-from autograder.core.outcomes import CheckResult, Outcome
+from autograder.core.outcomes import CheckResult, Outcome, result_from_json, result_to_json
 from autograder.core.spec import Check
-from autograder.host.forked_judges import ForkedJudges, default_lanes, result_from_json, result_to_json
+from autograder.host.forked_judges import ForkedJudges, default_lanes
 from conftest import ROOT, run_cli
 
 
@@ -30,7 +30,7 @@ def test_a_result_survives_the_trip_in_every_language():
     original = CheckResult("demo", "c1", tr("a check"), 3.0, 1.5, Outcome.FAILED,
                            tr("{message} Hint: {hint}", message="wrong shape", hint="reshape"), True, False,
                            {"accuracy": 0.5})
-    back = result_from_json(result_to_json(original))
+    back = result_from_json("demo", result_to_json(original))
     assert (back.check_id, back.score, back.outcome, back.hidden, back.details) == ("c1", 1.5, Outcome.FAILED,
                                                                                      True, {"accuracy": 0.5})
     for language in ("en", "bn"):

@@ -7,7 +7,7 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-from autograder.core.i18n import Text, message_of, tr
+from autograder.core.i18n import Rendered, Text, message_of, tr, translations
 from autograder.core.spec import Check, CheckFailed, MissingResource
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,20 @@ class CheckResult:
     @property
     def passed(self) -> bool:
         return self.outcome is Outcome.PASSED
+
+
+def result_to_json(result: CheckResult) -> dict[str, Any]:
+    """A check's result as plain JSON, every message in every language (a grading record's form of it)."""
+    return {"check_id": result.check_id, "title": translations(result.title), "max_score": result.max_score,
+            "score": result.score, "outcome": result.outcome.value, "message": translations(result.message),
+            "hidden": result.hidden, "grader_fault": result.grader_fault, "details": result.details}
+
+
+def result_from_json(assignment: str, data: dict[str, Any]) -> CheckResult:
+    """The inverse of :func:`result_to_json`, for a check of ``assignment``."""
+    return CheckResult(assignment, str(data["check_id"]), Rendered(data["title"]), float(data["max_score"]),
+                       float(data["score"]), Outcome(data["outcome"]), Rendered(data["message"]),
+                       bool(data["hidden"]), bool(data["grader_fault"]), dict(data["details"]))
 
 
 def not_run(assignment: str, check: Check, status: ProbeStatus) -> CheckResult:

@@ -161,17 +161,17 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
         payload = request(submission, settings, record, threads, tensorflow_on_demand)
         started = time.monotonic()
         process = _forked(zygote, payload, log) if zygote is not None and environ is None else None
-        with open(log, "ab" if process else "wb") as output:
-            if process is None:
+        if process is None:  # a process of its own, told by its standard input
+            with open(log, "wb") as output:
                 process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
                                            start_new_session=True,
                                            env={**(os.environ if environ is None else environ),
                                                 "COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(os.getpid())})
-                _send(process, payload)
-            try:
-                stopped, peak = _watch(process, settings, stop)
-            finally:
-                kill_group(process)  # whatever it left behind, or all of it on Ctrl-C
+            _send(process, payload)
+        try:
+            stopped, peak = _watch(process, settings, stop)
+        finally:
+            kill_group(process)  # whatever it left behind, or all of it on Ctrl-C
         return ChildEnd(None if stopped else _read_record(record), process.returncode, stopped, peak,
                         time.monotonic() - started, _tail(log))
 

@@ -32,8 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from autograder.core.i18n import Rendered, translations, tr
-from autograder.core.outcomes import CheckResult, Outcome, ProbeStatus, not_run
+from autograder.core.i18n import tr
+from autograder.core.outcomes import CheckResult, ProbeStatus, not_run, result_from_json, result_to_json
 from autograder.core.spec import Check
 
 PR_SET_PDEATHSIG = 1
@@ -65,20 +65,6 @@ def _gpu_may_be_visible() -> bool:
     if os.environ.get("CUDA_VISIBLE_DEVICES", "").strip() == "-1":
         return False
     return any(Path("/dev").glob("nvidia[0-9]*"))
-
-
-def result_to_json(result: CheckResult) -> dict:
-    return {"assignment": result.assignment, "check_id": result.check_id, "title": translations(result.title),
-            "max_score": result.max_score, "score": result.score, "outcome": result.outcome.value,
-            "message": translations(result.message), "hidden": result.hidden,
-            "grader_fault": result.grader_fault, "details": result.details}
-
-
-def result_from_json(data: dict) -> CheckResult:
-    return CheckResult(str(data["assignment"]), str(data["check_id"]), Rendered(data["title"]),
-                       float(data["max_score"]), float(data["score"]), Outcome(data["outcome"]),
-                       Rendered(data["message"]), bool(data["hidden"]), bool(data["grader_fault"]),
-                       dict(data["details"]))
 
 
 @dataclass
@@ -162,7 +148,7 @@ class ForkedJudges:
 def _results_of(child: _Child, status: int) -> list[CheckResult]:
     if os.waitstatus_to_exitcode(status) == 0:
         try:
-            return [result_from_json(item) for item in json.loads(child.received.decode("utf-8"))]
+            return [result_from_json(child.assignment, item) for item in json.loads(child.received.decode("utf-8"))]
         except (ValueError, KeyError, TypeError):
             pass  # a child cut short while writing: as if it died
     code = os.waitstatus_to_exitcode(status)

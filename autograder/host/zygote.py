@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +74,17 @@ class ForkedChild:
         self._exited.set()
 
 
+@dataclass
+class _Spawning:
+    done: threading.Event = field(default_factory=threading.Event)
+    child: ForkedChild | None = None  # None once done: the zygote ended without forking it
+
+
 class Zygote:
-    """The zygote process, seen from ``grade-all``: :meth:`spawn` a grading child, :meth:`close` at the end."""
+    """The zygote process, seen from ``grade-all``: :meth:`spawn` a grading child, :meth:`close` at the end.
+
+    One thread reads the zygote's replies in order; it registers each forked child as its pid arrives, so the
+    child's end, which the zygote can only report after that, always finds it."""
 
     def __init__(self):
         self._process = subprocess.Popen(ZYGOTE_ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -82,47 +92,41 @@ class Zygote:
                                          env={**os.environ, WATCHER_ENV: str(os.getpid())})
         self._lock = threading.Lock()
         self._ids = itertools.count()
-        self._started: dict[int, threading.Event] = {}
-        self._pids: dict[int, int] = {}
+        self._spawning: dict[int, _Spawning] = {}
         self._children: dict[int, ForkedChild] = {}
-        self._early_exits: dict[int, int] = {}
         self._gone = False  # the zygote ended: nothing more is forked
         ready = threading.Event()
-        self._reader = threading.Thread(target=self._read, args=(ready,), daemon=True)
-        self._reader.start()
+        threading.Thread(target=self._read, args=(ready,), daemon=True).start()
         if not ready.wait(READY_SECONDS) or self._gone:
             self.close()
             raise ZygoteUnavailable("the zygote did not start")
 
     def spawn(self, request: dict[str, Any], log: Path) -> ForkedChild:
         """Fork a grading child for ``request`` (:func:`child.request`), its output into ``log``."""
-        started = threading.Event()
+        spawning = _Spawning()
         with self._lock:
             if self._gone:
                 raise ZygoteUnavailable("the zygote has ended")
             number = next(self._ids)
-            self._started[number] = started
-            line = json.dumps({"id": number, "request": request, "log": str(log)}) + "\n"
-            try:
-                self._process.stdin.write(line.encode("utf-8"))
-                self._process.stdin.flush()
-            except (BrokenPipeError, ValueError) as exc:
-                raise ZygoteUnavailable("the zygote has ended") from exc
-        if not started.wait(READY_SECONDS) or number not in self._pids:
+            self._spawning[number] = spawning
+            self._write({"id": number, "request": request, "log": str(log)})
+        if not spawning.done.wait(READY_SECONDS) or spawning.child is None:
             raise ZygoteUnavailable("the zygote did not fork a grading process")
-        with self._lock:
-            pid = self._pids.pop(number)
-            child = self._children[pid] = ForkedChild(pid, self._reap)
-            if pid in self._early_exits:
-                child._ended(self._early_exits.pop(pid))
-        return child
+        return spawning.child
+
+    def _write(self, message: dict[str, Any]) -> None:
+        """One request line (under the lock)."""
+        try:
+            self._process.stdin.write((json.dumps(message) + "\n").encode("utf-8"))
+            self._process.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError) as exc:
+            raise ZygoteUnavailable("the zygote has ended") from exc
 
     def _reap(self, pid: int) -> None:
         with self._lock:
             try:
-                self._process.stdin.write((json.dumps({"reap": pid}) + "\n").encode("utf-8"))
-                self._process.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
+                self._write({"reap": pid})
+            except ZygoteUnavailable:
                 pass  # the zygote is gone, and reaped everything on its way
 
     def close(self) -> None:
@@ -146,23 +150,22 @@ class Zygote:
                 if "ready" in message:
                     ready.set()
                 elif "exited" in message:
-                    pid, code = int(message["exited"]), int(message["code"])
-                    if pid in self._children:
-                        self._children.pop(pid)._ended(code)
-                    else:
-                        self._early_exits[pid] = code  # it ended before spawn() registered it
+                    child = self._children.pop(int(message["exited"]), None)
+                    if child is not None:
+                        child._ended(int(message["code"]))
                 else:
-                    number = int(message["id"])
-                    self._pids[number] = int(message["pid"])
-                    self._started.pop(number).set()
+                    pid = int(message["pid"])
+                    spawning = self._spawning.pop(int(message["id"]))
+                    spawning.child = self._children[pid] = ForkedChild(pid, self._reap)
+                    spawning.done.set()
         with self._lock:  # the zygote is gone, and its children with it
             self._gone = True
             ready.set()
             for child in self._children.values():
                 child._ended(-signal.SIGKILL)
             self._children.clear()
-            for started in self._started.values():
-                started.set()
+            for spawning in self._spawning.values():
+                spawning.done.set()
 
 
 # ----------------------------------------------------------------------------- the zygote's side

@@ -14,7 +14,7 @@ from typing import Any
 
 from autograder.host.grading import AssignmentResult, SubmissionResult
 from autograder.core.i18n import Rendered, translations
-from autograder.core.outcomes import CheckResult, Outcome
+from autograder.core.outcomes import result_from_json, result_to_json
 from autograder.core.files import write_text_atomically
 
 FORMAT = "tf2-exercise-kit/record/1"
@@ -33,11 +33,7 @@ def to_record(result: SubmissionResult, **extra: Any) -> dict[str, Any]:
         "assignments": [{
             "assignment": a.assignment, "title": translations(a.title), "file": a.file,
             "seconds": round(a.seconds, 3), "note": translations(a.note),
-            "checks": [{
-                "check_id": c.check_id, "title": translations(c.title), "max_score": c.max_score,
-                "score": c.score, "outcome": c.outcome.value, "message": translations(c.message),
-                "hidden": c.hidden, "grader_fault": c.grader_fault, "details": c.details,
-            } for c in a.checks],
+            "checks": [result_to_json(c) for c in a.checks],
         } for a in result.assignments],
     }
 
@@ -48,9 +44,7 @@ def from_record(record: dict[str, Any]) -> SubmissionResult:
     result = SubmissionResult(record["submission"], seconds=float(record["seconds"]),
                               isolation=str(record.get("isolation", "")), settings=dict(record.get("settings", {})))
     for a in record["assignments"]:
-        checks = [CheckResult(a["assignment"], c["check_id"], Rendered(c["title"]), float(c["max_score"]),
-                              float(c["score"]), Outcome(c["outcome"]), Rendered(c["message"]), bool(c["hidden"]),
-                              bool(c["grader_fault"]), dict(c["details"])) for c in a["checks"]]
+        checks = [result_from_json(a["assignment"], c) for c in a["checks"]]
         result.assignments.append(AssignmentResult(a["assignment"], Rendered(a["title"]), a["file"], checks,
                                                    float(a["seconds"]), Rendered(a["note"])))
     return result
