@@ -222,3 +222,18 @@ def test_grade_all_grades_only_the_courses_assignments(tmp_path, grading_process
     assert payload["max_score"] == graders.load("cnn").max_score + graders.load("gap").max_score
     assert report.summaries[0].max_score == payload["max_score"]
     assert list(rows(tmp_path / "out")["x"])[:3] == ["student_id", "cnn", "gap"]
+
+
+def test_a_grading_process_killed_at_its_time_limit_leaves_no_temporary_files(tmp_path):
+    """Through the CLI: the grading process is SIGKILLed while its sandbox's job folder exists; the
+    folders it made (its TMPDIR) go with it, so a class of hangs cannot fill the grader's disk."""
+    submissions = make_class(tmp_path / "class", {"hangs": HANG})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out",
+                           str(tmp_path / "out"), "--assignment", ASSIGNMENT, "--workers", "1", "--timeout", "25",
+                           "--step-timeout", "600"], capture_output=True, text=True, timeout=600, cwd=ROOT,
+                          env={**os.environ, "TMPDIR": str(scratch)})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(tmp_path / "out")["hangs"]["status"] == "timeout"
+    assert sorted(p.name for p in scratch.iterdir()) == []

@@ -214,9 +214,8 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         target = _unpack(packed, Path(workdir))
         log = Path(workdir) / LOG_FILE
         # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
-        # TMPDIR: whatever the grading process leaves, if it is killed, goes with this folder.
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir), log=log,
-                             environ={**_grading_environ(), "TMPDIR": workdir}, stop=stop)
+                             environ=_grading_environ(), stop=stop)
         with open(log, "rb") as handle:
             handle.seek(max(0, log.stat().st_size - LOG_BYTES))
             log_text = handle.read().decode("utf-8", "replace")

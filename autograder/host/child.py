@@ -48,6 +48,7 @@ REPORT_COLUMNS = "160"  # the width of the report the child prints into its log
 # The pid of the process that watches the child: the child dies with it (see die_with_watcher).
 WATCHER_ENV = "TF2_KIT_GRADING_WATCHER"
 PR_SET_PDEATHSIG = 1
+TMPDIR_ENV = "TMPDIR"
 
 
 @dataclass
@@ -96,11 +97,11 @@ def _send(process: subprocess.Popen, payload: dict[str, Any]) -> None:
         pass  # it ended before reading: it wrote no record, which the caller reports
 
 
-def _forked(zygote, payload: dict[str, Any], log: Path):
+def _forked(zygote, payload: dict[str, Any], log: Path, scratch: str):
     from autograder.host.zygote import ZygoteUnavailable
 
     try:
-        return zygote.spawn(payload, log)
+        return zygote.spawn(payload, log, scratch)
     except ZygoteUnavailable as exc:
         print(f"note: starting a grading process without the zygote ({exc})", file=sys.stderr)
         return None
@@ -154,18 +155,22 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
     child takes this process's environment; when it cannot, the child is started as usual.
     A KeyboardInterrupt here kills it too before it propagates.
     """
-    with tempfile.TemporaryDirectory(prefix="ag-child-") as own:
+    # scratch: the child's TMPDIR, removed here after its whole group is dead, so a child killed at a limit
+    # leaves nothing behind (its sandbox's job folders, saved models); apart from the record, which a worker
+    # of level uid may be let to traverse towards
+    with tempfile.TemporaryDirectory(prefix="ag-child-") as own, \
+            tempfile.TemporaryDirectory(prefix="ag-scratch-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(own)
         record, log = folder / RECORD_FILE, Path(log) if log is not None else folder / LOG_FILE
         record.unlink(missing_ok=True)  # only this run's record counts
         payload = request(submission, settings, record, threads, tensorflow_on_demand)
         started = time.monotonic()
-        process = _forked(zygote, payload, log) if zygote is not None and environ is None else None
+        process = _forked(zygote, payload, log, scratch) if zygote is not None and environ is None else None
         if process is None:  # a process of its own, told by its standard input
             with open(log, "wb") as output:
                 process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,
                                            start_new_session=True,
-                                           env={**(os.environ if environ is None else environ),
+                                           env={**(os.environ if environ is None else environ), TMPDIR_ENV: scratch,
                                                 "COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(os.getpid())})
             _send(process, payload)
         try:

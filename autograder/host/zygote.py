@@ -9,12 +9,12 @@ have been (a session of its own, its output into the student's log, the same req
 
 Why this keeps students apart: the zygote never grades, never judges and never reads anything a student
 made; it reads only the requests ``grade-all`` writes (JSON lines: the request of
-:func:`child.request`, the log's path, an id). Every child starts from the zygote's untouched state,
-never from another student's. Student code still runs only in each child's sandbox worker.
+:func:`child.request`, the log's path, the child's TMPDIR, an id). Every child starts from the zygote's
+untouched state, never from another student's. Student code still runs only in each child's sandbox worker.
 
 Protocol (JSON lines, both ways, never pickle): the zygote says ``{"ready": pid}`` once; for each request
-``{"id", "request", "log"}`` it answers ``{"id", "pid"}`` once the child has its own session (so a
-``killpg`` reaches it from the first moment), and ``{"exited": pid, "code"}`` when one ends. It reaps
+``{"id", "request", "log", "scratch"}`` it answers ``{"id", "pid"}`` once the child has its own session (so
+a ``killpg`` reaches it from the first moment), and ``{"exited": pid, "code"}`` when one ends. It reaps
 that child only when told ``{"reap": pid}`` (after ``grade-all``'s last ``killpg`` of its group), so no
 pid or group id is reused while ``grade-all`` may still signal it. It dies with ``grade-all``
 (``PR_SET_PDEATHSIG``) and its children die with it.
@@ -29,12 +29,13 @@ import select
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.host.child import REPORT_COLUMNS, WATCHER_ENV
+from autograder.host.child import REPORT_COLUMNS, TMPDIR_ENV, WATCHER_ENV
 
 ZYGOTE_ARGV = (sys.executable, "-P", "-m", "autograder.host.zygote")
 # What every grading process imports (cli.grade_and_report's imports), besides TensorFlow and the graders.
@@ -101,15 +102,16 @@ class Zygote:
             self.close()
             raise ZygoteUnavailable("the zygote did not start")
 
-    def spawn(self, request: dict[str, Any], log: Path) -> ForkedChild:
-        """Fork a grading child for ``request`` (:func:`child.request`), its output into ``log``."""
+    def spawn(self, request: dict[str, Any], log: Path, scratch: str) -> ForkedChild:
+        """Fork a grading child for ``request`` (:func:`child.request`), its output into ``log``, its temporary
+        files into ``scratch``."""
         spawning = _Spawning()
         with self._lock:
             if self._gone:
                 raise ZygoteUnavailable("the zygote has ended")
             number = next(self._ids)
             self._spawning[number] = spawning
-            self._write({"id": number, "request": request, "log": str(log)})
+            self._write({"id": number, "request": request, "log": str(log), "scratch": str(scratch)})
         if not spawning.done.wait(READY_SECONDS) or spawning.child is None:
             raise ZygoteUnavailable("the zygote did not fork a grading process")
         return spawning.child
@@ -209,7 +211,8 @@ def _become_grading_child(message: dict[str, Any], started: int, wake: tuple[int
         os.dup2(log, 2)
         os.close(log)
         os.close(null)
-        os.environ.update({"COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(zygote)})
+        os.environ.update({"COLUMNS": REPORT_COLUMNS, WATCHER_ENV: str(zygote), TMPDIR_ENV: message["scratch"]})
+        tempfile.tempdir = None  # gettempdir() reads TMPDIR again
         from autograder.host import child
 
         child.die_with_watcher()  # with the zygote (a fork does not inherit the parent's death signal)
