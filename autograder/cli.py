@@ -245,10 +245,13 @@ def _audit(args) -> int:
 
 
 def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_demand: bool = False,
-                     results_json: Path | None = None, record: Path | None = None) -> int:
+                     results_json: Path | None = None, record: Path | None = None,
+                     defer_to: Path | None = None) -> int:
     """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
-    the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do."""
+    the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do.
+    ``defer_to``: a folder for the training checks, which another process judges (autograder.host.deferred)."""
     from autograder.core.i18n import render, tr
+    from autograder.host.deferred import Deferral, is_placeholder
     from autograder.host.grading import TensorflowStart, grade_submission
     from autograder.publish.records import write_record
     from autograder.publish.results_json import write_gradescope
@@ -257,7 +260,8 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        result = grade_submission(submission, settings, tensorflow=TensorflowStart(threads, tensorflow_on_demand))
+        result = grade_submission(submission, settings, tensorflow=TensorflowStart(threads, tensorflow_on_demand),
+                                  deferral=None if defer_to is None else Deferral(defer_to))
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -270,9 +274,10 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
         write_gradescope(result, results_json, language=language, reveal_hidden=settings.reveal_hidden)
     if record:
         write_record(result, record)
-    if result.grader_faults:
+    faults = [check for check in result.grader_faults if not is_placeholder(check)]  # those are judged elsewhere
+    if faults:
         print(render(tr("error: {count} check(s) hit an internal grader error; see the log above.",
-                        count=len(result.grader_faults)), language), file=sys.stderr)
+                        count=len(faults)), language), file=sys.stderr)
         return EXIT_GRADER_FAULT
     return EXIT_OK
 

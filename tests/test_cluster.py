@@ -3,6 +3,7 @@ scheduler with separate worker processes; a lost worker costs nothing; workers n
 import collections
 import csv
 import dataclasses
+import json
 import os
 import re
 import shutil
@@ -122,11 +123,13 @@ class DaskProcesses:
         self.processes.append(process)
         return process
 
-    def worker(self, read_only: Path | None = None) -> subprocess.Popen:
+    def worker(self, read_only: Path | None = None, resources: str | None = None) -> subprocess.Popen:
         """One single-threaded worker without a nanny (killing it kills the worker); ``read_only``: a folder
-        the worker sees but cannot write (a bubblewrap mount namespace around it)."""
+        the worker sees but cannot write (a bubblewrap mount namespace around it); ``resources``: Dask's
+        ``--resources`` (GPU=1 makes a worker the kit sends training checks to, whatever its hardware)."""
         command = [sys.executable, "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
-                   "--no-nanny", "--no-dashboard", "--memory-limit", "0"]
+                   "--no-nanny", "--no-dashboard", "--memory-limit", "0",
+                   *(["--resources", resources] if resources else [])]
         if read_only is not None:
             command = [bwrap_binary() or "bwrap", "--dev-bind", "/", "/", "--ro-bind", str(read_only),
                        str(read_only), "--", *command]
@@ -243,6 +246,34 @@ def test_separate_scheduler_and_workers_grade_as_the_pool_does_and_cannot_write_
     assert not (out / "forged.txt").exists()
     for student in ("ref", "stub", "solo", "linked"):
         assert {p.name for p in (out / student).iterdir()} >= {"results.json", "feedback.html", "grading.log"}
+
+
+@pytest.mark.slow
+@SHARES_POOL_RUN
+def test_with_gpu_grading_a_gpu_worker_judges_the_training_checks_and_the_grades_stay(pool_run, tmp_path,
+                                                                                      dask_processes):
+    """[cluster] gpu = true: each student's training checks are judged by the worker started with GPU=1 (here a
+    CPU that says so), the rest wherever; grades.csv is the local pool's, byte for byte."""
+    submissions, expected = pool_run
+    started = {"cpu": dask_processes.worker(), "gpu": dask_processes.worker(resources="GPU=1")}
+    with dask_processes.client(2) as client:
+        addresses = {name: address for address, process in worker_processes(client, list(started.values())).items()
+                     for name, mine in started.items() if mine is process}
+    config = tmp_path / "course.toml"
+    config.write_text("[cluster]\ngpu = true\n", encoding="utf-8")
+    out = tmp_path / "out"
+    finished = grade_all(submissions, out, "--cluster", dask_processes.address, "--config", str(config))
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert (out / "grades.csv").read_bytes() == expected
+    training = {c.id for c in graders.load(ASSIGNMENT).checks if c.threshold is not None}
+    for student in ("ref", "solo"):  # their probes ran: their training checks went to the GPU worker
+        record = json.loads((out / student / "record.json").read_text(encoding="utf-8"))
+        assert record["batch"]["gpu_worker"] == addresses["gpu"]
+        checks = {c["check_id"]: c for a in record["assignments"] for c in a["checks"]}
+        assert {checks[i]["outcome"] for i in training} == {"passed"}
+        assert not any(c["details"].get("deferred") for c in checks.values())
+    for student in ("stub", "linked"):  # nothing ran, nothing to train: judged where graded
+        assert "gpu_worker" not in json.loads((out / student / "record.json").read_text(encoding="utf-8"))["batch"]
 
 
 @pytest.mark.slow
@@ -379,7 +410,7 @@ def test_a_worker_with_another_kit_grades_nothing_and_the_student_gets_an_error(
         def result(self):
             return returned
 
-    summary = cluster._finish(student, options, tmp_path / "out", Finished(), time.monotonic())
+    summary = cluster._finish(student, options, tmp_path / "out", cluster._returned(Finished()), time.monotonic())
     assert (summary.status, summary.score, summary.max_score) == ("failed", 0.0, MAXIMUM)
     assert "another version of the grading kit" in (tmp_path / "out" / "s" / "feedback.md").read_text(encoding="utf-8")
 

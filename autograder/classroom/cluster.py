@@ -22,6 +22,7 @@ recorded as a failed grading of that student alone; give an existing scheduler t
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import json
@@ -39,9 +40,10 @@ from typing import Any, Iterator
 
 from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, lone_file_name, record_failure,
                                             summarize)
-from autograder.core.i18n import literal, tr
+from autograder.core.i18n import Text, literal, tr
 from autograder.core.settings import Settings
-from autograder.host.child import ChildEnd, grade_in_child
+from autograder.host import deferred
+from autograder.host.child import ChildEnd, grade_in_child, judge_in_child
 from autograder.host.grading import MAX_SUBMISSION_BYTES, SUBMISSION_SUFFIXES, assignment_ids
 
 ALLOWED_FAILURES = 1          # a task whose worker dies is rerun once; a second death is that student's error
@@ -49,7 +51,9 @@ LOG_BYTES = 256 * 1024        # the end of a grading log that comes back with th
 CONNECT_SECONDS = 30          # how long a scheduler's address may take to answer
 KIT_SUFFIXES = (".py", ".toml", ".json", ".j2")  # what kit_fingerprint covers
 # Where and when a student's task ran, kept in their record.json (benchmarks/grade_class.py reads the gaps).
-WHERE_FIELDS = {"worker": str, "host": str, "task_started": float, "task_ended": float}
+# gpu_worker: where its training checks were judged ([cluster] gpu = true).
+WHERE_FIELDS = {"worker": str, "host": str, "task_started": float, "task_ended": float, "gpu_worker": str}
+GPU = {"GPU": 1}              # the Dask resource of the workers that judge training checks
 POLL_SECONDS = 1.0            # how often the loop looks for finished students and connected workers
 STOP_WAIT_SECONDS = 2.0       # how long a worker's watcher waits on the run's stop event per call
 WORKDIR_PREFIX = "ag-dask-"   # a task's temporary folder: ag-dask-<pid namespace>-<worker pid>-<random>
@@ -209,20 +213,53 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
     except IsolationUnavailable as exc:  # fail closed on this worker, say where
         return {"refused": "sandbox", "reason": f"worker {socket.gethostname()}: {exc}"}
     _sweep_left_workdirs()
-    prefix = f"{WORKDIR_PREFIX}{_pid_namespace()}-{os.getpid()}-"
-    with tempfile.TemporaryDirectory(prefix=prefix) as workdir, _stopped_with_run(stop_name) as stop:
-        target = _unpack(packed, Path(workdir))
-        log = Path(workdir) / LOG_FILE
+    with _task_folder() as workdir, _stopped_with_run(stop_name) as stop:
+        target = _unpack(packed, workdir)
+        log = workdir / LOG_FILE
+        # [cluster] gpu = true: the training checks are exported here and judged on a GPU worker (judge_deferred)
+        defer_to = workdir / "deferred" if options.cluster_gpu else None
         # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
-        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir), log=log,
-                             environ=_grading_environ(), stop=stop)
-        with open(log, "rb") as handle:
-            handle.seek(max(0, log.stat().st_size - LOG_BYTES))
-            log_text = handle.read().decode("utf-8", "replace")
+        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir, log=log,
+                             environ=_grading_environ(), stop=stop, defer_to=defer_to)
+        checks = deferred.pack(defer_to) if defer_to is not None and end.record is not None else []
+        log_text = _log_end(log)
     return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,
             "stopped": end.stopped, "peak_mb": end.peak_mb, "seconds": end.seconds, "log": log_text,
             "worker": get_worker().address, "host": socket.gethostname(), "task_started": started,
-            "task_ended": time.time()}
+            "task_ended": time.time(), **({"deferred": {"kit": kit_fingerprint(), "checks": checks}} if checks else {})}
+
+
+def judge_deferred(packed: dict[str, Any], settings: dict[str, Any], stop_name: str | None = None) -> dict[str, Any]:
+    """A Dask task for a worker with the resource GPU=1: judge one student's deferred training checks
+    (:mod:`autograder.host.deferred`) in a judging process within the student's limits; plain data back."""
+    from distributed import get_worker
+
+    if packed.get("kit") != kit_fingerprint():
+        return {"refused": "kit", "reason": f"worker {socket.gethostname()}: kit {kit_fingerprint()[:12]}, "
+                                            f"grade-all's {str(packed.get('kit'))[:12]}"}
+    options = Settings.from_plain(settings)
+    _sweep_left_workdirs()
+    with _task_folder() as workdir, _stopped_with_run(stop_name) as stop:
+        folder = workdir / "deferred"
+        folder.mkdir()
+        deferred.unpack(packed["checks"], folder)
+        log = workdir / LOG_FILE
+        end = judge_in_child(folder, options, workdir=workdir, log=log, environ=_grading_environ(), stop=stop)
+        log_text = _log_end(log)
+    return {"judged": end.record, "returncode": end.returncode, "stopped": end.stopped, "log": log_text,
+            "worker": get_worker().address}
+
+
+@contextlib.contextmanager
+def _task_folder() -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{_pid_namespace()}-{os.getpid()}-") as workdir:
+        yield Path(workdir)
+
+
+def _log_end(log: Path) -> str:
+    with open(log, "rb") as handle:
+        handle.seek(max(0, log.stat().st_size - LOG_BYTES))
+        return handle.read().decode("utf-8", "replace")
 
 
 # ---------------------------------------------------------------------------- back in grade-all's process
@@ -241,8 +278,8 @@ def _child_end(returned: dict[str, Any]) -> ChildEnd:
                     float(returned.get("seconds", 0)), str(returned.get("log", ""))[-2000:])
 
 
-def _finish(student: Student, options: Settings, out: Path, future, started: float) -> SubmissionSummary:
-    """Write one student's outputs from their finished task; a task that failed is that student's error."""
+def _returned(future) -> dict[str, Any] | Text:
+    """A finished task's plain result, or why it gave none (for the student's record)."""
     from distributed import KilledWorker
 
     try:
@@ -250,26 +287,50 @@ def _finish(student: Student, options: Settings, out: Path, future, started: flo
         if not isinstance(returned, dict):
             raise TypeError(f"the task returned {type(returned).__name__}, not the kit's plain result")
     except KilledWorker:
-        return record_failure(student, options, out, tr(
-            "Grading this submission stopped {count} cluster workers, so it was not tried again.",
-            count=ALLOWED_FAILURES + 1), started)
+        return tr("Grading this submission stopped {count} cluster workers, so it was not tried again.",
+                  count=ALLOWED_FAILURES + 1)
     except Exception as exc:  # noqa: BLE001 - a remote task's failure, as a child's exit code: never the class's
-        return record_failure(student, options, out, tr(
-            "The grading task failed on its cluster worker ({error}).",
-            error=f"{type(exc).__name__}: {str(exc)[:300]}"), started)
+        return tr("The grading task failed on its cluster worker ({error}).",
+                  error=f"{type(exc).__name__}: {str(exc)[:300]}")
     if returned.get("refused") == "sandbox":
-        return record_failure(student, options, out, tr(
-            "The sandbox could not be set up on the cluster worker, so nothing was run: {reason}",
-            reason=str(returned.get("reason"))[:500]), started)
+        return tr("The sandbox could not be set up on the cluster worker, so nothing was run: {reason}",
+                  reason=str(returned.get("reason"))[:500])
     if "refused" in returned:
-        return record_failure(student, options, out, tr(
-            "The cluster worker has another version of the grading kit than grade-all, so it did not grade: "
-            "{reason}. Install the same version on every worker.", reason=str(returned.get("reason"))[:500]), started)
+        return tr("The cluster worker has another version of the grading kit than grade-all, so it did not grade: "
+                  "{reason}. Install the same version on every worker.", reason=str(returned.get("reason"))[:500])
+    return returned
+
+
+def _finish(student: Student, options: Settings, out: Path, returned: dict[str, Any] | Text, started: float,
+            judged: dict[str, Any] | Text | None = None) -> SubmissionSummary:
+    """Write one student's outputs from their grading task's result (``judged``: their training checks' task's,
+    with [cluster] gpu = true); a task that failed is that student's error."""
+    if not isinstance(returned, dict):
+        return record_failure(student, options, out, returned, started)
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / LOG_FILE).write_text(str(returned.get("log", "")), encoding="utf-8")
+    log = str(returned.get("log", ""))
+    if judged is not None:
+        judging_log = judged.get("log", "") if isinstance(judged, dict) else judged
+        log += f"\n--- training checks judged on a GPU worker ---\n{judging_log}"
+    (folder / LOG_FILE).write_text(log, encoding="utf-8")
     where = {key: kind(returned[key]) for key, kind in WHERE_FIELDS.items() if key in returned}
-    return summarize(student, options, folder, _child_end(returned), started, where)
+    end = _child_end(returned)
+    if isinstance(judged, dict):
+        end = _with_judged(end, judged)
+        where["gpu_worker"] = str(judged.get("worker"))
+    return summarize(student, options, folder, end, started, where)
+
+
+def _with_judged(end: ChildEnd, judged: dict[str, Any]) -> ChildEnd:
+    """The record with the training checks judged on a GPU worker in place of their placeholders, which stay (the
+    kit's error, zero) where that judging gave nothing."""
+    from autograder.publish.records import to_record
+
+    result = end.result
+    if result is None or judged.get("stopped") or deferred.merge(result, judged.get("judged")) == 0:
+        return end
+    return dataclasses.replace(end, record=to_record(result))
 
 
 def _scheduler_listeners(dask_scheduler) -> list[str]:
@@ -314,7 +375,6 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
     run = uuid.uuid4().hex[:8]
     stop_name = f"tf2-stop-{run}"
     settings = options.plain()
-    resources = {"GPU": 1} if options.cluster_gpu else None
     with connect(options) as client:
         queue, pending, workers = list(enumerate(todo)), {}, -1
         try:
@@ -334,8 +394,8 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
                         continue
                     notify("start", student)
                     future = client.submit(grade_packed, packed, settings, stop_name,
-                                           key=f"tf2-grade-{run}-{index}", pure=False, resources=resources)
-                    pending[future] = (student, started)
+                                           key=f"tf2-grade-{run}-{index}", pure=False)
+                    pending[future] = (index, student, started, None)  # None: the grading, not yet returned
                 if not pending:
                     continue
                 try:
@@ -343,8 +403,17 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
                 except TimeoutError:  # none finished within the poll: look at the workers again
                     continue
                 for future in finished:
-                    student, started = pending.pop(future)
-                    yield _finish(student, options, out, future, started)
+                    index, student, started, graded = pending.pop(future)
+                    if graded is not None:  # the training checks' task
+                        yield _finish(student, options, out, graded, started, _returned(future))
+                        continue
+                    returned = _returned(future)
+                    if isinstance(returned, dict) and "deferred" in returned:
+                        judging = client.submit(judge_deferred, returned.pop("deferred"), settings, stop_name,
+                                                key=f"tf2-judge-{run}-{index}", pure=False, resources=GPU)
+                        pending[judging] = (index, student, started, returned)
+                        continue
+                    yield _finish(student, options, out, returned, started)
         except KeyboardInterrupt:
             Event(stop_name, client=client).set()  # running gradings stop, on whichever workers
             client.cancel(list(pending), force=True)
@@ -440,7 +509,7 @@ def _started_cluster(options: Settings):
             # require_authenticated_connections).
             cluster = LocalCluster(n_workers=options.worker_count, threads_per_worker=1, processes=True,
                                    memory_limit=0, dashboard_address=None, security=True,
-                                   resources={"GPU": 1} if options.cluster_gpu else None)
+                                   resources=GPU if options.cluster_gpu else None)
         elif options.cluster == "slurm":
             cluster = slurm_cluster(options)
             cluster.scale(jobs=options.cluster_jobs)

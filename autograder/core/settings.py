@@ -54,7 +54,7 @@ class Settings:
     cluster_walltime: str = "01:00:00"  # a Slurm job's time limit
     cluster_image: str | None = None  # the Kubernetes workers' container image (it must hold the kit)
     cluster_jobs: int = 1            # Slurm jobs or Kubernetes workers to start
-    cluster_gpu: bool = False        # students' gradings go to Dask workers started with the resource GPU=1
+    cluster_gpu: bool = False        # training checks go to Dask workers started with the resource GPU=1
     # the run itself (environment and command line only)
     isolation: str = "bwrap"         # how student code is walled off: bwrap | uid | none (autograder.host.isolation)
     reveal_hidden: bool = False      # show failed hidden checks' messages (after the deadline)

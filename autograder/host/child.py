@@ -34,6 +34,8 @@ from autograder.host.runner import kill_group, resident_mb
 
 CHILD_ARGV = (sys.executable, "-P", "-m", "autograder.host.child")  # -P: nothing of the working folder on sys.path
 REQUEST_FORMAT = "tf2-exercise-kit/grade-request/1"
+JUDGE_FORMAT = "tf2-exercise-kit/judge-request/1"    # deferred training checks (autograder.host.deferred)
+JUDGED_FORMAT = "tf2-exercise-kit/judged-checks/1"   # what a judging child writes
 RECORD_FILE = "record.json"  # in the caller's work folder; complete only when the child finished grading
 LOG_FILE = "grading.log"
 POLL_SECONDS = 0.2
@@ -71,12 +73,18 @@ class ChildEnd:
 
 
 def request(submission: Path, settings: Settings, record: Path, threads: int,
-            tensorflow_on_demand: bool = False) -> dict[str, Any]:
-    """What the child is told, as JSON data."""
+            tensorflow_on_demand: bool = False, defer_to: Path | None = None) -> dict[str, Any]:
+    """What the child is told, as JSON data (``defer_to``: see :mod:`autograder.host.deferred`)."""
     if threads < 1:
         raise ValueError(f"threads must be at least 1. Received: {threads!r}")
     return {"format": REQUEST_FORMAT, "submission": str(submission), "settings": settings.plain(),
-            "record": str(record), "threads": threads, "tensorflow_on_demand": bool(tensorflow_on_demand)}
+            "record": str(record), "threads": threads, "tensorflow_on_demand": bool(tensorflow_on_demand),
+            "defer_to": None if defer_to is None else str(defer_to)}
+
+
+def judge_request(folder: Path, settings: Settings, results: Path) -> dict[str, Any]:
+    """What a judging child is told: judge the deferred checks in ``folder``, write them to ``results``."""
+    return {"format": JUDGE_FORMAT, "folder": str(folder), "settings": settings.plain(), "results": str(results)}
 
 
 def _stop_reason(settings: Settings, seconds: float, peak_mb: float, stop: threading.Event | None) -> str | None:
@@ -105,6 +113,14 @@ def _forked(zygote, payload: dict[str, Any], log: Path, scratch: str):
     except ZygoteUnavailable as exc:
         print(f"note: starting a grading process without the zygote ({exc})", file=sys.stderr)
         return None
+
+
+def _read_judged(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data["judged"] if isinstance(data, dict) and data.get("format") == JUDGED_FORMAT else None
 
 
 def _read_record(path: Path) -> dict[str, Any] | None:
@@ -142,7 +158,7 @@ def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event 
 
 def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, tensorflow_on_demand: bool = False,
                    workdir: Path | None = None, log: Path | None = None, stop: threading.Event | None = None,
-                   environ: Mapping[str, str] | None = None, zygote=None) -> ChildEnd:
+                   environ: Mapping[str, str] | None = None, zygote=None, defer_to: Path | None = None) -> ChildEnd:
     """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
 
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
@@ -152,9 +168,24 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
     ``environ``: the child's environment (default: this process's). ``zygote``: an
     :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already), where the
-    child takes this process's environment; when it cannot, the child is started as usual.
+    child takes this process's environment; when it cannot, the child is started as usual. ``defer_to``: a
+    folder for the training checks (:mod:`autograder.host.deferred`).
     A KeyboardInterrupt here kills it too before it propagates.
     """
+    return _supervised(lambda record: request(submission, settings, record, threads, tensorflow_on_demand, defer_to),
+                       settings, workdir=workdir, log=log, stop=stop, environ=environ, zygote=zygote, read=_read_record)
+
+
+def judge_in_child(folder: Path, settings: Settings, *, workdir: Path, log: Path, stop: threading.Event | None = None,
+                   environ: Mapping[str, str] | None = None) -> ChildEnd:
+    """Judge the deferred checks in ``folder`` (:mod:`autograder.host.deferred`) in a child process within the
+    settings' limits, as :func:`grade_in_child` grades; the ChildEnd's record is ``{assignment: [check JSON]}``."""
+    return _supervised(lambda results: judge_request(folder, settings, results), settings, workdir=workdir, log=log,
+                       stop=stop, environ=environ, zygote=None, read=_read_judged)
+
+
+def _supervised(payload_for, settings: Settings, *, workdir, log, stop, environ, zygote, read) -> ChildEnd:
+    """Start (or fork) a child told ``payload_for(output file)``, watch it within the limits, read its output."""
     # scratch: the child's TMPDIR, removed here after its whole group is dead, so a child killed at a limit
     # leaves nothing behind (its sandbox's job folders, saved models); apart from the record, which a worker
     # of level uid may be let to traverse towards
@@ -163,7 +194,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
         folder = Path(workdir) if workdir is not None else Path(own)
         record, log = folder / RECORD_FILE, Path(log) if log is not None else folder / LOG_FILE
         record.unlink(missing_ok=True)  # only this run's record counts
-        payload = request(submission, settings, record, threads, tensorflow_on_demand)
+        payload = payload_for(record)
         started = time.monotonic()
         process = _forked(zygote, payload, log, scratch) if zygote is not None and environ is None else None
         if process is None:  # a process of its own, told by its standard input
@@ -177,7 +208,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
             stopped, peak = _watch(process, settings, stop)
         finally:
             kill_group(process)  # whatever it left behind, or all of it on Ctrl-C
-        return ChildEnd(None if stopped else _read_record(record), process.returncode, stopped, peak,
+        return ChildEnd(None if stopped else read(record), process.returncode, stopped, peak,
                         time.monotonic() - started, _tail(log))
 
 
@@ -200,7 +231,7 @@ def die_with_watcher() -> None:
 
 def _read_request(text: str) -> dict[str, Any]:
     payload = json.loads(text)
-    if not isinstance(payload, dict) or payload.get("format") != REQUEST_FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in (REQUEST_FORMAT, JUDGE_FORMAT):
         raise ValueError(f"not a grading request of this kit. Received: {text[:200]!r}")
     return payload
 
@@ -220,15 +251,38 @@ def grade_request(text: str) -> int:
     try:
         payload = _read_request(text)
         settings = Settings.from_plain(payload["settings"])
-        submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
-        on_demand = payload["tensorflow_on_demand"]
-        if not isinstance(on_demand, bool):
-            raise TypeError(f"tensorflow_on_demand must be true or false. Received: {on_demand!r}")
+        if payload["format"] == JUDGE_FORMAT:
+            folder, results = Path(payload["folder"]), Path(payload["results"])
+        else:
+            defer_to = None if payload["defer_to"] is None else Path(payload["defer_to"])
+            submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
+            on_demand = payload["tensorflow_on_demand"]
+            if not isinstance(on_demand, bool):
+                raise TypeError(f"tensorflow_on_demand must be true or false. Received: {on_demand!r}")
     except (ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if payload["format"] == JUDGE_FORMAT:
+        return _judge(folder, settings, results)
     # TensorFlow: once the worker runs (or once something is there to judge)
-    return grade_and_report(submission, settings, threads=threads, tensorflow_on_demand=on_demand, record=record)
+    return grade_and_report(submission, settings, threads=threads, tensorflow_on_demand=on_demand, record=record,
+                            defer_to=defer_to)
+
+
+def _judge(folder: Path, settings: Settings, results: Path) -> int:
+    """The judging child: the deferred checks in ``folder``, judged with ``settings``, written to ``results``."""
+    from autograder import graders
+    from autograder.core.files import write_text_atomically
+    from autograder.host.context import configure_tensorflow
+    from autograder.host.deferred import judge_folder
+    from autograder.host.grading import grading_context
+
+    configure_tensorflow(1)
+    assignments = {aid: graders.load_configured(aid, settings.points, settings.thresholds)
+                   for aid in graders.ASSIGNMENT_IDS}
+    judged = judge_folder(folder, assignments, grading_context(settings))
+    write_text_atomically(results, json.dumps({"format": JUDGED_FORMAT, "judged": judged}))
+    return 0
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from autograder.core.settings import Settings
 from autograder.host.runner import Limits, SandboxSession
 from autograder.core.spec import Assignment, Check
 from autograder.host.forked_judges import ForkedJudges, default_lanes, tensorflow_has_run
+from autograder.host.deferred import Deferral
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
 SAME_AGE_SECONDS = 2.0  # files this close in age count as equally new (checkouts, copies)
@@ -223,7 +224,7 @@ class TensorflowStart:
 
 
 def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, limits: Limits,
-             tensorflow: TensorflowStart | None = None):
+             tensorflow: TensorflowStart | None = None, deferral: Deferral | None = None):
     """The one sandbox session of a submission: one worker runs ``parts``' probes, and each assignment is judged
     as soon as the worker is done with it, while the worker goes on with the next. Yields (assignment id, its
     checks, judged as they are iterated, the worker's seconds for it); iterate the checks before the next item."""
@@ -237,7 +238,8 @@ def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, l
         for aid, observed in session.run():
             if tensorflow is not None:
                 tensorflow.probes_done(observed)
-            yield aid, _judge_releasing(aid, assignments[aid].checks, observed, context), session.seconds[aid]
+            yield aid, _judge_releasing(aid, assignments[aid].checks, observed, context, deferral), \
+                session.seconds[aid]
 
 
 def not_graded(assignment: Assignment, refused: Text | None = None) -> AssignmentResult:
@@ -252,14 +254,16 @@ def not_graded(assignment: Assignment, refused: Text | None = None) -> Assignmen
 
 
 def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings, context: GradingContext,
-                limits: Limits, tensorflow: TensorflowStart | None = None) -> dict[str, AssignmentResult]:
+                limits: Limits, tensorflow: TensorflowStart | None = None,
+                deferral: Deferral | None = None) -> dict[str, AssignmentResult]:
     """Grade each assignment's file (``{assignment: (file, note)}``) in one sandbox worker (:func:`_judging`);
-    ``tensorflow``: when this process starts TensorFlow for the judging (None: the caller has, or will)."""
+    ``tensorflow``: when this process starts TensorFlow for the judging (None: the caller has, or will);
+    ``deferral``: where the training checks go to be judged elsewhere (:mod:`autograder.host.deferred`)."""
     assignments = {aid: _configured(aid, settings) for aid in files}
     parts = [(assignments[aid], file) for aid, (file, _) in files.items()]
     lanes = tensorflow.lanes if tensorflow is not None and not tensorflow_has_run() else 1
-    judged = (_judged_in_forks(parts, context=context, limits=limits, tensorflow=tensorflow) if lanes > 1 else
-              _judged_here(parts, context=context, limits=limits, tensorflow=tensorflow))
+    judging = {"context": context, "limits": limits, "tensorflow": tensorflow, "deferral": deferral}
+    judged = _judged_in_forks(parts, **judging) if lanes > 1 else _judged_here(parts, **judging)
     results: dict[str, AssignmentResult] = {}
     for aid, (checks, seconds) in judged.items():
         file, note = files[aid]
@@ -267,16 +271,17 @@ def grade_files(files: dict[str, tuple[Path, Text | str]], *, settings: Settings
     return results
 
 
-def _judged_here(parts, *, context, limits, tensorflow) -> dict[str, tuple[list[CheckResult], float]]:
+def _judged_here(parts, *, context, limits, tensorflow, deferral) -> dict[str, tuple[list[CheckResult], float]]:
     """Each assignment judged in this process as the worker finishes it: {id: (check results, seconds)}."""
     judged = {}
-    for aid, checks, worker_seconds in _judging(parts, context=context, limits=limits, tensorflow=tensorflow):
+    for aid, checks, worker_seconds in _judging(parts, context=context, limits=limits, tensorflow=tensorflow,
+                                                deferral=deferral):
         started = time.monotonic()
         judged[aid] = (list(checks), worker_seconds + time.monotonic() - started)
     return judged
 
 
-def _judged_in_forks(parts, *, context, limits, tensorflow) -> dict[str, tuple[list[CheckResult], float]]:
+def _judged_in_forks(parts, *, context, limits, tensorflow, deferral) -> dict[str, tuple[list[CheckResult], float]]:
     """Like :func:`_judged_here`, in forked judges (one per :func:`_units`), ``tensorflow.lanes`` at once
     (:mod:`autograder.host.forked_judges`); results in each assignment's order of checks."""
     assignments = {assignment.id: assignment for assignment, _ in parts}
@@ -289,7 +294,8 @@ def _judged_in_forks(parts, *, context, limits, tensorflow) -> dict[str, tuple[l
                 worker_seconds[aid] = session.seconds[aid]
                 assignment = assignments[aid]
                 for checks in _units(assignment):
-                    judges.submit(aid, checks, functools.partial(_judged_list, aid, checks, observed, context))
+                    judges.submit(aid, checks, functools.partial(_judged_list, aid, checks, observed, context,
+                                                                 deferral))
             finished = judges.drain()  # before the session's folder, which holds what the children read, goes
     judged = {}
     for aid, assignment in assignments.items():
@@ -309,15 +315,20 @@ def _units(assignment: Assignment) -> list[list[Check]]:
     return runs + ([rest] if rest else [])
 
 
-def _judged_list(aid: str, checks: list[Check], observed: dict, context: GradingContext) -> list[CheckResult]:
-    return list(_judge_releasing(aid, checks, observed, context))
+def _judged_list(aid: str, checks: list[Check], observed: dict, context: GradingContext,
+                 deferral: Deferral | None) -> list[CheckResult]:
+    return list(_judge_releasing(aid, checks, observed, context, deferral))
 
 
-def _judge_releasing(aid: str, checks: list[Check], observed: dict, context: GradingContext):
-    """Judge each check in turn, releasing a probe's loaded models after its last check (less memory at once)."""
+def _judge_releasing(aid: str, checks: list[Check], observed: dict, context: GradingContext,
+                     deferral: Deferral | None = None):
+    """Judge each check in turn (or defer it: ``deferral``), releasing a probe's loaded models after its last
+    check (less memory at once)."""
     last_check = {check.probe: index for index, check in enumerate(checks)}
     for index, check in enumerate(checks):
-        yield judge(aid, check, *observed[check.probe], context)
+        status, evidence = observed[check.probe]
+        deferred = deferral.defer(aid, check, status, evidence) if deferral is not None else None
+        yield deferred or judge(aid, check, status, evidence, context)
         if last_check[check.probe] == index and observed[check.probe][1].release():
             gc.collect()  # Keras models hold reference cycles
 
@@ -328,13 +339,14 @@ def _configured(assignment_id: str, settings: Settings) -> Assignment:
 
 def grade_submission(submission: Path, settings: Settings | None = None, *, assignment: str | None = None,
                      context: GradingContext | None = None, limits: Limits | None = None,
-                     tensorflow: TensorflowStart | None = None) -> SubmissionResult:
+                     tensorflow: TensorflowStart | None = None, deferral: Deferral | None = None) -> SubmissionResult:
     """Grade ``submission`` (a folder of ``<assignment>.py``/``.ipynb`` files, or one such file) in this process.
 
     Everything comes from ``settings`` (default: every default): the assignments, points and thresholds,
     the seed and data (``context``), the sandbox's limits (``limits``). ``assignment``, ``context`` and
     ``limits`` replace the settings' own where a caller has them already (a test's shared data cache).
     ``tensorflow``: when this process starts TensorFlow for the judging (:class:`TensorflowStart`).
+    ``deferral``: where the training checks go to be judged elsewhere (:mod:`autograder.host.deferred`).
     """
     submission = Path(submission)
     if not submission.exists():
@@ -358,7 +370,8 @@ def grade_submission(submission: Path, settings: Settings | None = None, *, assi
             ungraded[assignment_id] = not_graded(_configured(assignment_id, settings))
         else:
             files[assignment_id] = (file, note)
-    graded = grade_files(files, settings=settings, context=context, limits=limits, tensorflow=tensorflow)
+    graded = grade_files(files, settings=settings, context=context, limits=limits, tensorflow=tensorflow,
+                         deferral=deferral)
     result.assignments = [graded.get(aid) or ungraded[aid] for aid in chosen]
     result.seconds = time.monotonic() - started
     return result
