@@ -92,3 +92,16 @@ def test_a_gpu_worker_with_another_kit_judges_nothing():
 
     returned = cluster.judge_deferred({"kit": "0" * 64, "checks": []}, Settings().plain())
     assert returned["refused"] == "kit" and set(returned) == {"refused", "reason"}
+
+
+def test_files_over_the_cap_are_not_sent_and_the_check_is_judged_where_graded(tmp_path, grading_context,
+                                                                              monkeypatch):
+    """What travels through grade-all's memory is capped: past it, a training check is judged as without a GPU."""
+    monkeypatch.setattr(deferred, "MAX_DEFERRED_BYTES", 1)
+    submission = tmp_path / f"{ASSIGNMENT}.py"
+    submission.write_text(BASES[ASSIGNMENT], encoding="utf-8")
+    folder = tmp_path / "deferred"
+    result = grading.grade_submission(submission, Settings(assignments=(ASSIGNMENT,)), context=grading_context,
+                                      deferral=deferred.Deferral(folder))
+    assert result.score == result.max_score and not any(map(deferred.is_placeholder, result.assignments[0].checks))
+    assert deferred.pack(folder) == [] and list(folder.iterdir()) == []

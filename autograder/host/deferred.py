@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,10 @@ from autograder.core.spec import Check
 FORMAT = "tf2-exercise-kit/deferred-check/1"
 CHECK_FILE = "check.json"
 INPUTS = "inputs"
-MAX_CHECK_BYTES = 8 * 2**20  # check.json: the probe's manifest and the inputs' plain values
+MAX_CHECK_BYTES = 16 * 2**20  # check.json: the probe's manifest (result.json is capped at 8 MiB) and plain inputs
+# All of one student's deferred files, which travel through grade-all's memory: the honest ones are about 70 MB
+# (transfer's VGG16 is 59 MB); beyond this a check is judged where the student is graded, as without a GPU.
+MAX_DEFERRED_BYTES = 512 * 2**20
 MAX_PACKED_FILES = 64        # files of one deferred check (a manifest names a few models and arrays)
 DEFERRED = "deferred"        # the placeholder's details key
 
@@ -62,6 +66,7 @@ class Deferral:
         (target / INPUTS).mkdir(parents=True)
         manifest = evidence.export(target)
         if manifest is None:
+            shutil.rmtree(target)
             return None
         scalars = {}
         for key, value in evidence.inputs.items():
@@ -71,7 +76,14 @@ class Deferral:
                 scalars[key] = value
         (target / CHECK_FILE).write_text(json.dumps({"format": FORMAT, "assignment": assignment, "check": check.id,
                                                      "manifest": manifest, "scalars": scalars}), encoding="utf-8")
+        if _bytes_under(self.folder) > MAX_DEFERRED_BYTES:
+            shutil.rmtree(target)
+            return None
         return placeholder(assignment, check)
+
+
+def _bytes_under(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def _plain(name: str) -> str:
