@@ -6,7 +6,7 @@ import json
 import pytest
 
 from autograder import graders
-from autograder.core.outcomes import Outcome, result_to_json
+from autograder.core.outcomes import CheckResult, Outcome, result_to_json
 from autograder.core.settings import Settings
 from autograder.host import deferred, grading
 from autograder.host.child import judge_in_child
@@ -70,8 +70,6 @@ def test_only_a_waiting_placeholder_is_replaced(tmp_path):
     assignment = graders.load(ASSIGNMENT)
     training = next(c for c in assignment.checks if c.threshold is not None)
     other = next(c for c in assignment.checks if c.threshold is None)
-    from autograder.core.outcomes import CheckResult
-
     failed_other = CheckResult(ASSIGNMENT, other.id, other.title, other.points, 0.0, Outcome.FAILED, "no")
     result = grading.SubmissionResult("s", [grading.AssignmentResult(
         ASSIGNMENT, assignment.title, "f.py", [failed_other, deferred.placeholder(ASSIGNMENT, training)], 0.0)])
@@ -105,3 +103,46 @@ def test_files_over_the_cap_are_not_sent_and_the_check_is_judged_where_graded(tm
                                       deferral=deferred.Deferral(folder))
     assert result.score == result.max_score and not any(map(deferred.is_placeholder, result.assignments[0].checks))
     assert deferred.pack(folder) == [] and list(folder.iterdir()) == []
+
+
+def _graded_with_placeholder():
+    assignment = graders.load(ASSIGNMENT)
+    training = next(c for c in assignment.checks if c.threshold is not None)
+    others = [CheckResult(ASSIGNMENT, c.id, c.title, c.points, c.points, Outcome.PASSED, "")
+              for c in assignment.checks if c is not training]
+    result = grading.SubmissionResult("s", [grading.AssignmentResult(
+        ASSIGNMENT, assignment.title, "f.py", [*others, deferred.placeholder(ASSIGNMENT, training)], 0.0)])
+    return training, result
+
+
+@pytest.mark.parametrize("judging", ["judged", "timeout", "lost"])
+def test_grade_all_puts_the_gpu_workers_verdict_in_the_students_outputs(judging, tmp_path):
+    """Judged: full marks and the worker named. Stopped at the time limit: the submission is (as in one process).
+    Lost: the placeholder stays, zero, the kit's error."""
+    from autograder.classroom import cluster
+    from autograder.classroom.grade_all import Student
+    from autograder.publish.records import to_record
+
+    training, result = _graded_with_placeholder()
+    returned = {"record": json.dumps(to_record(result)), "returncode": 0, "stopped": None, "peak_mb": 10.0,
+                "seconds": 30.0, "log": "graded", "worker": "tcp://cpu:1"}
+    passed = result_to_json(CheckResult(ASSIGNMENT, training.id, training.title, training.points, training.points,
+                                        Outcome.PASSED, ""))
+    judged = {"judged": {"judged": {ASSIGNMENT: [passed]}, "stopped": None, "worker": "tcp://gpu:1", "log": "ok"},
+              "timeout": {"judged": None, "stopped": "timeout", "worker": "tcp://gpu:1", "log": ""},
+              "lost": cluster.tr("The grading task failed on its cluster worker ({error}).", error="lost")}[judging]
+    options = Settings(assignments=(ASSIGNMENT,), language="en")
+    summary = cluster._finish(Student("s", tmp_path), options, tmp_path / "out", returned, 0.0, judged)
+    record = json.loads((tmp_path / "out" / "s" / "record.json").read_text(encoding="utf-8"))
+    maximum = graders.load(ASSIGNMENT).max_score
+    if judging == "judged":
+        assert (summary.status, summary.score) == ("graded", maximum)
+        assert record["batch"]["gpu_worker"] == "tcp://gpu:1"
+    elif judging == "timeout":
+        assert (summary.status, summary.score) == ("timeout", 0)
+    else:
+        assert (summary.status, summary.score) == ("graded", maximum - training.points)
+        checks = {c["check_id"]: c for a in record["assignments"] for c in a["checks"]}
+        assert checks[training.id]["grader_fault"] and checks[training.id]["score"] == 0
+    assert cluster._time_left({"submission_timeout": 100.0}, returned)["submission_timeout"] == 70.0
+    assert cluster._time_left({"submission_timeout": 10.0}, returned)["submission_timeout"] == 1.0

@@ -322,11 +322,20 @@ def _finish(student: Student, options: Settings, out: Path, returned: dict[str, 
     return summarize(student, options, folder, end, started, where)
 
 
+def _time_left(settings: dict[str, Any], returned: dict[str, Any]) -> dict[str, Any]:
+    """The settings for judging a student's training checks: the time their grading left of the submission's."""
+    spent = float(returned.get("seconds", 0))
+    return {**settings, "submission_timeout": max(1.0, float(settings["submission_timeout"]) - spent)}
+
+
 def _with_judged(end: ChildEnd, judged: dict[str, Any]) -> ChildEnd:
     """The record with the training checks judged on a GPU worker in place of their placeholders, which stay (the
-    kit's error, zero) where that judging gave nothing."""
+    kit's error, zero) where that judging gave nothing. A judging stopped at the submission's time or memory
+    limit stops the submission, as when one process grades it all."""
     from autograder.publish.records import to_record
 
+    if judged.get("stopped") in ("timeout", "memory"):
+        return dataclasses.replace(end, stopped=judged["stopped"])
     result = end.result
     if result is None or judged.get("stopped") or deferred.merge(result, judged.get("judged")) == 0:
         return end
@@ -409,7 +418,8 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
                         continue
                     returned = _returned(future)
                     if isinstance(returned, dict) and "deferred" in returned:
-                        judging = client.submit(judge_deferred, returned.pop("deferred"), settings, stop_name,
+                        judging = client.submit(judge_deferred, returned.pop("deferred"),
+                                                _time_left(settings, returned), stop_name,
                                                 key=f"tf2-judge-{run}-{index}", pure=False, resources=GPU)
                         pending[judging] = (index, student, started, returned)
                         continue
