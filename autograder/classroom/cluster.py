@@ -13,6 +13,10 @@ in a temporary folder with :func:`autograder.host.child.grade_in_child`, so the 
 isolation level and the per-student time and memory limits are exactly those of ``--cluster local``.
 Only the process that runs ``grade-all`` writes into ``OUT``, the moment each student's task ends.
 
+With ``[cluster] gpu = true`` a student's training checks are a second task, for a worker with the resource
+``GPU=1`` (:func:`judge_deferred`, :mod:`autograder.host.deferred`); ``grade-all`` writes the student once both
+have ended.
+
 A worker lost mid-task costs nothing: the scheduler reruns the task elsewhere, and the student is
 written once, when their one future completes. Clusters the kit starts are told
 :data:`ALLOWED_FAILURES`, so a submission that kills its worker twice ends as ``KilledWorker`` and is
@@ -196,7 +200,8 @@ def _stopped_with_run(stop_name: str | None):
 
 
 def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: str | None = None) -> dict[str, Any]:
-    """A Dask task: grade one packed submission in a sandboxed grading process here; return plain data only.
+    """A Dask task: grade one packed submission in a sandboxed grading process here; return plain data only
+    (with ``[cluster] gpu = true``, also the training checks for :func:`judge_deferred`, under "deferred").
 
     ``stop_name``: the Dask Event whose setting (grade-all interrupted) stops the grading."""
     from distributed import get_worker
