@@ -6,8 +6,6 @@ builds it too (the calibration in ``benchmarks/calibrate_binary.py``) and puts t
 """
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from autograder.core.keras_cache import cached_vgg16_weights
@@ -29,27 +27,16 @@ def reference_base(image_size: int, *, trainable: bool = True):
     weights = cached_vgg16_weights()
     base = keras.applications.VGG16(include_top=False, weights=weights, input_shape=(image_size, image_size, 3))
     if weights is None:
-        for layer, kernel in zip(weight_layers(base), _random_kernels(tuple(
-                (layer.name, tuple(layer.kernel.shape)) for layer in weight_layers(base)))):
-            layer.set_weights([kernel, np.zeros(kernel.shape[-1], np.float32)])
+        rng = np.random.default_rng(RANDOM_BASE_SEED)
+        for layer in base.layers:
+            if layer.weights:
+                kernel, bias = layer.get_weights()
+                fan_in = int(np.prod(kernel.shape[:3]))
+                # The first layer also scales 0-255 ("caffe") inputs down, so the features are of order 1.
+                std = np.sqrt(2.0 / fan_in) * (FIRST_LAYER_SCALE if layer.name == "block1_conv1" else 1.0)
+                layer.set_weights([rng.normal(0.0, std, kernel.shape).astype(np.float32), np.zeros_like(bias)])
     base.trainable = trainable
     return base
-
-
-@functools.lru_cache(maxsize=1)
-def _random_kernels(shapes: tuple[tuple[str, tuple[int, ...]], ...]) -> tuple[np.ndarray, ...]:
-    """The fixed He-normal kernels, drawn once per process (about 0.2 s each time otherwise; a grading builds the
-    base several times). Read-only: set_weights copies them."""
-    rng = np.random.default_rng(RANDOM_BASE_SEED)
-    kernels = []
-    for name, shape in shapes:
-        fan_in = int(np.prod(shape[:3]))
-        # The first layer also scales 0-255 ("caffe") inputs down, so the features are of order 1.
-        std = np.sqrt(2.0 / fan_in) * (FIRST_LAYER_SCALE if name == "block1_conv1" else 1.0)
-        kernel = rng.normal(0.0, std, shape).astype(np.float32)
-        kernel.flags.writeable = False
-        kernels.append(kernel)
-    return tuple(kernels)
 
 
 def reference_transfer_model(base):
