@@ -156,13 +156,25 @@ def dask_processes(tmp_path):
     processes.close()
 
 
+def is_grading(process: psutil.Process) -> bool:
+    """A grading process: started as autograder.host.child, or forked by a zygote (the same command line as its
+    parent, the zygote)."""
+    line = " ".join(process.cmdline())
+    return "autograder.host.child" in line or (
+        "autograder.host.zygote" in line and " ".join(process.parent().cmdline()) == line)
+
+
+def forked_by_zygote(process: psutil.Process) -> bool:
+    return "autograder.host.zygote" in " ".join(process.parent().cmdline())
+
+
 def grading_children_of(watcher: int) -> list[psutil.Process]:
-    """The grading processes (autograder.host.child) that the process ``watcher`` started and watches."""
+    """The grading processes that the process ``watcher`` (a Dask worker) started or had its zygote fork, and
+    watches (a forked one has the environment its zygote was started with)."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
+    for process in psutil.process_iter():
         try:
-            if "autograder.host.child" in " ".join(process.info["cmdline"] or ()) \
-                    and process.environ().get(WATCHER_ENV) == str(watcher):
+            if is_grading(process) and process.environ().get(WATCHER_ENV) == str(watcher):
                 found.append(process)
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             pass
@@ -310,8 +322,7 @@ def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_f
                ASSIGNMENT, "--lang", "en", "--cluster", "dask-local", "--workers", "1"]
     run = start_interruptible(command, out / "a" / "results.json")
     time.sleep(3)  # b's grading is under way
-    gradings = [process for process in psutil.Process(run.pid).children(recursive=True)
-                if "autograder.host.child" in " ".join(process.cmdline())]
+    gradings = [process for process in psutil.Process(run.pid).children(recursive=True) if is_grading(process)]
     assert gradings, "b's grading process was not found"
     run.send_signal(signal.SIGINT)
     output, _ = run.communicate(timeout=120)
@@ -344,6 +355,7 @@ def test_ctrl_c_stops_the_gradings_on_a_schedulers_own_workers_and_leaves_the_wo
         time.sleep(0.2)
     time.sleep(2)  # b's grading is under way; it has seconds to go
     gradings = grading_children_of(watcher)
+    assert gradings and all(map(forked_by_zygote, gradings))  # forked from the worker's zygote, as grade-all's
     run.send_signal(signal.SIGINT)
     output, _ = run.communicate(timeout=60)
     assert run.returncode == 130, output

@@ -206,6 +206,7 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
     ``stop_name``: the Dask Event whose setting (grade-all interrupted) stops the grading."""
     from distributed import get_worker
 
+    from autograder.classroom.worker_zygote import worker_zygote
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
     started = time.time()
@@ -225,7 +226,8 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         defer_to = workdir / "deferred" if options.cluster_gpu else None
         # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir, log=log,
-                             environ=_grading_environ(), stop=stop, defer_to=defer_to)
+                             environ=_grading_environ(), stop=stop, defer_to=defer_to,
+                             zygote=worker_zygote(get_worker(), _grading_environ()))
         checks = deferred.pack(defer_to) if defer_to is not None and end.record is not None else []
         log_text = _log_end(log)
     return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,
@@ -386,10 +388,13 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
     """
     from distributed import Event, wait
 
+    from autograder.classroom.worker_zygote import ZYGOTE_PLUGIN, ZygotePlugin
+
     run = uuid.uuid4().hex[:8]
     stop_name = f"tf2-stop-{run}"
     settings = options.plain()
     with connect(options) as client:
+        client.register_plugin(ZygotePlugin(), name=ZYGOTE_PLUGIN)  # every worker's, and those that join later
         queue, pending, workers = list(enumerate(todo)), {}, -1
         try:
             while queue or pending:

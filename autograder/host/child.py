@@ -167,8 +167,9 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
     ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
     ``environ``: the child's environment (default: this process's). ``zygote``: an
-    :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already), where the
-    child takes this process's environment; when it cannot, the child is started as usual. ``defer_to``: a
+    :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already; the child
+    has the environment the zygote was started with, which must be ``environ``); when it cannot, the child
+    is started as usual. ``defer_to``: a
     folder for the training checks (:mod:`autograder.host.deferred`).
     A KeyboardInterrupt here kills it too before it propagates.
     """
@@ -196,7 +197,7 @@ def _supervised(payload_for, settings: Settings, *, workdir, log, stop, environ,
         record.unlink(missing_ok=True)  # only this run's record counts
         payload = payload_for(record)
         started = time.monotonic()
-        process = _forked(zygote, payload, log, scratch) if zygote is not None and environ is None else None
+        process = _forked(zygote, payload, log, scratch) if zygote is not None else None
         if process is None:  # a process of its own, told by its standard input
             with open(log, "wb") as output:
                 process = subprocess.Popen(CHILD_ARGV, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.STDOUT,

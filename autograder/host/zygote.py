@@ -33,7 +33,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from autograder.host.child import REPORT_COLUMNS, TMPDIR_ENV, WATCHER_ENV
 
@@ -87,10 +87,12 @@ class Zygote:
     One thread reads the zygote's replies in order; it registers each forked child as its pid arrives, so the
     child's end, which the zygote can only report after that, always finds it."""
 
-    def __init__(self):
+    def __init__(self, environ: Mapping[str, str] | None = None):
+        """``environ``: the zygote's environment, and so every forked child's (default: this process's)."""
         self._process = subprocess.Popen(ZYGOTE_ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.DEVNULL, start_new_session=True,
-                                         env={**os.environ, WATCHER_ENV: str(os.getpid())})
+                                         env={**(os.environ if environ is None else environ),
+                                              WATCHER_ENV: str(os.getpid())})
         self._lock = threading.Lock()
         self._ids = itertools.count()
         self._spawning: dict[int, _Spawning] = {}
@@ -101,6 +103,11 @@ class Zygote:
         if not ready.wait(READY_SECONDS) or self._gone:
             self.close()
             raise ZygoteUnavailable("the zygote did not start")
+
+    @property
+    def ended(self) -> bool:
+        """The zygote process is gone: it forks nothing more."""
+        return self._gone
 
     def spawn(self, request: dict[str, Any], log: Path, scratch: str) -> ForkedChild:
         """Fork a grading child for ``request`` (:func:`child.request`), its output into ``log``, its temporary
