@@ -8,6 +8,8 @@ request to its standard input as JSON: the submission, the resolved settings as 
 with :func:`autograder.host.grading.grade_submission`, prints the report to its output (the
 caller's log) and writes the record (:mod:`autograder.publish.records`), which the parent reads
 back. Plain JSON both ways, never pickle: nothing either side reads can run code.
+:func:`judge_in_child` starts the same child to judge training checks a grading exported
+(:mod:`autograder.host.deferred`: ``grade-all`` on Dask with GPU workers).
 
 While it runs, the child is watched against the same settings every route applies: past
 ``submission_timeout`` seconds, or past ``memory_mb`` plus :data:`GRADER_ALLOWANCE_MB` (the
@@ -169,8 +171,7 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
     ``environ``: the child's environment (default: this process's). ``zygote``: an
     :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already; the child
     has the environment the zygote was started with, which must be ``environ``); when it cannot, the child
-    is started as usual. ``defer_to``: a
-    folder for the training checks (:mod:`autograder.host.deferred`).
+    is started as usual. ``defer_to``: a folder for the training checks (:mod:`autograder.host.deferred`).
     A KeyboardInterrupt here kills it too before it propagates.
     """
     return _supervised(lambda record: request(submission, settings, record, threads, tensorflow_on_demand, defer_to),
