@@ -153,17 +153,22 @@ def _command_line(process: psutil.Process) -> list[str] | None:
 
 
 def test_ctrl_c_during_forked_judging_stops_every_judge(tmp_path):
-    """Ctrl-C reaches the terminal's whole group: the grading process stops, its judges with it, quietly."""
+    """Ctrl-C reaches the terminal's whole group: the grading process stops, its judges with it, quietly, and
+    nothing they wrote (models loaded for checks, about 100 MB each for transfer) stays in the temporary folder."""
     if default_lanes(2) < 2:
         pytest.skip("a GPU may be visible here, so grading judges in one process")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(ROOT / "solutions" / "transfer.py"),
                                 "--threads", "2", "--lang", "en"], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                               env={**os.environ, "TMPDIR": str(scratch)},
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         grader = psutil.Process(process.pid)
         deadline, judges = time.monotonic() + 240, []
-        while not judges:  # forked judges: children with the grading process's own command line
+        # forked judges (children with the grading process's own command line), one with a model loaded
+        while not (judges and any(scratch.rglob("ag-model-*"))):
             assert process.poll() is None and time.monotonic() < deadline, process.stdout.read()
             judges = [child for child in grader.children() if _command_line(child) == grader.cmdline()]
             time.sleep(0.1)
@@ -175,3 +180,4 @@ def test_ctrl_c_during_forked_judging_stops_every_judge(tmp_path):
     assert process.returncode == 130, output[-3000:]
     assert not [judge.pid for judge in judges if psutil.pid_exists(judge.pid)]
     assert "Traceback" not in output, output[-3000:]
+    assert sorted(path.name for path in scratch.iterdir()) == []

@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -95,6 +96,9 @@ class ForkedJudges:
         self.lanes = lanes
         self._running: dict[int, _Child] = {}  # by pipe
         self.finished: list[Finished] = []
+        # The children's temporary folder (models they load for checks: about 100 MB each for transfer), removed
+        # once every child is reaped, so a child killed mid-check (Ctrl-C) leaves nothing behind.
+        self._scratch = tempfile.TemporaryDirectory(prefix="ag-judges-")
 
     def submit(self, assignment: str, checks: list[Check], judge: Callable[[], list[CheckResult]]) -> None:
         """Judge ``checks`` of ``assignment`` by calling ``judge()`` in a child."""
@@ -105,6 +109,7 @@ class ForkedJudges:
         pid = os.fork()
         if pid == 0:  # the child: never returns
             os.close(read)
+            tempfile.tempdir = self._scratch.name
             _judge_and_exit(write, judge, parent)
         os.close(write)
         self._running[read] = _Child(pid, read, assignment, checks, time.monotonic())
@@ -129,6 +134,7 @@ class ForkedJudges:
 
     def __exit__(self, *exc_info) -> None:
         self.kill_all()  # stopped early (an interrupt, an error): nothing judges on, unwatched
+        self._scratch.cleanup()
 
     def _wait_for_one(self) -> None:
         readable, _, _ = select.select(list(self._running), [], [])
