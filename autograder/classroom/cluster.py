@@ -210,9 +210,9 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
     started = time.time()
-    if packed.get("kit") != kit_fingerprint():  # another kit would grade by other rules: fail closed
-        return {"refused": "kit", "reason": f"worker {socket.gethostname()}: kit {kit_fingerprint()[:12]}, "
-                                            f"grade-all's {str(packed.get('kit'))[:12]}"}
+    refused = _other_kit(packed)
+    if refused is not None:
+        return refused
     options = Settings.from_plain(settings)
     try:
         Isolation(options.isolation).verify()
@@ -225,9 +225,9 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         # [cluster] gpu = true: the training checks are exported here and judged on a GPU worker (judge_deferred)
         defer_to = workdir / "deferred" if options.cluster_gpu else None
         # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
+        environ = _grading_environ()
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir, log=log,
-                             environ=_grading_environ(), stop=stop, defer_to=defer_to,
-                             zygote=worker_zygote(get_worker(), _grading_environ()))
+                             environ=environ, stop=stop, defer_to=defer_to, zygote=worker_zygote(get_worker(), environ))
         checks = deferred.pack(defer_to) if defer_to is not None and end.record is not None else []
         log_text = _log_end(log)
     return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,
@@ -241,9 +241,9 @@ def judge_deferred(packed: dict[str, Any], settings: dict[str, Any], stop_name: 
     (:mod:`autograder.host.deferred`) in a judging process within the student's limits; plain data back."""
     from distributed import get_worker
 
-    if packed.get("kit") != kit_fingerprint():
-        return {"refused": "kit", "reason": f"worker {socket.gethostname()}: kit {kit_fingerprint()[:12]}, "
-                                            f"grade-all's {str(packed.get('kit'))[:12]}"}
+    refused = _other_kit(packed)
+    if refused is not None:
+        return refused
     options = Settings.from_plain(settings)
     _sweep_left_workdirs()
     with _task_folder() as workdir, _stopped_with_run(stop_name) as stop:
@@ -255,6 +255,14 @@ def judge_deferred(packed: dict[str, Any], settings: dict[str, Any], stop_name: 
         log_text = _log_end(log)
     return {"judged": end.record, "returncode": end.returncode, "stopped": end.stopped, "log": log_text,
             "worker": get_worker().address}
+
+
+def _other_kit(packed: dict[str, Any]) -> dict[str, str] | None:
+    """A task's refusal when grade-all's kit is not this worker's (another kit would grade by other rules)."""
+    if packed.get("kit") == kit_fingerprint():
+        return None
+    return {"refused": "kit", "reason": f"worker {socket.gethostname()}: kit {kit_fingerprint()[:12]}, "
+                                        f"grade-all's {str(packed.get('kit'))[:12]}"}
 
 
 @contextlib.contextmanager

@@ -22,16 +22,17 @@ import stat
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from autograder.core.i18n import tr
 from autograder.core.outcomes import CheckResult, Outcome, ProbeStatus, judge, result_from_json, result_to_json
 from autograder.core.spec import Check
+from autograder.host.runner import tree_bytes, write_inputs
 
 FORMAT = "tf2-exercise-kit/deferred-check/1"
 CHECK_FILE = "check.json"
 INPUTS = "inputs"
-MAX_CHECK_BYTES = 16 * 2**20  # check.json: the probe's manifest (result.json is capped at 8 MiB) and plain inputs
+SCALAR_INPUTS = "inputs.json"  # beside the arrays, as runner.write_inputs writes them
+MAX_CHECK_BYTES = 16 * 2**20  # check.json (the probe's manifest: result.json is capped at 8 MiB), inputs.json
 # All of one student's deferred files, which travel through grade-all's memory: the honest ones are about 70 MB
 # (transfer's VGG16 is 59 MB); beyond this a check is judged where the student is graded, as without a GPU.
 MAX_DEFERRED_BYTES = 512 * 2**20
@@ -63,27 +64,18 @@ class Deferral:
         if check.threshold is None or status.state != "ok":
             return None
         target = self.folder / f"{assignment}.{check.id}"
-        (target / INPUTS).mkdir(parents=True)
+        target.mkdir(parents=True)
         manifest = evidence.export(target)
         if manifest is None:
             shutil.rmtree(target)
             return None
-        scalars = {}
-        for key, value in evidence.inputs.items():
-            if isinstance(value, np.ndarray):
-                np.save(target / INPUTS / f"{_plain(key)}.npy", value, allow_pickle=False)
-            else:
-                scalars[key] = value
+        write_inputs(target / INPUTS, evidence.inputs)  # as the sandbox worker's job gets them
         (target / CHECK_FILE).write_text(json.dumps({"format": FORMAT, "assignment": assignment, "check": check.id,
-                                                     "manifest": manifest, "scalars": scalars}), encoding="utf-8")
-        if _bytes_under(self.folder) > MAX_DEFERRED_BYTES:
+                                                     "manifest": manifest}), encoding="utf-8")
+        if tree_bytes(self.folder) > MAX_DEFERRED_BYTES:
             shutil.rmtree(target)
             return None
         return placeholder(assignment, check)
-
-
-def _bytes_under(folder: Path) -> int:
-    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def _plain(name: str) -> str:
@@ -132,12 +124,26 @@ def unpack(packed: Any, folder: Path) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------- on the GPU worker
-def _read_check(target: Path) -> dict[str, Any]:
-    path = target / CHECK_FILE
+def _read_json(path: Path) -> Any:
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CHECK_BYTES:
-        raise ValueError(f"{CHECK_FILE} is not a plain file of at most {MAX_CHECK_BYTES} bytes")
-    data = json.loads(path.read_text(encoding="utf-8"))
+        raise ValueError(f"{path.name} is not a plain file of at most {MAX_CHECK_BYTES} bytes")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _read_inputs(folder: Path) -> dict[str, Any]:
+    """What :func:`autograder.host.runner.write_inputs` wrote; arrays read without pickle."""
+    from autograder.host.evidence import _read_npy
+
+    scalars = folder / SCALAR_INPUTS
+    inputs = dict(_read_json(scalars)) if scalars.exists() else {}
+    for path in sorted(folder.glob("*.npy")):
+        inputs[path.name.removesuffix(".npy")] = _read_npy(path)
+    return inputs
+
+
+def _read_check(target: Path) -> dict[str, Any]:
+    data = _read_json(target / CHECK_FILE)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ValueError(f"not a deferred check of this kit. Received: {str(data)[:200]!r}")
     return data
@@ -146,17 +152,14 @@ def _read_check(target: Path) -> dict[str, Any]:
 def judge_folder(folder: Path, assignments: dict, context) -> dict[str, list[dict[str, Any]]]:
     """Judge every deferred check under ``folder`` (``assignments``: id -> the configured Assignment):
     ``{assignment id: [result as JSON, ...]}``."""
-    from autograder.host.evidence import Evidence, _read_npy
+    from autograder.host.evidence import Evidence
 
     judged: dict[str, list[dict[str, Any]]] = {}
     for target in sorted(Path(folder).iterdir()):
         data = _read_check(target)
         assignment = assignments[data["assignment"]]
         check = next(c for c in assignment.checks if c.id == data["check"] and c.threshold is not None)
-        inputs = dict(data["scalars"])
-        for path in sorted((target / INPUTS).iterdir()):
-            inputs[path.name.removesuffix(".npy")] = _read_npy(path)
-        evidence = Evidence(data["manifest"], target, inputs)
+        evidence = Evidence(data["manifest"], target, _read_inputs(target / INPUTS))
         result = judge(assignment.id, check, ProbeStatus("ok"), evidence, context)
         judged.setdefault(assignment.id, []).append(result_to_json(result))
     return judged

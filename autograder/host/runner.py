@@ -137,7 +137,8 @@ def kill_group(process: subprocess.Popen) -> None:
     process.wait()
 
 
-def _tree_bytes(directory: Path) -> int:
+def tree_bytes(directory: Path) -> int:
+    """The bytes of every file under ``directory`` (links counted as links, never followed)."""
     total = 0
     for path in directory.rglob("*"):
         try:
@@ -147,7 +148,8 @@ def _tree_bytes(directory: Path) -> int:
     return total
 
 
-def _write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
+def write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
+    """A probe's inputs as files: arrays as ``KEY.npy`` (no pickle), the rest in ``inputs.json``."""
     directory.mkdir(parents=True, exist_ok=True)
     scalars = {}
     for key, value in inputs.items():
@@ -344,7 +346,7 @@ class SandboxSession:
         parts = []
         for aid, probes in order:
             for name in probes:
-                _write_inputs(job / "inputs" / aid / name, self.inputs[aid, name])
+                write_inputs(job / "inputs" / aid / name, self.inputs[aid, name])
             part = self.parts[aid]
             (job / SUBMISSION_DIR / f"{aid}.py").write_text(part.program, encoding="utf-8")
             parts.append({"assignment": aid, "submission": f"{SUBMISSION_DIR}/{aid}.py",
@@ -444,7 +446,7 @@ class SandboxSession:
                     state = "memory"
             if state == "exited" and now >= next_output_check:
                 next_output_check = now + OUTPUT_CHECK_SECONDS
-                if _tree_bytes(output) + _tree_bytes(self.taken / run_dir.name) > MAX_OUTPUT_BYTES:
+                if tree_bytes(output) + tree_bytes(self.taken / run_dir.name) > MAX_OUTPUT_BYTES:
                     state = "output"
             if state != "exited":
                 kill_group(process)
