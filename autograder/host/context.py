@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from autograder.student import datasets
+from autograder.host import frozen_base
 from autograder.host import imagenet
 from autograder.host import modelspec
 from autograder.core.i18n import tr
@@ -115,9 +116,15 @@ class GradingContext:
         if model.built and model.count_params() > max_params:
             raise CheckFailed(tr("The model has {found:,} parameters, too many to train here (limit {limit:,}).",
                                  found=model.count_params(), limit=max_params))
+        # A head on a frozen VGG16 base: the base's features computed once, not once per epoch.
+        split = frozen_base.split(model, images=len(x_train) + len(x_test))
         keras.utils.set_random_seed(self.seed)
         model.run_eagerly = False  # traced: many steps (and the same, whatever the student compiled with)
         try:
+            if split is not None:
+                base, model = split
+                model.run_eagerly = False
+                x_train, x_test = (base.predict(x, verbose=0, batch_size=64) for x in (x_train, x_test))
             history = model.fit(x_train, train.labels, epochs=epochs, batch_size=batch_size, verbose=0,
                                 shuffle=True)
             predictions = np.asarray(model.predict(x_test, verbose=0, batch_size=64))
