@@ -21,7 +21,7 @@ import pytest
 distributed = pytest.importorskip("distributed", reason="the test extra installs distributed (grade-all --cluster)")
 
 from autograder import graders  # noqa: E402
-from autograder.classroom import cluster  # noqa: E402
+from autograder.classroom import cluster, workdirs  # noqa: E402
 from autograder.classroom.grade_all import Student  # noqa: E402
 from autograder.course.config import CourseConfigError, parse_config, resolve_settings  # noqa: E402
 from autograder.host import grading  # noqa: E402
@@ -111,8 +111,10 @@ class DaskProcesses:
     def __init__(self, folder: Path):
         self.folder, self.processes = folder, []
         self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.tmp = folder / "tmp"  # the workers' temporary folder: what they leave behind shows here
+        self.tmp.mkdir()
         self.env = {**os.environ, "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1",
-                    "DASK_LOGGING__DISTRIBUTED": "warning"}
+                    "DASK_LOGGING__DISTRIBUTED": "warning", "TMPDIR": str(self.tmp)}
         self._start([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port",
                      self.address.rsplit(":", 1)[1], "--no-dashboard"], "scheduler")
 
@@ -299,6 +301,8 @@ def test_a_worker_killed_mid_run_costs_nothing(tmp_path, dask_processes):
     table = grades(tmp_path / "out")
     assert {s: (float(r["total"]), r["status"]) for s, r in table.items()} == \
         {"a": (0, "ok"), "b": (MAXIMUM, "ok"), "c": (0, "ok")}
+    # the killed worker's task folder, its grading's scratch inside, was swept by the task that graded b again
+    assert not list(dask_processes.tmp.rglob("ag-*")), list(dask_processes.tmp.rglob("ag-*"))
 
 
 @pytest.mark.slow
@@ -368,19 +372,22 @@ def test_ctrl_c_stops_the_gradings_on_a_schedulers_own_workers_and_leaves_the_wo
 
 
 def test_a_worker_removes_the_folders_its_killed_predecessors_left(tmp_path, monkeypatch):
-    monkeypatch.setattr(cluster.tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(workdirs.tempfile, "tempdir", str(tmp_path))
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
-    namespace = cluster._pid_namespace()
+    with workdirs.owned_workdir(cluster.WORKDIR_PREFIX) as own:  # named as the sweep reads it
+        namespace, pid = own.name[len(cluster.WORKDIR_PREFIX):].split("-")[:2]
+    assert pid == str(os.getpid())
     left = tmp_path / f"{cluster.WORKDIR_PREFIX}{namespace}-{ended.pid}-x1"
     alive = tmp_path / f"{cluster.WORKDIR_PREFIX}{namespace}-{os.getppid()}-x2"
     elsewhere = tmp_path / f"{cluster.WORKDIR_PREFIX}1{namespace}-{ended.pid}-x3"  # another pid namespace's
-    for folder in (left, alive, elsewhere):
+    other_kind = tmp_path / f"ag-batch-{namespace}-{ended.pid}-x4"  # another prefix: not this sweep's
+    for folder in (left, alive, elsewhere, other_kind):
         (folder / "b").mkdir(parents=True)
         (folder / "b" / "grading.log").write_text("left")
-    cluster._sweep_left_workdirs()
+    workdirs.sweep(cluster.WORKDIR_PREFIX)
     assert not left.exists()
-    assert alive.exists() and elsewhere.exists()
+    assert alive.exists() and elsewhere.exists() and other_kind.exists()
 
 
 # ---------------------------------------------------------------------------- without a cluster

@@ -13,6 +13,7 @@ from conftest import ROOT
 from corpus import BASES
 
 ASSIGNMENT = "fashion_mnist"
+STUB = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
 HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n", "def build_dense_classifier():\n    while True:\n        pass\n")
 
 
@@ -49,10 +50,11 @@ def _grades(out):
         return {row["student_id"]: row for row in csv.DictReader(handle)}
 
 
-def _start(classroom, out, *extra):
+def _start(classroom, out, *extra, tmp=None):
     return subprocess.Popen([sys.executable, "-m", "autograder", "grade-all", str(classroom), "--out", str(out),
                              "--lang", "en", "--step-timeout", "10", *extra], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env=None if tmp is None else {**os.environ, "TMPDIR": str(tmp)})
 
 
 def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_before(tmp_path):
@@ -98,8 +100,9 @@ def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
 def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp_path):
     """SIGKILL leaves grade-all no time to clean up: the zygote dies with it, and each forked grading process
     with the zygote (a fork does not inherit its parent's death signal: the child sets its own)."""
-    classroom = _class(tmp_path / "class", {"a_hang": HANG, "b_hang": HANG})
-    grade_all = _start(classroom, tmp_path / "out", "--workers", "2")
+    classroom, tmp = _class(tmp_path / "class", {"a_hang": HANG, "b_hang": HANG}), tmp_path / "tmp"
+    tmp.mkdir()
+    grade_all = _start(classroom, tmp_path / "out", "--workers", "2", tmp=tmp)
     try:
         zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
         time.sleep(1)  # past its setup
@@ -116,3 +119,10 @@ def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp
     for process in alive:  # a failure: leave nothing behind
         os.killpg(process.pid, signal.SIGKILL)
     assert forked in others and not alive, alive
+    # Nothing could remove the students' temporary folders; the next grade-all on this machine does.
+    assert len(list(tmp.glob("ag-batch-*"))) == 2, list(tmp.iterdir())
+    after = _start(_class(tmp_path / "next", {"c_stub": STUB}), tmp_path / "next-out", "--assignment", ASSIGNMENT,
+                   tmp=tmp)
+    output, _ = after.communicate(timeout=300)
+    assert after.returncode == 0, output[-3000:]
+    assert not list(tmp.rglob("ag-*")), list(tmp.rglob("ag-*"))

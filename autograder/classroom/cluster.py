@@ -32,16 +32,15 @@ import hashlib
 import json
 import logging
 import os
-import shutil
 import socket
 import stat
-import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator
 
+from autograder.classroom import workdirs
 from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, lone_file_name, record_failure,
                                             summarize)
 from autograder.core.i18n import Text, literal, tr
@@ -147,29 +146,6 @@ def _grading_environ() -> dict[str, str]:
     return {name: value for name, value in os.environ.items() if name not in spawned}
 
 
-def _pid_namespace() -> str:
-    try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
-    except OSError:  # not Linux: pids are this machine's
-        return "0"
-
-
-def _sweep_left_workdirs() -> None:
-    """Remove the task folders of workers that died (SIGKILL, a lost machine) before they could: only those of
-    this pid namespace, whose worker pid no longer runs."""
-    namespace = _pid_namespace()
-    for folder in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}{namespace}-*"):
-        owner = folder.name[len(WORKDIR_PREFIX) + len(namespace) + 1:].split("-", 1)[0]
-        if not owner.isdigit() or int(owner) == os.getpid():
-            continue
-        try:
-            os.kill(int(owner), 0)
-        except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
-        except PermissionError:  # alive, another user's
-            pass
-
-
 @contextlib.contextmanager
 def _stopped_with_run(stop_name: str | None):
     """A threading.Event set once grade-all sets the Dask Event ``stop_name`` (its Ctrl-C), so the gradings of
@@ -218,8 +194,8 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         Isolation(options.isolation).verify()
     except IsolationUnavailable as exc:  # fail closed on this worker, say where
         return {"refused": "sandbox", "reason": f"worker {socket.gethostname()}: {exc}"}
-    _sweep_left_workdirs()
-    with _task_folder() as workdir, _stopped_with_run(stop_name) as stop:
+    workdirs.sweep(WORKDIR_PREFIX)
+    with workdirs.owned_workdir(WORKDIR_PREFIX) as workdir, _stopped_with_run(stop_name) as stop:
         target = _unpack(packed, workdir)
         log = workdir / LOG_FILE
         # [cluster] gpu = true: the training checks are exported here and judged on a GPU worker (judge_deferred)
@@ -245,8 +221,8 @@ def judge_deferred(packed: dict[str, Any], settings: dict[str, Any], stop_name: 
     if refused is not None:
         return refused
     options = Settings.from_plain(settings)
-    _sweep_left_workdirs()
-    with _task_folder() as workdir, _stopped_with_run(stop_name) as stop:
+    workdirs.sweep(WORKDIR_PREFIX)
+    with workdirs.owned_workdir(WORKDIR_PREFIX) as workdir, _stopped_with_run(stop_name) as stop:
         folder = workdir / "deferred"
         folder.mkdir()
         deferred.unpack(packed["checks"], folder)
@@ -265,10 +241,6 @@ def _other_kit(packed: dict[str, Any]) -> dict[str, str] | None:
                                         f"grade-all's {str(packed.get('kit'))[:12]}"}
 
 
-@contextlib.contextmanager
-def _task_folder() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{_pid_namespace()}-{os.getpid()}-") as workdir:
-        yield Path(workdir)
 
 
 def _log_end(log: Path) -> str:

@@ -16,7 +16,6 @@ import csv
 import json
 import math
 import sys
-import tempfile
 import threading
 import time
 import unicodedata
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Iterator, NamedTuple
 
 from autograder import graders
+from autograder.classroom import workdirs
 from autograder.core.settings import Settings
 from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, ChildEnd, grade_in_child
 from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult, applied_settings,
@@ -45,6 +45,7 @@ FEEDBACK_HTML, FEEDBACK_MD = "feedback.html", "feedback.md"
 GRADES_FILE = "grades.csv"
 SUMMARY_FILE = "summary.html"
 LOG_FILE = "grading.log"
+WORKDIR_PREFIX = "ag-batch-"  # a student's temporary folder here: ag-batch-<pid namespace>-<grade-all's pid>-<random>
 MAX_ID_CHARS = 128
 # Student ids become folder names, CSV cells and lines of output: no separators, nothing that breaks a line
 # (str.splitlines breaks on more than \n) or reorders what a terminal shows (bidirectional overrides).
@@ -187,13 +188,13 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="ag-batch-") as workdir:
+    with workdirs.owned_workdir(WORKDIR_PREFIX) as workdir:
         try:
-            target = _submission_target(student, options, Path(workdir))
+            target = _submission_target(student, options, workdir)
         except ValueError as exc:
             return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
         # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
-        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=Path(workdir),
+        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir,
                              log=folder / LOG_FILE, stop=stop, zygote=zygote)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
@@ -343,6 +344,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
 
     On Ctrl-C every running grading process is killed and waited for before the KeyboardInterrupt goes on."""
     stop = threading.Event()
+    workdirs.sweep(WORKDIR_PREFIX)  # what a grade-all killed before (SIGKILL) left behind
     zygote = _start_zygote() if todo else None
     with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool:
         if zygote is not None:

@@ -18,6 +18,7 @@ grading process's own TensorFlow and training) for the whole process tree, or wh
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -190,10 +191,11 @@ def _supervised(payload_for, settings: Settings, *, workdir, log, stop, environ,
     """Start (or fork) a child told ``payload_for(output file)``, watch it within the limits, read its output."""
     # scratch: the child's TMPDIR, removed here after its whole group is dead, so a child killed at a limit
     # leaves nothing behind (its sandbox's job folders, saved models); apart from the record, which a worker
-    # of level uid may be let to traverse towards
-    with tempfile.TemporaryDirectory(prefix="ag-child-") as own, \
-            tempfile.TemporaryDirectory(prefix="ag-scratch-") as scratch:
-        folder = Path(workdir) if workdir is not None else Path(own)
+    # of level uid may be let to traverse towards. Inside ``workdir`` when given: if this process is killed
+    # too, whoever sweeps the workdir (autograder.classroom.workdirs) sweeps the scratch with it.
+    with (contextlib.nullcontext(workdir) if workdir is not None else tempfile.TemporaryDirectory(
+            prefix="ag-child-")) as own, tempfile.TemporaryDirectory(prefix="ag-scratch-", dir=workdir) as scratch:
+        folder = Path(own)
         record, log = folder / RECORD_FILE, Path(log) if log is not None else folder / LOG_FILE
         record.unlink(missing_ok=True)  # only this run's record counts
         payload = payload_for(record)

@@ -1,0 +1,46 @@
+"""Temporary folders of grading runs that a killed process cannot remove, and the sweep that removes them later.
+
+A process killed with SIGKILL (a Dask worker lost mid-task, grade-all killed) runs no clean-up: its
+folder, with the student's files, sandbox job folders and saved models (about 100 MB each for transfer),
+stays in the temporary folder for good. Each such folder is named after the process that owns it,
+``<prefix><pid namespace>-<pid>-<random>``, so that a later run, on the same machine, removes those whose
+owner no longer runs.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:  # not Linux: pids are this machine's
+        return "0"
+
+
+@contextlib.contextmanager
+def owned_workdir(prefix: str) -> Iterator[Path]:
+    """A temporary folder named after this process, removed on leaving (or by a later :func:`sweep`)."""
+    with tempfile.TemporaryDirectory(prefix=f"{prefix}{_pid_namespace()}-{os.getpid()}-") as workdir:
+        yield Path(workdir)
+
+
+def sweep(prefix: str) -> None:
+    """Remove the ``prefix`` folders of processes that died before they could: only those of this pid
+    namespace, whose owner no longer runs."""
+    namespace = _pid_namespace()
+    for folder in Path(tempfile.gettempdir()).glob(f"{prefix}{namespace}-*"):
+        owner = folder.name[len(prefix) + len(namespace) + 1:].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            pass
