@@ -83,6 +83,12 @@ def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
     grade_all = _start(classroom, tmp_path / "out", "--workers", "1")
     try:
         zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
+        # Mid-grading: once the fork runs a sandbox, the zygote has told grade-all its pid. (Killed before
+        # that, grade-all gets no pid and rightly grades the student in a process of its own.)
+        deadline = time.monotonic() + 120
+        while forked.is_running() and not forked.children() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert forked.children(), "the forked grading process started no sandbox"
         zygote.kill()  # its forked grading process dies with it
         output, _ = grade_all.communicate(timeout=600)
     finally:
