@@ -113,7 +113,14 @@ def _not_split_cases():
         "a base that is not first": _compiled(keras.Sequential([keras.Input((8, 8, 3)), layers.Rescaling(0.5),
                                                                 _base_then(), layers.Flatten(), layers.Dense(1)])),
         "a base and nothing after it": _compiled(keras.Sequential([_base_then()])),
+        "a model trained before it was saved": _stepped(_on(_base_then())),
     }
+
+
+def _stepped(model):
+    """The model after one training step: its optimizer has state that a new one from its settings lacks."""
+    model.fit(np.zeros((4, 8, 8, 3), np.float32), np.zeros((4, 1), np.float32), epochs=1, verbose=0)
+    return model
 
 
 def test_only_a_head_on_a_frozen_fixed_base_is_split(grading_context, tmp_path):

@@ -51,6 +51,8 @@ def split(model, images: int):
 
     if not (model.trainable and model.built and getattr(model, "layers", None)):
         return None
+    if _stepped(getattr(model, "optimizer", None)):  # the head gets a new optimizer from the compile settings
+        return None
     first = next((layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)), None)
     inputs, outputs = getattr(model, "inputs", None) or [], getattr(model, "outputs", None) or []
     if len(inputs) != 1 or len(outputs) != 1 or not is_fixed_extractor(first):
@@ -69,6 +71,12 @@ def split(model, images: int):
         return None
     head.compile_from_config(model.get_compile_config())
     return base, head
+
+
+def _stepped(optimizer) -> bool:
+    """Whether the optimizer has state of its own (it took steps before it was saved): a new one would not."""
+    iterations = getattr(optimizer, "iterations", None)
+    return iterations is not None and int(np.asarray(iterations)) != 0
 
 
 def _sequential_head(model, base):
