@@ -61,15 +61,18 @@ def split(model, images: int):
     per_image = base.outputs[0].shape[1:]
     if None in per_image or images * int(np.prod(per_image)) * 4 > MAX_FEATURE_BYTES:
         return None
-    if isinstance(model, keras.Sequential):
-        head = _sequential_head(model, base)
-    elif isinstance(model, keras.Model) and type(model).__name__ == "Functional":
-        head = _functional_head(model, base)
-    else:
+    try:
+        if isinstance(model, keras.Sequential):
+            head = _sequential_head(model, base)
+        elif isinstance(model, keras.Model) and type(model).__name__ == "Functional":
+            head = _functional_head(model, base)
+        else:
+            return None
+        if head is None or not head.trainable_weights:
+            return None
+        head.compile_from_config(model.get_compile_config())
+    except (ValueError, TypeError):  # a graph Keras cannot rebuild on the features: trained whole
         return None
-    if head is None or not head.trainable_weights:
-        return None
-    head.compile_from_config(model.get_compile_config())
     return base, head
 
 
@@ -106,11 +109,7 @@ def _functional_head(model, base):
         return layer(*args, **kwargs)
 
     features = keras.Input(batch_shape=base.outputs[0].shape)
-    try:
-        rebuilt(raw, trace)
-        if readers != [(base, 1)]:  # the base alone reads the input, once, and nothing else with it
-            return None
-        return rebuilt(features, lambda layer, *args, **kwargs: features if layer is base
-                       else layer(*args, **kwargs))
-    except (ValueError, TypeError):  # a graph Keras cannot rebuild on the features (shapes, structure)
+    rebuilt(raw, trace)
+    if readers != [(base, 1)]:  # the base alone reads the input, once, and nothing else with it
         return None
+    return rebuilt(features, lambda layer, *args, **kwargs: features if layer is base else layer(*args, **kwargs))
