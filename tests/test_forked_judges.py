@@ -2,6 +2,7 @@
 costs only its own checks, at most ``lanes`` judge at once, and nothing outlives an interrupted grading."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,3 +182,86 @@ def test_ctrl_c_during_forked_judging_stops_every_judge(tmp_path):
     assert not [judge.pid for judge in judges if psutil.pid_exists(judge.pid)]
     assert "Traceback" not in output, output[-3000:]
     assert sorted(path.name for path in scratch.iterdir()) == []
+
+
+class _Lanes:
+    """A stand-in for ForkedJudges that records what is submitted, with as many free lanes as the test says."""
+
+    def __init__(self, free: int):
+        self.free, self.submitted = free, []
+
+    def free_lanes(self) -> int:
+        return self.free
+
+    def submit(self, assignment, checks, judge):
+        self.submitted.append((assignment, [check.id for check in checks], sorted(judge.args[2])))
+
+
+def _dispatch_assignment():
+    from autograder.core.spec import Assignment
+
+    assignment = Assignment("demo", tr("a demo"), ("f",))
+    for probe in ("first", "second"):
+        assignment.probe(probe, uses="f")
+    checks = [("shape", "first", None), ("trains", "first", 0.5), ("flags", "second", None),
+              ("names", "second", None), ("also_trains", "second", 0.7)]
+    assignment.checks = [Check(check_id, tr("a check"), 1.0, probe, lambda evidence, ctx: None, threshold=threshold)
+                         for check_id, probe, threshold in checks]
+    return assignment
+
+
+def _probe_done(probe):
+    from autograder.core.outcomes import ProbeStatus
+    from autograder.host.runner import ProbeDone
+
+    return ProbeDone("demo", probe, ProbeStatus("ok", ""), object())
+
+
+@pytest.mark.parametrize("free", [1, 0])
+def test_a_training_run_is_judged_as_soon_as_its_probe_is_done_and_every_check_once(free):
+    """A check with a threshold goes to a judge of its own as soon as the worker has finished its probe; the
+    other checks go as soon as a lane is free, else all together once the worker is done with the assignment."""
+    from autograder.host.grading import _ForkedDispatch
+
+    lanes = _Lanes(free)
+    dispatch = _ForkedDispatch(lanes, {"demo": _dispatch_assignment()}, lambda *args: [])
+    dispatch.probe_done(_probe_done("first"))
+    assert lanes.submitted[0] == ("demo", ["trains"], ["first"])  # before the worker ran the next probe
+    dispatch.probe_done(_probe_done("second"))
+    dispatch.assignment_done("demo")
+    if free:
+        assert lanes.submitted == [("demo", ["trains"], ["first"]), ("demo", ["shape"], ["first"]),
+                                   ("demo", ["also_trains"], ["second"]),
+                                   ("demo", ["flags", "names"], ["second"])]
+    else:
+        assert lanes.submitted == [("demo", ["trains"], ["first"]), ("demo", ["also_trains"], ["second"]),
+                                   ("demo", ["shape", "flags", "names"], ["first", "second"])]
+    judged = sorted(check for _, checks, _ in lanes.submitted for check in checks)
+    assert judged == sorted(check.id for check in _dispatch_assignment().checks)
+
+
+def test_the_sandbox_hands_over_each_probe_before_its_assignment(tmp_path, grading_context):
+    """SandboxSession.run(probes=True): each probe once, as soon as it is done and before its assignment,
+    with the very evidence the assignment's item then holds; run() alone yields the assignments only."""
+    from autograder import graders
+    from autograder.host.runner import Limits, ProbeDone, SandboxSession
+
+    parts = []
+    for assignment_id in ("fashion_mnist", "cnn"):
+        shutil.copyfile(ROOT / "exercises" / f"{assignment_id}.py", tmp_path / f"{assignment_id}.py")
+        parts.append((graders.load(assignment_id), tmp_path / f"{assignment_id}.py"))
+    with SandboxSession(parts, seed=grading_context.seed, limits=Limits(step_timeout=120)) as session:
+        items = list(session.run(probes=True))
+    done = {}
+    for item in items:
+        if isinstance(item, ProbeDone):
+            assert (item.assignment, item.probe) not in done
+            done[item.assignment, item.probe] = item
+            continue
+        aid, observed = item
+        assert sorted(observed) == sorted(graders.load(aid).probes)
+        for probe, (status, evidence) in observed.items():
+            assert done[aid, probe].status == status and done[aid, probe].evidence is evidence
+            assert status.state == "not_attempted"  # the stubs
+    assert [item[0] for item in items if not isinstance(item, ProbeDone)] == ["fashion_mnist", "cnn"]
+    assert len(done) == sum(len(assignment.probes) for assignment, _ in parts)

@@ -4,7 +4,7 @@ One student's checks run one after the other in one process, on one core at a ti
 no faster on two threads), while the sandbox worker idles after its probes: ``grade`` of a full submission
 spent about 25 s judging on one core of two. Here the grading process, once TensorFlow is imported but
 before it has run a single TensorFlow operation, forks a child for each training run (a check with a
-threshold) and one for each assignment's other checks, ``lanes`` at once (see ``grading._units``).
+threshold) and one for each assignment's other checks, ``lanes`` at once (see ``grading._judged_in_forks``).
 
 Why forks: a child starts in milliseconds with TensorFlow already imported (a new process would import it
 again, about 5 s), and every child starts from the same state, so a check's verdict does not depend on
@@ -119,6 +119,12 @@ class ForkedJudges:
             self._wait_for_one()
         return self.finished
 
+    def free_lanes(self) -> int:
+        """How many lanes are free now; children that have finished are reaped first, without waiting."""
+        while self._running and self._wait_for_one(timeout=0):
+            pass
+        return self.lanes - len(self._running)
+
     def kill_all(self) -> None:
         for child in list(self._running.values()):
             try:
@@ -136,8 +142,10 @@ class ForkedJudges:
         self.kill_all()  # stopped early (an interrupt, an error): nothing judges on, unwatched
         self._scratch.cleanup()
 
-    def _wait_for_one(self) -> None:
-        readable, _, _ = select.select(list(self._running), [], [])
+    def _wait_for_one(self, timeout: float | None = None) -> bool:
+        """Read what the children sent, reaping those that finished; waits for one unless ``timeout``; whether
+        any child had something."""
+        readable, _, _ = select.select(list(self._running), [], [], timeout)
         for pipe in readable:
             child = self._running[pipe]
             chunk = os.read(pipe, 1 << 16)
@@ -149,6 +157,7 @@ class ForkedJudges:
             _, status = os.waitpid(child.pid, 0)
             self.finished.append(Finished(child.assignment, _results_of(child, status),
                                           time.monotonic() - child.started))
+        return bool(readable)
 
 
 def _results_of(child: _Child, status: int) -> list[CheckResult]:

@@ -20,7 +20,7 @@ from autograder.host.context import GradingContext, configure_tensorflow
 from autograder.core.i18n import Text, tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.core.settings import Settings
-from autograder.host.runner import Limits, SandboxSession
+from autograder.host.runner import Limits, ProbeDone, SandboxSession
 from autograder.core.spec import Assignment, Check
 from autograder.host.forked_judges import ForkedJudges, default_lanes, tensorflow_has_run
 from autograder.host.deferred import Deferral
@@ -282,20 +282,23 @@ def _judged_here(parts, *, context, limits, tensorflow, deferral) -> dict[str, t
 
 
 def _judged_in_forks(parts, *, context, limits, tensorflow, deferral) -> dict[str, tuple[list[CheckResult], float]]:
-    """Like :func:`_judged_here`, in forked judges (one per :func:`_units`), ``tensorflow.lanes`` at once
-    (:mod:`autograder.host.forked_judges`); results in each assignment's order of checks."""
+    """Like :func:`_judged_here`, in forked judges, ``tensorflow.lanes`` at once
+    (:mod:`autograder.host.forked_judges`), handed work as the worker finishes each probe
+    (:class:`_ForkedDispatch`). Results in each assignment's order of checks."""
     assignments = {assignment.id: assignment for assignment, _ in parts}
     worker_seconds: dict[str, float] = {}
     with ForkedJudges(tensorflow.lanes) as judges:
         with SandboxSession(parts, seed=context.seed, limits=limits) as session:
             session.start()
             tensorflow.worker_starting()
-            for aid, observed in session.run():
-                worker_seconds[aid] = session.seconds[aid]
-                assignment = assignments[aid]
-                for checks in _units(assignment):
-                    judges.submit(aid, checks, functools.partial(_judged_list, aid, checks, observed, context,
-                                                                 deferral))
+            dispatch = _ForkedDispatch(judges, assignments, functools.partial(_judged_list, context=context,
+                                                                               deferral=deferral))
+            for item in session.run(probes=True):
+                if isinstance(item, ProbeDone):
+                    dispatch.probe_done(item)
+                else:
+                    worker_seconds[item[0]] = session.seconds[item[0]]
+                    dispatch.assignment_done(item[0])
             finished = judges.drain()  # before the session's folder, which holds what the children read, goes
     judged = {}
     for aid, assignment in assignments.items():
@@ -306,13 +309,40 @@ def _judged_in_forks(parts, *, context, limits, tensorflow, deferral) -> dict[st
     return judged
 
 
-def _units(assignment: Assignment) -> list[list[Check]]:
-    """What one forked judge takes: each training run (a check with a threshold: seconds, where most checks
-    take tenths) alone, first, then the assignment's other checks together (a child costs a fork and
-    TensorFlow's first steps, about 0.1 s; one per probe cost more than it saved)."""
-    runs = [[check] for check in assignment.checks if check.threshold is not None]
-    rest = [check for check in assignment.checks if check.threshold is None]
-    return runs + ([rest] if rest else [])
+class _ForkedDispatch:
+    """What each forked judge takes, and when. A training run (a check with a threshold: seconds, where most
+    checks take tenths) goes alone, as soon as the worker has finished its probe. A probe's other checks wait
+    and go together with those of the assignment's other finished probes: at once when a lane is free (so
+    judging overlaps the worker's next probe), else when the worker is done with the assignment (a judge
+    costs a fork and TensorFlow's first steps, about 0.1 s, not worth paying while every lane is busy)."""
+
+    def __init__(self, judges: ForkedJudges, assignments: dict[str, Assignment], judge_list):
+        self.judges, self.assignments, self.judge_list = judges, assignments, judge_list
+        self.observed: dict[str, dict] = {aid: {} for aid in assignments}
+        self.waiting: dict[str, list[Check]] = {aid: [] for aid in assignments}
+
+    def probe_done(self, item: ProbeDone) -> None:
+        aid = item.assignment
+        self.observed[aid][item.probe] = (item.status, item.evidence)
+        checks = [check for check in self.assignments[aid].checks if check.probe == item.probe]
+        for check in checks:
+            if check.threshold is not None:
+                self._submit(aid, [check])
+        self.waiting[aid] += [check for check in checks if check.threshold is None]
+        if self.judges.free_lanes() > 0:
+            self._submit_waiting(aid)
+
+    def assignment_done(self, aid: str) -> None:
+        self._submit_waiting(aid)
+
+    def _submit_waiting(self, aid: str) -> None:
+        if self.waiting[aid]:
+            checks, self.waiting[aid] = self.waiting[aid], []
+            self._submit(aid, checks)
+
+    def _submit(self, aid: str, checks: list[Check]) -> None:
+        observed = {check.probe: self.observed[aid][check.probe] for check in checks}
+        self.judges.submit(aid, checks, functools.partial(self.judge_list, aid, checks, observed))
 
 
 def _judged_list(aid: str, checks: list[Check], observed: dict, context: GradingContext,

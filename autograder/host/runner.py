@@ -168,6 +168,20 @@ class _WorkerEnd:
     returncode: int | None
 
 
+Observed = dict[str, tuple[ProbeStatus, Evidence]]  # an assignment's probes: their status and evidence
+
+
+@dataclass(frozen=True)
+class ProbeDone:
+    """One probe's final status and evidence, handed over as soon as the worker has finished that probe (its
+    folder already out of the worker's reach), before the rest of its assignment is done."""
+
+    assignment: str
+    probe: str
+    status: ProbeStatus
+    evidence: Evidence
+
+
 @dataclass
 class _Part:
     """One assignment's file as the worker imports it."""
@@ -205,6 +219,7 @@ class SandboxSession:
         self._statuses: dict[tuple[str, str], ProbeStatus] = {}
         self._folders: dict[tuple[str, str], Path] = {}  # step -> its output folder, moved out of the worker's reach
         self._handed: set[str] = set()
+        self._evidences: dict[tuple[str, str], Evidence] = {}  # each step's, made once it has a status
         self._import_started: dict[str, float] = {}
         self._stop = threading.Event()
         self._results: queue.Queue = queue.Queue()
@@ -244,8 +259,10 @@ class SandboxSession:
                                                 daemon=True)
             self._supervisor.start()
 
-    def run(self) -> Iterator[tuple[str, dict[str, tuple[ProbeStatus, Evidence]]]]:
-        """(assignment id, {probe: (status, evidence)}) for each assignment, as soon as the worker is done with it."""
+    def run(self, *, probes: bool = False) -> Iterator[tuple[str, Observed] | ProbeDone]:
+        """(assignment id, {probe: (status, evidence)}) for each assignment, as soon as the worker is done with it;
+        with ``probes``, also a :class:`ProbeDone` for each probe as soon as it has its status, before its
+        assignment's item (a check on one probe's evidence can start while the worker runs the next probe)."""
         self.start()
         try:
             while True:
@@ -254,7 +271,8 @@ class SandboxSession:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                yield item
+                if probes or not isinstance(item, ProbeDone):
+                    yield item
         finally:
             self._stop.set()  # the caller stopped early (an interrupt, an error): the worker is killed
             self._supervisor.join()
@@ -313,12 +331,17 @@ class SandboxSession:
         self._hand_over_finished()
 
     def _hand_over_finished(self) -> None:
-        """Queue every assignment whose probes all have a status, in the parts' order, each once."""
+        """Queue each probe that has a status, then every assignment whose probes all have one, in the parts'
+        order, each once."""
         for aid, part in self.parts.items():
-            if aid in self._handed or any((aid, name) not in self._statuses for name in part.assignment.probes):
+            for name in part.assignment.probes:
+                if (aid, name) in self._statuses and (aid, name) not in self._evidences:
+                    self._evidences[aid, name] = self._evidence(aid, name)
+                    self._results.put(ProbeDone(aid, name, self._statuses[aid, name], self._evidences[aid, name]))
+            if aid in self._handed or any((aid, name) not in self._evidences for name in part.assignment.probes):
                 continue
             self._handed.add(aid)
-            self._results.put((aid, {name: (self._statuses[aid, name], self._evidence(aid, name))
+            self._results.put((aid, {name: (self._statuses[aid, name], self._evidences[aid, name])
                                      for name in part.assignment.probes}))
 
     def _take(self, source: Path, attempt_dir: Path) -> Path:
