@@ -418,6 +418,37 @@ def test_layers_declaring_gigabytes_of_weights_are_refused_before_allocating_the
     assert load_model_safely(source).count_params() == model.count_params()
 
 
+def test_the_checked_files_are_loaded_from_their_folder_or_else_from_an_archive_with_the_same_result(
+        tmp_path, monkeypatch):
+    """Keras loads the unpacked, checked files from their folder (no second copy of the weights); a Keras that
+    refuses a folder gets them repacked as an archive, and the model is the same either way."""
+    source = saved(small_model(), tmp_path / "ok.keras")
+    real_load, loaded_from = keras.models.load_model, []
+
+    def recording(path, **kwargs):
+        loaded_from.append("folder" if Path(path).is_dir() else Path(path).suffix)
+        return real_load(path, **kwargs)
+
+    monkeypatch.setattr(keras.models, "load_model", recording)
+    from_folder = load_model_safely(source)
+    assert loaded_from == ["folder"]
+
+    def archives_only(path, **kwargs):
+        if Path(path).is_dir():
+            raise ValueError(f"File format not supported: filepath={path}")
+        return recording(path, **kwargs)
+
+    monkeypatch.setattr(keras.models, "load_model", archives_only)
+    loaded_from.clear()
+    from_archive = load_model_safely(source)
+    assert loaded_from == [".keras"]
+    expected = real_load(source, safe_mode=True)
+    for model in (from_folder, from_archive):
+        assert model.get_config() == expected.get_config()
+        assert model.get_compile_config() == expected.get_compile_config()
+        assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), expected.get_weights(), strict=True))
+
+
 # ----------------------------------------------------------------- valid models keep loading
 def _sequential(optimizer, loss, activation="softmax", units=10):
     import tensorflow as tf

@@ -468,7 +468,7 @@ def load_model_safely(path: Path):
     installed packages and a budget for the weights the layers create. Raises
     :class:`UnsafeArtifact` (a :class:`CheckFailed`) for a refused file; Keras's own errors pass through.
     """
-    import keras
+    import keras  # noqa: F401 - imported before the config is checked: only modules already imported may be named
 
     handle, size = _open_regular(path, MAX_MODEL_FILE_BYTES, _too_large(Path(path).name, MAX_MODEL_FILE_BYTES))
     with handle, tempfile.TemporaryDirectory(prefix="ag-model-") as tmp:
@@ -492,27 +492,44 @@ def load_model_safely(path: Path):
                                                          dict):
             raise _not_an_archive(tr("metadata.json holds no JSON object"))
         declared = check_weights_file(unpacked / "model.weights.h5") if "model.weights.h5" in entries else 0
-        patched = Path(tmp) / "model.keras"
-        with zipfile.ZipFile(patched, "w", zipfile.ZIP_STORED) as target:
-            for name in ALLOWED_ARCHIVE_ENTRIES:
-                if name == "config.json":
-                    target.writestr(name, json.dumps(_patch_activation_aliases(config)))
-                elif name in entries:
-                    target.write(unpacked / name, name)
+        (unpacked / "config.json").write_text(json.dumps(_patch_activation_aliases(config)), encoding="utf-8")
         budget = min(VARIABLE_BYTES_FACTOR * declared + VARIABLE_BYTES_ALLOWANCE, MAX_VARIABLE_BYTES)
-        with warnings.catch_warnings(), _installed_packages_only(), _variable_budget(budget) as refused:
-            warnings.simplefilter("ignore")  # optimizer-variable notices are irrelevant here
-            try:
-                model = keras.models.load_model(patched, safe_mode=True, compile=True)
-            except Exception:
-                if refused:
-                    model = None
-                else:
-                    raise
-        if refused:
+        try:
+            # The checked folder itself (Keras 3 loads a folder holding config.json and model.weights.h5 as it
+            # loads the archive): no second copy of the weights into an archive and out of it again, a third of
+            # a VGG16 load.
+            model = _keras_load(unpacked, budget)
+        except Exception:  # noqa: BLE001 - a Keras that loads archives only, or a model that fails either way:
+            model = _keras_load(_repacked(unpacked, entries, Path(tmp) / "model.keras"), budget)  # the archive decides
+        if model is None:
             raise UnsafeArtifact(tr("the model's layers would create more than {limit} MiB of weights, far more "
                                     "than its saved weights file holds.", limit=budget // MiB))
         return model
+
+
+def _repacked(unpacked: Path, entries: dict, target: Path) -> Path:
+    """The checked files of ``unpacked`` as a ``.keras`` archive at ``target``."""
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as archive:
+        for name in ALLOWED_ARCHIVE_ENTRIES:
+            if name in entries:
+                archive.write(unpacked / name, name)
+    return target
+
+
+def _keras_load(source: Path, budget: int):
+    """``keras.models.load_model`` of checked files with ``safe_mode=True``, sys.path limited to the installed
+    packages and ``budget`` bytes for the weights the layers create; None when the budget refused them."""
+    import keras
+
+    model = None
+    with warnings.catch_warnings(), _installed_packages_only(), _variable_budget(budget) as refused:
+        warnings.simplefilter("ignore")  # optimizer-variable notices are irrelevant here
+        try:
+            model = keras.models.load_model(source, safe_mode=True, compile=True)
+        except Exception:
+            if not refused:
+                raise
+    return None if refused else model
 
 
 def _read_npy(path: Path) -> np.ndarray:
