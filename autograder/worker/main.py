@@ -272,6 +272,7 @@ def _run_part(part: dict, job_dir: Path, output: Path, context: ProbeContext, de
                             context, folder)
         _write_result(folder, payload)
         mark(f"end {assignment}/{name}")
+        gc.collect()  # the probe's models hold reference cycles: freed now, not alive beside the next probe's
 
 
 def main(argv: list[str]) -> int:
