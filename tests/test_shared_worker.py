@@ -40,8 +40,14 @@ def _solution(assignment: str) -> str:
     return (SOLUTIONS / f"{assignment}.py").read_text(encoding="utf-8")
 
 
+# The worker pauses the garbage collector for its own imports: a student's code runs with it on, as in a Python
+# of its own (a file that does not import gets zero).
+COLLECTOR_ON = 'import gc as _gc\nif not _gc.isenabled():\n    raise RuntimeError("the garbage collector is off")\n'
+
+
 def test_global_keras_state_left_by_one_file_does_not_reach_the_next(tmp_path, grading_context):
-    folder = _folder(tmp_path, {"fashion_mnist": _solution("fashion_mnist") + LEFTOVERS, "cnn": _solution("cnn")})
+    folder = _folder(tmp_path, {"fashion_mnist": _solution("fashion_mnist") + LEFTOVERS,
+                                "cnn": COLLECTOR_ON + _solution("cnn")})
     result = grade_submission(folder, Settings(assignments=("fashion_mnist", "cnn")), context=grading_context)
     cnn = next(a for a in result.assignments if a.assignment == "cnn")
     assert cnn.score == cnn.max_score, [(c.check_id, c.message) for c in cnn.checks if c.score < c.max_score]

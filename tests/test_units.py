@@ -88,3 +88,52 @@ def test_tf_nn_activations_reload_under_safe_mode(tmp_path):
     with pytest.raises(Exception):
         keras.models.load_model(tmp_path / "m.keras", safe_mode=True)  # why the alias map exists
     assert modelspec.layer_stack(load_model_safely(tmp_path / "m.keras")) == ["Dense(3)", "Softmax"]
+
+
+COLLECTOR_PAUSED = """
+import gc, weakref
+from autograder.core.collector import imports_then_frozen
+
+class Node:
+    pass
+
+def garbage_cycle():
+    node = Node()
+    node.itself = node
+    return weakref.ref(node)
+
+started = []
+gc.callbacks.append(lambda phase, info: phase == "start" and started.append(info["generation"]))
+frozen_before = gc.get_freeze_count()
+with imports_then_frozen():
+    assert not gc.isenabled()
+    dead = garbage_cycle()
+    kept = [Node() for _ in range(50_000)]  # far past the threshold that starts a collection
+    collections_inside = len(started)
+assert collections_inside == 0, started
+assert dead() is None, "the cycle made inside was not collected after the block"
+assert len(started) == 1 and gc.isenabled()
+assert gc.get_freeze_count() >= frozen_before + 50_000, "what lived on was not frozen"
+
+gc.disable()
+with imports_then_frozen():
+    pass
+assert not gc.isenabled(), "a collector that was off before was turned on"
+gc.enable()
+try:
+    with imports_then_frozen():
+        raise KeyError("an import failed")
+except KeyError:
+    pass
+assert gc.isenabled(), "an error left the collector off"
+print("ok")
+"""
+
+
+def test_the_collector_is_paused_for_the_kits_imports_then_collects_once_and_freezes():
+    """In a fresh interpreter: gc.freeze is for good, and the suite's own process has frozen TensorFlow."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", COLLECTOR_PAUSED], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

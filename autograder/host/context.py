@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import gc
 import importlib
 import re
 from dataclasses import dataclass, field
@@ -21,9 +20,7 @@ from autograder.core.spec import CheckFailed
 def configure_tensorflow(threads: int) -> None:
     """Import TensorFlow (without its start-up noise) and limit its thread pools in the grading process (call
     before any TF work)."""
-    from autograder.core.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
+    _import_and_freeze()
     import tensorflow as tf
 
     try:
@@ -31,19 +28,21 @@ def configure_tensorflow(threads: int) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         pass  # already initialised in this process: keep the first setting
-    freeze_imported_objects()
 
 
 @functools.lru_cache(maxsize=1)  # once per process
-def freeze_imported_objects() -> None:
-    """Put what is alive now, TensorFlow's and Keras' own objects (about 300,000), out of the cyclic garbage
-    collector's reach (``gc.freeze``). Judging collects after each probe's models are released (Keras
-    models hold reference cycles); each of those collections then scans only what grading created: about
-    0.1 s instead of 1 s, some 10 s of a full submission on 2 busy cores. What is collected is unchanged."""
-    importlib.import_module("keras")  # its objects too
+def _import_and_freeze() -> None:
+    """Import TensorFlow and Keras, then put what is alive, their own objects (about 300,000), out of the
+    cyclic garbage collector's reach (:func:`autograder.core.collector.imports_then_frozen`). Judging collects
+    after each probe's models are released (Keras models hold reference cycles); each of those collections
+    then scans only what grading created: about 0.1 s instead of 1 s, some 10 s of a full submission on 2 busy
+    cores. What is collected is unchanged."""
+    from autograder.core.collector import imports_then_frozen
+    from autograder.core.quiet import import_tensorflow_quietly
 
-    gc.collect()
-    gc.freeze()
+    with imports_then_frozen():
+        import_tensorflow_quietly()
+        importlib.import_module("keras")  # its objects too
 
 
 _CAUSE = re.compile(r"shape|dimension|must|expected|incompatible|cannot|could not|invalid", re.IGNORECASE)

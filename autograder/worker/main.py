@@ -29,6 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from autograder import graders
+from autograder.core.collector import imports_then_frozen
 from autograder.core.files import write_text_atomically
 from autograder.core.wire import RESULT_FILE, describe
 from autograder.worker.encode import encode_values
@@ -289,13 +290,10 @@ def main(argv: list[str]) -> int:
         progress.flush()
 
     mark("starting")
-    for part in job["parts"]:
-        graders.load_probes(part["assignment"])  # the kit's own imports, before any student code runs
-    defaults = _keras_defaults()  # imports Keras: TensorFlow's start is the kit's time, not the student's
-    # TensorFlow's and Keras' own objects out of the collector's reach: each part's collection (after
-    # clear_session) then scans only what the student's code and the probes made.
-    gc.collect()
-    gc.freeze()
+    with imports_then_frozen():  # each part's collection (after clear_session) then scans only what it made
+        for part in job["parts"]:
+            graders.load_probes(part["assignment"])  # the kit's own imports, before any student code runs
+        defaults = _keras_defaults()  # imports Keras: TensorFlow's start is the kit's time, not the student's
 
     context = ProbeContext(seed=int(job["seed"]), scratch=Path.cwd())
     provide_class_index(str(job_dir / job["imagenet_class_index"]))
