@@ -112,12 +112,9 @@ def _quiet_pool_process() -> None:
     import logging
 
     from autograder.host.context import configure_tensorflow
-    from autograder.core.quiet import import_tensorflow_quietly, set_tensorflow_environment
 
-    set_tensorflow_environment()
-    import_tensorflow_quietly()
+    configure_tensorflow(1)  # imports TensorFlow quietly, as grade's grading process does
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    configure_tensorflow(1)
 
 
 def _grade_in_pool(assignment: str, mutant_id: str, source: str, seed: int, isolation: str,
