@@ -43,6 +43,9 @@ def _solution(assignment: str) -> str:
 # The worker pauses the garbage collector for its own imports: a student's code runs with it on, as in a Python
 # of its own (a file that does not import gets zero).
 COLLECTOR_ON = 'import gc as _gc\nif not _gc.isenabled():\n    raise RuntimeError("the garbage collector is off")\n'
+# Keras's own import of pyplot waits for its first use (autograder.core.lazy_imports): a student's plot still draws.
+PLOTS = ('import matplotlib\nmatplotlib.use("Agg")\nimport matplotlib.pyplot as _plt\n_figure = _plt.figure()\n'
+         '_plt.plot([0, 1], [1, 0])\nassert len(_figure.axes[0].lines) == 1\n_plt.close("all")\n')
 
 
 def test_global_keras_state_left_by_one_file_does_not_reach_the_next(tmp_path, grading_context):
@@ -57,7 +60,7 @@ def test_a_hang_and_a_crash_cost_only_their_own_checks(tmp_path, grading_context
     hang = _solution("fashion_mnist").replace("def normalize(", "def normalize(*_a, **_k):\n    while True:\n"
                                               "        pass\n\n\ndef _replaced_normalize(", 1)
     crash = "import os\nos._exit(3)\n" + _solution("cnn")
-    folder = _folder(tmp_path, {"fashion_mnist": hang, "cnn": crash, "gap": _solution("gap")})
+    folder = _folder(tmp_path, {"fashion_mnist": hang, "cnn": crash, "gap": PLOTS + _solution("gap")})
     settings = Settings(assignments=("fashion_mnist", "cnn", "gap"), step_timeout=8)
     result = grade_submission(folder, settings, context=grading_context)
     by_id = {a.assignment: a for a in result.assignments}

@@ -1,4 +1,5 @@
 """Small units: outcome mapping, declarations, layer-stack canonicalisation, activation aliases."""
+import numpy as np
 import keras
 import pytest
 import tensorflow as tf
@@ -137,3 +138,68 @@ def test_the_collector_is_paused_for_the_kits_imports_then_collects_once_and_fre
 
     done = subprocess.run([sys.executable, "-c", COLLECTOR_PAUSED], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_a_keras_layer_error_is_summarised_by_its_cause_not_by_the_calls_arguments():
+    from autograder.host.context import error_summary
+
+    model = keras.Sequential([keras.Input((4,)), layers.Dense(2)])
+    with pytest.raises(ValueError) as caught:
+        model(np.zeros((2, 5), np.float32))
+    assert "\x1b[" in str(caught.value) and "• inputs=" in str(caught.value)  # what Keras 3 says around the cause
+    summary = error_summary(caught.value)
+    assert summary.startswith("ValueError: Input 0") and "is incompatible with the layer" in summary
+    assert "\x1b" not in summary and "•" not in summary
+
+
+def test_a_checks_prediction_on_a_few_images_is_what_model_predict_gives():
+    """models.predict calls a model eagerly on a small batch (no predict function to trace) and on a large one
+    through model.predict; either way the output is model.predict's, in inference mode (dropout off, the
+    batch-norm statistics used)."""
+    from autograder.graders.common import models
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.BatchNormalization(),
+                              layers.Dropout(0.5), layers.GlobalAveragePooling2D(), layers.Dense(3, "softmax")])
+    model.layers[1].moving_mean.assign(np.full(4, 0.3, np.float32))
+    for n in (5, models.EAGER_BATCH, models.EAGER_BATCH + 1):
+        batch = np.random.default_rng(n).normal(size=(n, 8, 8, 3)).astype(np.float32)
+        found = models.predict(model, batch, "m")
+        assert isinstance(found, np.ndarray) and found.shape == (n, 3)
+        np.testing.assert_allclose(found, model.predict(batch, verbose=0), rtol=1e-5, atol=1e-6)
+    inputs = keras.Input((4,))
+    two = keras.Model(inputs, [layers.Dense(1)(inputs), layers.Dense(2)(inputs)])
+    with pytest.raises(CheckFailed, match="returned 2 outputs"):
+        models.predict(two, np.zeros((3, 4), np.float32), "m")
+    with pytest.raises(CheckFailed, match="could not predict.*incompatible"):
+        models.predict(model, np.zeros((2, 4), np.float32), "m")
+
+
+PYPLOT_DEFERRED = r"""
+import sys
+from autograder.host.context import configure_tensorflow
+configure_tensorflow(1)  # the grading process's start (the worker's uses the same context manager)
+import keras
+from keras.src.visualization import plot_image_gallery
+assert type(sys.modules["matplotlib.pyplot"]).__name__ == "_LazyModule", "pyplot ran at Keras's import"
+assert not any(type(f).__name__ == "_DeferringFinder" for f in sys.meta_path), "the finder outlived the import"
+import json.tool  # other modules are imported as usual
+assert type(sys.modules["json.tool"]).__name__ == "module"
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+figure = plt.figure()
+plt.plot([0, 1], [1, 0])
+assert len(figure.axes[0].lines) == 1 and plot_image_gallery.plt is plt
+assert type(sys.modules["matplotlib.pyplot"]).__name__ == "module"
+print("ok")
+"""
+
+
+def test_pyplot_imported_by_keras_runs_only_when_first_used():
+    """In a fresh interpreter: Keras's import of pyplot (0.2 s of each start) waits for a plot, which then draws."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", PYPLOT_DEFERRED], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

@@ -38,20 +38,25 @@ def _import_and_freeze() -> None:
     then scans only what grading created: about 0.1 s instead of 1 s, some 10 s of a full submission on 2 busy
     cores. What is collected is unchanged."""
     from autograder.core.collector import imports_then_frozen
+    from autograder.core.lazy_imports import loaded_on_first_use
     from autograder.core.quiet import import_tensorflow_quietly
 
-    with imports_then_frozen():
+    with imports_then_frozen(), loaded_on_first_use():  # pyplot, which Keras imports, loads when a plot is drawn
         import_tensorflow_quietly()
         importlib.import_module("keras")  # its objects too
 
 
 _CAUSE = re.compile(r"shape|dimension|must|expected|incompatible|cannot|could not|invalid", re.IGNORECASE)
-_NOISE = re.compile(r"^(\[\[|File |Detected at node|Traceback|Graph execution error)")
+# Keras 3 ends a layer's error with the call's arguments ("• inputs=tf.Tensor(shape=...)"), which name a shape
+# but state no cause, and marks the cause in bold with terminal escapes.
+_NOISE = re.compile(r"^(\[\[|File |Detected at node|Traceback|Graph execution error|Arguments received by|•)")
+_TERMINAL_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def error_summary(exc: BaseException, limit: int = 240) -> str:
     """The line of a (TensorFlow) error that states its cause, without graph-node dumps or file paths."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip() and not _NOISE.match(line.strip())]
+    text = _TERMINAL_ESCAPE.sub("", str(exc))
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not _NOISE.match(line.strip())]
     lines = [line for line in lines if "site-packages" not in line and "/autograder/" not in line]
     causes = [line for line in lines if _CAUSE.search(line)]
     chosen = (causes or lines or [type(exc).__name__])[-1]

@@ -30,6 +30,7 @@ import numpy as np
 
 from autograder import graders
 from autograder.core.collector import imports_then_frozen
+from autograder.core.lazy_imports import loaded_on_first_use
 from autograder.core.files import write_text_atomically
 from autograder.core.wire import RESULT_FILE, describe
 from autograder.worker.encode import encode_values
@@ -290,7 +291,8 @@ def main(argv: list[str]) -> int:
         progress.flush()
 
     mark("starting")
-    with imports_then_frozen():  # each part's collection (after clear_session) then scans only what it made
+    # Each part's collection (after clear_session) then scans only what it made; Keras's pyplot waits for a plot.
+    with imports_then_frozen(), loaded_on_first_use():
         for part in job["parts"]:
             graders.load_probes(part["assignment"])  # the kit's own imports, before any student code runs
         defaults = _keras_defaults()  # imports Keras: TensorFlow's start is the kit's time, not the student's
