@@ -44,8 +44,8 @@ def test_exception_at_import_names_the_line(submit, grading_context):
 
 def test_hang_at_import_times_out(submit, grading_context):
     directory = submit({"fashion_mnist.py": "import time\nwhile True:\n    time.sleep(0.1)\n"})
-    result = _only(_grade(directory, grading_context, "fashion_mnist", Limits(step_timeout=15)), "fashion_mnist")
-    _assert_all(result, Outcome.TIMEOUT, "did not finish within 15 s")
+    result = _only(_grade(directory, grading_context, "fashion_mnist", Limits(step_timeout=6)), "fashion_mnist")
+    _assert_all(result, Outcome.TIMEOUT, "did not finish within 6 s")
 
 
 @pytest.mark.parametrize("call", ["import sys; sys.exit(0)", "import os; os._exit(0)", "quit()"])
@@ -59,7 +59,7 @@ def test_hang_in_one_function_costs_only_its_checks(submit, grading_context):
     source = FASHION_BASE.replace("    images = tf.cast(images, tf.float32) / 255.0",
                                   "    while True:\n        pass")
     directory = submit({"fashion_mnist.py": source})
-    result = _only(_grade(directory, grading_context, "fashion_mnist", Limits(step_timeout=15)), "fashion_mnist")
+    result = _only(_grade(directory, grading_context, "fashion_mnist", Limits(step_timeout=10)), "fashion_mnist")
     for check in result.checks:
         if check.check_id.startswith("normalize"):
             assert check.outcome is Outcome.TIMEOUT and check.score == 0, check

@@ -21,6 +21,9 @@ MAXIMUM = graders.load(ASSIGNMENT).max_score
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n", "def build_dense_classifier():\n    while True:\n        pass\n")
+# A hang that waits rather than spins, where the test is about what a time limit leaves behind, not the CPU it takes.
+SLEEPS = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n",
+                                   "def build_dense_classifier():\n    import time\n    time.sleep(3600)\n")
 HOG = BASES[ASSIGNMENT].replace("def normalize(images, labels):\n",
                                 "def normalize(images, labels):\n    hoard = bytearray(3 * 2**30)\n")
 # A mistake that fails a hidden check (training stops inside model.fit) as well as visible ones.
@@ -227,11 +230,11 @@ def test_grade_all_grades_only_the_courses_assignments(tmp_path, grading_process
 def test_a_grading_process_killed_at_its_time_limit_leaves_no_temporary_files(tmp_path):
     """Through the CLI: the grading process is SIGKILLed while its sandbox's job folder exists; the
     folders it made (its TMPDIR) go with it, so a class of hangs cannot fill the grader's disk."""
-    submissions = make_class(tmp_path / "class", {"hangs": HANG})
+    submissions = make_class(tmp_path / "class", {"hangs": SLEEPS})
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out",
-                           str(tmp_path / "out"), "--assignment", ASSIGNMENT, "--workers", "1", "--timeout", "25",
+                           str(tmp_path / "out"), "--assignment", ASSIGNMENT, "--workers", "1", "--timeout", "15",
                            "--step-timeout", "600"], capture_output=True, text=True, timeout=600, cwd=ROOT,
                           env={**os.environ, "TMPDIR": str(scratch)})
     assert done.returncode == 0, done.stdout + done.stderr
