@@ -203,3 +203,40 @@ def test_pyplot_imported_by_keras_runs_only_when_first_used():
 
     done = subprocess.run([sys.executable, "-c", PYPLOT_DEFERRED], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_the_kits_vgg16_base_is_built_without_random_draws_and_leaves_the_random_streams_as_a_plain_build(
+        monkeypatch):
+    """reference_base sets every weight of the VGG16 it builds, so its layers' initializers draw nothing
+    (autograder.core.keras_init); the base, and every random value drawn after it (a head's initial weights,
+    Python's and Keras's generators), are what they are when the initializers do draw."""
+    import contextlib
+    import random
+
+    from autograder.graders.transfer import contract
+
+    def build_then_draw():
+        keras.utils.set_random_seed(11)
+        base = contract.reference_base(32)
+        head = layers.Dense(3)
+        head.build((None, 512))
+        return ([w.numpy() for w in base.weights], head.kernel.numpy(), random.random(),
+                keras.ops.convert_to_numpy(keras.random.normal((4,))))
+
+    draws = []
+    real_draw = keras.initializers.VarianceScaling.__call__
+    monkeypatch.setattr(keras.initializers.VarianceScaling, "__call__",
+                        lambda self, *args, **kwargs: draws.append(type(self).__name__) or real_draw(self, *args,
+                                                                                                      **kwargs))
+    skipped = build_then_draw()
+    assert draws == ["GlorotUniform"]  # the head's alone
+    assert "_initialize_with_initializer" not in vars(keras.Variable)  # the block is over
+    monkeypatch.setattr(contract, "random_draws_skipped", contextlib.nullcontext)
+    drawn = build_then_draw()
+    assert len(draws) == 1 + 13 + 1  # the plain build draws each convolution's kernel
+    assert len(skipped[0]) == len(drawn[0]) == 26
+    for mine, plain in zip(skipped[0], drawn[0]):
+        np.testing.assert_array_equal(mine, plain)
+    np.testing.assert_array_equal(skipped[1], drawn[1])
+    assert skipped[2] == drawn[2]
+    np.testing.assert_array_equal(skipped[3], drawn[3])

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from autograder.core.keras_init import random_draws_skipped
 from autograder.core.i18n import Text, tr
 from autograder.core.spec import CheckFailed
 from autograder.core.wire import RESULT_FILE, describe
@@ -422,15 +423,9 @@ def _variable_budget(limit: int):
     A config can declare a Dense layer of billions of weights in a few bytes; Keras would allocate
     (and initialise) them before it ever compares them with the saved weights. Yields a list that
     holds the refused size when the budget was exceeded (Keras may wrap the exception).
-
-    Weights a random initializer would fill start as zeros instead: the load then replaces every
-    layer's weights with the saved ones, and refuses a weights file that lacks any of them
-    (tests/test_untrusted_artifacts.py), so the random draws (a VGG16 base's 14.7 million, a fifth of
-    its load) were thrown away unseen.
     """
     import keras
 
-    random_initializers = _random_initializer_classes(keras)
     variable_class = getattr(keras, "Variable", None)
     original = getattr(variable_class, "_initialize_with_initializer", None)
     refused: list[int] = []
@@ -452,8 +447,6 @@ def _variable_budget(limit: int):
         if used[0] > limit:
             refused.append(used[0])
             raise _BudgetExceeded(f"the model's weights would exceed {limit} bytes")
-        if isinstance(initializer, random_initializers):
-            initializer = keras.initializers.Zeros()
         return original(variable, initializer)
 
     had_own = "_initialize_with_initializer" in vars(variable_class)
@@ -465,12 +458,6 @@ def _variable_budget(limit: int):
             variable_class._initialize_with_initializer = original
         else:
             del variable_class._initialize_with_initializer
-
-
-def _random_initializer_classes(keras) -> tuple[type, ...]:
-    """Keras's public initializers that draw random values (Glorot, He and LeCun are VarianceScaling)."""
-    names = ("VarianceScaling", "RandomNormal", "RandomUniform", "TruncatedNormal", "Orthogonal")
-    return tuple(getattr(keras.initializers, name) for name in names if hasattr(keras.initializers, name))
 
 
 def load_model_safely(path: Path):
@@ -536,7 +523,10 @@ def _keras_load(source: Path, budget: int):
     import keras
 
     model = None
-    with warnings.catch_warnings(), _installed_packages_only(), _variable_budget(budget) as refused:
+    # No random draws for the weights the layers make: the load replaces all of them, and refuses a weights file
+    # that lacks any (tests/test_untrusted_artifacts.py); a fifth of a VGG16 load went on those draws.
+    with warnings.catch_warnings(), _installed_packages_only(), random_draws_skipped(), \
+            _variable_budget(budget) as refused:
         warnings.simplefilter("ignore")  # optimizer-variable notices are irrelevant here
         try:
             model = keras.models.load_model(source, safe_mode=True, compile=True)

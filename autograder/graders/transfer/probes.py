@@ -66,15 +66,12 @@ def transfer_model(student, inputs, ctx):
 # ----------------------------------------------------------------- unfreeze_from
 @PROBES.register
 def unfreeze(student, inputs, ctx):
-    import keras
-
     frozen = reference_base(TRAIN_SIZE, trainable=False)  # as left by freeze_vgg
     model = reference_transfer_model(frozen)
     returned = student.call("unfreeze_from", frozen)
     observed = {"model": model, "same_object": returned is frozen}
     for k, name in enumerate(inputs["layer_names"]):
-        base = keras.applications.VGG16(include_top=False, weights=None, input_shape=(TRAIN_SIZE, TRAIN_SIZE, 3))
-        base.trainable = k % 2 == 1  # frozen as freeze_vgg leaves it, or trainable
+        base = reference_base(TRAIN_SIZE, trainable=k % 2 == 1)  # frozen as freeze_vgg leaves it, or trainable
         try:  # a failure here costs only the layer_name check
             student.call("unfreeze_from", base, layer_name=name)
         except StudentError as failure:
