@@ -24,28 +24,41 @@ def random_initializer_classes(keras) -> tuple[type, ...]:
 
 
 @contextlib.contextmanager
-def random_draws_skipped() -> Iterator[None]:
-    """Within the block, weights that a random initializer would fill start as zeros."""
+def initialization_wrapped(wrap) -> Iterator[bool]:
+    """Within the block, Keras makes every new weight through ``wrap(original)(variable, initializer)``, where
+    ``original`` is how it made them before; yields False, changing nothing, for a Keras without that hook.
+    Blocks nest; each restores what was there when it began."""
     import keras
 
     variable_class = getattr(keras, "Variable", None)
     original = getattr(variable_class, "_initialize_with_initializer", None)
-    if original is None:  # another Keras: built as usual
-        yield
+    if original is None:
+        yield False
         return
-    random_initializers = random_initializer_classes(keras)
-
-    def zeros_for_random(variable, initializer):
-        if isinstance(initializer, random_initializers):
-            initializer = keras.initializers.Zeros()
-        return original(variable, initializer)
-
     had_own = "_initialize_with_initializer" in vars(variable_class)
-    variable_class._initialize_with_initializer = zeros_for_random
+    variable_class._initialize_with_initializer = wrap(original)
     try:
-        yield
+        yield True
     finally:
         if had_own:
             variable_class._initialize_with_initializer = original
         else:
             del variable_class._initialize_with_initializer
+
+
+@contextlib.contextmanager
+def random_draws_skipped() -> Iterator[None]:
+    """Within the block, weights that a random initializer would fill start as zeros."""
+    import keras
+
+    random_initializers = random_initializer_classes(keras)
+
+    def zeros_for_random(original):
+        def initialize(variable, initializer):
+            if isinstance(initializer, random_initializers):
+                initializer = keras.initializers.Zeros()
+            return original(variable, initializer)
+        return initialize
+
+    with initialization_wrapped(zeros_for_random):  # another Keras: built as usual
+        yield

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from autograder.core.keras_init import random_draws_skipped
+from autograder.core.keras_init import initialization_wrapped, random_draws_skipped
 from autograder.core.i18n import Text, tr
 from autograder.core.spec import CheckFailed
 from autograder.core.wire import RESULT_FILE, describe
@@ -424,40 +424,28 @@ def _variable_budget(limit: int):
     (and initialise) them before it ever compares them with the saved weights. Yields a list that
     holds the refused size when the budget was exceeded (Keras may wrap the exception).
     """
-    import keras
-
-    variable_class = getattr(keras, "Variable", None)
-    original = getattr(variable_class, "_initialize_with_initializer", None)
     refused: list[int] = []
-    if original is None:  # another Keras: no guard, the archive caps still hold
-        yield refused
-        return
     used = [0]
 
-    def guarded(variable, initializer):
-        try:
-            count = int(np.prod([int(d) for d in variable._shape], dtype=object))
-        except (TypeError, ValueError, AttributeError):  # Keras validated the shape already; leave it to Keras
-            count = 0
-        try:
-            itemsize = np.dtype(variable._dtype).itemsize
-        except (TypeError, ValueError, AttributeError):  # a dtype numpy lacks (bfloat16): count 4 bytes
-            itemsize = 4
-        used[0] += count * itemsize
-        if used[0] > limit:
-            refused.append(used[0])
-            raise _BudgetExceeded(f"the model's weights would exceed {limit} bytes")
-        return original(variable, initializer)
+    def budgeted(original):
+        def guarded(variable, initializer):
+            try:
+                count = int(np.prod([int(d) for d in variable._shape], dtype=object))
+            except (TypeError, ValueError, AttributeError):  # Keras validated the shape already; leave it to Keras
+                count = 0
+            try:
+                itemsize = np.dtype(variable._dtype).itemsize
+            except (TypeError, ValueError, AttributeError):  # a dtype numpy lacks (bfloat16): count 4 bytes
+                itemsize = 4
+            used[0] += count * itemsize
+            if used[0] > limit:
+                refused.append(used[0])
+                raise _BudgetExceeded(f"the model's weights would exceed {limit} bytes")
+            return original(variable, initializer)
+        return guarded
 
-    had_own = "_initialize_with_initializer" in vars(variable_class)
-    variable_class._initialize_with_initializer = guarded
-    try:
+    with initialization_wrapped(budgeted):  # another Keras: no guard, the archive caps still hold
         yield refused
-    finally:
-        if had_own:
-            variable_class._initialize_with_initializer = original
-        else:
-            del variable_class._initialize_with_initializer
 
 
 def load_model_safely(path: Path):
