@@ -30,8 +30,11 @@ demo: install
 	@echo "Gradescope-style results written to $(OUT)/; class feedback and summary in $(OUT)/class-results/"
 
 ## The project's own test suite: one test process per core (the nbgrader round trip keeps to one).
-test: install
-	bash .ci/system-deps
+## The optional system packages (.ci/system-deps: apt-get, mostly downloads) install while the venv does.
+test:
+	@deps_log="$$(mktemp)"; bash .ci/system-deps >"$$deps_log" 2>&1 & deps=$$!; \
+	$(MAKE) --no-print-directory install; installed=$$?; wait $$deps; cat "$$deps_log"; rm -f "$$deps_log"; \
+	test $$installed -eq 0
 	$(BIN)/python -m pytest -n auto --dist loadgroup --durations=15
 
 release: install

@@ -1,4 +1,6 @@
 """Synthetic data is deterministic and learnable-shaped; the tfds path works offline on mock data."""
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -34,6 +36,14 @@ def test_bad_arguments_are_rejected(bad):
         datasets.fashion_mnist(**arguments)
 
 
+@pytest.fixture
+def tfds_temporary_folders_here(tmp_path, monkeypatch):
+    """tfds leaves an empty folder in the temporary directory for each dataset it finds no info for (its
+    ``DatasetInfo.initialize_from_bucket``): under mock data, every load. Keep them in the test's folder."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+@pytest.mark.usefixtures("tfds_temporary_folders_here")
 def test_tfds_loader_uses_the_split_api_on_mock_data():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=30):
@@ -65,6 +75,7 @@ def test_two_class_rejects_bad_sizes(bad):
         datasets.synthetic_two_class(**{"n": 10, "image_size": 32, "seed": 0, **bad})
 
 
+@pytest.mark.usefixtures("tfds_temporary_folders_here")
 def test_cats_vs_dogs_uses_the_current_split_api_on_mock_data():
     tfds = pytest.importorskip("tensorflow_datasets")
     with tfds.testing.mock_data(num_examples=12):
