@@ -146,34 +146,6 @@ def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, grading_proc
     assert set(outcomes(payload).values()) == {"error"} and "exit code 3" in payload["tests"][0]["output"]
 
 
-def test_the_next_student_starts_while_the_last_ones_pages_are_written(tmp_path, grading_processes_exit_3,
-                                                                       monkeypatch):
-    """A worker's slot is freed when the student's grading process ends: writing their feedback pages (half a
-    second of this process's time) overlaps the next student's start rather than holding the slot."""
-    import threading
-
-    from autograder.classroom import grade_all as module
-
-    started = {name: threading.Event() for name in ("a", "b", "c")}
-    seen_when_writing = {}
-    write_outputs = module.write_outputs
-
-    def slow_write(folder, student, *args, **kwargs):
-        following = chr(ord(student) + 1)
-        if following in started:  # were the next student's grading started while this one's pages are written?
-            seen_when_writing[student] = started[following].wait(timeout=30)
-        write_outputs(folder, student, *args, **kwargs)
-
-    monkeypatch.setattr(module, "write_outputs", slow_write)
-    submissions = make_class(tmp_path / "class", {name: BASES[ASSIGNMENT] for name in started})
-    report = grade_all(submissions, tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1),
-                       progress=lambda event, item: started[item.id].set() if event == "start" else None)
-    assert seen_when_writing == {"a": True, "b": True}
-    assert sorted(s.student for s in report.summaries) == ["a", "b", "c"]
-    assert all(s.status == "failed" for s in report.summaries)  # every grading process exited 3, recordless
-    assert sorted(rows(tmp_path / "out")) == ["a", "b", "c"]
-
-
 def test_discover_takes_folders_and_files_and_skips_hidden_entries(tmp_path):
     make_class(tmp_path, {"b": "x = 1", "a.py": "x = 1"})
     (tmp_path / ".DS_Store").write_text("", encoding="utf-8")

@@ -182,25 +182,20 @@ def failed_result(student: str, options: Settings, state: str, message: Text) ->
 
 
 def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event,
-              zygote: Zygote | None = None, process_ended: Future | None = None) -> SubmissionSummary:
+              zygote: Zygote | None = None) -> SubmissionSummary:
     """Grade one student in a child process within the time and memory limits (forked from ``zygote`` when
-    given); write their outputs. ``process_ended`` is resolved once no grading process of theirs runs any more,
-    before their outputs are written: the next student may start then."""
+    given); write their outputs."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
-    try:
-        with workdirs.owned_workdir(WORKDIR_PREFIX) as workdir:
-            try:
-                target = _submission_target(student, options, workdir)
-            except ValueError as exc:
-                return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
-            # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
-            end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir,
-                                 log=folder / LOG_FILE, stop=stop, zygote=zygote)
-    finally:
-        if process_ended is not None:
-            process_ended.set_result(None)
+    with workdirs.owned_workdir(WORKDIR_PREFIX) as workdir:
+        try:
+            target = _submission_target(student, options, workdir)
+        except ValueError as exc:
+            return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
+        # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
+        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir,
+                             log=folder / LOG_FILE, stop=stop, zygote=zygote)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
     return summarize(student, options, folder, end, started)
@@ -351,25 +346,19 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
     stop = threading.Event()
     workdirs.sweep(WORKDIR_PREFIX)  # what a grade-all killed before (SIGKILL) left behind
     zygote = _start_zygote() if todo else None
-    # A student holds one of the `workers` slots while a grading process of theirs runs; the writing of their
-    # feedback pages afterwards (about half a second) overlaps the next student's start, hence twice the threads.
-    with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=2 * options.worker_count) as pool:
+    with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool:
         if zygote is not None:
             cleanup.callback(zygote.close)  # after the pool: no grading process is running any more
-        pending: dict[Future, Future] = {}  # a student's summary -> their grading process has ended
+        pending: dict[Future, Student] = {}
         queue = list(todo)
         try:
             while queue or pending:
-                grading = sum(not ended.done() for ended in pending.values())
-                while queue and grading < options.worker_count:
+                while queue and len(pending) < options.worker_count:
                     student = queue.pop(0)
                     notify("start", student)
-                    ended = Future()
-                    pending[pool.submit(grade_one, student, options, out, stop, zygote, ended)] = ended
-                    grading += 1
-                wait([*pending, *(ended for ended in pending.values() if not ended.done())],
-                     return_when=FIRST_COMPLETED)
-                for future in [future for future in pending if future.done()]:
+                    pending[pool.submit(grade_one, student, options, out, stop, zygote)] = student
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
                     pending.pop(future)
                     yield future.result()
         except KeyboardInterrupt:
