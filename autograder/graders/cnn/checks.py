@@ -218,9 +218,21 @@ def batches_normalized(evidence, ctx):
         raise CheckFailed(tr("The batched images or their labels do not match the normalized inputs."))
 
 
+def _furthest_ahead(ids: np.ndarray) -> int | None:
+    """How far ahead of its position in the input an example came out, at most, over the pass's first N_TRAIN
+    examples; None when some example was not recognised (the batches' contents are another check's business).
+
+    ``shuffle(buffer)`` draws each example from a buffer filled in input order, so the k-th one out lies before
+    input position buffer + k. A buffer holding the whole dataset sends out some example at least 57 places
+    ahead of its position in every one of 200,000 simulated passes over 100 examples.
+    """
+    ids = ids[:N_TRAIN]
+    return None if (ids < 0).any() else int(np.max(ids - np.arange(len(ids))))
+
+
 @ASSIGNMENT.check("pipeline", points=1, title=tr("the training examples are shuffled before batching"),
-                  hint=tr("Call .shuffle(buffer_size) on the examples before .batch(...); shuffling after batching "
-                          "only reorders whole batches."))
+                  hint=tr("Call .shuffle(buffer_size) on the examples before .batch(...), with a buffer as large as "
+                          "the dataset; shuffling after batching only reorders whole batches."))
 def batches_train_shuffled(evidence, ctx):
     images, _, counts = _examples_of(evidence, "epoch1")
     ids = _example_ids(images, evidence.inputs["train_images"])
@@ -233,6 +245,18 @@ def batches_train_shuffled(evidence, ctx):
         start += count
     if contiguous:
         raise CheckFailed(tr("Each batch holds consecutive examples: the batches were shuffled, not the examples."))
+    passes = [ids]
+    try:  # the second pass is judged by the reshuffle check; here it only adds evidence when it is readable
+        passes.append(_example_ids(_examples_of(evidence, "epoch2")[0], evidence.inputs["train_images"]))
+    except CheckFailed:
+        pass
+    ahead = [_furthest_ahead(found) for found in passes]
+    if None not in ahead and max(ahead) < N_TRAIN // 2:
+        raise CheckFailed(tr("In every pass no training example came out {places} or more places ahead of its "
+                             "position in the dataset: the shuffle buffer holds only part of the {n} examples, so "
+                             "they stay near their original order. Shuffle with a buffer as large as the dataset "
+                             "(train_dataset.cardinality(), or 10,000 when that is unknown).",
+                             places=N_TRAIN // 2, n=N_TRAIN))
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("the training order changes from epoch to epoch"),
