@@ -56,8 +56,55 @@ def test_the_worker_sees_no_checkout_no_home_and_no_secrets(tmp_path, monkeypatc
     assert writable == [str(tmp_path / "output")]
     for forbidden in (ROOT, ROOT / "solutions", ROOT / "source", ROOT / "tests", os.path.expanduser("~")):
         assert str(forbidden) not in mounted, forbidden
-    assert command[-3:] == ["/kit", "/job", "/output"]  # the kit's package alone, bound at /kit/autograder
-    assert command[command.index(str(ROOT / "autograder")) + 1] == "/kit/autograder"
+    assert command[-3:] == ["/kit", "/job", "/output"]  # parts of the kit's package alone, under /kit/autograder
+    kit = {command[i + 2]: command[i + 1] for i, arg in enumerate(command)
+           if arg == "--ro-bind" and command[i + 2].startswith("/kit/")}
+    assert kit["/kit/autograder/graders/gap/probes.py"] == str(ROOT / "autograder" / "graders" / "gap" / "probes.py")
+    assert kit["/kit/autograder/core"] == str(ROOT / "autograder" / "core")
+    judging = [inside for inside in kit if "checks" in inside or inside.split("/")[3] in
+               ("host", "classroom", "course", "publish", "audit", "cli.py")]
+    assert not judging, judging
+
+
+def test_a_kit_installed_into_site_packages_is_hidden_there_too(tmp_path, monkeypatch):
+    """A non-editable install puts the whole package, checks included, inside a folder bound for the interpreter:
+    a tmpfs hides it there, before the worker's parts are bound at /kit."""
+    package = tmp_path / "site-packages" / "autograder"
+    (package / "graders" / "gap").mkdir(parents=True)
+    for name in ("__init__.py", "graders/__init__.py", "graders/gap/__init__.py", "graders/gap/probes.py",
+                 "graders/gap/checks.py"):
+        (package / name).write_text("", encoding="utf-8")
+    monkeypatch.setattr(isolation, "_kit_package", lambda: package)
+    monkeypatch.setattr(isolation, "_read_only_roots", lambda: [str(tmp_path / "site-packages")])
+    boxed = Isolation("bwrap")
+    command, _, _ = boxed.command(boxed.worker_argv("autograder.worker.main", "{job}", "{output}"), _paths(tmp_path),
+                                  {})
+    hidden = command.index("--tmpfs", command.index(str(tmp_path / "site-packages")))
+    assert command[hidden + 1] == str(package)
+    bound = [command[i + 2] for i, arg in enumerate(command) if arg == "--ro-bind" and i > hidden]
+    assert "/kit/autograder/graders/gap/probes.py" in bound and not any("checks" in b for b in bound), bound
+
+
+def test_the_graders_judging_code_cannot_be_read_from_the_sandbox(tmp_path):
+    """Student code can read no checks.py (hidden checks, thresholds) nor the grading process's code anywhere it
+    can look, yet the probes it is graded by are there: an error message would otherwise carry them out."""
+    searcher = (ROOT / "solutions" / "fashion_mnist.py").read_text(encoding="utf-8").replace(
+        "    images = tf.cast(images, tf.float32) / 255.0\n", """    import glob, sys
+    places = ["/kit", "/", *sys.path]
+    judging = sorted({path for place in places for pattern in ("autograder/graders/*/checks.py",
+                      "autograder/host/*.py", "autograder/graders/*/__pycache__/checks*", "autograder/cli.py")
+                      for path in glob.glob(f"{place}/{pattern}") if open(path, "rb").read(1)})
+    probes = sorted(glob.glob("/kit/autograder/graders/*/probes.py"))
+    raise RuntimeError(f"JUDGING {judging} PROBES {len(probes)}")
+""", 1)
+    assert "JUDGING" in searcher
+    (tmp_path / "fashion_mnist.py").write_text(searcher, encoding="utf-8")
+    done = run_cli("grade", str(tmp_path / "fashion_mnist.py"), "--json", str(tmp_path / "r.json"))
+    assert done.returncode == 0, done.stderr
+    outputs = [t["output"] for t in json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["tests"]
+               if t["extra_data"]["check_id"] == "normalize_values"]
+    probes = len(list((ROOT / "autograder" / "graders").glob("*/probes.py")))
+    assert outputs and f"JUDGING [] PROBES {probes}" in outputs[0], outputs
 
 
 def test_progress_lines_count_once_and_in_order():

@@ -84,6 +84,31 @@ def _kit_package() -> Path:
     return Path(__file__).resolve().parents[1]  # the autograder package
 
 
+# What the sandbox worker may see of the kit, relative to the package: what it imports (the worker, core, the
+# graders' probes and contracts) and what students may import (kernel, student). The judging side (checks with
+# their hidden expectations and thresholds, host, classroom, course, publish, audit) stays outside.
+WORKER_KIT_TREES = ("core", "worker", "student")
+WORKER_KIT_FILES = ("__init__.py", "kernel.py", "graders/__init__.py")
+WORKER_GRADER_MODULES = ("__init__", "contract", "probes")
+
+
+def worker_kit_files(package: Path) -> list[Path]:
+    """The kit's files bound into the sandbox, relative to ``package``: whole folders, single modules and the
+    compiled copies of those modules only (a graders' ``__pycache__`` also holds the judging side's)."""
+    chosen = [Path(tree) for tree in WORKER_KIT_TREES if (package / tree).is_dir()]
+    chosen += [Path(name) for name in WORKER_KIT_FILES if (package / name).is_file()]
+    graders = package / "graders"
+    for folder in sorted(p for p in graders.iterdir() if (p / "__init__.py").is_file()):
+        for module in WORKER_GRADER_MODULES:
+            if (folder / f"{module}.py").is_file():
+                chosen.append((folder / f"{module}.py").relative_to(package))
+            chosen += [p.relative_to(package) for p in sorted((folder / "__pycache__").glob(f"{module}.*.pyc"))]
+    for name in ("__init__", "kernel"):
+        chosen += [p.relative_to(package) for p in sorted((package / "__pycache__").glob(f"{name}.*.pyc"))]
+    chosen += [p.relative_to(package) for p in sorted((graders / "__pycache__").glob("__init__.*.pyc"))]
+    return chosen
+
+
 def _read_only_roots() -> list[str]:
     """Directories the worker's interpreter needs: Python itself, the environment's packages, the kit."""
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.realpath(sys.prefix),
@@ -142,9 +167,13 @@ class Isolation:
             command += ["--ro-bind-try", file, file]
         for root in _read_only_roots():
             command += ["--ro-bind", root, root]
+        package = _kit_package()
+        if any(str(package).startswith(root.rstrip("/") + "/") for root in _read_only_roots()):
+            command += ["--tmpfs", str(package)]  # installed into site-packages: its judging side hidden there too
         command += ["--ro-bind", str(paths.job), SANDBOX_JOB,
-                    "--bind", str(paths.output), SANDBOX_OUTPUT,
-                    "--ro-bind", str(_kit_package()), f"{SANDBOX_KIT}/{_kit_package().name}"]
+                    "--bind", str(paths.output), SANDBOX_OUTPUT]
+        for relative in worker_kit_files(package):
+            command += ["--ro-bind", str(package / relative), f"{SANDBOX_KIT}/{package.name}/{relative}"]
         for host, inside in (extra_read_only or {}).items():
             command += ["--ro-bind", host, inside]
         inside_env = {**env, "HOME": SANDBOX_SCRATCH, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin"}
