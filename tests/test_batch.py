@@ -14,16 +14,13 @@ from autograder import graders
 from autograder.classroom.grade_all import BatchOptions, discover, grade_all, write_grades_csv
 from autograder.publish.results_json import SCHEMA_PATH
 from conftest import ROOT, start_interruptible
-from corpus import BASES
+from corpus import BASES, SLEEPS_IN_BUILD
 
 ASSIGNMENT = "fashion_mnist"
 MAXIMUM = graders.load(ASSIGNMENT).max_score
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n", "def build_dense_classifier():\n    while True:\n        pass\n")
-# A hang that waits rather than spins, where the test is about what a time limit leaves behind, not the CPU it takes.
-SLEEPS = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n",
-                                   "def build_dense_classifier():\n    import time\n    time.sleep(3600)\n")
 HOG = BASES[ASSIGNMENT].replace("def normalize(images, labels):\n",
                                 "def normalize(images, labels):\n    hoard = bytearray(3 * 2**30)\n")
 # A mistake that fails a hidden check (training stops inside model.fit) as well as visible ones.
@@ -230,7 +227,7 @@ def test_grade_all_grades_only_the_courses_assignments(tmp_path, grading_process
 def test_a_grading_process_killed_at_its_time_limit_leaves_no_temporary_files(tmp_path):
     """Through the CLI: the grading process is SIGKILLed while its sandbox's job folder exists; the
     folders it made (its TMPDIR) go with it, so a class of hangs cannot fill the grader's disk."""
-    submissions = make_class(tmp_path / "class", {"hangs": SLEEPS})
+    submissions = make_class(tmp_path / "class", {"hangs": SLEEPS_IN_BUILD})
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     done = subprocess.run([sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out",

@@ -10,13 +10,10 @@ import time
 import psutil
 
 from conftest import ROOT
-from corpus import BASES
+from corpus import BASES, SLEEPS_IN_BUILD
 
 ASSIGNMENT = "fashion_mnist"
 STUB = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
-# Waits rather than spins: the tests need a grading that does not end by itself, not one that takes a core.
-HANG = BASES[ASSIGNMENT].replace("def build_dense_classifier():\n",
-                                 "def build_dense_classifier():\n    import time\n    time.sleep(3600)\n")
 
 
 def _class(root, students: dict[str, str]):
@@ -60,7 +57,7 @@ def _start(classroom, out, *extra, tmp=None):
 
 
 def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_before(tmp_path):
-    classroom = _class(tmp_path / "class", {"ada": BASES[ASSIGNMENT], "bob": HANG})
+    classroom = _class(tmp_path / "class", {"ada": BASES[ASSIGNMENT], "bob": SLEEPS_IN_BUILD})
     grade_all = _start(classroom, tmp_path / "out", "--workers", "2")
     try:
         zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
@@ -81,7 +78,8 @@ def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_b
 
 
 def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
-    classroom = _class(tmp_path / "class", {"a_hang": HANG, "b_ref": BASES[ASSIGNMENT], "c_ref": BASES[ASSIGNMENT]})
+    classroom = _class(tmp_path / "class", {"a_hang": SLEEPS_IN_BUILD, "b_ref": BASES[ASSIGNMENT],
+                                            "c_ref": BASES[ASSIGNMENT]})
     grade_all = _start(classroom, tmp_path / "out", "--workers", "1")
     try:
         zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
@@ -108,7 +106,8 @@ def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
 def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp_path):
     """SIGKILL leaves grade-all no time to clean up: the zygote dies with it, and each forked grading process
     with the zygote (a fork does not inherit its parent's death signal: the child sets its own)."""
-    classroom, tmp = _class(tmp_path / "class", {"a_hang": HANG, "b_hang": HANG}), tmp_path / "tmp"
+    classroom = _class(tmp_path / "class", {"a_hang": SLEEPS_IN_BUILD, "b_hang": SLEEPS_IN_BUILD})
+    tmp = tmp_path / "tmp"
     tmp.mkdir()
     grade_all = _start(classroom, tmp_path / "out", "--workers", "2", tmp=tmp)
     try:

@@ -88,25 +88,26 @@ def _kit_package() -> Path:
 # graders' probes and contracts) and what students may import (kernel, student). The judging side (checks with
 # their hidden expectations and thresholds, host, classroom, course, publish, audit) stays outside.
 WORKER_KIT_TREES = ("core", "worker", "student")
-WORKER_KIT_FILES = ("__init__.py", "kernel.py", "graders/__init__.py")
-WORKER_GRADER_MODULES = ("__init__", "contract", "probes")
+WORKER_KIT_MODULES = ("__init__.py", "kernel.py", "graders/__init__.py")
+WORKER_GRADER_MODULES = ("__init__.py", "contract.py", "probes.py")
 
 
 def worker_kit_files(package: Path) -> list[Path]:
-    """The kit's files bound into the sandbox, relative to ``package``: whole folders, single modules and the
-    compiled copies of those modules only (a graders' ``__pycache__`` also holds the judging side's)."""
+    """The kit's files bound into the sandbox, relative to ``package``: whole folders, and single modules with
+    their own compiled copies only (a grader's ``__pycache__`` also holds the judging side's)."""
+    modules = [Path(name) for name in WORKER_KIT_MODULES]
+    for folder in sorted(p for p in (package / "graders").iterdir() if (p / "__init__.py").is_file()):
+        modules += [(folder / name).relative_to(package) for name in WORKER_GRADER_MODULES]
     chosen = [Path(tree) for tree in WORKER_KIT_TREES if (package / tree).is_dir()]
-    chosen += [Path(name) for name in WORKER_KIT_FILES if (package / name).is_file()]
-    graders = package / "graders"
-    for folder in sorted(p for p in graders.iterdir() if (p / "__init__.py").is_file()):
-        for module in WORKER_GRADER_MODULES:
-            if (folder / f"{module}.py").is_file():
-                chosen.append((folder / f"{module}.py").relative_to(package))
-            chosen += [p.relative_to(package) for p in sorted((folder / "__pycache__").glob(f"{module}.*.pyc"))]
-    for name in ("__init__", "kernel"):
-        chosen += [p.relative_to(package) for p in sorted((package / "__pycache__").glob(f"{name}.*.pyc"))]
-    chosen += [p.relative_to(package) for p in sorted((graders / "__pycache__").glob("__init__.*.pyc"))]
+    for module in (m for m in modules if (package / m).is_file()):
+        chosen.append(module)
+        chosen += [p.relative_to(package) for p in sorted((package / module.parent / "__pycache__").glob(
+            f"{module.stem}.*.pyc"))]
     return chosen
+
+
+def _inside(path: str, root: str) -> bool:
+    return path.startswith(root.rstrip("/") + "/")
 
 
 def _read_only_roots() -> list[str]:
@@ -116,7 +117,7 @@ def _read_only_roots() -> list[str]:
     roots.update(p for p in sys.path if p and "site-packages" in p and os.path.isdir(p))
     chosen: list[str] = []
     for root in sorted(roots, key=len):  # skip one already inside a chosen root
-        if not any(root == c or root.startswith(c.rstrip("/") + "/") for c in chosen):
+        if not any(root == c or _inside(root, c) for c in chosen):
             chosen.append(root)
     return chosen
 
@@ -165,10 +166,11 @@ class Isolation:
             command += ["--ro-bind-try", directory, directory]
         for file in SYSTEM_FILES:
             command += ["--ro-bind-try", file, file]
-        for root in _read_only_roots():
+        roots = _read_only_roots()
+        for root in roots:
             command += ["--ro-bind", root, root]
         package = _kit_package()
-        if any(str(package).startswith(root.rstrip("/") + "/") for root in _read_only_roots()):
+        if any(_inside(str(package), root) for root in roots):
             command += ["--tmpfs", str(package)]  # installed into site-packages: its judging side hidden there too
         command += ["--ro-bind", str(paths.job), SANDBOX_JOB,
                     "--bind", str(paths.output), SANDBOX_OUTPUT]
