@@ -246,13 +246,14 @@ def _audit(args) -> int:
 
 def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_demand: bool = False,
                      results_json: Path | None = None, record: Path | None = None,
-                     defer_to: Path | None = None) -> int:
+                     defer_to: Path | None = None, shared_features: Path | None = None) -> int:
     """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
     the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do.
-    ``defer_to``: a folder for the training checks, which another process judges (autograder.host.deferred)."""
+    ``defer_to``: a folder for the training checks, which another process judges (autograder.host.deferred).
+    ``shared_features``: the run's folder of frozen-base features (autograder.host.feature_cache)."""
     from autograder.core.i18n import render, tr
     from autograder.host.deferred import Deferral, is_placeholder
-    from autograder.host.grading import TensorflowStart, grade_submission
+    from autograder.host.grading import TensorflowStart, grade_submission, grading_context
     from autograder.publish.records import write_record
     from autograder.publish.results_json import write_gradescope
     from autograder.publish.terminal import print_report
@@ -260,7 +261,8 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        result = grade_submission(submission, settings, tensorflow=TensorflowStart(threads, tensorflow_on_demand),
+        result = grade_submission(submission, settings, context=grading_context(settings, shared_features),
+                                  tensorflow=TensorflowStart(threads, tensorflow_on_demand),
                                   deferral=None if defer_to is None else Deferral(defer_to))
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -126,8 +126,9 @@ def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp
     for process in alive:  # a failure: leave nothing behind
         os.killpg(process.pid, signal.SIGKILL)
     assert forked in others and not alive, alive
-    # Nothing could remove the students' temporary folders; the next grade-all on this machine does.
-    assert len(list(tmp.glob("ag-batch-*"))) == 2, list(tmp.iterdir())
+    # Nothing could remove the students' temporary folders, nor the run's shared features (autograder.host.
+    # feature_cache); the next grade-all on this machine does.
+    assert len(list(tmp.glob("ag-batch-*"))) == 3, list(tmp.iterdir())
     after = _start(_class(tmp_path / "next", {"c_stub": STUB}), tmp_path / "next-out", "--assignment", ASSIGNMENT,
                    tmp=tmp)
     output, _ = after.communicate(timeout=300)

@@ -182,9 +182,9 @@ def failed_result(student: str, options: Settings, state: str, message: Text) ->
 
 
 def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event,
-              zygote: Zygote | None = None) -> SubmissionSummary:
+              zygote: Zygote | None = None, shared_features: Path | None = None) -> SubmissionSummary:
     """Grade one student in a child process within the time and memory limits (forked from ``zygote`` when
-    given); write their outputs."""
+    given; ``shared_features``: see :func:`shared_features_folder`); write their outputs."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -195,7 +195,7 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
             return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
         # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir,
-                             log=folder / LOG_FILE, stop=stop, zygote=zygote)
+                             log=folder / LOG_FILE, stop=stop, zygote=zygote, shared_features=shared_features)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
     return summarize(student, options, folder, end, started)
@@ -349,6 +349,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
     with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool:
         if zygote is not None:
             cleanup.callback(zygote.close)  # after the pool: no grading process is running any more
+        shared = shared_features_folder(options, cleanup)
         pending: dict[Future, Student] = {}
         queue = list(todo)
         try:
@@ -356,7 +357,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
                 while queue and len(pending) < options.worker_count:
                     student = queue.pop(0)
                     notify("start", student)
-                    pending[pool.submit(grade_one, student, options, out, stop, zygote)] = student
+                    pending[pool.submit(grade_one, student, options, out, stop, zygote, shared)] = student
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     pending.pop(future)
@@ -366,6 +367,15 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
             for future in pending:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
             raise
+
+
+def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:
+    """The run's folder where its grading processes share frozen-base features (:mod:`autograder.host.feature_cache`):
+    mode 0700, this user's, never bound into a sandbox, removed when ``cleanup`` closes (or swept, if this process
+    is killed). None under isolation level none, where student code could write into it."""
+    if options.isolation == "none":
+        return None
+    return cleanup.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))
 
 
 def _start_zygote() -> Zygote | None:

@@ -76,13 +76,16 @@ class ChildEnd:
 
 
 def request(submission: Path, settings: Settings, record: Path, threads: int,
-            tensorflow_on_demand: bool = False, defer_to: Path | None = None) -> dict[str, Any]:
-    """What the child is told, as JSON data (``defer_to``: see :mod:`autograder.host.deferred`)."""
+            tensorflow_on_demand: bool = False, defer_to: Path | None = None,
+            shared_features: Path | None = None) -> dict[str, Any]:
+    """What the child is told, as JSON data (``defer_to``: see :mod:`autograder.host.deferred`;
+    ``shared_features``: :mod:`autograder.host.feature_cache`)."""
     if threads < 1:
         raise ValueError(f"threads must be at least 1. Received: {threads!r}")
     return {"format": REQUEST_FORMAT, "submission": str(submission), "settings": settings.plain(),
             "record": str(record), "threads": threads, "tensorflow_on_demand": bool(tensorflow_on_demand),
-            "defer_to": None if defer_to is None else str(defer_to)}
+            "defer_to": None if defer_to is None else str(defer_to),
+            "shared_features": None if shared_features is None else str(shared_features)}
 
 
 def judge_request(folder: Path, settings: Settings, results: Path) -> dict[str, Any]:
@@ -161,7 +164,8 @@ def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event 
 
 def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, tensorflow_on_demand: bool = False,
                    workdir: Path | None = None, log: Path | None = None, stop: threading.Event | None = None,
-                   environ: Mapping[str, str] | None = None, zygote=None, defer_to: Path | None = None) -> ChildEnd:
+                   environ: Mapping[str, str] | None = None, zygote=None, defer_to: Path | None = None,
+                   shared_features: Path | None = None) -> ChildEnd:
     """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
 
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
@@ -173,9 +177,12 @@ def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, te
     :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already; the child
     has the environment the zygote was started with, which must be ``environ``); when it cannot, the child
     is started as usual. ``defer_to``: a folder for the training checks (:mod:`autograder.host.deferred`).
+    ``shared_features``: the run's folder of frozen-base features, which only grading processes reach
+    (:mod:`autograder.host.feature_cache`).
     A KeyboardInterrupt here kills it too before it propagates.
     """
-    return _supervised(lambda record: request(submission, settings, record, threads, tensorflow_on_demand, defer_to),
+    return _supervised(lambda record: request(submission, settings, record, threads, tensorflow_on_demand, defer_to,
+                                              shared_features),
                        settings, workdir=workdir, log=log, stop=stop, environ=environ, zygote=zygote, read=_read_record)
 
 
@@ -259,6 +266,7 @@ def grade_request(text: str) -> int:
             folder, results = Path(payload["folder"]), Path(payload["results"])
         else:
             defer_to = None if payload["defer_to"] is None else Path(payload["defer_to"])
+            shared = None if payload["shared_features"] is None else Path(payload["shared_features"])
             submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
             on_demand = payload["tensorflow_on_demand"]
             if not isinstance(on_demand, bool):
@@ -270,7 +278,7 @@ def grade_request(text: str) -> int:
         return _judge(folder, settings, results)
     # TensorFlow: once the worker runs (or once something is there to judge)
     return grade_and_report(submission, settings, threads=threads, tensorflow_on_demand=on_demand, record=record,
-                            defer_to=defer_to)
+                            defer_to=defer_to, shared_features=shared)
 
 
 def _judge(folder: Path, settings: Settings, results: Path) -> int:

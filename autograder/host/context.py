@@ -5,12 +5,13 @@ import functools
 import importlib
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from autograder.student import datasets
-from autograder.host import frozen_base
+from autograder.host import feature_cache, frozen_base
 from autograder.host import imagenet
 from autograder.host import modelspec
 from autograder.core.i18n import tr
@@ -75,6 +76,8 @@ class GradingContext:
     seed: int = 0
     data_source: str = "synthetic"
     data_dir: str | None = None
+    # where a run's gradings share frozen-base features (autograder.host.feature_cache); None: not shared
+    shared_features: Path | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -128,7 +131,9 @@ class GradingContext:
             if split is not None:
                 base, model = split
                 model.run_eagerly = False
-                x_train, x_test = (base.predict(x, verbose=0, batch_size=64) for x in (x_train, x_test))
+                x_train, x_test = (feature_cache.features(self.shared_features, base, x,
+                                                          lambda x=x: base.predict(x, verbose=0, batch_size=64))
+                                   for x in (x_train, x_test))
             history = model.fit(x_train, train.labels, epochs=epochs, batch_size=batch_size, verbose=0,
                                 shuffle=True)
             predictions = np.asarray(model.predict(x_test, verbose=0, batch_size=64))

@@ -37,9 +37,11 @@ def assignment_ids(settings: Settings) -> tuple[str, ...]:
     return graders.ASSIGNMENT_IDS if settings.assignments is None else tuple(settings.assignments)
 
 
-def grading_context(settings: Settings) -> GradingContext:
-    """Seeded data for the checks, as the settings say (seed, data source, data directory)."""
-    return GradingContext(seed=settings.seed, data_source=settings.data, data_dir=settings.data_dir)
+def grading_context(settings: Settings, shared_features: Path | None = None) -> GradingContext:
+    """Seeded data for the checks, as the settings say (seed, data source, data directory); ``shared_features``:
+    the run's folder of frozen-base features (:mod:`autograder.host.feature_cache`), None for none."""
+    return GradingContext(seed=settings.seed, data_source=settings.data, data_dir=settings.data_dir,
+                          shared_features=shared_features)
 
 
 def sandbox_limits(settings: Settings) -> Limits:

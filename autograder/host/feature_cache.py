@@ -1,0 +1,92 @@
+"""A frozen base's features, computed once per grading run and read by every student whose base is the same.
+
+In ``grade-all`` every student of ``transfer`` trains a head on the kit's frozen VGG16: the features of the
+same images through the same base, about 2 s of a core per student (:mod:`autograder.host.frozen_base`
+already computes them once per student instead of once per epoch). A run's grading processes share them
+through a folder that only the grading side can reach (the run's own temporary folder, mode 0700, never bound
+into a sandbox), one ``.npy`` file per (base, images).
+
+A file is named after a SHA-256 digest of everything the features depend on: the Keras and TensorFlow
+versions, the base's whole configuration (every layer's settings and how they connect), every weight's
+shape, type and bytes in the base's order, and the images' shape, type and bytes. Another student reads a
+file only when their base and images are those bytes too, so reads give exactly what computing would (the
+same ops on the same numbers; checked: bitwise equal with 1 and 2 threads). A file that cannot be read back
+as the float32 array of the expected shape is computed again, never trusted.
+
+The names in the configuration count too, so a base whose layers Keras named otherwise (``vgg16_3`` for
+``vgg16_2``: the student's code built one more model first) is an entry of its own, computed as before. Used
+by ``grade-all`` on this machine under isolation bwrap or uid (not none, where student code could write into
+the folder; not yet on a Dask cluster's workers).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+FORMAT = b"tf2-exercise-kit/frozen-features/1"
+
+
+def digest(base, images: np.ndarray) -> str:
+    """SHA-256 of what ``base``'s output for ``images`` depends on (see the module's docstring)."""
+    import keras
+    import tensorflow as tf
+
+    hasher = hashlib.sha256(FORMAT)
+    for part in (keras.__version__, tf.__version__, base.to_json(sort_keys=True)):
+        _update(hasher, part.encode("utf-8"))
+    for weight in base.weights:
+        value = np.ascontiguousarray(weight.numpy())
+        _update(hasher, f"{value.dtype.str}|{value.shape}".encode("utf-8"))  # which layer's: the order
+        _update(hasher, value.tobytes())
+    images = np.ascontiguousarray(images)
+    _update(hasher, f"{images.dtype.str}|{images.shape}".encode("utf-8"))
+    _update(hasher, images.tobytes())
+    return hasher.hexdigest()
+
+
+def _update(hasher, data: bytes) -> None:
+    hasher.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two sequences of parts hash alike
+    hasher.update(data)
+
+
+def features(folder: Path | None, base, images: np.ndarray, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """``compute()`` (``base``'s features of ``images``), read from ``folder`` when a grading of this run
+    computed them already, else computed and kept there. ``folder`` None: computed, nothing kept."""
+    if folder is None:
+        return compute()
+    expected = (len(images), *(int(d) for d in base.outputs[0].shape[1:]))
+    path = Path(folder) / f"{digest(base, images)}.npy"
+    kept = _read(path, expected)
+    if kept is not None:
+        return kept
+    computed = np.asarray(compute(), dtype=np.float32)
+    if computed.shape == expected:
+        _write(path, computed)
+    return computed
+
+
+def _read(path: Path, expected: tuple[int, ...]) -> np.ndarray | None:
+    try:
+        value = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):  # absent, being replaced, or not an array file: compute instead
+        return None
+    return value if value.dtype == np.float32 and value.shape == expected else None
+
+
+def _write(path: Path, value: np.ndarray) -> None:
+    """Whole or not at all: a concurrent reader finds the old file, the new one, or none."""
+    try:
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".features-", suffix=".npy")
+    except OSError:  # the folder is gone (the run ended) or full: the features are just not kept
+        return
+    try:
+        with os.fdopen(handle, "wb") as out:
+            np.save(out, value, allow_pickle=False)
+        os.replace(temporary, path)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)

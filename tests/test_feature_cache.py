@@ -1,0 +1,148 @@
+"""A frozen base's features are shared by the gradings of one run only when base and images are the same bytes
+(autograder/host/feature_cache.py), and give the same training run as computing them."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from autograder.graders.transfer.checks import model_inputs
+from autograder.graders.transfer.contract import TRAIN_SIZE, reference_base, reference_transfer_model
+from autograder.host import feature_cache
+
+
+@pytest.fixture(scope="module")
+def base():
+    return reference_base(TRAIN_SIZE, trainable=False)
+
+
+@pytest.fixture(scope="module")
+def images(grading_context):
+    train, _ = grading_context.two_class_images(64, 48, TRAIN_SIZE)
+    return model_inputs(train.images)
+
+
+def _counting(base, images):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return base.predict(images, verbose=0, batch_size=64)
+    return compute, calls
+
+
+def test_the_second_grading_reads_what_the_first_computed(base, images, tmp_path):
+    compute, calls = _counting(base, images)
+    first = feature_cache.features(tmp_path, base, images, compute)
+    second = feature_cache.features(tmp_path, base, images, compute)
+    assert len(calls) == 1 and len(list(tmp_path.glob("*.npy"))) == 1
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(second, base.predict(images, verbose=0, batch_size=64))
+
+
+def test_without_a_folder_nothing_is_kept(base, images):
+    compute, calls = _counting(base, images)
+    feature_cache.features(None, base, images, compute)
+    feature_cache.features(None, base, images, compute)
+    assert len(calls) == 2
+
+
+def test_one_changed_weight_or_pixel_or_setting_is_another_entry(base, images, tmp_path):
+    """A base saved and loaded (as the grading process gets each student's) is the same entry; a base that
+    differs in one bit of one weight, or in one layer setting, is not; nor are images that differ in one value."""
+    import keras
+    from autograder.host.evidence import load_model_safely
+
+    known = feature_cache.digest(base, images)
+    assert feature_cache.digest(base, images.copy()) == known  # the bytes, not the object
+    other_images = images.copy()
+    other_images[0, 0, 0, 0] += 1.0
+    assert feature_cache.digest(base, other_images) != known
+    base.save(tmp_path / "base.keras")
+    loaded = load_model_safely(tmp_path / "base.keras")
+    assert feature_cache.digest(loaded, images) == known
+    kernel, bias = loaded.get_layer("block5_conv3").get_weights()
+    kernel[0, 0, 0, 0] = np.nextafter(kernel[0, 0, 0, 0], np.float32(1.0))
+    loaded.get_layer("block5_conv3").set_weights([kernel, bias])
+    assert feature_cache.digest(loaded, images) != known
+    config = base.get_config()
+    config["layers"][-1]["config"]["padding"] = "same"  # the last pooling: same weights, other features
+    padded = keras.Model.from_config(config)
+    padded.set_weights(base.get_weights())
+    padded.trainable = False
+    assert feature_cache.digest(padded, images) != known
+
+
+@pytest.mark.parametrize("content", [b"not an array", "wrong shape", "wrong dtype"])
+def test_a_file_that_is_not_the_expected_array_is_computed_again(base, images, tmp_path, content):
+    path = tmp_path / f"{feature_cache.digest(base, images)}.npy"
+    if content == "wrong shape":
+        np.save(path, np.zeros((3, 1, 1, 512), np.float32))
+    elif content == "wrong dtype":
+        np.save(path, np.zeros((len(images), 1, 1, 512), np.float64))
+    else:
+        path.write_bytes(content)
+    compute, calls = _counting(base, images)
+    found = feature_cache.features(tmp_path, base, images, compute)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(found, base.predict(images, verbose=0, batch_size=64))
+    np.testing.assert_array_equal(np.load(path), found)  # replaced by what was computed
+
+
+def test_an_object_array_is_never_unpickled(base, images, tmp_path):
+    path = tmp_path / f"{feature_cache.digest(base, images)}.npy"
+    np.save(path, np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    compute, calls = _counting(base, images)
+    feature_cache.features(tmp_path, base, images, compute)
+    assert len(calls) == 1
+
+
+def test_a_training_run_on_shared_features_is_the_one_computed_here(grading_context, tmp_path):
+    """The transfer training check on a student's model, as the grading process loads it, once computing the
+    features and twice reading them: the same run."""
+    import keras
+    from autograder.host.evidence import load_model_safely
+
+    model = reference_transfer_model(reference_base(TRAIN_SIZE, trainable=False))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), metrics=["accuracy"],
+                  loss=keras.losses.BinaryCrossentropy(from_logits=True))
+    model.save(tmp_path / "model.keras")
+    shared = tmp_path / "shared"
+    shared.mkdir()
+
+    def run(context):
+        train, test = context.two_class_images(64, 48, TRAIN_SIZE)
+        return context.train_and_evaluate(load_model_safely(tmp_path / "model.keras"), train, test, epochs=2,
+                                          batch_size=16, max_params=20_000_000, inputs=model_inputs)
+
+    alone = run(grading_context)
+    runs = [run(dataclasses.replace(grading_context, shared_features=shared)) for _ in range(2)]
+    assert len(list(shared.glob("*.npy"))) == 2  # the training and the test images
+    for found in runs:
+        assert found.accuracy == alone.accuracy
+        assert found.history == alone.history
+
+
+def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes_nobodys(tmp_path, monkeypatch):
+    """grade-all hands its grading processes the run's folder: a student whose base differs (re-initialised
+    weights) graded first adds entries of their own, and the reference graded after them gets full marks."""
+    from autograder import graders
+    from autograder.classroom import grade_all as grade_all_module
+    from autograder.classroom.grade_all import BatchOptions, grade_all
+    from conftest import ROOT
+
+    solution = (ROOT / "solutions" / "transfer.py").read_text(encoding="utf-8")
+    reinitialised = solution.replace(
+        "    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])\n",
+        "    vgg.set_weights([w * 0.5 for w in vgg.get_weights()])\n"
+        "    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])\n")
+    assert reinitialised != solution
+    for student, source in (("eve", reinitialised), ("zed", solution)):
+        (tmp_path / "class" / student).mkdir(parents=True)
+        (tmp_path / "class" / student / "transfer.py").write_text(source, encoding="utf-8")
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o700)
+    monkeypatch.setattr(grade_all_module, "shared_features_folder", lambda options, cleanup: shared)
+    report = grade_all(tmp_path / "class", tmp_path / "out", BatchOptions(assignments=("transfer",), workers=1))
+    scores = {summary.student: summary.score for summary in report.summaries}
+    assert scores["zed"] == graders.load("transfer").max_score > scores["eve"]
+    assert len(list(shared.glob("*.npy"))) == 4  # two bases, each with the training and the test images
