@@ -39,6 +39,16 @@ def test_the_second_grading_reads_what_the_first_computed(base, images, tmp_path
     np.testing.assert_array_equal(second, base.predict(images, verbose=0, batch_size=64))
 
 
+def test_a_full_folder_keeps_nothing_more(base, images, tmp_path, monkeypatch):
+    monkeypatch.setattr(feature_cache, "MAX_ENTRIES", 3)
+    for k in range(3):
+        (tmp_path / f"{k}.npy").write_bytes(b"")
+    compute, calls = _counting(base, images)
+    feature_cache.features(tmp_path, base, images, compute)
+    feature_cache.features(tmp_path, base, images, compute)
+    assert len(calls) == 2 and len(list(tmp_path.iterdir())) == 3
+
+
 def test_without_a_folder_nothing_is_kept(base, images):
     compute, calls = _counting(base, images)
     feature_cache.features(None, base, images, compute)

@@ -29,6 +29,9 @@ from typing import Callable
 import numpy as np
 
 FORMAT = b"tf2-exercise-kit/frozen-features/1"
+# Entries a run keeps (two per base: the training and the test images; about 0.8 MB for transfer's). A class
+# whose bases all differ (re-initialised weights) would otherwise fill the disk; past it, features are computed.
+MAX_ENTRIES = 64
 
 
 def digest(base, images: np.ndarray) -> str:
@@ -79,8 +82,11 @@ def _read(path: Path, expected: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _write(path: Path, value: np.ndarray) -> None:
-    """Whole or not at all: a concurrent reader finds the old file, the new one, or none."""
+    """Whole or not at all: a concurrent reader finds the old file, the new one, or none. Nothing past
+    :data:`MAX_ENTRIES` (concurrent writers may pass it by a few)."""
     try:
+        if sum(1 for _ in path.parent.glob("*.npy")) >= MAX_ENTRIES and not path.exists():
+            return
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".features-", suffix=".npy")
     except OSError:  # the folder is gone (the run ended) or full: the features are just not kept
         return
