@@ -182,7 +182,7 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
     ``stop_name``: the Dask Event whose setting (grade-all interrupted) stops the grading."""
     from distributed import get_worker
 
-    from autograder.classroom.worker_zygote import worker_zygote
+    from autograder.classroom.worker_zygote import worker_shared_features, worker_zygote
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
     started = time.time()
@@ -203,7 +203,8 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
         environ = _grading_environ()
         end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir, log=log,
-                             environ=environ, stop=stop, defer_to=defer_to, zygote=worker_zygote(get_worker(), environ))
+                             environ=environ, stop=stop, defer_to=defer_to, zygote=worker_zygote(get_worker(), environ),
+                             shared_features=worker_shared_features(get_worker(), options.isolation))
         checks = deferred.pack(defer_to) if defer_to is not None and end.record is not None else []
         log_text = _log_end(log)
     return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,
@@ -418,6 +419,9 @@ def cluster_outcomes(todo: list[Student], options: Settings, out: Path, notify) 
             Event(stop_name, client=client).set()  # running gradings stop, on whichever workers
             client.cancel(list(pending), force=True)
             raise
+        # The run is over: each worker's zygote and shared features go (the next run registers its own).
+        with contextlib.suppress(OSError, TimeoutError, ValueError, KeyError):
+            client.unregister_worker_plugin(ZYGOTE_PLUGIN)
 
 
 # ---------------------------------------------------------------------------- connecting
