@@ -45,11 +45,13 @@ def graded_solutions(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Pat
 
 
 @pytest.fixture(scope="session")
-def grading_context():
+def grading_context(tmp_path_factory):
+    """Shared by a test process's in-process gradings, as grade-all's students share a run: the same data, and
+    frozen-base features (autograder.host.feature_cache), so the corpus' verdicts are those of that path too."""
     from autograder.host.context import GradingContext, configure_tensorflow
 
-    configure_tensorflow(2)
-    return GradingContext(seed=0)
+    configure_tensorflow(1)
+    return GradingContext(seed=0, shared_features=tmp_path_factory.mktemp("shared-features"))
 
 
 @pytest.fixture

@@ -57,8 +57,9 @@ def test_global_keras_state_left_by_one_file_does_not_reach_the_next(tmp_path, g
 
 
 def test_a_hang_and_a_crash_cost_only_their_own_checks(tmp_path, grading_context):
-    hang = _solution("fashion_mnist").replace("def normalize(", "def normalize(*_a, **_k):\n    while True:\n"
-                                              "        pass\n\n\ndef _replaced_normalize(", 1)
+    # waits rather than spins (the limit is wall time; tests/test_bad_submissions.py has a spinning hang)
+    hang = _solution("fashion_mnist").replace("def normalize(", "def normalize(*_a, **_k):\n    import time\n"
+                                              "    time.sleep(3600)\n\n\ndef _replaced_normalize(", 1)
     crash = "import os\nos._exit(3)\n" + _solution("cnn")
     folder = _folder(tmp_path, {"fashion_mnist": hang, "cnn": crash, "gap": PLOTS + _solution("gap")})
     settings = Settings(assignments=("fashion_mnist", "cnn", "gap"), step_timeout=8)
