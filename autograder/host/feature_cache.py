@@ -15,8 +15,8 @@ as the float32 array of the expected shape is computed again, never trusted.
 
 The names in the configuration count too, so a base whose layers Keras named otherwise (``vgg16_3`` for
 ``vgg16_2``: the student's code built one more model first) is an entry of its own, computed as before. Used
-by ``grade-all`` on this machine under isolation bwrap or uid (not none, where student code could write into
-the folder; not yet on a Dask cluster's workers).
+by ``grade-all`` under isolation bwrap or uid (not none, where student code could write into the folder): one
+folder per run on this machine, one per Dask worker and run on a cluster.
 """
 from __future__ import annotations
 
