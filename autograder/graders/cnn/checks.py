@@ -143,6 +143,16 @@ def batches_element_spec(evidence, ctx):
             raise CheckFailed(tr("Each element should be an (images, labels) pair; the element_spec is {spec}.",
                                  spec=str(spec)[:300]))
         (images_dtype, images_shape), (labels_dtype, labels_shape) = pair
+        if images_dtype == "float32" and _fixed_batch(images_shape):  # .batch(..., drop_remainder=True)
+            if name == "train_spec":
+                raise CheckFailed(tr("The train batches all have {size} images (shape {shape}): "
+                                     ".batch(..., drop_remainder=True) leaves out the last, smaller batch, so its "
+                                     "images are never trained on; expected [None, 28, 28, 1].",
+                                     size=images_shape[0], shape=images_shape))
+            raise CheckFailed(tr("The test batches all have {size} images (shape {shape}): "
+                                 ".batch(..., drop_remainder=True) leaves out the last, smaller batch, so its images "
+                                 "are never evaluated; expected [None, 28, 28, 1].",
+                                 size=images_shape[0], shape=images_shape))
         if images_dtype != "float32" or images_shape != [None, 28, 28, 1]:
             if name == "train_spec":
                 raise CheckFailed(tr("The train images have dtype {dtype} and shape {shape}; expected float32 and "
@@ -155,6 +165,11 @@ def batches_element_spec(evidence, ctx):
                                      "shape [None].", dtype=labels_dtype, shape=labels_shape))
             raise CheckFailed(tr("The test labels have dtype {dtype} and shape {shape}; expected integers of "
                                  "shape [None].", dtype=labels_dtype, shape=labels_shape))
+
+
+def _fixed_batch(shape) -> bool:
+    """A batched (28, 28, 1) image spec whose batch dimension is a number: every batch has that size."""
+    return isinstance(shape, list) and len(shape) == 4 and shape[1:] == [28, 28, 1] and isinstance(shape[0], int)
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("batch_size is honoured (32 by default)"),
@@ -182,12 +197,16 @@ def batches_batch_size(evidence, ctx):
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("every training example appears exactly once per epoch (no repeat())"),
-                  hint=tr("Do not call .repeat(): Keras runs the epochs itself."))
+                  hint=tr("Do not call .repeat() (Keras runs the epochs itself), and keep every example: no "
+                          "drop_remainder=True, take() or filter()."))
 def batches_no_repeat(evidence, ctx):
     images, _, counts = _examples_of(evidence, "epoch1")
     if sum(counts) > N_TRAIN:
         raise CheckFailed(tr("One pass over the training batches gave more than {n_train} examples: the dataset "
                              "repeats.", n_train=N_TRAIN))
+    if sum(counts) < N_TRAIN:
+        raise CheckFailed(tr("One pass over the training batches gave {found} of the {n_train} examples: the "
+                             "others were left out.", found=sum(counts), n_train=N_TRAIN))
     if sorted(_example_ids(images, evidence.inputs["train_images"]).tolist()) != list(range(N_TRAIN)):
         raise CheckFailed(tr("One pass should contain each of the {n_train} training examples once.", n_train=N_TRAIN))
 
@@ -272,10 +291,12 @@ def batches_reshuffled_each_epoch(evidence, ctx):
 @ASSIGNMENT.check("pipeline", points=1, title=tr("the test set keeps its order"),
                   hint=tr("Do not shuffle the test dataset: evaluation results should line up with the labels."))
 def batches_test_in_order(evidence, ctx):
+    """The order only: examples left out (drop_remainder=True) lose the batch checks, not this one."""
     images, labels, _ = _examples_of(evidence, "test")
-    if not np.array_equal(_example_ids(images, evidence.inputs["test_images"]), np.arange(N_TEST)):
+    ids = _example_ids(images, evidence.inputs["test_images"])  # at least one: _examples_of refuses none
+    if not np.array_equal(ids, np.arange(len(ids))):
         raise CheckFailed(tr("The test examples come out in a different order from the one they went in."))
-    if not np.array_equal(labels, evidence.inputs["test_labels"]):
+    if not np.array_equal(labels, evidence.inputs["test_labels"][:len(ids)]):
         raise CheckFailed(tr("The test labels are not in their original order."))
 
 
