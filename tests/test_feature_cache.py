@@ -49,6 +49,13 @@ def test_a_full_folder_keeps_nothing_more(base, images, tmp_path, monkeypatch):
     assert len(calls) == 2 and len(list(tmp_path.iterdir())) == 3
 
 
+def test_features_of_another_dtype_are_used_as_computed_and_not_kept(base, images, tmp_path):
+    """A base under a float16 policy: its features reach the head as they came, as without a folder."""
+    computed = base.predict(images, verbose=0, batch_size=64).astype(np.float16)
+    found = feature_cache.features(tmp_path, base, images, lambda: computed)
+    assert found is computed and not list(tmp_path.iterdir())
+
+
 def test_without_a_folder_nothing_is_kept(base, images):
     compute, calls = _counting(base, images)
     feature_cache.features(None, base, images, compute)

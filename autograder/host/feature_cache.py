@@ -67,9 +67,9 @@ def features(folder: Path | None, base, images: np.ndarray, compute: Callable[[]
     kept = _read(path, expected)
     if kept is not None:
         return kept
-    computed = np.asarray(compute(), dtype=np.float32)
-    if computed.shape == expected:
-        _write(path, computed)
+    computed = compute()
+    if isinstance(computed, np.ndarray) and computed.dtype == np.float32 and computed.shape == expected:
+        _write(path, computed)  # another dtype (a float16 policy) is used as computed, and not kept
     return computed
 
 
