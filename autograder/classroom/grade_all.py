@@ -27,6 +27,7 @@ from typing import Iterator, NamedTuple
 from autograder import graders
 from autograder.classroom import workdirs
 from autograder.core.settings import Settings
+from autograder.host.feature_cache import may_share
 from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, ChildEnd, grade_in_child
 from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult, applied_settings,
                                      assignment_ids, grading_context, sandbox_limits)
@@ -372,8 +373,8 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
 def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:
     """The run's folder where its grading processes share frozen-base features (:mod:`autograder.host.feature_cache`):
     mode 0700, this user's, never bound into a sandbox, removed when ``cleanup`` closes (or swept, if this process
-    is killed). None under isolation level none, where student code could write into it."""
-    if options.isolation == "none":
+    is killed). None where the isolation level does not allow sharing (``feature_cache.may_share``)."""
+    if not may_share(options.isolation):
         return None
     return cleanup.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))
 

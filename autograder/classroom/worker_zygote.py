@@ -43,15 +43,16 @@ class ZygotePlugin(WorkerPlugin):
             return self._zygote
 
     def shared_features(self, isolation: str) -> Path | None:
-        """This worker's folder of shared features, made the first time (see
-        :func:`autograder.classroom.grade_all.shared_features_folder`: None under isolation none)."""
+        """This worker's folder of shared features, made the first time (None where ``isolation`` does not
+        allow sharing: :func:`autograder.host.feature_cache.may_share`)."""
         from autograder.classroom import workdirs
         from autograder.classroom.cluster import WORKDIR_PREFIX  # swept, after a killed worker, by the next task
+        from autograder.host.feature_cache import may_share
 
-        if isolation == "none":
+        if not may_share(isolation):
             return None
         with self._lock:
-            if self._features is None or not self._features.is_dir():
+            if self._features is None:
                 self._features = self._folders.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))
             return self._features
 
