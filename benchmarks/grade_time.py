@@ -21,7 +21,10 @@ Each kind of run is repeated ``--repeat`` times, baseline and current interleave
 that drift in the machine's load affects both alike; the tables show medians (and the range when
 ``--repeat`` > 1).
 
-Per run, measured from outside while the CLI's whole process tree runs (polled with psutil every 50 ms):
+Per run, measured from outside while the CLI's whole process tree runs (polled with psutil every 50 ms;
+PSS every tenth poll, as reading a process's ``/proc/PID/smaps_rollup`` costs about 3 ms of a core: read at
+every poll, the monitor took a quarter of one of the two cores from the class run it measured, 23 s of CPU in
+92 s, which made that run 10 % slower):
 
 * wall: from starting the CLI to its exit (Python and TensorFlow start-up included);
 * CPU: user + system seconds of the whole tree; the larger of ``os.wait4``'s rusage of the CLI (which
@@ -34,7 +37,8 @@ Per run, measured from outside while the CLI's whole process tree runs (polled w
   once in all, where the RSS sum counts it once per process;
 * score: from the CLI's results.json (Gradescope format); the reference solutions must get full marks.
 
-Short spikes between two polls are not seen, so the memory figures are a lower bound.
+Short spikes between two polls are not seen, so the memory figures are a lower bound. Each run also
+prints the monitor's own CPU seconds (``monitor``), which the machine spent beside the CLI.
 
 Exit code: 0 when every run on both trees exited 0 with full marks, 1 otherwise. Missing a time or
 memory target does not change the exit code. ``benchmarks/grade_class.py`` reuses the helpers here.
@@ -65,6 +69,7 @@ BASELINE = "136ddbd"
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("fashion_mnist", "cnn", "gap", "pretrained", "transfer")
 POLL_SECONDS = 0.05
+PSS_EVERY = 10  # polls (0.5 s): PSS (smaps_rollup) costs ~3 ms a process, RSS and CPU times ~0.01 ms
 MIB = 1024 * 1024
 
 # Targets (issue text; a 2-core machine without a GPU).
@@ -167,22 +172,27 @@ def child_env(root: Path) -> dict[str, str]:
 class TreeMonitor(threading.Thread):
     """Polls a process and its descendants: peak RSS (one process, the tree, each child's branch), CPU."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, *, pss: bool = True) -> None:
         super().__init__(daemon=True)
         self.pid = pid
+        self.pss = pss  # read PSS at all (every PSS_EVERY polls)
         self.root = psutil.Process(pid)
         self.done = threading.Event()
         self.peak_process = self.peak_tree = self.peak_branch = self.peak_tree_pss = 0
         self.cpu: dict[tuple[int, float], float] = {}  # (pid, create time) -> its own user + system seconds
         self.processes = 0
+        self.own_cpu = 0.0  # this thread's CPU seconds: what measuring cost the machine
 
     def run(self) -> None:
+        polls = 0
         while True:
-            self.sample()
+            self.sample(with_pss=self.pss and polls % PSS_EVERY == 0)
+            polls += 1
+            self.own_cpu = time.thread_time()
             if self.done.wait(POLL_SECONDS):
                 return
 
-    def sample(self) -> None:
+    def sample(self, *, with_pss: bool) -> None:
         try:
             processes = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
@@ -192,7 +202,8 @@ class TreeMonitor(threading.Thread):
             try:
                 with process.oneshot():
                     rss[process.pid] = process.memory_info().rss
-                    pss[process.pid] = process.memory_full_info().pss
+                    if with_pss:
+                        pss[process.pid] = process.memory_full_info().pss
                     parent[process.pid] = process.ppid()
                     if process.cmdline()[-1:] == ["autograder.host.zygote"]:
                         zygotes.add(process.pid)
@@ -214,7 +225,8 @@ class TreeMonitor(threading.Thread):
                 branches[top] = branches.get(top, 0) + size
         self.peak_process = max(self.peak_process, max(rss.values()))
         self.peak_tree = max(self.peak_tree, sum(rss.values()))
-        self.peak_tree_pss = max(self.peak_tree_pss, sum(pss.values()))
+        if with_pss:
+            self.peak_tree_pss = max(self.peak_tree_pss, sum(pss.values()))
         self.peak_branch = max(self.peak_branch, max(branches.values(), default=0))
         self.processes = max(self.processes, len(self.cpu))
 
@@ -231,11 +243,12 @@ class Run:
     cpu_polled: float           # psutil: sum of each process's last reading
     peak_process_mib: float
     peak_tree_mib: float
-    peak_tree_pss_mib: float
+    peak_tree_pss_mib: float | None  # None: not read (grade_class.py's runs)
     peak_branch_mib: float      # the largest direct child of the CLI with its descendants
     processes: int
     returncode: int
     log: Path
+    monitor_cpu: float          # the monitor thread's own CPU seconds, spent beside the run
     extra: dict = field(default_factory=dict)
 
     @property
@@ -252,14 +265,15 @@ def kill_tree(pid: int) -> None:
         pass
 
 
-def measure(tree: Tree, arguments: list[str], log: Path) -> Run:
-    """Run ``python -m autograder ARGUMENTS`` in ``tree.root`` and measure its whole process tree."""
+def measure(tree: Tree, arguments: list[str], log: Path, *, pss: bool = True) -> Run:
+    """Run ``python -m autograder ARGUMENTS`` in ``tree.root`` and measure its whole process tree (its PSS only
+    with ``pss``: the costly part of the monitor)."""
     with open(log, "wb") as output:
         started = time.monotonic()
         process = subprocess.Popen([sys.executable, "-m", "autograder", *arguments], cwd=tree.root,
                                    env=child_env(tree.root), stdin=subprocess.DEVNULL, stdout=output,
                                    stderr=subprocess.STDOUT)
-        monitor = TreeMonitor(process.pid)
+        monitor = TreeMonitor(process.pid, pss=pss)
         monitor.start()
         try:
             _, status, usage = os.wait4(process.pid, 0)
@@ -272,8 +286,8 @@ def measure(tree: Tree, arguments: list[str], log: Path) -> Run:
         process.returncode = os.waitstatus_to_exitcode(status)
         monitor.stop()
     return Run(tree.label, wall, usage.ru_utime + usage.ru_stime, sum(monitor.cpu.values()),
-               monitor.peak_process / MIB, monitor.peak_tree / MIB, monitor.peak_tree_pss / MIB,
-               monitor.peak_branch / MIB, monitor.processes, process.returncode, log)
+               monitor.peak_process / MIB, monitor.peak_tree / MIB, monitor.peak_tree_pss / MIB if pss else None,
+               monitor.peak_branch / MIB, monitor.processes, process.returncode, log, monitor.own_cpu)
 
 
 def read_score(results: Path) -> tuple[float, float] | None:
@@ -305,7 +319,8 @@ def log_tail(log: Path, lines: int = 25) -> str:
 def describe(run: Run) -> str:
     return (f"{run.wall:6.1f} s wall, {run.cpu:6.1f} s CPU (waited {run.cpu_waited:.1f}, polled "
             f"{run.cpu_polled:.1f}, {run.processes} processes), peak {run.peak_process_mib:.0f} MiB one process, "
-            f"{run.peak_tree_mib:.0f} MiB tree (PSS {run.peak_tree_pss_mib:.0f}), exit {run.returncode}")
+            f"{run.peak_tree_mib:.0f} MiB tree (PSS {'-' if run.peak_tree_pss_mib is None else f'{run.peak_tree_pss_mib:.0f}'}), exit {run.returncode}, "
+            f"monitor {run.monitor_cpu:.1f} s CPU")
 
 
 # ---------------------------------------------------------------------------- the report
