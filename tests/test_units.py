@@ -240,3 +240,92 @@ def test_the_kits_vgg16_base_is_built_without_random_draws_and_leaves_the_random
     np.testing.assert_array_equal(skipped[1], drawn[1])
     assert skipped[2] == drawn[2]
     np.testing.assert_array_equal(skipped[3], drawn[3])
+
+
+class _CountsTrainingCalls(layers.Layer):
+    """Identity that counts its calls in training mode: one per trace of the train step (fit runs it traced)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.training_calls = 0
+
+    def call(self, x, training=None):
+        self.training_calls += bool(training)
+        return x
+
+
+def _fit_twice(make_model, x, y, monkeypatch):
+    """Train a fresh model through GradingContext.train_and_evaluate with and without the state built before fit."""
+    from autograder.host import context
+    from autograder.student.datasets import Split
+
+    grading = context.GradingContext(seed=5)
+    runs = []
+    for prebuilt in (True, False):
+        if not prebuilt:
+            monkeypatch.setattr(context, "built_before_fit", lambda *args: None)
+        keras.utils.set_random_seed(9)  # the same initial weights for both
+        model = make_model()
+        try:
+            run = grading.train_and_evaluate(model, Split(x, y), Split(x[:20], y[:20]), epochs=2, batch_size=16,
+                                             max_params=10**6, inputs=lambda images: images.astype(np.float32) / 255)
+        except CheckFailed as failure:
+            runs.append((failure.message.render(), None, None))
+            continue
+        counter = next(layer for layer in model.layers if isinstance(layer, _CountsTrainingCalls))
+        runs.append(((run.accuracy, run.history), [w.numpy() for w in model.weights], counter.training_calls))
+    return runs
+
+
+def test_fit_traces_its_train_step_once_with_the_same_weights_and_history_to_the_bit(monkeypatch):
+    """context.built_before_fit creates the loss's, metrics' and optimizer's state before fit, so fit traces
+    its train step once instead of twice; the training run is the same, bit for bit, built (as the model
+    came) or not, with batch normalisation and dropout, whatever the optimizer."""
+    rng = np.random.default_rng(4)
+    x = rng.integers(0, 256, (96, 8, 8, 3), dtype=np.uint8)
+    y = rng.integers(0, 3, 96)
+
+    def built():
+        model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.BatchNormalization(),
+                                  layers.ReLU(), layers.Dropout(0.3), _CountsTrainingCalls(),
+                                  layers.GlobalAveragePooling2D(), layers.Dense(3, "softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    def unbuilt():  # no Input: its weights are made by the first call
+        model = keras.Sequential([layers.Flatten(), layers.Dense(8, "relu"), _CountsTrainingCalls(),
+                                  layers.Dense(3)])
+        model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        return model
+
+    for make_model in (built, unbuilt):
+        (prebuilt, prebuilt_weights, once), (plain, plain_weights, twice) = _fit_twice(make_model, x, y, monkeypatch)
+        monkeypatch.undo()
+        assert (once, twice) == (1, 2), make_model.__name__
+        assert prebuilt == plain
+        assert len(prebuilt_weights) == len(plain_weights) > 0
+        for mine, theirs in zip(prebuilt_weights, plain_weights):
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_model_that_cannot_be_built_before_fit_fails_in_fit_with_fits_own_error(monkeypatch):
+    """Where building beforehand fails (here: 8x8x3 images into a model for 4 numbers), fit reports the error
+    it reports without that step (but for the number in the name Keras gave a symbolic tensor: the failed step
+    made some)."""
+    import re
+
+    x = np.zeros((32, 8, 8, 3), np.uint8)
+    y = np.zeros(32, np.int64)
+
+    def wrong_input():
+        model = keras.Sequential([keras.Input((4,)), _CountsTrainingCalls(), layers.Dense(2, "softmax")])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        return model
+
+    (prebuilt, _, _), (plain, _, _) = _fit_twice(wrong_input, x, y, monkeypatch)
+    def unnumbered(message):
+        return re.sub(r"keras_tensor_\d+", "keras_tensor", message)
+
+    assert unnumbered(prebuilt) == unnumbered(plain), (prebuilt, plain)
+    assert prebuilt.startswith("Training the model failed: ValueError: Invalid input shape"), prebuilt
