@@ -22,9 +22,9 @@ that drift in the machine's load affects both alike; the tables show medians (an
 ``--repeat`` > 1).
 
 Per run, measured from outside while the CLI's whole process tree runs (polled with psutil every 50 ms;
-PSS every tenth poll, as reading a process's ``/proc/PID/smaps_rollup`` costs about 3 ms of a core: read at
-every poll, the monitor took a quarter of one of the two cores from the class run it measured, 23 s of CPU in
-92 s, which made that run 10 % slower):
+PSS every tenth poll, as reading a process's ``/proc/PID/smaps_rollup`` costs a few milliseconds of a core for
+each TensorFlow process: read at every poll, the monitor took a quarter of one of the two cores from the class
+run it measured, 23 s of CPU in 92 s, which made that run about 10 % slower):
 
 * wall: from starting the CLI to its exit (Python and TensorFlow start-up included);
 * CPU: user + system seconds of the whole tree; the larger of ``os.wait4``'s rusage of the CLI (which
@@ -69,7 +69,7 @@ BASELINE = "136ddbd"
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ("fashion_mnist", "cnn", "gap", "pretrained", "transfer")
 POLL_SECONDS = 0.05
-PSS_EVERY = 10  # polls (0.5 s): PSS (smaps_rollup) costs ~3 ms a process, RSS and CPU times ~0.01 ms
+PSS_EVERY = 10  # polls (0.5 s): PSS (smaps_rollup) costs ms a process, RSS and CPU times ~0.01 ms
 MIB = 1024 * 1024
 
 # Targets (issue text; a 2-core machine without a GPU).
