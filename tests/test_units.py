@@ -262,16 +262,18 @@ def _fit_twice(make_model, x, y, monkeypatch):
     grading = context.GradingContext(seed=5)
     runs = []
     for prebuilt in (True, False):
-        if not prebuilt:
-            monkeypatch.setattr(context, "built_before_fit", lambda *args: None)
-        keras.utils.set_random_seed(9)  # the same initial weights for both
-        model = make_model()
-        try:
-            run = grading.train_and_evaluate(model, Split(x, y), Split(x[:20], y[:20]), epochs=2, batch_size=16,
-                                             max_params=10**6, inputs=lambda images: images.astype(np.float32) / 255)
-        except CheckFailed as failure:
-            runs.append((failure.message.render(), None, None))
-            continue
+        with monkeypatch.context() as patch:
+            if not prebuilt:
+                patch.setattr(context, "built_before_fit", lambda *args: None)
+            keras.utils.set_random_seed(9)  # the same initial weights for both
+            model = make_model()
+            try:
+                run = grading.train_and_evaluate(model, Split(x, y), Split(x[:20], y[:20]), epochs=2, batch_size=16,
+                                                 max_params=10**6,
+                                                 inputs=lambda images: images.astype(np.float32) / 255)
+            except CheckFailed as failure:
+                runs.append((failure.message.render(), None, None))
+                continue
         counter = next(layer for layer in model.layers if isinstance(layer, _CountsTrainingCalls))
         runs.append(((run.accuracy, run.history), [w.numpy() for w in model.weights], counter.training_calls))
     return runs
@@ -301,7 +303,6 @@ def test_fit_traces_its_train_step_once_with_the_same_weights_and_history_to_the
 
     for make_model in (built, unbuilt):
         (prebuilt, prebuilt_weights, once), (plain, plain_weights, twice) = _fit_twice(make_model, x, y, monkeypatch)
-        monkeypatch.undo()
         assert (once, twice) == (1, 2), make_model.__name__
         assert prebuilt == plain
         assert len(prebuilt_weights) == len(plain_weights) > 0
