@@ -244,13 +244,11 @@ def _audit(args) -> int:
     return 1 if below else EXIT_OK
 
 
-def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_demand: bool = False,
-                     results_json: Path | None = None, record: Path | None = None,
-                     defer_to: Path | None = None, shared_features: Path | None = None) -> int:
-    """Grade ``submission`` in this process with ``settings``, print the report, write the files asked for;
-    the exit code. What ``grade``, ``gradescope-run`` and the grading child (autograder.host.child) all do.
-    ``defer_to``: a folder for the training checks, which another process judges (autograder.host.deferred).
-    ``shared_features``: the run's folder of frozen-base features (autograder.host.feature_cache)."""
+def grade_and_report(submission: Path, settings, run, *, results_json: Path | None = None,
+                     record: Path | None = None) -> int:
+    """Grade ``submission`` in this process with ``settings``, as ``run`` (an autograder.host.child.GradingRun)
+    says, print the report, write the files asked for; the exit code. What ``grade``, ``gradescope-run`` and the
+    grading child (autograder.host.child) all do."""
     from autograder.core.i18n import render, tr
     from autograder.host.deferred import Deferral, is_placeholder
     from autograder.host.grading import TensorflowStart, grade_submission, grading_context
@@ -261,9 +259,9 @@ def grade_and_report(submission: Path, settings, *, threads: int, tensorflow_on_
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        result = grade_submission(submission, settings, context=grading_context(settings, shared_features),
-                                  tensorflow=TensorflowStart(threads, tensorflow_on_demand),
-                                  deferral=None if defer_to is None else Deferral(defer_to))
+        result = grade_submission(submission, settings, context=grading_context(settings, run.shared_features),
+                                  tensorflow=TensorflowStart(run.threads, run.tensorflow_on_demand),
+                                  deferral=None if run.defer_to is None else Deferral(run.defer_to))
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -290,12 +288,14 @@ def _usage_error(exc: Exception) -> int:
 
 
 def _grade(args) -> int:
+    from autograder.host.child import GradingRun
+
     try:  # grade reads a course.toml only when one is named (--config, $TF2_KIT_CONFIG)
         settings = _resolved(args, GRADE_SETTINGS, working_folder=None)
-    except ValueError as exc:  # CourseConfigError: every problem of every source
+        run = GradingRun(threads=args.threads)
+    except ValueError as exc:  # CourseConfigError: every problem of every source; --threads below 1
         return _usage_error(exc)
-    return grade_and_report(args.submission, settings, threads=args.threads, results_json=args.json,
-                            record=args.record)
+    return grade_and_report(args.submission, settings, run, results_json=args.json, record=args.record)
 
 
 def _grade_all(args) -> int:
@@ -381,7 +381,7 @@ def _nbgrader_course(args) -> int:
 
 def _gradescope_run(args) -> int:
     from autograder.course import gradescope
-    from autograder.host.child import DEFAULT_THREADS
+    from autograder.host.child import DEFAULT_THREADS, GradingRun
     from autograder.host.grading import assignment_ids
 
     root = args.root or Path(os.environ.get("AUTOGRADER_ROOT") or gradescope.GRADESCOPE_ROOT)
@@ -391,7 +391,8 @@ def _gradescope_run(args) -> int:
         return _usage_error(exc)
     settings = gradescope.strongest_isolation(settings)
     with gradescope.collected(root / gradescope.SUBMISSION_DIR, assignment_ids(settings)) as submission:
-        return grade_and_report(submission, settings, threads=DEFAULT_THREADS, results_json=root / gradescope.RESULTS)
+        return grade_and_report(submission, settings, GradingRun(threads=DEFAULT_THREADS),
+                                results_json=root / gradescope.RESULTS)
 
 
 def _gradescope_package(args) -> int:

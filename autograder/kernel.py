@@ -230,7 +230,7 @@ def _grade_cells(assignment_id: str, cells: list[str]):
     import nbformat
 
     try:
-        from autograder.host.child import DEFAULT_THREADS, grade_in_child
+        from autograder.host.child import DEFAULT_THREADS, GradingRun, grade_in_child
     except ImportError as error:
         raise RuntimeError(_NO_INSTRUCTOR_KIT) from error
     settings = _kernel_settings(assignment_id)
@@ -238,7 +238,7 @@ def _grade_cells(assignment_id: str, cells: list[str]):
     with tempfile.TemporaryDirectory(prefix="ag-kernel-") as tmp:
         submission = Path(tmp) / f"{assignment_id}.ipynb"
         submission.write_text(nbformat.writes(notebook), encoding="utf-8")
-        end = grade_in_child(submission, settings, threads=DEFAULT_THREADS, workdir=Path(tmp))
+        end = grade_in_child(submission, settings, GradingRun(threads=DEFAULT_THREADS), workdir=Path(tmp))
     if end.stopped is not None:  # "timeout" or "memory": past the limits every route applies
         raise RuntimeError(f"grading was stopped ({end.stopped}): the course allows {settings.submission_timeout:g} s "
                            f"per submission and {settings.memory_mb} MiB per sandbox worker")

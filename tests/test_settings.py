@@ -195,9 +195,10 @@ def test_the_child_gets_its_request_as_json_on_one_fixed_argv(tmp_path, monkeypa
     assert child.CHILD_ARGV == (sys.executable, "-P", "-m", "autograder.host.child")
     monkeypatch.setattr(child, "CHILD_ARGV", (sys.executable, "-c", FAKE_CHILD))
     settings = resolve_settings(environ={"TF2_KIT_SEED": "7"})
-    end = child.grade_in_child(tmp_path / "submission", settings, threads=2, workdir=tmp_path)
+    run = child.GradingRun(threads=2, defer_to=tmp_path / "deferred")
+    end = child.grade_in_child(tmp_path / "submission", settings, run, workdir=tmp_path)
     sent = json.loads((tmp_path / f"{child.RECORD_FILE}.request").read_text(encoding="utf-8"))
-    assert sent["format"] == child.REQUEST_FORMAT and sent["threads"] == 2
+    assert sent["format"] == child.REQUEST_FORMAT and child.GradingRun.from_plain(sent["run"]) == run
     assert Settings.from_plain(sent["settings"]) == settings
     assert (end.stopped, end.returncode, end.record["settings"]) == (None, 0, {"seed": 7})
     assert end.result.submission == str(tmp_path / "submission") and end.result.settings == {"seed": 7}
@@ -231,3 +232,17 @@ def test_the_child_refuses_a_request_that_is_not_one(tmp_path):
     done = subprocess.run(child.CHILD_ARGV, input='{"format": "pickle"}', capture_output=True, text=True,
                           cwd=tmp_path, timeout=120)
     assert done.returncode == 2 and "not a grading request" in done.stderr
+
+
+@pytest.mark.parametrize("run", [
+    None, [], {"threads": 1}, {"threads": 0, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None},
+    {"threads": True, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None},
+    {"threads": 2.0, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None},
+    {"threads": 1, "tensorflow_on_demand": "yes", "defer_to": None, "shared_features": None},
+    {"threads": 1, "tensorflow_on_demand": False, "defer_to": 3, "shared_features": None},
+    {"threads": 1, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None, "extra": 1}])
+def test_a_grading_run_is_read_back_only_as_written(run):
+    with pytest.raises((ValueError, TypeError)):
+        child.GradingRun.from_plain(run)
+    good = child.GradingRun(threads=3, tensorflow_on_demand=True, shared_features=Path("/tmp/x"))
+    assert child.GradingRun.from_plain(json.loads(json.dumps(good.plain()))) == good

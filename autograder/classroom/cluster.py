@@ -41,8 +41,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from autograder.classroom import workdirs
-from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, lone_file_name, record_failure,
-                                            summarize)
+from autograder.classroom.grade_all import (LOG_FILE, Student, SubmissionSummary, class_run, lone_file_name,
+                                            record_failure, summarize)
 from autograder.core.i18n import Text, literal, tr
 from autograder.core.settings import Settings
 from autograder.host import deferred
@@ -200,11 +200,10 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         log = workdir / LOG_FILE
         # [cluster] gpu = true: the training checks are exported here and judged on a GPU worker (judge_deferred)
         defer_to = workdir / "deferred" if options.cluster_gpu else None
-        # As with --cluster local: the cores are busy with other students, so TensorFlow only where needed.
         environ = _grading_environ()
-        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir, log=log,
-                             environ=environ, stop=stop, defer_to=defer_to, zygote=worker_zygote(get_worker(), environ),
-                             shared_features=worker_shared_features(get_worker(), options.isolation))
+        run = class_run(worker_shared_features(get_worker(), options.isolation), defer_to)
+        end = grade_in_child(target, options, run, workdir=workdir, log=log, environ=environ, stop=stop,
+                             zygote=worker_zygote(get_worker(), environ))
         checks = deferred.pack(defer_to) if defer_to is not None and end.record is not None else []
         log_text = _log_end(log)
     return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,

@@ -28,7 +28,7 @@ from autograder import graders
 from autograder.classroom import workdirs
 from autograder.core.settings import Settings
 from autograder.host.feature_cache import may_share
-from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, ChildEnd, grade_in_child
+from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, ChildEnd, GradingRun, grade_in_child
 from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult, applied_settings,
                                      assignment_ids, grading_context, sandbox_limits)
 from autograder.core.i18n import Text, literal, tr
@@ -183,9 +183,9 @@ def failed_result(student: str, options: Settings, state: str, message: Text) ->
 
 
 def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event,
-              zygote: Zygote | None = None, shared_features: Path | None = None) -> SubmissionSummary:
-    """Grade one student in a child process within the time and memory limits (forked from ``zygote`` when
-    given; ``shared_features``: see :func:`shared_features_folder`); write their outputs."""
+              zygote: Zygote | None = None, run: GradingRun = GradingRun()) -> SubmissionSummary:
+    """Grade one student in a child process, as ``run`` says (:func:`class_run`), within the time and memory
+    limits (forked from ``zygote`` when given); write their outputs."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -194,9 +194,7 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
             target = _submission_target(student, options, workdir)
         except ValueError as exc:
             return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
-        # Both cores are busy with students: a stub's or a crash's grading process need not start TensorFlow.
-        end = grade_in_child(target, options, threads=1, tensorflow_on_demand=True, workdir=workdir,
-                             log=folder / LOG_FILE, stop=stop, zygote=zygote, shared_features=shared_features)
+        end = grade_in_child(target, options, run, workdir=workdir, log=folder / LOG_FILE, stop=stop, zygote=zygote)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
     return summarize(student, options, folder, end, started)
@@ -350,7 +348,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
     with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool:
         if zygote is not None:
             cleanup.callback(zygote.close)  # after the pool: no grading process is running any more
-        shared = shared_features_folder(options, cleanup)
+        run = class_run(shared_features_folder(options, cleanup))
         pending: dict[Future, Student] = {}
         queue = list(todo)
         try:
@@ -358,7 +356,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
                 while queue and len(pending) < options.worker_count:
                     student = queue.pop(0)
                     notify("start", student)
-                    pending[pool.submit(grade_one, student, options, out, stop, zygote, shared)] = student
+                    pending[pool.submit(grade_one, student, options, out, stop, zygote, run)] = student
                 finished, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in finished:
                     pending.pop(future)
@@ -368,6 +366,12 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
             for future in pending:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
             raise
+
+
+def class_run(shared_features: Path | None, defer_to: Path | None = None) -> GradingRun:
+    """How each student's grading process grades in a class: its cores are busy with other students, so one
+    TensorFlow thread, one judge, and TensorFlow only once a probe ran (a stub's or a crash's grading needs none)."""
+    return GradingRun(threads=1, tensorflow_on_demand=True, defer_to=defer_to, shared_features=shared_features)
 
 
 def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:

@@ -36,7 +36,7 @@ from autograder.core.settings import Settings
 from autograder.host.runner import kill_group, resident_mb
 
 CHILD_ARGV = (sys.executable, "-P", "-m", "autograder.host.child")  # -P: nothing of the working folder on sys.path
-REQUEST_FORMAT = "tf2-exercise-kit/grade-request/1"
+REQUEST_FORMAT = "tf2-exercise-kit/grade-request/2"
 JUDGE_FORMAT = "tf2-exercise-kit/judge-request/1"    # deferred training checks (autograder.host.deferred)
 JUDGED_FORMAT = "tf2-exercise-kit/judged-checks/1"   # what a judging child writes
 RECORD_FILE = "record.json"  # in the caller's work folder; complete only when the child finished grading
@@ -75,17 +75,46 @@ class ChildEnd:
         return None if self.record is None else from_record(self.record)
 
 
-def request(submission: Path, settings: Settings, record: Path, threads: int,
-            tensorflow_on_demand: bool = False, defer_to: Path | None = None,
-            shared_features: Path | None = None) -> dict[str, Any]:
-    """What the child is told, as JSON data (``defer_to``: see :mod:`autograder.host.deferred`;
-    ``shared_features``: :mod:`autograder.host.feature_cache`)."""
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1. Received: {threads!r}")
+@dataclass(frozen=True)
+class GradingRun:
+    """How a grading process grades, besides the settings; the same for every student of a run.
+
+    ``threads`` and ``tensorflow_on_demand``: TensorFlow in its judging (see
+    :class:`autograder.host.grading.TensorflowStart`); ``defer_to``: a folder for the training checks, which
+    another process judges (:mod:`autograder.host.deferred`); ``shared_features``: the run's folder of
+    frozen-base features, which only grading processes reach (:mod:`autograder.host.feature_cache`).
+    """
+
+    threads: int = 1
+    tensorflow_on_demand: bool = False
+    defer_to: Path | None = None
+    shared_features: Path | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
+            raise ValueError(f"threads must be a whole number of at least 1. Received: {self.threads!r}")
+        if not isinstance(self.tensorflow_on_demand, bool):
+            raise TypeError(f"tensorflow_on_demand must be true or false. Received: {self.tensorflow_on_demand!r}")
+
+    def plain(self) -> dict[str, Any]:
+        folders = {key: None if value is None else str(value)
+                   for key, value in (("defer_to", self.defer_to), ("shared_features", self.shared_features))}
+        return {"threads": self.threads, "tensorflow_on_demand": self.tensorflow_on_demand, **folders}
+
+    @classmethod
+    def from_plain(cls, data: Any) -> GradingRun:
+        """The run :meth:`plain` describes; ValueError or TypeError for anything else."""
+        if not isinstance(data, dict) or set(data) != {"threads", "tensorflow_on_demand", "defer_to",
+                                                       "shared_features"}:
+            raise ValueError(f"not a grading run. Received: {str(data)[:200]!r}")
+        folders = {key: None if data[key] is None else Path(data[key]) for key in ("defer_to", "shared_features")}
+        return cls(data["threads"], data["tensorflow_on_demand"], **folders)
+
+
+def request(submission: Path, settings: Settings, record: Path, run: GradingRun) -> dict[str, Any]:
+    """What the child is told, as JSON data."""
     return {"format": REQUEST_FORMAT, "submission": str(submission), "settings": settings.plain(),
-            "record": str(record), "threads": threads, "tensorflow_on_demand": bool(tensorflow_on_demand),
-            "defer_to": None if defer_to is None else str(defer_to),
-            "shared_features": None if shared_features is None else str(shared_features)}
+            "record": str(record), "run": run.plain()}
 
 
 def judge_request(folder: Path, settings: Settings, results: Path) -> dict[str, Any]:
@@ -162,27 +191,21 @@ def _watch(process: subprocess.Popen, settings: Settings, stop: threading.Event 
     return None, peak
 
 
-def grade_in_child(submission: Path, settings: Settings, *, threads: int = 1, tensorflow_on_demand: bool = False,
+def grade_in_child(submission: Path, settings: Settings, run: GradingRun = GradingRun(), *,
                    workdir: Path | None = None, log: Path | None = None, stop: threading.Event | None = None,
-                   environ: Mapping[str, str] | None = None, zygote=None, defer_to: Path | None = None,
-                   shared_features: Path | None = None) -> ChildEnd:
-    """Grade ``submission`` with ``settings`` in a child process within the settings' time and memory.
-
-    ``threads`` and ``tensorflow_on_demand``: TensorFlow in the child's judging (see
-    :class:`autograder.host.grading.TensorflowStart`).
+                   environ: Mapping[str, str] | None = None, zygote=None) -> ChildEnd:
+    """Grade ``submission`` with ``settings``, as ``run`` says, in a child process within the settings' time and
+    memory.
 
     ``workdir`` holds the record (default: a temporary folder); ``log`` receives the child's output
     (default: ``workdir/grading.log``); setting ``stop`` kills the child (the result then says "interrupted").
     ``environ``: the child's environment (default: this process's). ``zygote``: an
     :class:`autograder.host.zygote.Zygote` to fork the child from (TensorFlow imported already; the child
     has the environment the zygote was started with, which must be ``environ``); when it cannot, the child
-    is started as usual. ``defer_to``: a folder for the training checks (:mod:`autograder.host.deferred`).
-    ``shared_features``: the run's folder of frozen-base features, which only grading processes reach
-    (:mod:`autograder.host.feature_cache`).
+    is started as usual.
     A KeyboardInterrupt here kills it too before it propagates.
     """
-    return _supervised(lambda record: request(submission, settings, record, threads, tensorflow_on_demand, defer_to,
-                                              shared_features),
+    return _supervised(lambda record: request(submission, settings, record, run),
                        settings, workdir=workdir, log=log, stop=stop, environ=environ, zygote=zygote, read=_read_record)
 
 
@@ -265,20 +288,14 @@ def grade_request(text: str) -> int:
         if payload["format"] == JUDGE_FORMAT:
             folder, results = Path(payload["folder"]), Path(payload["results"])
         else:
-            defer_to = None if payload["defer_to"] is None else Path(payload["defer_to"])
-            shared = None if payload["shared_features"] is None else Path(payload["shared_features"])
-            submission, record, threads = Path(payload["submission"]), Path(payload["record"]), int(payload["threads"])
-            on_demand = payload["tensorflow_on_demand"]
-            if not isinstance(on_demand, bool):
-                raise TypeError(f"tensorflow_on_demand must be true or false. Received: {on_demand!r}")
+            submission, record = Path(payload["submission"]), Path(payload["record"])
+            run = GradingRun.from_plain(payload["run"])
     except (ValueError, KeyError, TypeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if payload["format"] == JUDGE_FORMAT:
         return _judge(folder, settings, results)
-    # TensorFlow: once the worker runs (or once something is there to judge)
-    return grade_and_report(submission, settings, threads=threads, tensorflow_on_demand=on_demand, record=record,
-                            defer_to=defer_to, shared_features=shared)
+    return grade_and_report(submission, settings, run, record=record)
 
 
 def _judge(folder: Path, settings: Settings, results: Path) -> int:
