@@ -293,7 +293,7 @@ MISTAKES = [
     mistake("cache after shuffle", "cnn", [(".shuffle(1000).batch", ".shuffle(1000).cache().batch")],
             {"batches_reshuffled_each_epoch"}),
     mistake("training set not normalized", "cnn", [("train_dataset.map(normalize).shuffle", "train_dataset.shuffle")],
-            {"batches_element_spec"}),
+            {"batches_element_spec", "batches_normalized"}),
     mistake("valid padding", "cnn", [('padding="same"', 'padding="valid"')], {"cnn_parameter_count", "cnn_layers"}),
     mistake("second pooling missing", "cnn",
             [('activation="relu"),\n        layers.MaxPooling2D((2, 2), strides=2),\n        layers.Flatten()',
@@ -640,6 +640,42 @@ MISTAKES += [
             {"batches_element_spec", "batches_batch_size"}),
 ]
 
+# A function written without one of its optional parameters loses the check of that parameter alone (each probe
+# keeps the failure of the call that passes it: graders.common.probes.failure_kept), and the training pipeline is
+# judged as normalized as the test pipeline.
+MISTAKES += [
+    mistake("training images cast but not scaled", "cnn",
+            [("train_dataset.map(normalize).shuffle", "train_dataset.map(lambda x, y: (tf.cast(x, tf.float32), y)).shuffle")],
+            {"batches_normalized"}),
+    mistake("one-hot labels in both pipelines", "cnn",
+            [("map(normalize).", "map(normalize).map(lambda x, y: (x, tf.one_hot(y, 10))).")],
+            {"batches_element_spec", "batches_normalized"}),
+    mistake("make_batches without batch_size", "cnn",
+            [("def make_batches(train_dataset, test_dataset, batch_size=32):", "def make_batches(train_dataset, test_dataset):"),
+             (".batch(batch_size)", ".batch(32)")], {"batches_batch_size"}),
+    mistake("AccuracyCallback without a default threshold", "fashion_mnist",
+            [("def __init__(self, threshold=0.9):", "def __init__(self, threshold):")],
+            {"callback_continues_below", "callback_strictly_greater", "callback_stops_above", "callback_without_accuracy"}),
+    mistake("build_standard_classifier without dropout_rate", "gap",
+            [("def build_standard_classifier(dropout_rate=None):", "def build_standard_classifier():"),
+             ("    if dropout_rate is not None:\n        stack.append(layers.Dropout(dropout_rate))\n", "")],
+            {"classifier_dropout"}),
+    mistake("compile_for_fine_tuning without base_learning_rate", "transfer",
+            [("def compile_for_fine_tuning(model, base_learning_rate=1e-4):", "def compile_for_fine_tuning(model):"),
+             ("learning_rate=base_learning_rate / 10", "learning_rate=1e-5")],
+            {"fine_learning_rate_argument"}),
+    mistake("sigmoid output with a probability loss in the transfer model", "transfer",
+            [("layers.Dense(1)])\n    model.compile(optimizer=keras.optimizers.Adam(),\n"
+              "                  loss=keras.losses.BinaryCrossentropy(from_logits=True)",
+              "layers.Dense(1, activation=\"sigmoid\")])\n    model.compile(optimizer=keras.optimizers.Adam(),\n"
+              "                  loss=keras.losses.BinaryCrossentropy(from_logits=False)")],
+            {"transfer_logit_output", "transfer_loss"}),
+    mistake("top_predictions without top", "pretrained",
+            [("def top_predictions(model, batch, top=3):", "def top_predictions(model, batch):"),
+             ("decode_predictions(scores, top=top)", "decode_predictions(scores, top=3)")],
+            {"predictions_top_argument"}),
+]
+
 CORRECT = [
     correct("functional API with ReLU layers", "fashion_mnist", [(
         '''    model = keras.Sequential([
@@ -767,5 +803,13 @@ CORRECT += [
          "from keras.applications import vgg16\n    return vgg16.VGG16(include_top=False, weights=weights, input_shape=input_shape)"),
         ("PREPROCESSORS[model_name](np.array(batch, dtype=np.float32, copy=True))",
          "keras.applications.imagenet_utils.preprocess_input(np.array(batch, dtype='float32'), mode='caffe')"),
+    ]),
+]
+
+CORRECT += [
+    correct("the book's functional model on vgg.output (VGG16's layers not nested)", "transfer", [
+        ("""    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])""",
+         """    pooled = layers.GlobalAveragePooling2D()(vgg.output)
+    model = keras.Model(vgg.input, layers.Dense(1)(pooled))"""),
     ]),
 ]

@@ -9,6 +9,7 @@ from autograder.core.wire import describe
 from autograder.graders.cnn.contract import N_TEST, N_TRAIN
 from autograder.graders.common.checks import (add_classifier_checks, add_normalize_checks, first_mismatch, pair_spec,
                                               value_range)
+from autograder.graders.common import models
 from autograder.graders.common.models import real_numbers
 
 ASSIGNMENT = Assignment(
@@ -183,6 +184,7 @@ def batches_batch_size(evidence, ctx):
                              "{expected_test}.",
                              n_train=N_TRAIN, n_test=N_TEST, train_sizes=train_sizes[:6], test_sizes=test_sizes[:6],
                              expected_train=_expected_sizes(N_TRAIN, 32), expected_test=_expected_sizes(N_TEST, 32)))
+    models.raise_failed_call(evidence, "other")
     size = evidence.inputs["batch_size"]
     expected = (_expected_sizes(N_TRAIN, size), _expected_sizes(N_TEST, size))
     found = (evidence.get("other_train_counts"), evidence.get("other_test_counts"))
@@ -212,29 +214,36 @@ def batches_no_repeat(evidence, ctx):
 
 
 @ASSIGNMENT.check("pipeline", points=1, title=tr("batched images are normalized to [0, 1] with their labels"),
-                  hint=tr("Apply normalize with dataset.map(normalize) before batching."))
+                  hint=tr("Apply normalize with dataset.map(normalize) before batching, to the training and the test "
+                          "set alike."))
 def batches_normalized(evidence, ctx):
-    images, labels, _ = _examples_of(evidence, "test")
-    given = evidence.inputs["test_images"]
+    for key, split in (("epoch1", "train"), ("test", "test")):
+        _expect_normalized(evidence, key, evidence.inputs[f"{split}_images"], evidence.inputs[f"{split}_labels"])
+
+
+def _expect_normalized(evidence, key: str, given: np.ndarray, given_labels: np.ndarray) -> None:
+    """One pass's examples are ``given``'s images / 255 (in any order), each with its own label."""
+    images, labels, _ = _examples_of(evidence, key)
+    split = SPLITS[key]
     if not real_numbers(images) or images.size == 0:
-        raise CheckFailed(tr("The batched test images are not numbers ({found}).", found=describe(images)))
+        raise CheckFailed(tr("The images of {split} are not numbers ({found}).", split=split, found=describe(images)))
     if float(np.max(images)) > 1.0 + 1e-6:
-        raise CheckFailed(tr("Batched pixel values go up to {found:.4g}: normalize was not applied.",
-                             found=float(np.max(images))))
+        raise CheckFailed(tr("Pixel values in {split} go up to {found:.4g}: normalize was not applied to them.",
+                             split=split, found=float(np.max(images))))
     ids = _example_ids(images, given)
     if images.shape[1:] != given.shape[1:] or np.any(ids < 0):
-        raise CheckFailed(tr("The batched test images are not the normalized input images."))
+        raise CheckFailed(tr("The images of {split} are not the normalized input images.", split=split))
     expected = given[ids].astype(np.float64) / 255.0
     index = first_mismatch(images, expected)
     if index is not None:
         low, high = value_range(images[index])
-        raise CheckFailed(tr("A test image with pixels from {given_low} to {given_high} came out of the pipeline "
-                             "with values from {low:.4g} to {high:.4g}; normalize should give {expected_low:.4g} to "
-                             "{expected_high:.4g}.", given_low=int(given[ids[index]].min()),
+        raise CheckFailed(tr("An image with pixels from {given_low} to {given_high} came out of {split} with values "
+                             "from {low:.4g} to {high:.4g}; normalize should give {expected_low:.4g} to "
+                             "{expected_high:.4g}.", split=split, given_low=int(given[ids[index]].min()),
                              given_high=int(given[ids[index]].max()), low=low, high=high,
                              expected_low=float(expected[index].min()), expected_high=float(expected[index].max())))
-    if labels.shape != ids.shape or not np.array_equal(labels, evidence.inputs["test_labels"][ids]):
-        raise CheckFailed(tr("The batched images or their labels do not match the normalized inputs."))
+    if labels.shape != ids.shape or not np.array_equal(labels, given_labels[ids]):
+        raise CheckFailed(tr("The images of {split} or their labels do not match the normalized inputs.", split=split))
 
 
 def _furthest_ahead(ids: np.ndarray) -> int | None:
@@ -291,12 +300,14 @@ def batches_reshuffled_each_epoch(evidence, ctx):
 @ASSIGNMENT.check("pipeline", points=1, title=tr("the test set keeps its order"),
                   hint=tr("Do not shuffle the test dataset: evaluation results should line up with the labels."))
 def batches_test_in_order(evidence, ctx):
-    """The order only: examples left out (drop_remainder=True) lose the batch checks, not this one."""
+    """The order only: examples left out (drop_remainder=True) lose the batch checks, and labels of another form
+    (one-hot) the element-spec check, not this one."""
     images, labels, _ = _examples_of(evidence, "test")
     ids = _example_ids(images, evidence.inputs["test_images"])  # at least one: _examples_of refuses none
     if not np.array_equal(ids, np.arange(len(ids))):
         raise CheckFailed(tr("The test examples come out in a different order from the one they went in."))
-    if not np.array_equal(labels, evidence.inputs["test_labels"][:len(ids)]):
+    given = evidence.inputs["test_labels"][:len(ids)]
+    if labels.shape == given.shape and not np.array_equal(labels, given):
         raise CheckFailed(tr("The test labels are not in their original order."))
 
 

@@ -6,7 +6,8 @@ import numpy as np
 from autograder.core.spec import ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.cnn.contract import N_TRAIN
-from autograder.graders.common.probes import NORMALIZE_PROBES, classifier_build, spec_to_json, unpack_pair
+from autograder.graders.common.probes import (NORMALIZE_PROBES, classifier_build, failure_kept, spec_to_json,
+                                              unpack_pair)
 
 PROBES = ProbeSet(NORMALIZE_PROBES)
 
@@ -89,7 +90,8 @@ def pipeline(student, inputs, ctx):
                                   "test": (test, "the test batches")}.items():
         observed.update({f"{key}_{name}": value for name, value in _one_pass(student, dataset, label).items()})
     size = inputs["batch_size"]
-    other = unpack_pair(student.call("make_batches", *datasets(), batch_size=size))
+    other = unpack_pair(failure_kept(observed, "other", lambda: student.call("make_batches", *datasets(),
+                                                                             batch_size=size)))
     if other is not None and all(isinstance(d, tf.data.Dataset) for d in other):
         for key, dataset in (("other_train", other[0]), ("other_test", other[1])):
             result = _one_pass(student, dataset, f"the batches of make_batches(..., batch_size={size})")

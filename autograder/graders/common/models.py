@@ -13,8 +13,16 @@ from autograder.core.wire import describe
 from autograder.host import modelspec
 from autograder.host.context import error_summary
 
+def raise_failed_call(evidence, key: str) -> None:
+    """CheckFailed with the student's own error when the probe's call for ``key`` failed (``probes.failure_kept``)."""
+    error = evidence.get(f"{key}_error")
+    if error is not None:
+        raise CheckFailed(Text.from_json(error))
+
+
 def model(evidence, key: str, what: str, *, fresh: bool = False):
     """The model a probe shipped, or CheckFailed saying what came back instead."""
+    raise_failed_call(evidence, key)
     value = evidence.get(key)
     if isinstance(value, dict) and "too_large" in value:
         raise CheckFailed(tr("{what} has {found:,} parameters, far more than expected (its layers: {layers}). "
@@ -148,6 +156,10 @@ def require_binary_loss(m, *, from_logits: bool) -> None:
         raise CheckFailed(tr("The loss is {found}; two classes with one output unit need binary cross-entropy.",
                              found=name))
     if logits != from_logits:
+        if from_logits and modelspec.layer_stack(m)[-1:] == ["Sigmoid"]:
+            raise CheckFailed(tr("The loss treats the output as a probability (from_logits=False), as the model's "
+                                 "sigmoid makes it; this model should output a logit (Dense(1) without activation) "
+                                 "for BinaryCrossentropy(from_logits=True)."))
         if from_logits:
             raise CheckFailed(tr("The loss treats the output as a probability (from_logits=False), but the model "
                                  "outputs a logit (no activation)."))
@@ -176,8 +188,8 @@ def require_accuracy_metric(m, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     # A name alone is not enough: keras.metrics.Accuracy() (exact equality of output and label) or a
     # renamed other metric reports something else. One borderline image may round differently.
     if share is None or abs(float(reported) - share) > 1.01 / len(y):
-        raise CheckFailed(tr("The metric named 'accuracy' reports {reported:.3f}, but the share of correctly "
-                             "classified images is {share}; use metrics=['accuracy'].", reported=float(reported),
+        raise CheckFailed(tr("The metric named 'accuracy' reports {reported:.3f}, but metrics=['accuracy'] gives "
+                             "{share} on these images; use metrics=['accuracy'].", reported=float(reported),
                              share="?" if share is None else f"{share:.3f}"))
     return scores
 

@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from autograder.core.i18n import message_of
+from autograder.core.spec import StudentError
 from autograder.core.wire import describe
 from autograder.graders.common.contract import MAX_SHIPPED_PARAMETERS, NUMPY_CALLS
 
@@ -30,6 +32,18 @@ def spec_to_json(spec: Any) -> Any:
     if shape is None or dtype is None:
         return describe(spec)
     return {"dtype": dtype.name, "shape": None if shape.rank is None else [d for d in shape.as_list()]}
+
+
+def failure_kept(observed: dict, key: str, call: Callable[[], Any]) -> Any:
+    """``call()``, a call of student code whose failure costs only the checks that read ``key``: the student's
+    error is kept as ``observed[key + "_error"]`` (read by the checks' ``models.raise_failed_call``) and None
+    returned, so that a function written without one of its optional parameters, say, loses the check of that
+    parameter alone. A NotAttempted (the stub's NotImplementedError) still ends the probe."""
+    try:
+        return call()
+    except StudentError as failure:
+        observed[f"{key}_error"] = message_of(failure).to_json()
+        return None
 
 
 def shippable(value: Any) -> Any:

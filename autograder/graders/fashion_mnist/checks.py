@@ -67,16 +67,18 @@ def _clipped(value) -> str:
     return repr(value)[:120]
 
 
-def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[bool], list[str]]:
-    """The cases the probe was given and the decisions it reported, or CheckFailed for a malformed report."""
+def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[bool | None], list[str]]:
+    """The cases the probe was given and the decisions it reported (None where the callback failed: see
+    :func:`_raise_failures`), or CheckFailed for a malformed report."""
     if evidence.get("is_class") is not True:
         raise CheckFailed(tr("AccuracyCallback should be a class."))
     if evidence.get("is_callback") is not True:
         raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
     cases = [(threshold_or_none(t), float(a))
              for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
-    stops = evidence.value("stops", tr("the callback's stop decisions"))
-    if not (isinstance(stops, list) and len(stops) == len(cases) and all(isinstance(s, bool) for s in stops)):
+    stops, errors = evidence.value("stops", tr("the callback's stop decisions")), _errors(evidence, len(cases))
+    if not (isinstance(stops, list) and len(stops) == len(cases) and all(
+            isinstance(s, bool) or (s is None and e is not None) for s, e in zip(stops, errors))):
         raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the callback's stop decisions"),
                              expected=tr("a list of {count} True/False values", count=len(cases)),
                              found=_clipped(stops)))
@@ -85,6 +87,27 @@ def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[b
         raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the text the callback printed"),
                              expected=tr("a list of {count} strings", count=len(cases)), found=_clipped(printed)))
     return cases, stops, printed
+
+
+def _errors(evidence, count: int) -> list:
+    """Each case's failure (None where the callback ran), as the probe kept it; CheckFailed for a malformed list."""
+    errors = evidence.value("errors", tr("the callback's errors"))
+    if not (isinstance(errors, list) and len(errors) == count and all(e is None or isinstance(e, dict)
+                                                                       for e in errors)):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the callback's errors"),
+                             expected=tr("a list of {count} results", count=count), found=_clipped(errors)))
+    return errors
+
+
+def _raise_failures(evidence, selected) -> None:
+    """CheckFailed with the callback's own error where it failed on a case ``selected(threshold, accuracy)``
+    (built, given the model or called): only the checks of such cases are lost, as when AccuracyCallback() needs a
+    threshold (no default) and every case with an explicit threshold still runs."""
+    cases = [(threshold_or_none(t), float(a))
+             for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
+    for case, error in zip(cases, _errors(evidence, len(cases))):
+        if error is not None and selected(*case):
+            raise CheckFailed(Text.from_json(error))
 
 
 def _should_stop(threshold: float | None, accuracy: float) -> bool:
@@ -108,6 +131,7 @@ def _case_message(threshold: float | None, accuracy: float, stopped: bool) -> Te
 def _judge(evidence, selected) -> None:
     """Fail, naming the cases decided wrongly, unless every case ``selected(threshold, accuracy)`` is right."""
     cases, stops, _ = _scripted_report(evidence)
+    _raise_failures(evidence, selected)
     judged = [(case, stopped) for case, stopped in zip(cases, stops) if selected(*case)]
     wrong = [(case, stopped) for case, stopped in judged if stopped != _should_stop(*case)]
     if not wrong:
@@ -197,7 +221,7 @@ def callback_without_accuracy(evidence, ctx):
                              expected=tr("a list of {count} results", count=expected), found=_clipped(results)))
     for result in results:
         if result.get("error") is not None:
-            raise CheckFailed(tr("on_epoch_end(0, {logs}) raised an error: {error}", logs=result["logs"],
+            raise CheckFailed(tr("Given the logs {logs}, the callback raised an error: {error}", logs=result["logs"],
                                  error=Text.from_json(result["error"])))
         if result["stopped"]:
             raise CheckFailed(tr("on_epoch_end(0, {logs}) stopped training, though the logs hold no accuracy.",

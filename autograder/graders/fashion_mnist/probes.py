@@ -40,17 +40,24 @@ def callback_scripted(student, inputs, ctx):
     if not observed["is_callback"]:
         return observed  # Keras would not call it either: nothing to run (no set_model, no on_epoch_end)
     model = _tiny_model()
-    stops, printed = [], []
+    stops, printed, errors = [], [], []
     for threshold, accuracy in zip(inputs["thresholds"], inputs["accuracies"]):
-        callback = _new_callback(student, threshold_or_none(threshold))
-        model.stop_training = False
-        student.run("callback.set_model", callback.set_model, model)
-        with ctx.capture_stdout() as output:
-            student.run("AccuracyCallback.on_epoch_end", callback.on_epoch_end, 0,
-                        {"loss": 0.5, "accuracy": float(accuracy)})
-        stops.append(student.run("bool(model.stop_training)", bool, model.stop_training))
-        printed.append(output.getvalue()[:MAX_PRINTED_CHARS])
-    observed.update(stops=stops, printed=printed, without_accuracy=_without_accuracy(student, model, inputs))
+        try:  # a failure costs only the checks of this case's kind (no default threshold: those with none)
+            callback = _new_callback(student, threshold_or_none(threshold))
+            model.stop_training = False
+            student.run("callback.set_model", callback.set_model, model)
+            with ctx.capture_stdout() as output:  # what on_epoch_end prints, and nothing else
+                student.run("AccuracyCallback.on_epoch_end", callback.on_epoch_end, 0,
+                            {"loss": 0.5, "accuracy": float(accuracy)})
+            stopped, error = student.run("bool(model.stop_training)", bool, model.stop_training), None
+            text = output.getvalue()[:MAX_PRINTED_CHARS]
+        except StudentError as failure:
+            stopped, error, text = None, message_of(failure).to_json(), ""
+        stops.append(stopped)
+        errors.append(error)
+        printed.append(text)
+    observed.update(stops=stops, printed=printed, errors=errors,
+                    without_accuracy=_without_accuracy(student, model, inputs))
     return observed
 
 
@@ -61,10 +68,10 @@ def _without_accuracy(student, model, inputs) -> list[dict]:
     results = []
     for label, logs in NO_ACCURACY_LOGS:
         for given in (None, threshold):
-            callback = _new_callback(student, given)
-            model.stop_training = False
-            student.run("callback.set_model", callback.set_model, model)
             try:
+                callback = _new_callback(student, given)
+                model.stop_training = False
+                student.run("callback.set_model", callback.set_model, model)
                 student.run(f"AccuracyCallback.on_epoch_end(0, {label})", callback.on_epoch_end, 0,
                             None if logs is None else dict(logs))
             except StudentError as error:

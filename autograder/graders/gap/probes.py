@@ -6,7 +6,7 @@ import numpy as np
 from autograder.core.i18n import message_of
 from autograder.core.spec import ProbeSet, StudentError
 from autograder.core.wire import describe
-from autograder.graders.common.probes import shippable, spec_to_json, unpack_pair
+from autograder.graders.common.probes import failure_kept, shippable, spec_to_json, unpack_pair
 from autograder.graders.gap.contract import HEAD_OUTPUT_100, TRAIN_SIZE, calls, reference_head
 
 PROBES = ProbeSet()
@@ -62,12 +62,18 @@ def head(student, inputs, ctx):
 @PROBES.register
 def classifier(student, inputs, ctx):
     observed = {}
-    for key, kwargs in (("plain", {}), ("dropout", {"dropout_rate": inputs["dropout_rate"]})):
-        model = student.call("build_standard_classifier", **kwargs)
-        if getattr(model, "built", True) is False:  # stacked on the 100-pixel head's output
-            student.run("Building the classifier on (10, 10, 64) features", model.build, (None, *HEAD_OUTPUT_100))
-        observed[key] = shippable(model)
+    observed["plain"] = shippable(_built_classifier(student))
+    # without dropout_rate written, only the check of dropout_rate is lost
+    observed["dropout"] = failure_kept(observed, "dropout", lambda: shippable(
+        _built_classifier(student, dropout_rate=inputs["dropout_rate"])))
     return observed
+
+
+def _built_classifier(student, **kwargs):
+    model = student.call("build_standard_classifier", **kwargs)
+    if getattr(model, "built", True) is False:  # stacked on the 100-pixel head's output
+        student.run("Building the classifier on (10, 10, 64) features", model.build, (None, *HEAD_OUTPUT_100))
+    return model
 
 
 @PROBES.register

@@ -257,6 +257,7 @@ def _expected_rows(evidence, ctx, image: int, top: int) -> list[list]:
 
 
 def _rows(evidence, key: str) -> list[list]:
+    models.raise_failed_call(evidence, key)
     rows = evidence.value(key, tr("the predictions"))
     if not isinstance(rows, list):
         raise CheckFailed(tr("top_predictions should return a list of tuples; it returned {found}.", found=str(rows)))

@@ -84,11 +84,15 @@ def _base_of(model):
 
 
 def _layer_changes(model, x, y) -> dict[str, bool]:
-    """Which VGG layers (by name) and which head ('head') moved after one trusted training step."""
+    """Which VGG layers (by name) and which head ('head': every other weight) moved after one trusted training
+    step. The base is the nested VGG16 model, or, where the model holds VGG16's layers itself (the book's
+    ``keras.Model(vgg.input, Dense(1)(GlobalAveragePooling2D()(vgg.output)))``), the layers named as VGG16's."""
     base = _base_of(model)
     moved = models.changed_after_training_step(model, x, y.reshape(-1, 1).astype(np.float32))
-    changes = {layer.name: any(moved[id(w)] for w in layer.weights) for layer in weight_layers(base)}
-    base_ids = {id(w) for w in base.weights}
+    vgg = weight_layers(base) if base is not model else [
+        layer for layer in weight_layers(model) if layer.name in set(vgg_layer_names())]
+    changes = {layer.name: any(moved[id(w)] for w in layer.weights) for layer in vgg}
+    base_ids = {id(w) for layer in vgg for w in layer.weights}
     changes["head"] = any(changed for key, changed in moved.items() if key not in base_ids)
     return changes
 
