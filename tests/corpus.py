@@ -807,6 +807,11 @@ CORRECT += [
 ]
 
 CORRECT += [
+    correct("stop message with tf.print on standard output", "fashion_mnist", [
+        ("import tensorflow as tf\n", "import sys\n\nimport tensorflow as tf\n"),
+        ('print(f"Accuracy above {self.threshold}: stopping.")',
+         'tf.print("Accuracy above", self.threshold, ": stopping.", output_stream=sys.stdout)'),
+    ]),
     correct("the book's functional model on vgg.output (VGG16's layers not nested)", "transfer", [
         ("""    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])""",
          """    pooled = layers.GlobalAveragePooling2D()(vgg.output)

@@ -130,6 +130,9 @@ class Student:
                                detail=str(exc)[:400], where=where))
 
 
+MAX_BELOW_PYTHON_BYTES = 64 * 2**10  # of what capture_stdout read from file descriptor 1
+
+
 @dataclass
 class ProbeContext:
     seed: int
@@ -137,9 +140,26 @@ class ProbeContext:
 
     @contextlib.contextmanager
     def capture_stdout(self):
+        """What the code inside prints on standard output: Python's print, and what reaches file descriptor 1
+        below Python (tf.print(..., output_stream=sys.stdout) writes there from TensorFlow's C++), in that order
+        of kinds; the buffer holds both once the block ends."""
+        import ctypes
+        import tempfile
+
         buffer = io.StringIO()
-        with contextlib.redirect_stdout(buffer):
-            yield buffer
+        sys.stdout.flush()
+        with tempfile.TemporaryFile(dir=self.scratch) as below:
+            saved = os.dup(1)
+            os.dup2(below.fileno(), 1)
+            try:
+                with contextlib.redirect_stdout(buffer):
+                    yield buffer
+            finally:
+                ctypes.CDLL(None).fflush(None)  # C's own buffer, before the descriptor goes back
+                os.dup2(saved, 1)
+                os.close(saved)
+            below.seek(0)
+            buffer.write(below.read(MAX_BELOW_PYTHON_BYTES).decode("utf-8", errors="replace"))
 
 
 def _refuse_network(*args, **kwargs):
