@@ -152,6 +152,8 @@ def pre_process_scaled(evidence, ctx):
 @ASSIGNMENT.check("pre_process", points=2, title=tr("images are resized to image_size x image_size (100 by default)"),
                   hint=tr("tf.image.resize(image, (image_size, image_size)) with the function's argument."))
 def pre_process_resized(evidence, ctx):
+    for key, _, _, _ in calls(evidence.inputs):
+        models.raise_failed_call(evidence, f"{key}_sized")
     for image, picture, size in _outputs(evidence):
         height, width = picture.shape[:2]
         if image.shape != (size, size, 3):
