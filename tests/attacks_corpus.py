@@ -573,6 +573,21 @@ def _attack():
     _os._exit(0)
 ''')
 
+attack("x_link_output_folders", "write", "quiet",
+       "replace the worker's out/<assignment> folder with a link to a host folder, for the grader to move away", r'''
+def _attack():
+    _os.makedirs(_T["decoy"], exist_ok=True)  # the same path in the sandbox's own /tmp, so the worker's writes land
+    _os.makedirs(_os.path.join(_output(), "out"), exist_ok=True)
+    return _try(_os.symlink, _T["decoy"], _os.path.join(_output(), "out", _T["assignment"]))
+''')
+
+attack("x_link_import_folder", "write", "import",
+       "replace the worker's import/ folder with a link to a host folder, then fail the import", r'''
+def _attack():
+    _os.makedirs(_T["decoy"], exist_ok=True)
+    return _try(_os.symlink, _T["decoy"], _os.path.join(_output(), "import"))
+''')
+
 # ----------------------------------------------------------------------------- (8) hostile names and links
 attack("linker", "names", "none", "a student folder whose fashion_mnist.py is a symlink to solutions/fashion_mnist.py")
 attack("=1+2", "names", "none", "a student folder named '=1+2' (a spreadsheet formula), holding the stub")

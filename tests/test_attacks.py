@@ -236,6 +236,13 @@ class Arena:
     header: list[str] = field(default_factory=list)
     rows: dict[str, dict[str, str]] = field(default_factory=dict)
 
+    @property
+    def decoy_files(self) -> list[Path]:
+        """A host folder's files that the link attacks point the grader at: one per probe and per assignment (the
+        names its renames would take), each holding the token."""
+        folder = self.base / "decoy"
+        return [folder / "keep.txt", *(folder / name / "keep.txt" for name in (*PROBES, ASSIGNMENT))]
+
     # ------------------------------------------------------------ reading the run
     def results(self, student: str) -> dict:
         return json.loads((self.out / student / "results.json").read_text(encoding="utf-8"))
@@ -340,9 +347,13 @@ def arena(tmp_path_factory):
         "home": str(home), "home_secret_file": str(home / ".ssh" / "id_ed25519"), "port": listener.port,
         "unix_name": listener.unix_name, "decoy_pid": decoy.pid, "token": token, "probes": PROBES, "assignment": ASSIGNMENT,
         "persist_marker": f"tf2-attack-persist-{token}", "persist_comm": f"tf2p{token}"[:15], "fork_cap": FORK_CAP,
+        "decoy": str(base / "decoy"),
     }
     arena = Arena(base, classdir, base / "out", cwd, base / "loot", home, token, secret, home_secret, targets,
                   listener, decoy)
+    for path in arena.decoy_files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(token, encoding="utf-8")
     env = _environment(home, secret)
     stub, solution = STUB.read_text(encoding="utf-8"), SOLUTION.read_text(encoding="utf-8")
     try:
@@ -562,6 +573,12 @@ def _symlinks(arena, name):
     assert_no_solution_text(data, name, arena.report(name))
 
 
+def _decoy_intact(arena, name):
+    """The host folder the attack linked to still holds every folder and file the test put there."""
+    missing = [str(path) for path in arena.decoy_files if path.read_text(encoding="utf-8") != arena.token]
+    assert not missing, f"the grader moved or deleted host files through a planted link: {missing}"
+
+
 def _linker(arena, name):
     assert set(arena.outcomes(name).values()) == {"error"}
     assert all(f"{ASSIGNMENT}.py is a link" in t["output"] for t in arena.results(name)["tests"])
@@ -597,7 +614,7 @@ EVIDENCE = {
     "x_write_classmate_results": _write_results, "x_write_fake_student": _fake_student,
     "x_write_classmate_submission": _classmate_submission, "x_write_checkout": _checkout,
     "x_write_site_packages_pth": _pth, "x_plant_module_cwd": _plant, "x_forge_grader_record": _record,
-    "x_persist_daemon": _persist,
+    "x_persist_daemon": _persist, "x_link_output_folders": _decoy_intact, "x_link_import_folder": _decoy_intact,
     "x_net_socket_reload": _network, "x_net_ctypes_connect": _network, "x_net_child_process": _network,
     "x_net_abstract_unix": _network,
     "x_kill_everyone": _decoy_untouched, "x_sigstop_everyone": _decoy_untouched, "x_fork_bomb": _fork_bomb,

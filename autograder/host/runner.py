@@ -7,6 +7,7 @@ what is left: a hang or crash costs only the affected checks.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -135,6 +136,21 @@ def kill_group(process: subprocess.Popen) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
+
+
+@contextlib.contextmanager
+def _folder_in(root: Path, parts: tuple[str, ...]):
+    """A descriptor of the folder ``root/parts...``, each part opened without following a link (OSError else)."""
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    descriptor = os.open(root, flags)
+    try:
+        for part in parts:
+            inner = os.open(part, flags, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
+        yield descriptor
+    finally:
+        os.close(descriptor)
 
 
 def tree_bytes(directory: Path) -> int:
@@ -350,12 +366,17 @@ class SandboxSession:
         From then on the worker cannot reach it by any path, so what is read is what it left: a
         link or file planted in place of the folder is dropped (the readers then find nothing).
         """
-        target = self.taken / attempt_dir.name / source.relative_to(attempt_dir / "output")
+        relative = source.relative_to(attempt_dir / "output")
+        target = self.taken / attempt_dir.name / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.rename(source, target)
+            # The folders on the way (out/, out/<assignment>/, import/) are the worker's: walked by descriptor,
+            # never through a link, so a link planted there cannot make this rename move a host folder
+            # (tests/test_attacks.py: x_link_output_folders).
+            with _folder_in(attempt_dir / "output", relative.parts[:-1]) as parent:
+                os.rename(relative.parts[-1], target, src_dir_fd=parent)
         except OSError:
-            return target  # nothing there: the step's report reads as missing
+            return target  # nothing there (or a link on the way): the step's report reads as missing
         if not stat.S_ISDIR(os.lstat(target).st_mode):
             os.unlink(target)
         return target
