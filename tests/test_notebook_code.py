@@ -62,6 +62,21 @@ def test_magics_and_shell_lines_are_blanked_so_line_numbers_stay():
     assert program.locate(1) == (1, 2)  # program line 1 is line 2 of code cell 1
 
 
+@pytest.mark.parametrize("cell", [
+    'def f(size):\n    print("batch %d"\n          % (size,))\n    return size',            # %-formatting on a new line
+    "def f(size):\n    if (\n        size\n        != 3\n    ):\n        return size\n    return 0",  # black's style
+])
+def test_lines_of_plain_python_that_start_like_magics_are_kept(cell):
+    """A kernel runs these: a line inside brackets that starts with % or ! is no IPython syntax."""
+    assert without_magics(cell) == cell
+    assert run(extract([cell], "a.ipynb"))["f"](5) == 5
+
+
+def test_a_cell_magic_after_blank_lines_is_a_cell_magic_as_ipython_reads_it():
+    assert without_magics("\n\n%%writefile helpers.py\ndef f():\n    return 1") == "\n\n\n\n"
+    assert without_magics("\n%%time\ndef f():\n    return 1") == "\n\ndef f():\n    return 1"
+
+
 @pytest.mark.parametrize("magic", ["%%time", "%%capture", "%%capture output --no-stderr"])
 def test_time_and_capture_cells_keep_their_definitions(magic):
     assert without_magics(f"{magic}\nmodel.fit(x)\ny = 2") == "\nmodel.fit(x)\ny = 2"
@@ -146,6 +161,17 @@ def test_an_unreadable_notebook_becomes_a_program_that_explains(tmp_path, text, 
     program = extract_file(path)
     with pytest.raises(SyntaxError, match=reason):
         exec(compile(program.source, "cnn.py", "exec"), {})
+
+
+@pytest.mark.parametrize("cell", ["x = 1" + "+1" * 300_000, "x = " + "-" * 300_000 + "1"])
+def test_a_cell_too_deep_for_pythons_parser_becomes_a_program_that_explains(tmp_path, cell):
+    """ast.parse raises RecursionError or MemoryError on these (a red-team notebook crashed the grading process)."""
+    path = tmp_path / "gap.ipynb"
+    path.write_text(notebook_json("def pre_process_image(image, label):\n    return image, label", cell),
+                    encoding="utf-8")
+    program = extract_file(path)
+    with pytest.raises(SyntaxError, match="nests JSON or code too deeply"):
+        exec(compile(program.source, "gap.py", "exec"), {})
 
 
 def test_extract_file_reads_a_real_notebook(tmp_path):

@@ -226,6 +226,14 @@ def _is_ipython_line(line: str) -> bool:
             or bool(_HELP_LINE.match(line)))
 
 
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def without_magics(source: str) -> str:
     """IPython syntax becomes blank lines, so the cell parses and its line numbers stay.
 
@@ -233,13 +241,16 @@ def without_magics(source: str) -> str:
     first line; any other cell magic is not Python and the whole cell becomes blank. Line magics
     and shell lines are blanked (an indented one becomes ``pass``, so its block still parses).
     """
+    if _parses(source):  # plain Python: a line of a bracketed expression may start with % or != (formatting, black)
+        return source
     lines = source.split("\n")
-    first = lines[0].lstrip() if lines else ""
+    start = next((k for k, line in enumerate(lines) if line.strip()), 0)  # IPython skips leading blank lines
+    first = lines[start].lstrip() if lines else ""
     if first.startswith("%%"):
         magic = first[2:].split(maxsplit=1)
         if not magic or magic[0] not in _KEEPING_CELL_MAGICS:
             return "\n" * (len(lines) - 1)
-        lines = [""] + lines[1:]
+        lines = [""] * (start + 1) + lines[start + 1:]
     out = []
     for line in lines:
         if _is_ipython_line(line):
@@ -626,8 +637,10 @@ def extract_file(path: Path) -> Program:
     """The gradable program of a notebook file; an unreadable file becomes a program that says why."""
     path = Path(path)
     try:
-        cells = code_cells(path.read_text(encoding="utf-8", errors="replace"))
+        return extract(code_cells(path.read_text(encoding="utf-8", errors="replace")), path.name)
     except NotebookUnreadable as exc:
         message = f"{path.name} could not be read as a notebook: {exc}"
-        return Program(f"raise SyntaxError({message!r})\n")
-    return extract(cells, path.name)
+    except (RecursionError, MemoryError):  # Python's parser gives up on such nesting: a kernel could not run it
+        message = (f"{path.name} could not be graded: it nests JSON or code too deeply for Python to read (a cell "
+                   f"such as 1+1+1+... with hundreds of thousands of terms); a kernel could not run it either")
+    return Program(f"raise SyntaxError({message!r})\n")
