@@ -1,4 +1,4 @@
-"""A submission that forges the callback probes' reports earns nothing.
+"""A submission that forges what the worker reports earns nothing (the callback probes, the kit's own head's count).
 
 The stub below never implements AccuracyCallback; at import time, inside the sandbox worker,
 it replaces what the worker reports for the callback probes with the answers a correct
@@ -100,3 +100,39 @@ def test_replayed_callback_reports_earn_nothing(source, tmp_path):
         # ran, which would make the checks "not_attempted"; a forgery that broke the import, "error")
         assert test["extra_data"]["outcome"] == "failed", test
     assert results["score"] == 0
+
+
+# A count the worker reported for the kit's own head (gap's gap_model probe) was trusted: this submission's add_gap
+# uses Flatten (257 parameters on the head, not 65) and makes Layer.count_params lie to the probe alone.
+FORGED_HEAD_COUNT = '''
+import sys as _sys
+
+from keras.src.layers.layer import Layer as _Layer
+
+_count_params = _Layer.count_params
+
+
+def _lying_count_params(self):
+    frame = _sys._getframe(1)
+    told = _count_params(self)
+    return told + 192 if frame.f_code.co_name == "gap_model" else told
+
+
+_Layer.count_params = _lying_count_params
+'''
+
+
+def test_a_forged_parameter_count_of_the_kits_own_head_earns_nothing(tmp_path):
+    from corpus import MISTAKES
+
+    flatten = next(m for m in MISTAKES if m.assignment == "gap" and m.name.startswith("Flatten instead"))
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "gap.py").write_text(flatten.source() + FORGED_HEAD_COUNT, encoding="utf-8")
+    out = tmp_path / "results.json"
+    completed = run_cli("grade", str(submission), "--assignment", "gap", "--json", str(out), "--timeout", "300")
+    assert completed.returncode == 0, completed.stderr
+    checks = {t["extra_data"]["check_id"]: t for t in json.loads(out.read_text(encoding="utf-8"))["tests"]}
+    assert checks["gap_parameters"]["score"] == 0, checks["gap_parameters"]
+    assert "adds 257 parameters" in checks["gap_parameters"]["output"], checks["gap_parameters"]["output"]
+    assert checks["gap_returns_model"]["score"] == checks["gap_returns_model"]["max_score"]  # the forgery ran

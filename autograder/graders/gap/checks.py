@@ -1,6 +1,8 @@
 """gap checks (grading process): image pre-processing, a convolutional head, Flatten+Dense vs global average pooling."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from autograder.core.i18n import Text, tr
@@ -10,7 +12,7 @@ from autograder.graders.common import models
 from autograder.graders.common.checks import pair_spec, value_range
 from autograder.graders.common.contract import shapes
 from autograder.graders.common.models import real_numbers
-from autograder.graders.gap.contract import HEAD_OUTPUT_100, N_FLAT, TRAIN_SIZE, calls
+from autograder.graders.gap.contract import HEAD_OUTPUT_100, N_FLAT, TRAIN_SIZE, calls, reference_head
 from autograder.host import modelspec
 
 ASSIGNMENT = Assignment(
@@ -397,11 +399,19 @@ def gap_layers(evidence, ctx):
     models.expect_stack(modelspec.layer_stack(_gap(evidence)), HEAD_LAYERS + GAP_LAYERS)
 
 
+@functools.cache
+def _given_head_parameters() -> int:
+    """The parameters of the head the gap_model probe hands add_gap: the kit's own head, so counted here. A count
+    the worker reported could be forged by student code running beside it (a red-team submission patched
+    Layer.count_params to earn this check with a Flatten model)."""
+    return int(reference_head(TRAIN_SIZE).count_params())
+
+
 @ASSIGNMENT.check("gap_model", points=2, title=tr("global average pooling adds only 65 parameters to the head"),
                   hint=tr("Pooling has no parameters; Dense(1) on 64 averages has 64 weights and 1 bias."))
 def gap_parameters(evidence, ctx):
     total, _, _ = models.weight_counts(_gap(evidence))
-    added = total - int(evidence.value("head_parameters"))
+    added = total - _given_head_parameters()
     if added != 65:
         raise CheckFailed(tr("The model adds {added:,} parameters to the head; expected 65.", added=added))
 
