@@ -183,6 +183,20 @@ def test_extract_file_reads_a_real_notebook(tmp_path):
 
 
 # --------------------------------------------------------------------------- globals a function reads
+def test_items_set_in_a_container_a_function_reads_are_kept_as_a_kernel_sets_them():
+    program = extract([
+        "import keras\nimport numpy as np",
+        'PREPROCESSORS = {}\nPREPROCESSORS["resnet50"] = keras.applications.resnet50.preprocess_input\n'
+        'PREPROCESSORS["vgg16"] = keras.applications.vgg16.preprocess_input\nPREPROCESSORS["big"] = np.load("x.npy")',
+        'UNREAD = {}\nUNREAD["a"] = 1',
+        "def preprocess(batch, name):\n    return PREPROCESSORS[name](batch)",
+    ], "a.ipynb")
+    kept = student_lines(program)
+    assert 'PREPROCESSORS["vgg16"] = keras.applications.vgg16.preprocess_input' in kept
+    assert "np.load" not in program.source and 'UNREAD["a"] = 1' not in kept  # work, and what nothing reads
+    assert sorted(run(program)["PREPROCESSORS"]) == ["resnet50", "vgg16"]
+
+
 def test_a_global_that_a_function_reads_is_kept_with_what_it_needs():
     program = extract([
         "import keras\nfrom keras import layers",

@@ -328,6 +328,14 @@ def _value_of(node: ast.stmt) -> ast.expr | None:
     return None
 
 
+def _filled_container(node: ast.stmt) -> str | None:
+    """The name whose item ``node`` sets (``NAME[key] = value``), else None."""
+    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
+            and isinstance(node.targets[0].value, ast.Name)):
+        return node.targets[0].value.id
+    return None
+
+
 def _is_constant(node: ast.stmt) -> bool:
     if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is None:
         return True  # LIMIT: int
@@ -465,6 +473,9 @@ def _statements(cells: list[str], notebook_name: str) -> list[_Statement]:
             statement.kind = "constant"
         elif _value_of(node) is not None and _is_library_value(_value_of(node), modules):
             statement.kind = "library"
+        elif _filled_container(node) is not None and all(
+                _is_library_value(part, modules) for part in (node.targets[0].slice, node.value)):
+            statement.kind = "item"  # PREPROCESSORS["vgg16"] = keras.applications.vgg16.preprocess_input
         if statement.kind in ("import", "future", "try"):
             # An import inside top-level code that is not kept (the demo's `if __name__ == "__main__":`, the
             # setup cell) binds the same module a kept import does: it does not take the name's value away.
@@ -476,8 +487,9 @@ def _select(statements: list[_Statement]) -> set[str]:
     """Mark the statements the program keeps; return the names kept code reads (or that are defined).
 
     Definitions and imports always. A constant when every name it needs is defined above it; a
-    library value also only when kept code reads a name it assigns. A name a dropped statement
-    binds is not defined below it (it has no value there), so nothing kept is computed from it.
+    library value, or an item set in a container (``NAMES["a"] = ...``), also only when kept code
+    reads the name it assigns or fills. A name a dropped statement binds is not defined below it
+    (it has no value there), so nothing kept is computed from it.
     """
     for statement in statements:
         statement.kept = statement.kind in ("definition", "import", "try", "future")
@@ -487,7 +499,8 @@ def _select(statements: list[_Statement]) -> set[str]:
         defined, changed = set(dir(builtins)), False
         for statement in statements:
             if (not statement.kept and statement.now <= defined
-                    and (statement.kind == "constant" or (statement.kind == "library" and statement.binds & wanted))):
+                    and (statement.kind == "constant" or (statement.kind == "library" and statement.binds & wanted)
+                         or (statement.kind == "item" and _filled_container(statement.node) in wanted))):
                 statement.kept = changed = True
             if statement.kept:
                 defined |= statement.binds
