@@ -373,6 +373,15 @@ def test_library_values_a_function_reads_are_kept(value):
     assert f"VALUE = {value}" in student_lines(program) and program.broken_names == {}
 
 
+@pytest.mark.parametrize("cell", ["def g(size=LATER):\n    return size", "@later\ndef g():\n    return 1"])
+def test_a_function_reading_a_later_cells_name_as_it_is_defined_costs_only_itself(cell):
+    """A kernel stops at the NameError; the program used to stop its whole import there (every function lost)."""
+    program = extract(["def f():\n    return 1", cell, "LATER = 3\ndef later(fn):\n    return fn"], "a.ipynb")
+    namespace = run(program)
+    assert namespace["f"]() == 1 and "g" not in namespace
+    assert "before any cell above gives it a value" in program.broken_names["g"].render()
+
+
 def test_future_imports_stay_first():
     program = extract(["import os", "from __future__ import annotations\ndef f() -> Undefined:\n    return 1"], "a.ipynb")
     assert program.source.startswith("from __future__ import annotations\n")

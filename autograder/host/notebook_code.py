@@ -198,6 +198,9 @@ class Program:
         return [[c.first_line, c.length, c.cell, c.cell_line] for c in self.chunks]
 
 
+_BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__doc__"}
+
+
 def code_cells(text: str) -> list[str]:
     """The code cells' sources of a notebook given as JSON text (nbformat 4, or 3's worksheets)."""
     try:
@@ -583,6 +586,25 @@ def _start_line(node: ast.stmt) -> int:
     return min([node.lineno] + [d.lineno for d in decorators])
 
 
+def _break_reads_before_values(statements: list[_Statement]) -> None:
+    """A function whose decorators or default values read a name no cell above binds (a constant or decorator
+    defined in a later cell) would stop the import of the whole program with a NameError, as it stops a kernel's
+    run there: it is dropped instead, and the function says why (the rest is graded)."""
+    for statement in statements:
+        node = statement.node
+        if not (statement.kept and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))):
+            continue
+        evaluated = [*node.decorator_list, *node.args.defaults, *(d for d in node.args.kw_defaults if d is not None)]
+        unbound = sorted({child.id for part in evaluated for child in ast.walk(part) if isinstance(child, ast.Name)
+                          and child.id not in statement.resolved and child.id not in _BUILTIN_NAMES})
+        if unbound:
+            line, code = statement.quote(unbound[0])
+            statement.kept = False
+            statement.broken = tr("`{name}` is read as code cell {cell} runs (line {line}: `{code}`), before any "
+                                  "cell above gives it a value; run in order, the notebook stops there with a "
+                                  "NameError.", name=unbound[0], cell=statement.cell, line=line, code=code)
+
+
 def _where(statement: _Statement, name: str) -> str:
     line, code = statement.quote(name)
     return f"code cell {statement.cell}, line {line}: `{code}`"
@@ -593,6 +615,7 @@ def extract(cells: list[str], notebook_name: str) -> Program:
     statements = _statements(cells, notebook_name)
     wanted = _select(statements)
     final = _resolve(statements)
+    _break_reads_before_values(statements)
     program = Program("")
     for name, statement in final.items():
         if statement.broken is not None:
@@ -634,7 +657,7 @@ def extract(cells: list[str], notebook_name: str) -> Program:
             needs_stand_ins = True
         elif statement.kept:
             emit(statement)
-        elif statement.binds & wanted and statement.node is not None:
+        elif statement.binds & wanted and statement.node is not None and statement.broken is None:
             names = tuple(sorted(statement.binds & wanted))
             out.append(f"_tf2kit_stand_ins.not_run(globals(), {names!r}, {_where(statement, names[0])!r})")
             needs_stand_ins = True
