@@ -13,6 +13,7 @@ from autograder.core.wire import describe
 from autograder.host import modelspec
 from autograder.host.context import error_summary
 
+
 def raise_failed_call(evidence, key: str) -> None:
     """CheckFailed with the student's own error when the probe's call for ``key`` failed (``probes.failure_kept``)."""
     error = evidence.get(f"{key}_error")

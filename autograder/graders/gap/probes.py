@@ -17,8 +17,8 @@ def pre_process(student, inputs, ctx):
     import tensorflow as tf
 
     observed = {}
-    for key, image_key, size, label in calls(inputs):
-        image, label = tf.constant(inputs[image_key]), tf.constant(inputs["labels"][label])
+    for key, image_key, size, label_index in calls(inputs):
+        image, label = tf.constant(inputs[image_key]), tf.constant(inputs["labels"][label_index])
         out = failure_kept(observed, f"{key}_sized",
                            lambda: student.call("pre_process_image", image, label, image_size=size))
         if f"{key}_sized_error" in observed:  # image_size not written: only the resize check is lost, the rest is
