@@ -19,9 +19,11 @@ so each imports its own kit and reads its own ``course.toml``) runs
 OUT each time. ``--repeat`` defaults to 1 here: one class run of the baseline takes minutes.
 
 Per run, measured from outside (psutil polls the process tree every 50 ms, never reading PSS: even every
-tenth poll, as grade_time.py does, PSS took 4 s of CPU beside an 89 s class run; ``os.wait4`` for CPU): wall seconds, full submissions per minute, CPU seconds
-of the whole tree, the peak RSS of any one process, the peak RSS of one student's grading tree (a direct child
-of grade-all with its descendants) and of the whole run, and the monitor's own CPU. The speed-up is the one-worker wall time over the two-worker one (per repeat, then the median).
+tenth poll, as grade_time.py does, PSS took 4 s of CPU beside an 89 s class run; ``os.wait4`` for CPU): wall
+seconds, full submissions per minute, CPU seconds of the whole tree, the peak RSS of any one process, the peak
+RSS of one student's grading tree (a direct child of grade-all with its descendants) and of the whole run, and
+the monitor's own CPU. The speed-up is the one-worker wall time over the two-worker one (per repeat, then the
+median).
 After each run, OUT/grades.csv must exist with exactly one row per student, and every reference student
 must have full marks in OUT/<student>/results.json.
 

@@ -67,6 +67,12 @@ def _clipped(value) -> str:
     return repr(value)[:120]
 
 
+def _cases(evidence) -> list[tuple[float | None, float]]:
+    """The scripted cases the probe was given: (threshold, or None for the default; accuracy)."""
+    return [(threshold_or_none(t), float(a))
+            for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
+
+
 def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[bool | None], list[str]]:
     """The cases the probe was given and the decisions it reported (None where the callback failed: see
     :func:`_raise_failures`), or CheckFailed for a malformed report."""
@@ -74,8 +80,7 @@ def _scripted_report(evidence) -> tuple[list[tuple[float | None, float]], list[b
         raise CheckFailed(tr("AccuracyCallback should be a class."))
     if evidence.get("is_callback") is not True:
         raise CheckFailed(tr("AccuracyCallback does not inherit from keras.callbacks.Callback."))
-    cases = [(threshold_or_none(t), float(a))
-             for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
+    cases = _cases(evidence)
     stops, errors = evidence.value("stops", tr("the callback's stop decisions")), _errors(evidence, len(cases))
     if not (isinstance(stops, list) and len(stops) == len(cases) and all(
             isinstance(s, bool) or (s is None and e is not None) for s, e in zip(stops, errors))):
@@ -103,8 +108,7 @@ def _raise_failures(evidence, selected) -> None:
     """CheckFailed with the callback's own error where it failed on a case ``selected(threshold, accuracy)``
     (built, given the model or called): only the checks of such cases are lost, as when AccuracyCallback() needs a
     threshold (no default) and every case with an explicit threshold still runs."""
-    cases = [(threshold_or_none(t), float(a))
-             for t, a in zip(evidence.inputs["thresholds"], evidence.inputs["accuracies"])]
+    cases = _cases(evidence)
     for case, error in zip(cases, _errors(evidence, len(cases))):
         if error is not None and selected(*case):
             raise CheckFailed(Text.from_json(error))

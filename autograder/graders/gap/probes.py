@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.core.i18n import message_of
-from autograder.core.spec import ProbeSet, StudentError
+from autograder.core.spec import ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.common.probes import failure_kept, shippable, spec_to_json, unpack_pair
 from autograder.graders.gap.contract import HEAD_OUTPUT_100, TRAIN_SIZE, calls, reference_head
@@ -37,13 +36,14 @@ def pre_process(student, inputs, ctx):
 
     dataset = tf.data.Dataset.from_generator(pictures, output_signature=(
         tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((), tf.int64)))
-    try:  # a failure here costs only the Dataset.map check
-        mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map,
-                             student.get("pre_process_image"))
-        elements = student.run("Iterating the mapped dataset", list, mapped)
-    except StudentError as failure:
-        observed["mapped_error"] = message_of(failure).to_json()
+    def mapped_elements():
+        mapped = student.run("`pre_process_image` inside Dataset.map", dataset.map, student.get("pre_process_image"))
+        return mapped, student.run("Iterating the mapped dataset", list, mapped)
+
+    done = failure_kept(observed, "mapped", mapped_elements)  # a failure here costs only the Dataset.map check
+    if done is None:
         return observed
+    mapped, elements = done
     observed["mapped_spec"] = spec_to_json(mapped.element_spec)
     pairs = [unpack_pair(element) for element in elements]
     if all(pairs):

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.core.i18n import message_of
-from autograder.core.spec import ProbeSet, StudentError
+from autograder.core.spec import ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.common.contract import shapes
 from autograder.graders.common.probes import failure_kept, shippable
@@ -72,10 +71,9 @@ def unfreeze(student, inputs, ctx):
     observed = {"model": model, "same_object": returned is frozen}
     for k, name in enumerate(inputs["layer_names"]):
         base = reference_base(TRAIN_SIZE, trainable=k % 2 == 1)  # frozen as freeze_vgg leaves it, or trainable
-        try:  # a failure here costs only the layer_name check
-            student.call("unfreeze_from", base, layer_name=name)
-        except StudentError as failure:
-            observed[f"named{k}_error"] = message_of(failure).to_json()
+        # a failure here costs only the layer_name check
+        failure_kept(observed, f"named{k}", lambda: student.call("unfreeze_from", base, layer_name=name))
+        if f"named{k}_error" in observed:
             continue
         observed[f"named{k}_trainable"] = {layer.name: bool(layer.trainable) for layer in weight_layers(base)}
     return observed
