@@ -161,13 +161,21 @@ def dask_processes(tmp_path):
 def is_grading(process: psutil.Process) -> bool:
     """A grading process: started as autograder.host.child, or forked by a zygote (the same command line as its
     parent, the zygote)."""
-    line = " ".join(process.cmdline())
+    line = command_line(process)
     return "autograder.host.child" in line or (
-        "autograder.host.zygote" in line and " ".join(process.parent().cmdline()) == line)
+        "autograder.host.zygote" in line and command_line(process.parent()) == line)
+
+
+def command_line(process: psutil.Process | None) -> str:
+    """The process's command line; empty once it has ended, even before it is reaped (a zombie has none)."""
+    try:
+        return " ".join(process.cmdline()) if process else ""
+    except psutil.Error:
+        return ""
 
 
 def forked_by_zygote(process: psutil.Process) -> bool:
-    return "autograder.host.zygote" in " ".join(process.parent().cmdline())
+    return "autograder.host.zygote" in command_line(process.parent())
 
 
 def grading_children_of(watcher: int) -> list[psutil.Process]:
@@ -325,9 +333,12 @@ def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_f
     command = [sys.executable, "-m", "autograder", "grade-all", str(submissions), "--out", str(out), "--assignment",
                ASSIGNMENT, "--lang", "en", "--cluster", "dask-local", "--workers", "1"]
     run = start_interruptible(command, out / "a" / "results.json")
-    time.sleep(3)  # b's grading is under way
-    gradings = [process for process in psutil.Process(run.pid).children(recursive=True) if is_grading(process)]
-    assert gradings, "b's grading process was not found"
+    deadline = time.monotonic() + 60
+    while not (gradings := [process for process in psutil.Process(run.pid).children(recursive=True)
+                            if is_grading(process)]):
+        assert time.monotonic() < deadline and run.poll() is None, "b's grading process was not found"
+        time.sleep(0.2)
+    time.sleep(1)  # b's grading is under way; it has seconds to go
     run.send_signal(signal.SIGINT)
     output, _ = run.communicate(timeout=120)
     assert run.returncode == 130, output
