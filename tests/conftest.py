@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -12,6 +13,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # reproducible on every machine; a real grader keeps its own in ~/.config/tf2-autograder/.
 os.environ["AUTOGRADER_PROBE_KEY"] = "tf2-exercise-kit test suite"
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def running(process: psutil.Process) -> bool:
+    """Still running: neither ended (reaped or not: psutil's is_running is true of a zombie) nor gone."""
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def start_interruptible(command: list[str], first_result: Path, timeout: float = 300) -> subprocess.Popen:

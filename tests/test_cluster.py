@@ -27,7 +27,7 @@ from autograder.course.config import CourseConfigError, parse_config, resolve_se
 from autograder.host import grading  # noqa: E402
 from autograder.host.child import WATCHER_ENV  # noqa: E402
 from autograder.host.isolation import bwrap_binary  # noqa: E402
-from conftest import ROOT, UNDO_SOCKET_BLOCK, require_uid_level, run_cli, start_interruptible  # noqa: E402
+from conftest import ROOT, UNDO_SOCKET_BLOCK, require_uid_level, run_cli, running, start_interruptible  # noqa: E402
 
 ASSIGNMENT = "fashion_mnist"
 MAXIMUM = graders.load(ASSIGNMENT).max_score
@@ -344,7 +344,7 @@ def test_ctrl_c_on_a_cluster_loses_nothing_leaves_no_grading_behind_and_resume_f
     assert run.returncode == 130, output
     assert "--resume" in output
     psutil.wait_procs(gradings, timeout=10)
-    assert not [process for process in gradings if process.is_running()], "a grading outlived the interrupted run"
+    assert not [process for process in gradings if running(process)], "a grading outlived the interrupted run"
     done = {p.parent.name for p in out.glob("*/results.json")}
     assert "a" in done and done != {"a", "b", "c"}
     assert set(grades(out)) == done
@@ -376,7 +376,7 @@ def test_ctrl_c_stops_the_gradings_on_a_schedulers_own_workers_and_leaves_the_wo
     assert run.returncode == 130, output
     # The scheduler and worker are the instructor's: grade-all shuts nothing of theirs down, yet the grading stops.
     psutil.wait_procs(gradings, timeout=4)
-    assert not [process for process in gradings if process.is_running()], \
+    assert not [process for process in gradings if running(process)], \
         "the grading kept running on the scheduler's worker after Ctrl-C"
     assert worker.poll() is None
     assert {p.parent.name for p in out.glob("*/results.json")} == {"a"}

@@ -9,7 +9,7 @@ import time
 
 import psutil
 
-from conftest import ROOT
+from conftest import ROOT, running
 from corpus import BASES, SLEEPS_IN_BUILD
 
 ASSIGNMENT = "fashion_mnist"
@@ -119,7 +119,7 @@ def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp
         gone = time.monotonic() + 15
         alive = [zygote, *others]
         while alive and time.monotonic() < gone:
-            alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            alive = [p for p in alive if running(p)]
             time.sleep(0.1)
     finally:
         grade_all.kill()
