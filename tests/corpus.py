@@ -816,6 +816,15 @@ CORRECT += [
         ('print(f"Accuracy above {self.threshold}: stopping.")',
          'tf.print("Accuracy above", self.threshold, ": stopping.", output_stream=sys.stdout)'),
     ]),
+    correct("stop message with tf.print on standard error (its default)", "fashion_mnist", [
+        ('print(f"Accuracy above {self.threshold}: stopping.")',
+         'tf.print("Accuracy above", self.threshold, ": stopping.")'),
+    ]),
+    correct("stop message logged with logging.warning", "fashion_mnist", [
+        ("import tensorflow as tf\n", "import logging\n\nimport tensorflow as tf\n"),
+        ('print(f"Accuracy above {self.threshold}: stopping.")',
+         'logging.warning("Accuracy above %s: stopping.", self.threshold)'),
+    ]),
     correct("the book's functional model on vgg.output (VGG16's layers not nested)", "transfer", [
         ("""    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])""",
          """    pooled = layers.GlobalAveragePooling2D()(vgg.output)

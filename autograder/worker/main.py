@@ -130,7 +130,7 @@ class Student:
                                detail=str(exc)[:400], where=where))
 
 
-MAX_BELOW_PYTHON_BYTES = 64 * 2**10  # of what capture_stdout read from file descriptor 1
+MAX_CAPTURED_BYTES = 64 * 2**10  # of what capture_output read from file descriptors 1 and 2
 
 
 @dataclass
@@ -139,27 +139,36 @@ class ProbeContext:
     scratch: Path
 
     @contextlib.contextmanager
-    def capture_stdout(self):
-        """What the code inside prints on standard output: Python's print, and what reaches file descriptor 1
-        below Python (tf.print(..., output_stream=sys.stdout) writes there from TensorFlow's C++), in that order
-        of kinds; the buffer holds both once the block ends."""
+    def capture_output(self):
+        """What the code inside prints, as a notebook would show it: whatever reaches file descriptors 1 and 2,
+        from Python (print, print(..., file=sys.stderr), a logging handler made earlier, which holds on to
+        sys.stderr itself) or from below it (tf.print writes from TensorFlow's C++, on standard error by default).
+        Python's warnings are recorded, not printed: a library's warning is not the student's message. The
+        buffer holds it all once the block ends."""
         import ctypes
         import tempfile
+        import warnings
 
         buffer = io.StringIO()
-        sys.stdout.flush()
         with tempfile.TemporaryFile(dir=self.scratch) as below:
-            saved = os.dup(1)
-            os.dup2(below.fileno(), 1)
+            streams = [stream for stream in (sys.stdout, sys.stderr) if stream is not None]
+            for stream in streams:
+                stream.flush()
+            saved = {descriptor: os.dup(descriptor) for descriptor in (1, 2)}
+            for descriptor in saved:
+                os.dup2(below.fileno(), descriptor)
             try:
-                with contextlib.redirect_stdout(buffer):
+                with warnings.catch_warnings(record=True):
                     yield buffer
             finally:
-                ctypes.CDLL(None).fflush(None)  # C's own buffer, before the descriptor goes back
-                os.dup2(saved, 1)
-                os.close(saved)
+                for stream in streams:
+                    stream.flush()
+                ctypes.CDLL(None).fflush(None)  # C's own buffers, before the descriptors go back
+                for descriptor, original in saved.items():
+                    os.dup2(original, descriptor)
+                    os.close(original)
             below.seek(0)
-            buffer.write(below.read(MAX_BELOW_PYTHON_BYTES).decode("utf-8", errors="replace"))
+            buffer.write(below.read(MAX_CAPTURED_BYTES).decode("utf-8", errors="replace"))
 
 
 def _refuse_network(*args, **kwargs):

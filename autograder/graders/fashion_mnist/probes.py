@@ -46,7 +46,7 @@ def callback_scripted(student, inputs, ctx):
             callback = _new_callback(student, threshold_or_none(threshold))
             model.stop_training = False
             student.run("callback.set_model", callback.set_model, model)
-            with ctx.capture_stdout() as output:  # what on_epoch_end prints, and nothing else
+            with ctx.capture_output() as output:  # what on_epoch_end prints, and nothing else
                 student.run("AccuracyCallback.on_epoch_end", callback.on_epoch_end, 0,
                             {"loss": 0.5, "accuracy": float(accuracy)})
             stopped, error = student.run("bool(model.stop_training)", bool, model.stop_training), None
@@ -102,7 +102,7 @@ def callback_in_fit(student, inputs, ctx):
     rng = np.random.default_rng(ctx.seed)
     x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, size=64)
     runs = {}
-    with ctx.capture_stdout():
+    with ctx.capture_output():
         for name, accuracies, threshold in (("scripted", inputs["fit_accuracies"], FIT_THRESHOLD),
                                             ("never", inputs["never_accuracies"], 1.0)):
             scripted = ScriptedAccuracy(accuracies)
