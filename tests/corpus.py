@@ -678,6 +678,12 @@ MISTAKES += [
             [("def top_predictions(model, batch, top=3):", "def top_predictions(model, batch):"),
              ("decode_predictions(scores, top=top)", "decode_predictions(scores, top=3)")],
             {"predictions_top_argument"}),
+    mistake("base built with weights=None whatever it is given", "transfer",
+            [("include_top=False, weights=weights, input_shape=(image_size", "include_top=False, weights=None, input_shape=(image_size")],
+            {"vgg_weights_passed"}),
+    mistake("feature extractor built with weights=None whatever it is given", "pretrained",
+            [("VGG16(weights=weights, include_top=False,", "VGG16(weights=None, include_top=False,")],
+            {"extractor_weights_passed"}),
 ]
 
 CORRECT = [

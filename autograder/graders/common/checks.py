@@ -26,6 +26,20 @@ def expect_pair(evidence, function: str, prefix: str = "") -> None:
                              function=function, returned=evidence.get(f"{prefix}returned")))
 
 
+def expect_weights_requested(evidence, call: str) -> None:
+    """CheckFailed unless ``call`` (given weights="imagenet") asked Keras for pre-trained weights
+    (``probes.weights_requested``): a builder that ignores its ``weights`` argument returns random filters. Which
+    weights, and which model, the other checks judge."""
+    requested = evidence.get("imagenet_requested")
+    if not (isinstance(requested, list) and all(isinstance(name, str) for name in requested)):
+        raise CheckFailed(tr("{what}: expected {expected}, got {found}.", what=tr("the weight files asked for"),
+                             expected=tr("a list of file names"), found=describe(requested)))
+    if not requested:
+        models.raise_failed_call(evidence, "imagenet")
+        raise CheckFailed(tr("{call} returned a model without asking Keras for ImageNet's weights: its filters are "
+                             "random, whatever weights it is given.", call=call))
+
+
 def value_range(array: np.ndarray) -> tuple[float, float]:
     """(smallest, largest) value of a non-empty real array (NaN when it holds NaN)."""
     values = np.asarray(array, dtype=np.float64)

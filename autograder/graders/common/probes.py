@@ -46,6 +46,32 @@ def failure_kept(observed: dict, key: str, call: Callable[[], Any]) -> Any:
         return None
 
 
+class _WeightsRequested(OSError):
+    """Raised in place of a download: the call asked Keras for a weights file, which is all a probe needs to know."""
+
+
+def weights_requested(observed: dict, key: str, call: Callable[[], Any]) -> list[str]:
+    """The names of the weight files ``call()`` asks Keras to fetch (``VGG16(weights="imagenet")`` asks for
+    ImageNet's through ``file_utils.get_file``), fetching none: the first request ends the call, whether or not
+    the file is in the Keras cache, so the probe costs one model build and never a download or a load. A call that
+    fails before asking keeps its error as :func:`failure_kept` does."""
+    from keras.src.utils import file_utils  # where keras.applications fetch weights (no public hook)
+
+    requested: list[str] = []
+
+    def request(fname=None, origin=None, *args, **kwargs):
+        requested.append(str(fname or origin))
+        raise _WeightsRequested("the grader does not download or load pre-trained weights")
+
+    fetch = file_utils.get_file
+    file_utils.get_file = request
+    try:
+        failure_kept(observed, key, call)
+    finally:
+        file_utils.get_file = fetch
+    return requested
+
+
 def shippable(value: Any) -> Any:
     """The value itself, unless it is a Keras model too large to hand over: then a short description."""
     import keras

@@ -13,7 +13,7 @@ import numpy as np
 from autograder.core.i18n import tr
 from autograder.core.spec import Assignment, CheckFailed
 from autograder.core.wire import describe
-from autograder.graders.common import models
+from autograder.graders.common import checks as common, models
 from autograder.graders.common.contract import shapes
 from autograder.graders.common.models import real_numbers
 from autograder.graders.pretrained.contract import (BATCHES, FEATURE_BATCHES, FEATURE_INPUT, KNOWN_INPUT,
@@ -373,6 +373,12 @@ def extractor_input_shape(evidence, ctx):
     if output.shape != (1, 2, 2, 512):
         raise CheckFailed(tr("A 64x64 image gives features of shape {found}; expected (1, 2, 2, 512).",
                              found=output.shape))
+
+
+@ASSIGNMENT.check("feature_extractor", points=1, title=tr("weights='imagenet' loads VGG16's ImageNet weights"),
+                  hint=tr("Pass the weights argument on: VGG16(weights=weights, ...)."))
+def extractor_weights_passed(evidence, ctx):
+    common.expect_weights_requested(evidence, "build_feature_extractor(weights='imagenet')")
 
 
 @ASSIGNMENT.check("feature_extractor", points=1, title=tr("without input_shape it accepts images of any size"),

@@ -14,7 +14,7 @@ import numpy as np
 
 from autograder.core.i18n import Text, tr
 from autograder.core.spec import Assignment, CheckFailed
-from autograder.graders.common import models
+from autograder.graders.common import checks as common, models
 from autograder.graders.transfer.contract import (FIRST_UNFROZEN, SIZE, TRAIN_SIZE, reference_transfer_model,
                                                   weight_layers)
 from autograder.host import modelspec
@@ -166,6 +166,12 @@ def vgg_default_size(evidence, ctx):
         raise CheckFailed(tr("load_vgg_base(weights=None) maps {found_input} to {found_output}; "
                              "expected [None, 160, 160, 3] to [None, 5, 5, 512].",
                              found_input=default.get("input_shape"), found_output=default.get("output_shape")))
+
+
+@ASSIGNMENT.check("vgg_base", points=1, title=tr("weights='imagenet' loads VGG16's ImageNet weights"),
+                  hint=tr("Pass the weights argument on: VGG16(..., weights=weights)."))
+def vgg_weights_passed(evidence, ctx):
+    common.expect_weights_requested(evidence, "load_vgg_base(weights='imagenet')")
 
 
 @ASSIGNMENT.check("vgg_base", points=1, title=tr("the layers keep VGG16's names (block1_conv1 … block5_pool)"),

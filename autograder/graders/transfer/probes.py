@@ -8,11 +8,14 @@ import numpy as np
 from autograder.core.spec import ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.common.contract import shapes
-from autograder.graders.common.probes import failure_kept, shippable
+from autograder.graders.common.probes import failure_kept, shippable, weights_requested
 from autograder.graders.transfer.contract import (FIRST_UNFROZEN, SIZE, TRAIN_SIZE, reference_base,
                                                   reference_transfer_model, weight_layers)
 
 PROBES = ProbeSet()
+# load_vgg_base(weights="imagenet") is called at 224: the one size VGG16 *with* its top accepts ImageNet's weights at,
+# so a base built with include_top=True (another check's mistake) still shows whether it passes weights on.
+IMAGENET_SIZE = 224
 
 
 # ----------------------------------------------------------------- load_vgg_base
@@ -28,8 +31,11 @@ def vgg_base(student, inputs, ctx):
     small = student.call("load_vgg_base", image_size=SIZE, weights=None)
     other = student.call("load_vgg_base", image_size=inputs["other_size"], weights=None)
     default = student.call("load_vgg_base", weights=None)
-    return {"model": shippable(small), "other": _shapes_or_description(other),
-            "default": _shapes_or_description(default)}
+    observed = {"model": shippable(small), "other": _shapes_or_description(other),
+                "default": _shapes_or_description(default)}
+    observed["imagenet_requested"] = weights_requested(
+        observed, "imagenet", lambda: student.call("load_vgg_base", image_size=IMAGENET_SIZE, weights="imagenet"))
+    return observed
 
 
 # ----------------------------------------------------------------- freeze_vgg
