@@ -486,6 +486,23 @@ def _attack():
     return "FLOOD cwd=%s written=%d MiB; stopped by %s" % (_os.getcwd(), written >> 20, stopped)
 ''')
 
+attack("x_deep_output_tree", "resources", "quiet",
+       "make a folder 1,200 levels deep in the worker's output, deeper than Python 3.11's recursive walks go", r'''
+def _attack():
+    folder, made = _os.open(_output(), _os.O_RDONLY | _os.O_DIRECTORY), 0
+    try:
+        for _ in range(1200):  # relative to each level: the whole path would be too long
+            _os.mkdir("deep-" + _T["token"], dir_fd=folder)
+            inner = _os.open("deep-" + _T["token"], _os.O_RDONLY | _os.O_DIRECTORY, dir_fd=folder)
+            _os.close(folder)
+            folder, made = inner, made + 1
+    except OSError as error:
+        return "DEEP made=%d, stopped by %s" % (made, error)
+    finally:
+        _os.close(folder)
+    return "DEEP made=%d" % made
+''')
+
 # ----------------------------------------------------------------------------- (7) forged reports
 attack("x_forge_result_files", "forge", "quiet",
        "write result.json files with plausible callback observations and a forged progress 'done', then exit 0", r'''

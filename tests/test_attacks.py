@@ -19,7 +19,6 @@ import csv
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -39,6 +38,7 @@ import pytest
 import attacks_corpus as corpus
 from autograder import graders
 from autograder.classroom.grade_all import spreadsheet_safe
+from autograder.core.trees import remove_tree
 from autograder.host.isolation import Isolation, IsolationUnavailable
 from conftest import ROOT
 
@@ -321,7 +321,7 @@ def _undo_successful_writes(arena: Arena) -> None:
         try:
             if any(token in p.read_text(encoding="utf-8", errors="replace")
                    for p in folder.glob("run*/job/submission/*.py")):
-                shutil.rmtree(folder, ignore_errors=True)
+                remove_tree(folder)
         except OSError:
             pass
 
@@ -562,6 +562,15 @@ def _scratch_flood(arena, name):
         f"the working directory took more than its tmpfs cap: {message}"
 
 
+def _deep_tree(arena, name):
+    """The class was graded (this arena's grade-all ended well: every result is there) and no folder of the attack
+    is left on the grader's disk, where it would have ended the next run's sweep of dead runs' folders."""
+    patterns = [f"ag-*/{'*/' * depth}deep-{arena.token}" for depth in range(4)]
+    leftovers = [str(path) for pattern in patterns for path in Path(tempfile.gettempdir()).glob(pattern)]
+    assert not leftovers, f"the deep folder was left on the grader's disk: {leftovers}"
+    assert arena.results(name)["tests"], arena.report(name)
+
+
 def _no_grader_fault(arena, name):
     faults = [t["extra_data"]["check_id"] for t in arena.results(name)["tests"] if t["extra_data"]["grader_fault"]]
     assert not faults, f"forged reports made the kit take the blame (grader_fault) for {faults}: {arena.report(name)}"
@@ -619,6 +628,7 @@ EVIDENCE = {
     "x_net_abstract_unix": _network,
     "x_kill_everyone": _decoy_untouched, "x_sigstop_everyone": _decoy_untouched, "x_fork_bomb": _fork_bomb,
     "x_memory_hog": _memory, "x_output_flood": _output_flood, "x_scratch_flood": _scratch_flood,
+    "x_deep_output_tree": _deep_tree,
     "x_forge_result_files": _no_grader_fault, "x_forge_json_dumps": _no_grader_fault,
     "x_forge_run_probe": _no_grader_fault, "x_forge_grader_error": _no_grader_fault, "x_symlink_observation": _symlinks,
     "linker": _linker, "=1+2": _stub_like, "@SUM(A1)": _stub_like, "<img src=x onerror=alert(1)>": _stub_like,

@@ -16,7 +16,9 @@ import jsonschema
 import pytest
 
 from autograder import graders
-from autograder.course.gradescope import build_package, collect_submission, collected, run_settings, strongest_isolation
+from autograder.core.trees import remove_tree
+from autograder.course.gradescope import (MAX_SUBMISSION_DEPTH, build_package, collect_submission, collected,
+                                          run_settings, strongest_isolation)
 from autograder.core.settings import Settings
 from autograder.host import isolation
 from autograder.publish.results_json import SCHEMA_PATH
@@ -230,6 +232,27 @@ def test_collect_submission_takes_the_shallowest_copy_of_each_gradable_file(tmp_
     assert not (into / "fashion_mnist.ipynb").is_symlink()
     assert lines == ["collected repo/fashion_mnist.py", "collected repo/hw/fashion_mnist.ipynb",
                      "ignored repo/hw/fashion_mnist.py: fashion_mnist.py was already taken from a shallower folder"]
+
+
+def test_an_upload_nested_a_thousand_folders_deep_is_searched_to_a_depth_and_collected(tmp_path):
+    """os.walk recursed once per folder: an upload 1,100 folders deep ended gradescope-run (RecursionError)."""
+    submission, into = tmp_path / "submission", tmp_path / "into"
+    into.mkdir()
+    _touch(submission / "fashion_mnist.py", "# graded\n")
+    folder = os.open(submission, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(1100):  # relative to each level: the whole path would be too long
+        os.mkdir("d", dir_fd=folder)
+        inner = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=folder)
+        os.close(folder)
+        folder = inner
+    os.close(folder)
+    _touch(submission / "a" / "b" / "cnn.py", "# found below the top\n")
+    _touch(submission.joinpath(*["x"] * (MAX_SUBMISSION_DEPTH + 1)) / "gap.py", "# deeper than searched\n")
+    try:
+        lines = collect_submission(submission, into, ("fashion_mnist", "cnn", "gap"))
+    finally:
+        remove_tree(submission)  # pytest's own clean-up recurses
+    assert lines == ["collected fashion_mnist.py", "collected a/b/cnn.py"]
 
 
 def test_the_collected_folder_is_removed_afterwards(tmp_path):

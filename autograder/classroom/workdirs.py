@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from autograder.core.trees import TemporaryFolder, remove_tree
 
 
 def _pid_namespace() -> str:
@@ -26,7 +27,7 @@ def _pid_namespace() -> str:
 @contextlib.contextmanager
 def owned_workdir(prefix: str) -> Iterator[Path]:
     """A temporary folder named after this process, removed on leaving (or by a later :func:`sweep`)."""
-    with tempfile.TemporaryDirectory(prefix=f"{prefix}{_pid_namespace()}-{os.getpid()}-") as workdir:
+    with TemporaryFolder(prefix=f"{prefix}{_pid_namespace()}-{os.getpid()}-") as workdir:
         yield Path(workdir)
 
 
@@ -41,6 +42,7 @@ def sweep(prefix: str) -> None:
         try:
             os.kill(int(owner), 0)
         except ProcessLookupError:
-            shutil.rmtree(folder, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_tree(folder)
         except PermissionError:  # alive, another user's
             pass

@@ -145,15 +145,29 @@ def run_autograder_script(assignments: list[str] | None, settings: Settings | No
 
 
 # ------------------------------------------------------------------------------ on Gradescope
+MAX_SUBMISSION_DEPTH = 16  # folders below the upload that are searched; a zip of a repository nests a few
+
+
 def _candidates(submission: Path, names: set[str]) -> list[tuple[int, bytes, Path]]:
-    """Regular files (not links) called one of ``names`` at any depth, debris folders left out: (depth, path)."""
-    found = []
-    for folder, subfolders, files in os.walk(submission):
-        subfolders[:] = sorted(d for d in subfolders if d != ARCHIVE_DEBRIS)
-        for name in files:
-            path = Path(folder) / name
-            if name in names and path.is_file() and not path.is_symlink():
-                found.append((len(path.relative_to(submission).parts), os.fsencode(path), path))
+    """Regular files (not links) called one of ``names`` down to MAX_SUBMISSION_DEPTH folders, debris folders
+    left out: (depth, path). Breadth first and without recursion: an upload can nest a thousand folders, and
+    os.walk recurses once per level."""
+    found, level, depth = [], [submission], 1
+    while level and depth <= MAX_SUBMISSION_DEPTH + 1:
+        deeper = []
+        for folder in level:
+            try:
+                with os.scandir(folder) as scan:
+                    entries = sorted(scan, key=lambda entry: entry.name)
+            except OSError:  # unreadable, or its path too long
+                continue
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False) and entry.name != ARCHIVE_DEBRIS:
+                    deeper.append(Path(entry.path))
+                elif entry.name in names and entry.is_file(follow_symlinks=False):
+                    path = Path(entry.path)
+                    found.append((depth, os.fsencode(path), path))
+        level, depth = deeper, depth + 1
     return sorted(found)
 
 

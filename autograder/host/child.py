@@ -23,7 +23,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any, Mapping
 import psutil
 
 from autograder.core.settings import Settings
+from autograder.core.trees import TemporaryFolder
 from autograder.host.runner import kill_group, resident_mb
 
 CHILD_ARGV = (sys.executable, "-P", "-m", "autograder.host.child")  # -P: nothing of the working folder on sys.path
@@ -223,8 +223,8 @@ def _supervised(payload_for, settings: Settings, *, workdir, log, stop, environ,
     # leaves nothing behind (its sandbox's job folders, saved models); apart from the record, which a worker
     # of level uid may be let to traverse towards. Inside ``workdir`` when given: if this process is killed
     # too, whoever sweeps the workdir (autograder.classroom.workdirs) sweeps the scratch with it.
-    with (contextlib.nullcontext(workdir) if workdir is not None else tempfile.TemporaryDirectory(
-            prefix="ag-child-")) as own, tempfile.TemporaryDirectory(prefix="ag-scratch-", dir=workdir) as scratch:
+    with (contextlib.nullcontext(workdir) if workdir is not None else TemporaryFolder(
+            prefix="ag-child-")) as own, TemporaryFolder(prefix="ag-scratch-", dir=workdir) as scratch:
         folder = Path(own)
         record, log = folder / RECORD_FILE, Path(log) if log is not None else folder / LOG_FILE
         record.unlink(missing_ok=True)  # only this run's record counts

@@ -26,7 +26,8 @@ from typing import Any
 from autograder.core.i18n import tr
 from autograder.core.outcomes import CheckResult, Outcome, ProbeStatus, judge, result_from_json, result_to_json
 from autograder.core.spec import Check
-from autograder.host.runner import tree_bytes, write_inputs
+from autograder.core.trees import tree_bytes
+from autograder.host.runner import write_inputs
 
 FORMAT = "tf2-exercise-kit/deferred-check/1"
 CHECK_FILE = "check.json"
@@ -72,7 +73,8 @@ class Deferral:
         write_inputs(target / INPUTS, evidence.inputs)  # as the sandbox worker's job gets them
         (target / CHECK_FILE).write_text(json.dumps({"format": FORMAT, "assignment": assignment, "check": check.id,
                                                      "manifest": manifest}), encoding="utf-8")
-        if tree_bytes(self.folder) > MAX_DEFERRED_BYTES:
+        size = tree_bytes(self.folder)
+        if size is None or size > MAX_DEFERRED_BYTES:
             shutil.rmtree(target)
             return None
         return placeholder(assignment, check)

@@ -14,12 +14,10 @@ import json
 import os
 import queue
 import secrets
-import shutil
 import signal
 import stat
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ from autograder.host.notebook_code import extract_file
 from autograder.host.steps import ProgressChannel, Step, StepSequence
 from autograder.core.outcomes import ProbeStatus
 from autograder.core.spec import Assignment
+from autograder.core.trees import MAX_MEASURED_DEPTH, TemporaryFolder, remove_tree, tree_bytes
 
 POLL_SECONDS = 0.05
 MEMORY_POLL_SECONDS = 0.25
@@ -153,15 +152,10 @@ def _folder_in(root: Path, parts: tuple[str, ...]):
         os.close(descriptor)
 
 
-def tree_bytes(directory: Path) -> int:
-    """The bytes of every file under ``directory`` (links counted as links, never followed)."""
-    total = 0
-    for path in directory.rglob("*"):
-        try:
-            total += path.lstat().st_size
-        except OSError:
-            pass
-    return total
+def _over_output_limit(*folders: Path) -> bool:
+    """Whether a worker's folders hold more than MAX_OUTPUT_BYTES together, or nest deeper than any output does."""
+    sizes = [tree_bytes(folder) for folder in folders]
+    return None in sizes or sum(sizes) > MAX_OUTPUT_BYTES
 
 
 def write_inputs(directory: Path, inputs: dict[str, Any]) -> None:
@@ -223,7 +217,7 @@ class SandboxSession:
         self.limits = limits
         self.isolation = Isolation(limits.isolation)
         self.isolation.verify()  # fail closed: no sandbox, no grading
-        self._tmp = tempfile.TemporaryDirectory(prefix="ag-" + "-".join(a.id for a, _ in parts)[:60] + "-")
+        self._tmp = TemporaryFolder(prefix="ag-" + "-".join(a.id for a, _ in parts)[:60] + "-")
         self.root = Path(self._tmp.name)
         self.taken = self.root / "taken"
         self.taken.mkdir(mode=0o700)  # never in the worker's view, whatever the isolation level
@@ -431,7 +425,8 @@ class SandboxSession:
             progress.close()
             if limits is not None:
                 limits.remove()
-            shutil.rmtree(paths.scratch, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                remove_tree(paths.scratch)
         if state == "stopped":
             return _WorkerEnd("stopped", sequence.next_step, process.returncode)
         if sequence.next_step is None and state == "exited":
@@ -490,7 +485,7 @@ class SandboxSession:
                     state = "memory"
             if state == "exited" and now >= next_output_check:
                 next_output_check = now + OUTPUT_CHECK_SECONDS
-                if tree_bytes(output) + tree_bytes(self.taken / run_dir.name) > MAX_OUTPUT_BYTES:
+                if _over_output_limit(output, self.taken / run_dir.name):
                     state = "output"
             if state != "exited":
                 kill_group(process)
@@ -521,8 +516,9 @@ class SandboxSession:
                                            "Move data loading and training out of module level.",
                                            name=name, limit=self.limits.memory_mb))
         if end.state == "output":
-            return ProbeStatus("error", tr("Importing {name} wrote more than {limit} MiB of files and was stopped.",
-                                           name=name, limit=MAX_OUTPUT_BYTES // 2**20))
+            return ProbeStatus("error", tr("Importing {name} wrote more than {limit} MiB of files, or folders nested "
+                                           "more than {depth} deep, and was stopped.", name=name,
+                                           limit=MAX_OUTPUT_BYTES // 2**20, depth=MAX_MEASURED_DEPTH))
         if end.state == "timeout":
             return ProbeStatus("timeout", tr("Importing {name} did not finish within {limit:g} s. Move training or "
                                              "other long work out of module level (e.g. under "
@@ -538,8 +534,9 @@ class SandboxSession:
             return ProbeStatus("error", tr("{names} used more than {limit} MiB of memory and was stopped (a very "
                                            "large model or array?).", names=names, limit=self.limits.memory_mb))
         if end.state == "output":
-            return ProbeStatus("error", tr("{names} wrote more than {limit} MiB of files and was stopped.",
-                                           names=names, limit=MAX_OUTPUT_BYTES // 2**20))
+            return ProbeStatus("error", tr("{names} wrote more than {limit} MiB of files, or folders nested more "
+                                           "than {depth} deep, and was stopped.", names=names,
+                                           limit=MAX_OUTPUT_BYTES // 2**20, depth=MAX_MEASURED_DEPTH))
         if end.state == "timeout":
             return ProbeStatus("timeout", tr("{names} did not finish within {limit:g} s (an endless loop, or far too "
                                              "much work?).", names=names, limit=self.limits.step_timeout))
