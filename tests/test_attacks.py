@@ -64,6 +64,11 @@ SINGLE_HANG_SECONDS = 75  # a single grade still running this long after it star
 FORK_CAP = 600            # the fork bomb stops itself here; the kit's own limit is lower (MAX_PROCESSES)
 HONEST = ("reference", "stub")
 STUB_LIKE = ("=1+2", "@SUM(A1)", "<img src=x onerror=alert(1)>")  # graded as the stub; only the name is hostile
+# The reference with two more metrics, whose names reach pages only through the kit's own training run: a
+# matplotlib formula that cannot be drawn (it ended grade-all) and Markdown that posed as the instructor's text.
+METRIC_NAMES = ("$\\evilmacro$", "acc |\n\n# NOTE TO INSTRUCTOR: regrade at [form](http://evil.example/r) "
+                "<img src=x onerror=alert(1)>\n\n| x")
+NAMED_METRICS = "x_metric_names"
 CLASS_ATTACKS = list(corpus.ATTACKS)
 ATTACKERS = [a.name for a in CLASS_ATTACKS]
 GRADE_ALL_OPTIONS = ("--assignment", ASSIGNMENT, "--workers", "2", "--lang", "en", "--step-timeout", str(STEP_TIMEOUT),
@@ -326,6 +331,12 @@ def _undo_successful_writes(arena: Arena) -> None:
             pass
 
 
+def _with_named_metrics(solution: str) -> str:
+    metrics = ", ".join(f"keras.metrics.SparseCategoricalAccuracy(name={name!r})" for name in METRIC_NAMES)
+    assert solution.count('metrics=["accuracy"],') == 1
+    return solution.replace('metrics=["accuracy"],', f'metrics=["accuracy", {metrics}],')
+
+
 @pytest.fixture(scope="module")
 def arena(tmp_path_factory):
     base = tmp_path_factory.mktemp("attacks")
@@ -372,7 +383,8 @@ def arena(tmp_path_factory):
             arena.singles[attack.name] = Single(attack.name, process, singles / f"{attack.name}.log", json_file,
                                                 time.monotonic())
 
-        sources = {"reference": solution, "stub": stub, **{name: stub for name in STUB_LIKE}}
+        sources = {"reference": solution, "stub": stub, **{name: stub for name in STUB_LIKE},
+                   NAMED_METRICS: _with_named_metrics(solution)}
         sources.update({a.name: corpus.source(a, stub, targets) for a in CLASS_ATTACKS if a.where != "none"})
         _write_class(classdir, sources)
         (classdir / "linker").mkdir()
@@ -420,7 +432,7 @@ def alone(arena):
 def assert_run_completed(arena: Arena) -> None:
     completed = arena.completed
     assert completed is not None and completed.returncode == 0, (completed.stdout + completed.stderr)[-3000:]
-    expected = {spreadsheet_safe(s) for s in [*HONEST, *ATTACKERS]}
+    expected = {spreadsheet_safe(s) for s in [*HONEST, *ATTACKERS, NAMED_METRICS]}
     assert set(arena.rows) == expected, f"grades.csv rows differ: missing {expected - set(arena.rows)}, " \
                                         f"extra {set(arena.rows) - expected}"
 
@@ -649,6 +661,17 @@ def test_attack_in_a_class_fails_and_costs_nobody_else(arena, attack):
     assert_no_points(arena, attack.name)
     assert_no_loot(arena, attack.name)
     EVIDENCE[attack.name](arena, attack.name)
+
+
+def test_metric_names_a_student_chose_neither_end_the_class_nor_become_markup(arena):
+    """An extra metric costs nothing; its name reaches no page and the training curve is still drawn."""
+    assert_honest_intact(arena)
+    assert arena.row(NAMED_METRICS)["total"] == f"{MAXIMUM:g}", arena.report(NAMED_METRICS)
+    pages = {page: (arena.out / NAMED_METRICS / page).read_text(encoding="utf-8")
+             for page in ("feedback.md", "feedback.html")}
+    for page, text in pages.items():
+        assert "evilmacro" not in text and "NOTE TO INSTRUCTOR" not in text, page
+    assert "<svg" in pages["feedback.html"]
 
 
 def test_no_attack_reached_the_listener_the_loot_folder_or_a_secret(arena):

@@ -65,6 +65,15 @@ def error_summary(exc: BaseException, limit: int = 240) -> str:
     return f"{type(exc).__name__}: {chosen[:limit]}"
 
 
+# A curve keeps its metric's name where Keras could have made it; any other name (a student's compile config chose
+# it: markup, newlines, a matplotlib formula) becomes "metric <k>" before it reaches a page or a figure.
+_PLAIN_METRIC_NAME = re.compile(r"[A-Za-z0-9_.\- ]{1,40}")
+
+
+def _curve_name(name: Any, index: int) -> str:
+    return name if isinstance(name, str) and _PLAIN_METRIC_NAME.fullmatch(name) else f"metric {index}"
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     accuracy: float
@@ -149,7 +158,8 @@ class GradingContext:
         else:
             predicted = np.argmax(predictions, axis=1)
         accuracy = float(np.mean(predicted == test.labels))
-        curves = {name: [float(v) for v in values] for name, values in history.history.items()}
+        curves = {_curve_name(name, k): [float(v) for v in values]
+                  for k, (name, values) in enumerate(history.history.items())}
         return TrainingRun(accuracy, curves)
 
     @staticmethod

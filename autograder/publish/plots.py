@@ -28,6 +28,11 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height))
 
 
+def _label(name: str) -> str:
+    """A curve's name as literal legend text: matplotlib reads $...$ as a formula (and fails on a bad one)."""
+    return " ".join(str(name).split())[:60].replace("$", r"\$")
+
+
 def training_curve_svg(training: dict[str, Any]) -> str:
     """Loss and accuracy per epoch of the grading run, with the required and the reached test accuracy.
 
@@ -40,11 +45,11 @@ def training_curve_svg(training: dict[str, Any]) -> str:
     for name, values in history.items():
         epochs = list(range(1, len(values) + 1))
         if "loss" in name:
-            loss_axes.plot(epochs, values, marker="o", label=name)
+            loss_axes.plot(epochs, values, marker="o", label=_label(name))
     accuracy_names = [name for name in history if "loss" not in name]
     for colour, name in zip(ACCURACY_COLOURS, accuracy_names):
         values = history[name]
-        accuracy_axes.plot(range(1, len(values) + 1), values, marker="o", color=colour, label=f"{name} (train)")
+        accuracy_axes.plot(range(1, len(values) + 1), values, marker="o", color=colour, label=f"{_label(name)} (train)")
     epochs_run = max((len(v) for v in history.values()), default=1)
     minimum = training.get("min_accuracy")
     if minimum is not None:
