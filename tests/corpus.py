@@ -198,6 +198,7 @@ class Variant:
     edits: tuple[tuple[str, str], ...]
     breaks: frozenset[str] = frozenset()
     may_break: frozenset[str] = frozenset()  # lost on some seeds only (calibration shows which)
+    says: tuple[tuple[str, str], ...] = ()  # (check, words its English message must hold): the failure is named
 
     def source(self) -> str:
         text = BASES[self.assignment]
@@ -223,8 +224,9 @@ class Variant:
         return {name for name in named if named[name] != base_named[name]}
 
 
-def mistake(name, assignment, edits, breaks, may_break=()):
-    return Variant(name, assignment, tuple(edits), frozenset(breaks), frozenset(may_break))
+def mistake(name, assignment, edits, breaks, may_break=(), says=None):
+    return Variant(name, assignment, tuple(edits), frozenset(breaks), frozenset(may_break),
+                   tuple(sorted((says or {}).items())))
 
 
 def correct(name, assignment, edits):
@@ -684,6 +686,21 @@ MISTAKES += [
     mistake("feature extractor built with weights=None whatever it is given", "pretrained",
             [("VGG16(weights=weights, include_top=False,", "VGG16(weights=None, include_top=False,")],
             {"extractor_weights_passed"}),
+]
+
+# Round r35: a verdict or a message that named the wrong thing.
+MISTAKES += [
+    # float16 rounds pixel / 255 by up to 2.5e-4: a dtype mistake, which costs the dtype checks and not the values
+    mistake("normalize casts to float16", "cnn",
+            [("tf.cast(images, tf.float32) / 255.0", "tf.cast(images, tf.float16) / 255.0")],
+            {"normalize_float32", "normalize_in_dataset_map", "batches_element_spec"}),
+    # the ranges stay 0 to 1, so the message names a pixel instead of printing two equal ranges as a mismatch
+    mistake("normalize rounds to two decimals", "cnn",
+            [("return tf.cast(images, tf.float32) / 255.0, labels",
+              "return tf.round(tf.cast(images, tf.float32) / 255.0 * 100.0) / 100.0, labels")],
+            {"normalize_values", "normalize_in_dataset_map", "batches_normalized"},
+            says={"normalize_values": "a pixel of", "normalize_in_dataset_map": "a pixel of",
+                  "batches_normalized": "a pixel of"}),
 ]
 
 CORRECT = [

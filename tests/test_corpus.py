@@ -5,6 +5,7 @@ from dataclasses import replace
 
 from autograder import graders
 from autograder.host.grading import grade_submission
+from autograder.core.i18n import render
 from autograder.core.outcomes import Outcome
 from autograder.host.runner import Limits
 from conftest import BundledGrading
@@ -74,6 +75,9 @@ def test_mistake_loses_exactly_the_checks_it_breaks(variant, tmp_path_factory, g
             assert check.score == 0 and check.message, check
             assert check.outcome in (Outcome.FAILED, Outcome.ERROR), check
             assert not check.grader_fault, check
+    messages = {check.check_id: render(check.message, "en") for check in checks}
+    for check_id, words in variant.says:
+        assert words in messages[check_id], (check_id, messages[check_id])
 
 
 @pytest.mark.xdist_group("corpus-reference")

@@ -8,7 +8,7 @@ from autograder.core.spec import Assignment, CheckFailed
 from autograder.core.wire import describe
 from autograder.graders.cnn.contract import N_TEST, N_TRAIN
 from autograder.graders.common.checks import (add_classifier_checks, add_normalize_checks, first_mismatch, pair_spec,
-                                              value_range)
+                                              scaling_mismatch)
 from autograder.graders.common import models
 from autograder.graders.common.models import real_numbers
 
@@ -236,12 +236,8 @@ def _expect_normalized(evidence, key: str, given: np.ndarray, given_labels: np.n
     expected = given[ids].astype(np.float64) / 255.0
     index = first_mismatch(images, expected)
     if index is not None:
-        low, high = value_range(images[index])
-        raise CheckFailed(tr("An image with pixels from {given_low} to {given_high} came out of {split} with values "
-                             "from {low:.4g} to {high:.4g}; normalize should give {expected_low:.4g} to "
-                             "{expected_high:.4g}.", split=split, given_low=int(given[ids[index]].min()),
-                             given_high=int(given[ids[index]].max()), low=low, high=high,
-                             expected_low=float(expected[index].min()), expected_high=float(expected[index].max())))
+        raise scaling_mismatch(given[ids[index]], images[index], expected[index],
+                               tr("An image going into {split}", split=split))
     if labels.shape != ids.shape or not np.array_equal(labels, given_labels[ids]):
         raise CheckFailed(tr("The images of {split} or their labels do not match the normalized inputs.", split=split))
 

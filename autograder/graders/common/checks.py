@@ -64,11 +64,38 @@ def pair_spec(spec: Any) -> tuple[tuple[str, list | None], tuple[str, list | Non
     return (first, second) if first is not None and second is not None else None
 
 
-def first_mismatch(found: np.ndarray, expected: np.ndarray, atol: float = 1e-5) -> int | None:
+# How far a normalized pixel may be from pixel / 255: half a grey level. float16's rounding (at most 2.5e-4 below 1)
+# stays within it, so a dtype mistake costs only the dtype checks; every scaling mistake lies beyond it (pixel / 256
+# is 1/256 off at 255, an image's own maximum or range far more).
+PIXEL_TOLERANCE = 0.5 / 255
+
+
+def first_mismatch(found: np.ndarray, expected: np.ndarray, atol: float = PIXEL_TOLERANCE) -> int | None:
     """Index of the first item (along axis 0) of two same-shape real arrays that differs, or None."""
     close = np.isclose(found.astype(np.float64), expected.astype(np.float64), atol=atol, rtol=0.0)
     wrong = ~close.reshape(len(close), -1).all(axis=1)
     return int(np.argmax(wrong)) if wrong.any() else None
+
+
+def scaling_mismatch(given: np.ndarray, found: np.ndarray, expected: np.ndarray, where) -> CheckFailed:
+    """The failure of one image whose values ``found`` are not ``expected`` (its uint8 pixels ``given`` / 255).
+
+    ``where`` names the input image, e.g. "In a batch of 12 images, image 3". The message gives the image's ranges
+    of values when they differ as printed, else the pixel furthest from pixel / 255 (off by more than the tolerance,
+    so different in six significant digits): it never shows two equal numbers as a mismatch."""
+    low, high = value_range(found)
+    expected_low, expected_high = float(expected.min()), float(expected.max())
+    if f"{low:.4g} {high:.4g}" != f"{expected_low:.4g} {expected_high:.4g}":
+        return CheckFailed(tr("{where} has pixels from {given_low} to {given_high}; they became values from {low:.4g} "
+                              "to {high:.4g}, but pixel / 255 gives {expected_low:.4g} to {expected_high:.4g}.",
+                              where=where, given_low=int(given.min()), given_high=int(given.max()), low=low,
+                              high=high, expected_low=expected_low, expected_high=expected_high))
+    with np.errstate(invalid="ignore"):
+        error = np.abs(found.astype(np.float64) - expected).reshape(-1)
+    worst = int(np.argmax(np.nan_to_num(error, nan=np.inf)))
+    return CheckFailed(tr("{where}: a pixel of {pixel} became {found:.6g}, but pixel / 255 gives {expected:.6g}.",
+                          where=where, pixel=int(given.reshape(-1)[worst]), found=float(found.reshape(-1)[worst]),
+                          expected=float(expected.reshape(-1)[worst])))
 
 
 # ----------------------------------------------------------------- normalize
@@ -149,14 +176,8 @@ def add_normalize_checks(assignment: Assignment, image_shape: tuple[int, ...]) -
             expected = given.astype(np.float64) / 255.0
             index = first_mismatch(images, expected)
             if index is not None:
-                low, high = value_range(images[index])
-                raise CheckFailed(tr("In {batch}, image {index} has pixels from {given_low} to {given_high}; "
-                                     "normalize turned them into values from {low:.4g} to {high:.4g}, but pixel / "
-                                     "255 gives {expected_low:.4g} to {expected_high:.4g}.",
-                                     batch=_batch_text(given), index=index, given_low=int(given[index].min()),
-                                     given_high=int(given[index].max()), low=low, high=high,
-                                     expected_low=float(expected[index].min()),
-                                     expected_high=float(expected[index].max())))
+                raise scaling_mismatch(given[index], images[index], expected[index],
+                                       tr("In {batch}, image {index}", batch=_batch_text(given), index=index))
 
     @assignment.check("normalize_numpy", points=1, title=tr("normalize returns the labels unchanged"),
                       hint=tr("Return the labels exactly as they came in; only the images change."))
@@ -197,15 +218,11 @@ def add_normalize_checks(assignment: Assignment, image_shape: tuple[int, ...]) -
             raise CheckFailed(tr("Inside Dataset.map uint8 images of shape {before} came out with dtype {dtype} and "
                                  "shape {after}.", before=given.shape[1:], dtype=str(images.dtype),
                                  after=images.shape[1:]))
-        index = first_mismatch(images, given / 255.0)
+        expected = given / 255.0
+        index = first_mismatch(images, expected)
         if index is not None:
-            low, high = value_range(images[index])
-            raise CheckFailed(tr("Inside Dataset.map, an image with pixels from {given_low} to {given_high} came "
-                                 "out with values from {low:.4g} to {high:.4g}; image / 255 gives {expected_low:.4g} "
-                                 "to {expected_high:.4g}.", given_low=int(given[index].min()),
-                                 given_high=int(given[index].max()), low=low, high=high,
-                                 expected_low=float(given[index].min()) / 255.0,
-                                 expected_high=float(given[index].max()) / 255.0))
+            raise scaling_mismatch(given[index], images[index], expected[index],
+                                   tr("Inside Dataset.map, image {index}", index=index))
         expected_labels = np.concatenate([evidence.inputs["labels"], evidence.inputs["dim_labels"]])
         if labels.shape != expected_labels.shape or not np.array_equal(labels, expected_labels):
             raise CheckFailed(tr("Inside Dataset.map the labels changed."))
