@@ -690,6 +690,18 @@ MISTAKES += [
 
 # Round r35: a verdict or a message that named the wrong thing.
 MISTAKES += [
+    # decode_predictions' own default is top=5: slicing its rows shows only with a top above 5, which is always tried
+    mistake("top_predictions slices decode_predictions' default five rows", "pretrained",
+            [("decode_predictions(scores, top=top)[0]", "decode_predictions(scores)[0][:top]")],
+            {"predictions_top_argument"}),
+    mistake("softmax applied to the model's probabilities again", "pretrained",
+            [("scores = model.predict(batch, verbose=0)",
+              "scores = keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(batch, verbose=0)))")],
+            {"predictions_classes"}, says={"predictions_classes": "the scores are not the model's probabilities"}),
+    mistake("load_img keeps the aspect ratio", "pretrained",
+            [("load_img(path, target_size=target_size)",
+              "load_img(path, target_size=target_size, keep_aspect_ratio=True)")],
+            {"image_batch_values"}),
     # float16 rounds pixel / 255 by up to 2.5e-4: a dtype mistake, which costs the dtype checks and not the values
     mistake("normalize casts to float16", "cnn",
             [("tf.cast(images, tf.float32) / 255.0", "tf.cast(images, tf.float16) / 255.0")],

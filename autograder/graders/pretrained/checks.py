@@ -17,7 +17,7 @@ from autograder.graders.common import checks as common, models
 from autograder.graders.common.contract import shapes
 from autograder.graders.common.models import real_numbers
 from autograder.graders.pretrained.contract import (BATCHES, FEATURE_BATCHES, FEATURE_INPUT, KNOWN_INPUT,
-                                                    MODEL_NAMES, N_CLASSES, TARGET, features_model)
+                                                    MODEL_NAMES, N_CLASSES, TARGET, features_model, top_calls)
 
 ASSIGNMENT = Assignment(
     id="pretrained",
@@ -30,7 +30,9 @@ PICTURE_SHAPE = (40, 56, 3)
 OTHER_TARGETS = ((36, 20), (30, 18), (40, 28), (28, 22))  # tall, where TARGET is wide
 DEFAULT_TARGET = (224, 224)
 UNKNOWN_NAMES = ("mobilenet", "inception_v3", "vgg19", "resnet101", "efficientnet")
-OTHER_TOPS = (1, 2, 4, 6, 8)  # top_predictions(..., top=<drawn>) besides the default and 5
+# top_predictions(..., top=<drawn>) is called with one of each besides the default and 5: one above 5, the default
+# of decode_predictions, so that slicing its five rows ([:top]) shows whatever the seed
+FEWER_TOPS, MORE_TOPS = (1, 2, 4), (6, 7, 8, 10)
 VGG_PARAMETERS = 14_714_688
 
 
@@ -102,7 +104,8 @@ def image_batch_default_size(evidence, ctx):
 
 
 @ASSIGNMENT.check("image_batch", points=2, title=tr("pixel values stay in 0-255 and show the picture"),
-                  hint=tr("Do not divide by 255 here: each model's preprocess_input expects 0-255 pixels."))
+                  hint=tr("keras.utils.load_img(path, target_size=target_size) resizes the whole picture, and "
+                          "img_to_array keeps its 0-255 pixels: each model's preprocess_input expects those."))
 def image_batch_values(evidence, ctx):
     import tensorflow as tf
 
@@ -236,7 +239,8 @@ def _known_model_inputs(seed: int) -> dict[str, np.ndarray]:
     batch = rng.uniform(0, 1, size=(2, *KNOWN_INPUT)).astype(np.float32)
     batch[1] += 3.0
     kernel[:, favourites[5:]] += np.array([0.2, 0.19, 0.18, 0.17, 0.16], np.float32)  # second image differs
-    return {"kernel": kernel, "bias": bias, "batch": batch, "top": int(rng.choice(OTHER_TOPS))}
+    return {"kernel": kernel, "bias": bias, "batch": batch,
+            "tops": [int(rng.choice(FEWER_TOPS)), int(rng.choice(MORE_TOPS))]}
 
 
 ASSIGNMENT.probe("predictions", uses="top_predictions", inputs=_known_model_inputs)
@@ -285,7 +289,7 @@ def predictions_default_top(evidence, ctx):
 @ASSIGNMENT.check("predictions", points=1, title=tr("top_predictions honours top"),
                   hint=tr("Pass top=top to decode_predictions."))
 def predictions_top_argument(evidence, ctx):
-    for key, top in (("five", 5), ("other", int(evidence.inputs["top"]))):
+    for key, top in top_calls(evidence.inputs["tops"]):
         rows = _rows(evidence, key)
         if len(rows) != top:
             raise CheckFailed(tr("With top={top} top_predictions returned {count} predictions.", top=top,
@@ -293,8 +297,9 @@ def predictions_top_argument(evidence, ctx):
 
 
 @ASSIGNMENT.check("predictions", points=2, title=tr("the classes are the model's best for the first image, best first"),
-                  hint=tr("scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Do not preprocess "
-                          "the batch again: it arrives ready."))
+                  hint=tr("scores = model.predict(batch); decode_predictions(scores, top=top)[0]. Use the batch and "
+                          "the scores as they come: the batch arrives preprocessed, and the scores are already "
+                          "probabilities."))
 def predictions_classes(evidence, ctx):
     for key, first in (("default", 0), ("swapped", 1)):  # "swapped": the same two images in the other order
         found = _rows(evidence, key)
@@ -306,6 +311,12 @@ def predictions_classes(evidence, ctx):
             raise CheckFailed(tr("These are the predictions for the second image; return those of the first ([0])."))
         if _same(found[::-1], expected):
             raise CheckFailed(tr("The predictions are in reverse order; the best class comes first."))
+        if [row[:2] for row in found] == [row[:2] for row in expected]:  # the classes are right, the scores not
+            raise CheckFailed(tr("The classes are right ({names}), but the scores are not the model's probabilities: "
+                                 "expected {expected}, got {found}. Give decode_predictions the scores "
+                                 "model.predict returns, unchanged: the model already ends in softmax.",
+                                 names=[row[1] for row in found], expected=[round(row[2], 5) for row in expected],
+                                 found=[round(row[2], 5) for row in found]))
         names = [row[1] for row in found]
         raise CheckFailed(tr("Expected {expected} with scores {scores}; got {found}.",
                              expected=[row[1] for row in expected], scores=[round(row[2], 4) for row in expected],

@@ -18,6 +18,13 @@ BATCHES = (("", "batch"), ("other_", "other_batch"))
 FEATURE_BATCHES = (("features", "batch"), ("other_features", "other_batch"))
 
 
+def top_calls(tops: list[int]) -> list[tuple[str, int]]:
+    """top_predictions(..., top=<top>) calls besides the default: (observation key, top), for 5 and the two drawn
+    tops (one below 5, one above: decode_predictions' own default is 5)."""
+    fewer, more = (int(top) for top in tops)
+    return [("five", 5), ("fewer", fewer), ("more", more)]
+
+
 def features_model(kernel: np.ndarray, bias: np.ndarray):
     """A small convolutional feature extractor with known weights (VGG16's shape of output, in miniature)."""
     import keras

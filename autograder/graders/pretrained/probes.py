@@ -15,7 +15,7 @@ from autograder.core.wire import describe
 from autograder.graders.common.contract import shapes
 from autograder.graders.common.probes import failure_kept, shippable, weights_requested
 from autograder.graders.pretrained.contract import (BATCHES, FEATURE_BATCHES, FEATURE_INPUT, KNOWN_INPUT,
-                                                    MODEL_NAMES, N_CLASSES, TARGET, features_model)
+                                                    MODEL_NAMES, N_CLASSES, TARGET, features_model, top_calls)
 
 PROBES = ProbeSet()
 
@@ -98,7 +98,7 @@ def predictions(student, inputs, ctx):
     model = known_model(inputs["kernel"], inputs["bias"])
     observed = {"default": _as_rows(student.call("top_predictions", model, inputs["batch"].copy())),
                 "swapped": _as_rows(student.call("top_predictions", model, inputs["batch"][::-1].copy()))}
-    for key, top in (("five", 5), ("other", int(inputs["top"]))):  # without top written, only its check is lost
+    for key, top in top_calls(inputs["tops"]):  # without top written, only its check is lost
         observed[key] = failure_kept(observed, key, lambda top=top: _as_rows(
             student.call("top_predictions", model, inputs["batch"].copy(), top=top)))
     return observed
