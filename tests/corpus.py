@@ -713,6 +713,9 @@ MISTAKES += [
             {"normalize_values", "normalize_in_dataset_map", "batches_normalized"},
             says={"normalize_values": "a pixel of", "normalize_in_dataset_map": "a pixel of",
                   "batches_normalized": "a pixel of"}),
+    mistake("add_gap freezes the head", "gap",
+            [("def add_gap(head):\n", "def add_gap(head):\n    head.trainable = False\n")],
+            {"gap_trains"}, says={"gap_trains": "is the head frozen?"}),
 ]
 
 CORRECT = [

@@ -407,6 +407,13 @@ def _given_head_parameters() -> int:
     return int(reference_head(TRAIN_SIZE).count_params())
 
 
+@functools.cache
+def _given_head_trainable() -> int:
+    """The head's parameters that training updates (all but BatchNormalization's moving averages), counted here as
+    :func:`_given_head_parameters` is."""
+    return models.weight_counts(reference_head(TRAIN_SIZE))[1]
+
+
 @ASSIGNMENT.check("gap_model", points=2, title=tr("global average pooling adds only 65 parameters to the head"),
                   hint=tr("Pooling has no parameters; Dense(1) on 64 averages has 64 weights and 1 bias."))
 def gap_parameters(evidence, ctx):
@@ -460,11 +467,23 @@ def gap_accuracy_metric(evidence, ctx):
 @ASSIGNMENT.check("gap_model", points=3,
                   title=tr("reaches at least {min_accuracy:.0%} test accuracy after a short training run",
                            min_accuracy=MIN_ACCURACY),
-                  hint=tr("Check the output activation, the loss and the optimizer: a correct model learns this "
-                          "quickly."),
+                  hint=tr("Check the output activation, the loss and the optimizer, and leave the head trainable: a "
+                          "correct model learns this quickly."),
                   threshold=MIN_ACCURACY)
 def gap_trains(evidence, ctx, threshold=MIN_ACCURACY):
-    return models.expect_two_class_accuracy(ctx, _gap(evidence, fresh=True), image_size=TRAIN_SIZE, n_train=N_TRAIN,
-                                            n_test=N_TEST, epochs=EPOCHS, batch_size=BATCH,
-                                            max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs,
-                                            min_accuracy=threshold)
+    try:
+        return models.expect_two_class_accuracy(ctx, _gap(evidence, fresh=True), image_size=TRAIN_SIZE,
+                                                n_train=N_TRAIN, n_test=N_TEST, epochs=EPOCHS, batch_size=BATCH,
+                                                max_params=MAX_TRAIN_PARAMETERS, inputs=model_inputs,
+                                                min_accuracy=threshold)
+    except CheckFailed as failure:
+        # The contract's model trains the head it is given and the 65 new parameters: fewer trainable ones than
+        # that is a frozen part (the head, most often), and the likeliest reason the run fell short.
+        _, trainable, _ = models.weight_counts(_gap(evidence))
+        expected = _given_head_trainable() + 65
+        if trainable >= expected:
+            raise
+        raise CheckFailed(tr("{failure} Only {trainable:,} of the model's parameters are trainable, where the head "
+                             "and the new layers have {expected:,} to train: is the head frozen? add_gap's model "
+                             "must train the head too.", failure=failure.message, trainable=trainable,
+                             expected=expected), failure.details) from failure
