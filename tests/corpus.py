@@ -716,6 +716,11 @@ MISTAKES += [
     mistake("add_gap freezes the head", "gap",
             [("def add_gap(head):\n", "def add_gap(head):\n    head.trainable = False\n")],
             {"gap_trains"}, says={"gap_trains": "is the head frozen?"}),
+    # compile_for_fine_tuning gets the model as build_transfer_model compiled it; a missing loss costs only fine_loss
+    mistake("fine-tuning compiled without a loss", "transfer",
+            [(FINE_COMPILE_TAIL,
+              FINE_COMPILE_TAIL.replace("loss=keras.losses.BinaryCrossentropy(from_logits=True), ", ""))],
+            {"fine_loss"}),
 ]
 
 CORRECT = [
@@ -862,6 +867,10 @@ CORRECT += [
         ("import tensorflow as tf\n", "import logging\n\nimport tensorflow as tf\n"),
         ('print(f"Accuracy above {self.threshold}: stopping.")',
          'logging.warning("Accuracy above %s: stopping.", self.threshold)'),
+    ]),
+    correct("fine-tuning reuses the loss build_transfer_model compiled", "transfer", [
+        (FINE_COMPILE_TAIL, FINE_COMPILE_TAIL.replace("loss=keras.losses.BinaryCrossentropy(from_logits=True)",
+                                                      "loss=model.loss")),
     ]),
     correct("the book's functional model on vgg.output (VGG16's layers not nested)", "transfer", [
         ("""    model = keras.Sequential([vgg, layers.GlobalAveragePooling2D(), layers.Dense(1)])""",

@@ -63,6 +63,17 @@ def reference_transfer_model(base):
     return keras.Sequential([base, layers.GlobalAveragePooling2D(), layers.Dense(1)])
 
 
+def compiled_transfer_model(base):
+    """The contract's model on ``base``, compiled as build_transfer_model compiles it: what compile_for_fine_tuning
+    is given in the assignment's flow, so a student's compile may reuse what is there (``loss=model.loss``)."""
+    import keras
+
+    model = reference_transfer_model(base)
+    model.compile(optimizer=keras.optimizers.Adam(), loss=keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
 def weight_layers(base) -> list:
     """The layers of a base that hold weights (VGG16's convolutions), in order."""
     return [layer for layer in base.layers if layer.weights]

@@ -9,8 +9,8 @@ from autograder.core.spec import ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.common.contract import shapes
 from autograder.graders.common.probes import failure_kept, shippable, weights_requested
-from autograder.graders.transfer.contract import (FIRST_UNFROZEN, SIZE, TRAIN_SIZE, reference_base,
-                                                  reference_transfer_model, weight_layers)
+from autograder.graders.transfer.contract import (FIRST_UNFROZEN, SIZE, TRAIN_SIZE, compiled_transfer_model,
+                                                  reference_base, reference_transfer_model, weight_layers)
 
 PROBES = ProbeSet()
 # load_vgg_base(weights="imagenet") is called at 224: the one size VGG16 *with* its top accepts ImageNet's weights at,
@@ -92,7 +92,8 @@ def fine_tuning(student, inputs, ctx):
         base = reference_base(TRAIN_SIZE)
         for layer in base.layers[:base.layers.index(base.get_layer(FIRST_UNFROZEN))]:
             layer.trainable = False
-        return shippable(student.call("compile_for_fine_tuning", reference_transfer_model(base), **kwargs))
+        # compiled as build_transfer_model left it (the assignment's flow): compile_for_fine_tuning compiles again
+        return shippable(student.call("compile_for_fine_tuning", compiled_transfer_model(base), **kwargs))
 
     observed = {"model": compiled()}
     # without base_learning_rate written, only the check of base_learning_rate is lost
