@@ -14,7 +14,7 @@ import pytest
 from autograder.core.i18n import render, tr
 from autograder.core.outcomes import CheckResult, Outcome, result_from_json, result_to_json
 from autograder.core.spec import Check
-from autograder.host.forked_judges import ForkedJudges, default_lanes
+from autograder.host.forked_judges import ForkedJudges, JudgeLimits, default_lanes
 from conftest import ROOT, run_cli
 
 
@@ -73,6 +73,59 @@ def test_a_child_that_dies_costs_its_own_checks_only(death, capfd):
     assert all(r.outcome is Outcome.ERROR and r.grader_fault and r.score == 0 and r.max_score == 2.0 for r in lost)
     assert ("SIGKILL" if death == "kill" else "exit code") in lost[0].message
     assert finished["healthy"].results[0].outcome is Outcome.PASSED
+
+
+def _burn_processor_time():
+    while True:
+        sum(range(10_000))
+
+
+def _hoard_memory():
+    hoard = []
+    while True:
+        hoard.append(bytearray(64 * 2**20))  # written: resident, not just reserved
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("greed", ["processor", "memory"])
+def test_a_judge_over_its_limit_is_stopped_and_costs_its_own_checks_as_an_error(greed):
+    """A model the sandbox returned runs in the judge: one that asks for endless work or memory is stopped at the
+    limit, and the checks say why, as the student's error (not the kit's fault)."""
+    greedy, healthy = [_check("greedy1"), _check("greedy2")], [_check("healthy")]
+    baseline = psutil.Process().memory_info().rss / 2**20  # a child starts with the parent's pages
+    limits = JudgeLimits(cpu_seconds=2, memory_mb=int(baseline) + 300)
+    started = time.monotonic()
+    with ForkedJudges(2, limits) as judges:
+        judges.submit("demo", greedy, _burn_processor_time if greed == "processor" else _hoard_memory)
+        judges.submit("demo", healthy, lambda: [_passed(healthy[0])])
+        finished = {item.results[0].check_id: item for item in judges.drain()}
+    assert time.monotonic() - started < 30
+    assert finished["healthy"].results[0].outcome == Outcome.PASSED
+    stopped = finished["greedy1"].results
+    assert [r.check_id for r in stopped] == ["greedy1", "greedy2"]
+    assert all(r.outcome == Outcome.ERROR and r.score == 0 and not r.grader_fault for r in stopped), stopped
+    expected = "of processor time" if greed == "processor" else "MiB of memory"
+    assert expected in render(stopped[0].message, "en"), render(stopped[0].message, "en")
+
+
+def test_grade_stops_a_model_that_asks_the_judge_for_gigabytes(tmp_path):
+    """Through the CLI: activations of 1344x1344x16 per image ask the judge for gigabytes; grading completes,
+    the classifier's checks say the judge's memory limit stopped them, and the other functions keep their marks."""
+    if default_lanes(2) < 2:
+        pytest.skip("a GPU may be visible here, so grading judges in one process, not in limited forks")
+    source = (ROOT / "solutions" / "fashion_mnist.py").read_text(encoding="utf-8")
+    greedy = source.replace("layers.Flatten(),", "layers.Reshape((28, 28, 1)), layers.UpSampling2D(48), "
+                                                 "layers.Conv2D(16, 1), layers.GlobalAveragePooling2D(),")
+    assert greedy != source
+    (tmp_path / "fashion_mnist.py").write_text(greedy, encoding="utf-8")
+    out = tmp_path / "results.json"
+    done = run_cli("grade", str(tmp_path / "fashion_mnist.py"), "--threads", "2", "--memory-mb", "1536",
+                   "--lang", "en", "--json", str(out), timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tests = {t["extra_data"]["check_id"]: t for t in json.loads(out.read_text(encoding="utf-8"))["tests"]}
+    stopped = {check for check, t in tests.items() if "1536 MiB of memory" in t["output"]}
+    assert "dense_trains" in stopped and all(tests[c]["extra_data"]["outcome"] == "error" for c in stopped)
+    assert all(t["status"] == "passed" for check, t in tests.items() if not check.startswith("dense")), tests
 
 
 def test_no_more_than_lanes_judge_at_once(tmp_path):

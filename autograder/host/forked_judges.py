@@ -17,12 +17,18 @@ checks an ``error`` marked as the kit's fault, never another child's checks. Chi
 process (``PR_SET_PDEATHSIG``) and are killed when it stops early.
 
 Only trusted code runs in a child: the checks, on what the sandbox returned, loaded as safely as in the
-parent. Students' code never runs in the grading process, forked or not.
+parent. Students' code never runs in the grading process, forked or not. But the models it returned do: a model
+the sandbox handed back can ask for any amount of computation or memory (an UpSampling2D(24) before a few large
+convolutions took minutes and gigabytes, with nothing to stop it). So each child is held to :class:`JudgeLimits`:
+processor time (``RLIMIT_CPU``: the kernel stops it) and resident memory (polled here, as the sandbox's is); a
+child stopped at a limit costs its checks an ``error`` that says so, not a fault of the kit's.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import resource
 import select
 import signal
 import sys
@@ -33,11 +39,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import psutil
+
 from autograder.core.i18n import tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, not_run, result_from_json, result_to_json
 from autograder.core.spec import Check
+from autograder.host.runner import resident_mb
 
 PR_SET_PDEATHSIG = 1
+MEMORY_POLL_SECONDS = 0.25
+
+
+@dataclass(frozen=True)
+class JudgeLimits:
+    """What one forked judge may use. The kit's own models need seconds of processor time and under a GiB
+    (the heaviest child, transfer's training run: about 7 s and 0.9 GiB), so the defaults stop only models far
+    larger than any assignment asks for."""
+
+    cpu_seconds: int = 120
+    memory_mb: int | None = 4096
 
 
 def default_lanes(threads: int) -> int:
@@ -76,6 +96,7 @@ class _Child:
     checks: list[Check]
     started: float
     received: bytearray = field(default_factory=bytearray)
+    over_memory: bool = False  # stopped here for its resident memory
 
 
 @dataclass
@@ -90,10 +111,10 @@ class Finished:
 class ForkedJudges:
     """Up to ``lanes`` children judging at once; :meth:`submit` waits for a free lane, :meth:`drain` for all."""
 
-    def __init__(self, lanes: int):
+    def __init__(self, lanes: int, limits: JudgeLimits = JudgeLimits()):
         if lanes < 1:
             raise ValueError(f"lanes must be at least 1. Received: {lanes!r}")
-        self.lanes = lanes
+        self.lanes, self.limits = lanes, limits
         self._running: dict[int, _Child] = {}  # by pipe
         self.finished: list[Finished] = []
         # The children's temporary folder (models they load for checks: about 100 MB each for transfer), removed
@@ -110,6 +131,7 @@ class ForkedJudges:
         if pid == 0:  # the child: never returns
             os.close(read)
             tempfile.tempdir = self._scratch.name
+            resource.setrlimit(resource.RLIMIT_CPU, (self.limits.cpu_seconds, self.limits.cpu_seconds + 5))
             _judge_and_exit(write, judge, parent)
         os.close(write)
         self._running[read] = _Child(pid, read, assignment, checks, time.monotonic())
@@ -144,8 +166,15 @@ class ForkedJudges:
 
     def _wait_for_one(self, timeout: float | None = None) -> bool:
         """Read what the children sent, reaping those that finished; waits for one unless ``timeout``; whether
-        any child had something."""
-        readable, _, _ = select.select(list(self._running), [], [], timeout)
+        any child had something. Children over the memory limit are stopped meanwhile."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = MEMORY_POLL_SECONDS if deadline is None else max(0.0, min(MEMORY_POLL_SECONDS,
+                                                                            deadline - time.monotonic()))
+            readable, _, _ = select.select(list(self._running), [], [], wait)
+            self._stop_children_over_memory()
+            if readable or (deadline is not None and time.monotonic() >= deadline):
+                break
         for pipe in readable:
             child = self._running[pipe]
             chunk = os.read(pipe, 1 << 16)
@@ -154,19 +183,42 @@ class ForkedJudges:
                 continue
             del self._running[pipe]
             os.close(pipe)
-            _, status = os.waitpid(child.pid, 0)
-            self.finished.append(Finished(child.assignment, _results_of(child, status),
+            _, status, usage = os.wait4(child.pid, 0)
+            self.finished.append(Finished(child.assignment, _results_of(child, status, usage, self.limits),
                                           time.monotonic() - child.started))
         return bool(readable)
 
+    def _stop_children_over_memory(self) -> None:
+        if self.limits.memory_mb is None:
+            return
+        for child in self._running.values():
+            try:
+                over = resident_mb(psutil.Process(child.pid)) > self.limits.memory_mb
+            except psutil.Error:  # it ended meanwhile: its pipe says so
+                continue
+            if over and not child.over_memory:
+                child.over_memory = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGKILL)
 
-def _results_of(child: _Child, status: int) -> list[CheckResult]:
+
+def _results_of(child: _Child, status: int, usage, limits: JudgeLimits) -> list[CheckResult]:
     if os.waitstatus_to_exitcode(status) == 0:
         try:
             return [result_from_json(child.assignment, item) for item in json.loads(child.received.decode("utf-8"))]
         except (ValueError, KeyError, TypeError):
             pass  # a child cut short while writing: as if it died
+    if child.over_memory:
+        stopped = ProbeStatus("error", tr(
+            "Judging what your code returned used more than {limit} MiB of memory and was stopped: a model far "
+            "larger than the assignment asks for?", limit=limits.memory_mb))
+        return [not_run(child.assignment, check, stopped) for check in child.checks]
     code = os.waitstatus_to_exitcode(status)
+    if code == -signal.SIGXCPU or usage.ru_utime + usage.ru_stime >= limits.cpu_seconds:  # its soft or hard limit
+        stopped = ProbeStatus("error", tr(
+            "Judging what your code returned took more than {limit} s of processor time and was stopped: a model "
+            "far larger than the assignment asks for?", limit=limits.cpu_seconds))
+        return [not_run(child.assignment, check, stopped) for check in child.checks]
     how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
     died = ProbeStatus("grader_error", tr(
         "Internal grader error (the judging process ended with {how}). This is not your fault; please tell "

@@ -22,7 +22,7 @@ from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.core.settings import Settings
 from autograder.host.runner import Limits, ProbeDone, SandboxSession
 from autograder.core.spec import Assignment, Check
-from autograder.host.forked_judges import ForkedJudges, default_lanes, tensorflow_has_run
+from autograder.host.forked_judges import ForkedJudges, JudgeLimits, default_lanes, tensorflow_has_run
 from autograder.host.deferred import Deferral
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -289,7 +289,7 @@ def _judged_in_forks(parts, *, context, limits, tensorflow, deferral) -> dict[st
     (:class:`_ForkedDispatch`). Results in each assignment's order of checks."""
     assignments = {assignment.id: assignment for assignment, _ in parts}
     worker_seconds: dict[str, float] = {}
-    with ForkedJudges(tensorflow.lanes) as judges:
+    with ForkedJudges(tensorflow.lanes, JudgeLimits(memory_mb=limits.memory_mb or JudgeLimits.memory_mb)) as judges:
         with SandboxSession(parts, seed=context.seed, limits=limits) as session:
             session.start()
             tensorflow.worker_starting()
