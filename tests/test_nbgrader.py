@@ -176,7 +176,8 @@ def test_the_course_folder_hands_its_course_toml_to_the_test_cells(configured_co
 def test_the_test_cells_grade_with_the_course_toml_that_nbgrader_names(configured_course, monkeypatch):
     """check_score's grading (a child process, as grade-all's) applies the course's limits, seed and points."""
     monkeypatch.setenv("TF2_KIT_CONFIG", str(configured_course / "course.toml"))  # what nbgrader_config.py sets
-    end, settings = kernel._grade_cells(ASSIGNMENT, ["class Stuck:\n    while True:\n        pass\n"])
+    # A default value is computed as the def runs, at import: this one never ends (a sum of endless zeros).
+    end, settings = kernel._grade_cells(ASSIGNMENT, ["def stuck(total=sum(iter(int, 1))):\n    return total\n"])
     applied = end.record["settings"]
     assert (applied["seed"], applied["step_timeout"], applied["points"]) == (7, 2.0, {ASSIGNMENT: {"dense_layers": 4.0}})
     tests = kernel._as_tests(end, settings)["tests"]

@@ -43,6 +43,7 @@ import psutil
 
 from autograder.core.i18n import tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, not_run, result_from_json, result_to_json
+from autograder.core.settings import DEFAULTS
 from autograder.core.spec import Check
 from autograder.host.runner import resident_mb
 
@@ -57,7 +58,7 @@ class JudgeLimits:
     larger than any assignment asks for."""
 
     cpu_seconds: int = 120
-    memory_mb: int | None = 4096
+    memory_mb: int | None = DEFAULTS.memory_mb
 
 
 def default_lanes(threads: int) -> int:
