@@ -145,6 +145,26 @@ def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, grading_proc
     assert set(outcomes(payload).values()) == {"error"} and "exit code 3" in payload["tests"][0]["output"]
 
 
+def test_a_feedback_page_the_kit_fails_to_draw_costs_neither_the_grade_nor_the_class(tmp_path, monkeypatch, capsys):
+    """Drawing a page from what a student's code returned ended grade-all once (a metric name matplotlib could
+    not draw): whatever the kit fails to draw, the grade is written and the fault goes to the instructor."""
+    from autograder.classroom import grade_all as module
+    from autograder.core.i18n import literal
+
+    def broken(result, **page):
+        raise ValueError("a fault of the kit's own")
+
+    monkeypatch.setattr(module, "feedback_html", broken)
+    options = BatchOptions(assignments=(ASSIGNMENT,), workers=1)
+    result = module.failed_result("ada", options, "error", literal("its worker ended"))
+    summary = module.SubmissionSummary("ada", "failed", 0.0, result.max_score, 0.0, 0.0)
+    module.write_outputs(tmp_path / "ada", "ada", result, summary, options)
+    assert results(tmp_path, "ada")["max_score"] == MAXIMUM
+    assert "could not be drawn" in (tmp_path / "ada" / "feedback.html").read_text(encoding="utf-8")
+    assert (tmp_path / "ada" / "feedback.md").read_text(encoding="utf-8").startswith("# Feedback")
+    assert "a fault of the kit's own" in capsys.readouterr().err
+
+
 def test_discover_takes_folders_and_files_and_skips_hidden_entries(tmp_path):
     make_class(tmp_path, {"b": "x = 1", "a.py": "x = 1"})
     (tmp_path / ".DS_Store").write_text("", encoding="utf-8")

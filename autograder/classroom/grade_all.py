@@ -18,6 +18,7 @@ import math
 import sys
 import threading
 import time
+import traceback
 import unicodedata
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -249,9 +250,22 @@ def write_outputs(folder: Path, student: str, result: SubmissionResult, summary:
                         **summary.where})
     page = {"student": student, "course": options.name, "language": options.language,
             "reveal_hidden": options.reveal_hidden}
-    write_text_atomically(folder / FEEDBACK_HTML, feedback_html(result, **page))
-    write_text_atomically(folder / FEEDBACK_MD, feedback_markdown(result, **page))
+    for name, draw in ((FEEDBACK_HTML, feedback_html), (FEEDBACK_MD, feedback_markdown)):
+        write_text_atomically(folder / name, _page(draw, result, page, name))
     write_gradescope(result, folder / RESULTS_FILE, language=options.language, reveal_hidden=options.reveal_hidden)
+
+
+def _page(draw, result: SubmissionResult, page: dict, name: str) -> str:
+    """A feedback page; one the kit fails to draw (its own fault, whatever text the student's code put in the
+    result) becomes a line saying so, with the traceback on standard error, so that the grade is still written
+    and the class goes on."""
+    try:
+        return draw(result, **page)
+    except Exception:  # noqa: BLE001 - a fault of the kit's, reported to the instructor, never to the student
+        sys.stderr.write(f"grade-all: could not draw {page['student']}/{name} (a fault of the kit's):\n"
+                         f"{traceback.format_exc()}")
+        return (f"The feedback page for {page['student']} could not be drawn (a fault of the grading kit's; "
+                f"the grade in {RESULTS_FILE} stands). Please tell your instructor.\n")
 
 
 def write_summary(out: Path, options: Settings) -> Path:
