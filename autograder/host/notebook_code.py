@@ -84,6 +84,7 @@ from pathlib import Path
 
 from autograder.core.i18n import Text, tr
 from autograder.host.notebook_magics import rejected_cell_magic, without_magics
+from autograder.host.notebook_stand_ins import ERROR, PRELUDE
 
 __all__ = ["Program", "Chunk", "NotebookUnreadable", "NotebookTooLarge", "code_cells", "extract", "extract_file",
            "is_kept", "without_magics"]
@@ -107,90 +108,6 @@ _WORK_WORDS = frozenset({"fit", "run", "system", "glob", "iglob", "file", "files
 _WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _MAX_CODE = 80  # characters of a student's line quoted in a message
 
-# The stand-ins the program binds for names it cannot give a value. Compiled under its own file
-# name, so an error it raises is located at the student's line that used the name.
-_STAND_INS_FILE = "<grader: notebook stand-ins>"
-_STAND_INS = r'''
-import sys
-
-_FAILING = ("__call__", "__iter__", "__next__", "__len__", "__getitem__", "__setitem__", "__delitem__",
-            "__contains__", "__bool__", "__int__", "__float__", "__complex__", "__index__", "__array__",
-            "__enter__", "__exit__", "__await__", "__aiter__", "__neg__", "__pos__", "__abs__", "__invert__",
-            "__lt__", "__le__", "__gt__", "__ge__", "__add__", "__radd__", "__sub__", "__rsub__", "__mul__",
-            "__rmul__", "__truediv__", "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__",
-            "__pow__", "__rpow__", "__matmul__", "__rmatmul__", "__and__", "__rand__", "__or__", "__ror__",
-            "__xor__", "__rxor__", "__lshift__", "__rshift__", "__delattr__")
-
-
-class Unavailable:
-    """A name the grader has no value for: using it raises an error that says why."""
-
-    __slots__ = ("_why", "_error", "_lazy")
-
-    def __init__(self, why, error, lazy):
-        object.__setattr__(self, "_why", why)
-        object.__setattr__(self, "_error", error)
-        object.__setattr__(self, "_lazy", lazy)
-
-    def _fail(self, *args, **kwargs):
-        raise self._error(self._why)
-
-    def __getattr__(self, name):
-        if name.startswith("__"):
-            raise AttributeError(self._why)
-        if self._lazy:  # drive.mount is still the missing module: calling it is what fails
-            return Unavailable(self._why, self._error, True)
-        raise self._error(self._why)
-
-    def __setattr__(self, name, value):
-        raise self._error(self._why)
-
-    def __mro_entries__(self, bases):  # class MyCallback(wandb.keras.WandbCallback): fails when made, not defined
-        why, error = self._why, self._error
-
-        class Unavailable:
-            def __init__(self, *args, **kwargs):
-                raise error(why)
-
-        return (Unavailable,)
-
-    def __repr__(self):
-        return "<not available in the grader: " + self._why + ">"
-
-    __str__ = __repr__
-
-
-for _name in _FAILING:
-    setattr(Unavailable, _name, Unavailable._fail)
-
-
-class StandIns:
-    def missing(self, namespace, imports, error):
-        """After a failed import: each name it would bind, unless its module did load, is a stand-in."""
-        for name, module, attribute in imports:
-            loaded = sys.modules.get(module)
-            if loaded is not None and (attribute is None or hasattr(loaded, attribute)):
-                continue
-            namespace[name] = Unavailable(
-                "`%s` comes from `%s`, which the grader cannot import (%s: %s); a graded function must "
-                "not need it." % (name, module, type(error).__name__, str(error)[:150]), ImportError, True)
-
-    def not_run(self, namespace, names, where):
-        for name in names:
-            namespace[name] = Unavailable(
-                "`%s` has no value in the grader: your notebook computes it at top level (%s), and the "
-                "grader does not run top-level code; pass it as an argument or compute it inside the "
-                "function." % (name, where), NameError, False)
-
-    def failed(self, namespace, names, where, error):
-        for name in names:
-            namespace[name] = Unavailable(
-                "`%s` has no value in the grader: computing it at top level (%s) failed there with %s: %s"
-                % (name, where, type(error).__name__, str(error)[:150]), NameError, False)
-'''
-_PRELUDE = (f"_tf2kit_stand_ins = (lambda space: (exec(compile({_STAND_INS!r}, {_STAND_INS_FILE!r}, 'exec'), "
-            "space), space['StandIns']())[1])({})")
-_ERROR = "_tf2kit_error"
 
 
 class NotebookUnreadable(ValueError):
@@ -976,8 +893,8 @@ def _class_lines(statement: _Statement, rewrite: bool = True) -> list[tuple[str,
             if _shares_a_line(part, statement):
                 continue
             rows[top][0] = head + "try: " + _cut(rows[top][0], child.col_offset, None)
-            after.setdefault(bottom, []).insert(0, f"{head}except Exception as {_ERROR}: _tf2kit_stand_ins.failed("
-                                                   f"locals(), {names!r}, {_where(part, names[0])!r}, {_ERROR})")
+            after.setdefault(bottom, []).insert(0, f"{head}except Exception as {ERROR}: _tf2kit_stand_ins.failed("
+                                                   f"locals(), {names!r}, {_where(part, names[0])!r}, {ERROR})")
             continue
         call = (f"_tf2kit_stand_ins.not_run(locals(), {names!r}, {_where(part, names[0])!r})" if names else "pass")
         tail = _cut(rows[bottom][0], child.end_col_offset, None)
@@ -988,8 +905,8 @@ def _class_lines(statement: _Statement, rewrite: bool = True) -> list[tuple[str,
     for k, (text, cell_line) in enumerate(rows):
         lines.append((text, cell_line))
         lines.extend((extra, None) for extra in after.get(k, []))
-    lines.append((f"except Exception as {_ERROR}: _tf2kit_stand_ins.failed(globals(), {(node.name,)!r}, "
-                  f"{_where(statement, node.name)!r}, {_ERROR})", None))
+    lines.append((f"except Exception as {ERROR}: _tf2kit_stand_ins.failed(globals(), {(node.name,)!r}, "
+                  f"{_where(statement, node.name)!r}, {ERROR})", None))
     try:
         inside = _inside_strings("\n".join(text for text, _ in lines))
         lines = [(text if k in inside or k in (0, len(lines) - 1) else " " + text, cell_line)
@@ -1072,14 +989,14 @@ def extract(cells: list[str], notebook_name: str) -> Program:
             continue
         if statement.kept and statement.kind == "import":
             emit(statement, "try: ")
-            put(f"except Exception as {_ERROR}: _tf2kit_stand_ins.missing(globals(), "
-                f"{tuple(_import_bindings(statement.node))!r}, {_ERROR})")
+            put(f"except Exception as {ERROR}: _tf2kit_stand_ins.missing(globals(), "
+                f"{tuple(_import_bindings(statement.node))!r}, {ERROR})")
             needs_stand_ins = True
         elif statement.kept and statement.kind in ("library", "item", "fill", "attribute"):
             emit(statement, "try: ")
             names = tuple(sorted(statement.binds))
-            put(f"except Exception as {_ERROR}: _tf2kit_stand_ins.failed(globals(), {names!r}, "
-                f"{_where(statement, names[0])!r}, {_ERROR})")
+            put(f"except Exception as {ERROR}: _tf2kit_stand_ins.failed(globals(), {names!r}, "
+                f"{_where(statement, names[0])!r}, {ERROR})")
             needs_stand_ins = True
         elif statement.kept and statement.parts and (lines := _class_lines(statement)) is not None:
             for text, cell_line in lines:
@@ -1092,7 +1009,7 @@ def extract(cells: list[str], notebook_name: str) -> Program:
             put(f"_tf2kit_stand_ins.not_run(globals(), {names!r}, {_where(statement, names[0])!r})")
             needs_stand_ins = True
     if needs_stand_ins:
-        out.insert(body_start, _PRELUDE)
+        out.insert(body_start, PRELUDE)
         origins.insert(body_start, None)
     program.source = "\n".join(out) + "\n"
     program.chunks = _chunks(origins)
