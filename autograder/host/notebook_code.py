@@ -20,7 +20,7 @@ the kernel):
   through an imported module, and no word of those functions' dotted names says they read or write
   files, download, load data, train, predict or evaluate, or build a pre-trained model
   (``tfds.load``, ``np.load``, ``image_dataset_from_directory``, ``keras.applications.VGG16``,
-  ``get_file``, ``from_pretrained``: see ``_WORK_PREFIXES`` and ``_WORK_WORDS``). A call on a value
+  ``get_file``, ``from_pretrained``: see ``notebook_statements.WORK_PREFIXES`` and ``WORK_WORDS``). A call on a value
   (``model.fit``, ``base.predict``) or to the student's own function or class is never a library
   call. They are guarded too: one that fails in the grader becomes a stand-in that explains. A value
   read by a kept value is wanted as well, so a chain (``LOSS = ...``, ``COMPILE_KW = dict(loss=LOSS)``)
@@ -85,29 +85,15 @@ from pathlib import Path
 from autograder.core.i18n import Text, tr
 from autograder.host.notebook_magics import rejected_cell_magic, without_magics
 from autograder.host.notebook_stand_ins import ERROR, PRELUDE
+from autograder.host.notebook_statements import (DEFINITIONS, IMPORTS, fill_parts, filled_by_call, filled_container,
+                                                 filling_loop, is_constant, is_kept, is_library_value, mutated_roots,
+                                                 set_attribute, used_names, value_of)
 
 __all__ = ["Program", "Chunk", "NotebookUnreadable", "NotebookTooLarge", "code_cells", "extract", "extract_file",
            "is_kept", "without_magics"]
 
-# Names whose calls are harmless in a constant, e.g. ``SIZES = tuple(range(3))``.
-_PURE_CALLS = frozenset({"range", "len", "tuple", "list", "dict", "set", "frozenset", "int", "float", "str",
-                         "bool", "sorted", "zip", "enumerate", "min", "max", "abs", "round", "sum", "any", "all",
-                         "reversed", "divmod", "pow", "chr", "ord", "repr", "format", "hex", "oct", "bin", "slice",
-                         "complex", "bytes", "isinstance", "issubclass", "callable", "getattr", "hasattr"})
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_IMPORTS = (ast.Import, ast.ImportFrom)
 _DEFINED_NAME = re.compile(r"^(?:async\s+def|def|class)\s+([A-Za-z_]\w*)", re.MULTILINE)
-# A library call is never run at top level when a word of its dotted name (module included) says it
-# does work the grader must not do there: files, downloads, data, training, pre-trained weights, processes.
-_WORK_PREFIXES = ("load", "download", "fetch", "read", "imread", "open", "predict", "evaluat", "train",
-                  "pretrain", "save", "mount", "listdir", "walk", "popen", "subprocess", "urlopen",
-                  "request", "sleep", "connect", "login", "upload", "makedir", "remove", "unlink", "rmtree")
-_WORK_WORDS = frozenset({"fit", "run", "system", "glob", "iglob", "file", "files", "directory", "dir",
-                         "applications", "hub", "datasets", "dataset", "shutil", "socket", "urllib", "http",
-                         "pickle", "joblib", "wandb", "kaggle", "colab", "drive"})
-_WORDS = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _MAX_CODE = 80  # characters of a student's line quoted in a message
-
 
 
 class NotebookUnreadable(ValueError):
@@ -169,14 +155,6 @@ def code_cells(text: str) -> list[str]:
     return sources
 
 
-# Methods whose call on a kept value only reads it (any other call on it may change it: ``CONFIG.update(...)``).
-_STR_METHODS = frozenset(name for name in dir(str) + dir(bytes) if not name.startswith("_"))
-_READING_METHODS = _STR_METHODS | {
-    "get", "items", "keys", "values", "copy", "index", "count", "summary", "get_config", "count_params",
-    "get_weights", "get_layer", "to_json", "numpy", "tolist", "item", "astype", "reshape", "mean", "std", "min",
-    "max", "argmax", "argmin", "as_numpy_iterator", "take", "element_spec", "cardinality"}
-# Methods that fill a container with what they are given (kept when what they are given is a kept kind).
-_FILL_METHODS = frozenset({"append", "extend", "insert", "update", "add", "setdefault"})
 # Kinds of statement that give a name a value the program may keep; only these are mutated "in place".
 _VALUE_KINDS = frozenset({"constant", "library", "item", "fill", "attribute", "loop"})
 # Kinds kept when every name they read as they run has its value (and, but for constants, kept code reads them).
@@ -188,188 +166,6 @@ _ALWAYS_KEPT = ("definition", "import", "try", "future")
 # characters (one statement of 2 MB takes about a second).
 _MAX_CODE_CHARS = 2_000_000
 _MAX_STATEMENTS = 25_000
-
-
-def _harmless_call(call: ast.Call, str_names: frozenset[str] | set[str]) -> bool:
-    """A call to a harmless builtin, or a string method on a literal or a name holding a kept string."""
-    func = call.func
-    if isinstance(func, ast.Name):
-        return func.id in _PURE_CALLS
-    if not (isinstance(func, ast.Attribute) and func.attr in _STR_METHODS):
-        return False
-    value = func.value
-    return ((isinstance(value, ast.Constant) and isinstance(value.value, (str, bytes)))
-            or isinstance(value, ast.JoinedStr) or (isinstance(value, ast.Name) and value.id in str_names))
-
-
-def _is_pure(node: ast.AST, str_names: frozenset[str] | set[str] = frozenset()) -> bool:
-    """True if evaluating the expression cannot run anything but a few harmless builtins and string methods."""
-    for child in ast.walk(node):
-        if isinstance(child, ast.Call):
-            if not _harmless_call(child, str_names):
-                return False
-        elif isinstance(child, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
-            return False
-    return True
-
-
-def _words(dotted: str) -> list[str]:
-    return [word.lower() for part in re.split(r"[^A-Za-z0-9]+", dotted) for word in _WORDS.findall(part)]
-
-
-def _does_work(dotted: str) -> bool:
-    return any(word in _WORK_WORDS or word.startswith(_WORK_PREFIXES) for word in _words(dotted))
-
-
-def _library_path(func: ast.expr, modules: dict[str, str]) -> str | None:
-    """The dotted name of a callee reached through an imported module (``keras.layers.Dense``), else None."""
-    attributes = []
-    while isinstance(func, ast.Attribute):
-        attributes.append(func.attr)
-        func = func.value
-    if isinstance(func, ast.Call):  # keras.Sequential([...]).summary: the inner call is judged on its own
-        return ".".join(reversed(attributes)) if attributes else None
-    if isinstance(func, ast.Name) and func.id in modules:
-        return ".".join([modules[func.id], *reversed(attributes)])
-    return None
-
-
-def _is_library_value(node: ast.AST, modules: dict[str, str],
-                      str_names: frozenset[str] | set[str] = frozenset()) -> bool:
-    """True if the expression calls only harmless builtins and library functions that do no work.
-
-    The bodies of lambdas are not looked at: they run when called, not when the value is made.
-    """
-    pending = [node]
-    while pending:
-        child = pending.pop()
-        if isinstance(child, ast.Lambda):
-            pending.extend(child.args.defaults + [d for d in child.args.kw_defaults if d is not None])
-            continue
-        if isinstance(child, ast.Call) and not _harmless_call(child, str_names):
-            path = _library_path(child.func, modules)
-            if path is None or _does_work(path):
-                return False
-        elif isinstance(child, (ast.Await, ast.Yield, ast.YieldFrom, ast.NamedExpr)):
-            return False
-        pending.extend(ast.iter_child_nodes(child))
-    return True
-
-
-def _targets_are_names(targets: list[ast.expr]) -> bool:
-    return all(isinstance(n, (ast.Name, ast.Tuple, ast.List, ast.Starred)) and
-               all(isinstance(m, (ast.Name, ast.Tuple, ast.List, ast.Starred, ast.Store)) for m in ast.walk(n))
-               for n in targets)
-
-
-def _value_of(node: ast.stmt) -> ast.expr | None:
-    """The value of an assignment to plain names, or None when the statement is something else."""
-    if isinstance(node, ast.Assign) and _targets_are_names(node.targets):
-        return node.value
-    if isinstance(node, (ast.AnnAssign, ast.AugAssign)) and isinstance(node.target, ast.Name):
-        return node.value
-    return None
-
-
-def _filled_container(node: ast.stmt) -> str | None:
-    """The name whose item ``node`` sets (``NAME[key] = value``), else None."""
-    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
-            and isinstance(node.targets[0].value, ast.Name)):
-        return node.targets[0].value.id
-    return None
-
-
-def _filled_by_call(node: ast.stmt) -> str | None:
-    """The name a call statement fills (``CONFIG.update(size=100)``, ``NAMES.append("cat")``), else None."""
-    if (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-            and isinstance(node.value.func, ast.Attribute) and node.value.func.attr in _FILL_METHODS
-            and isinstance(node.value.func.value, ast.Name)):
-        return node.value.func.value.id
-    return None
-
-
-def _set_attribute(node: ast.stmt) -> str | None:
-    """The name whose attribute ``node`` sets (``AccuracyCallback.on_epoch_end = _on_epoch_end``), else None."""
-    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute)
-            and isinstance(node.targets[0].value, ast.Name)):
-        return node.targets[0].value.id
-    return None
-
-
-def _fill_parts(node: ast.stmt) -> list[ast.expr]:
-    """What an item, attribute or fill statement evaluates besides its container."""
-    if isinstance(node, ast.Assign):
-        target = node.targets[0]
-        return [node.value] + ([target.slice] if isinstance(target, ast.Subscript) else [])
-    call = node.value
-    return [*call.args, *(keyword.value for keyword in call.keywords)]
-
-
-def _filling_loop(node: ast.stmt, modules: dict[str, str]) -> set[str] | None:
-    """The containers a ``for`` loop over a constant fills when its body only fills them with kept kinds, else None."""
-    if not (isinstance(node, ast.For) and not node.orelse and _targets_are_names([node.target])
-            and _is_pure(node.iter)):
-        return None
-    filled = set()
-    for statement in node.body:
-        container = _filled_container(statement) or _filled_by_call(statement)
-        if container is None or not all(_is_library_value(part, modules) for part in _fill_parts(statement)):
-            return None
-        filled.add(container)
-    return filled
-
-
-def _root_name(node: ast.expr) -> str | None:
-    """``CONFIG`` of ``CONFIG["sizes"].append``; None past a call (``loss_fn(y, p).sum()``: a new value's method)."""
-    while isinstance(node, (ast.Attribute, ast.Subscript)):
-        node = node.value
-    return node.id if isinstance(node, ast.Name) else None
-
-
-def _mutated_roots(node: ast.stmt) -> set[tuple[str, bool]]:
-    """Names a statement may change the value of as it runs, without binding them: (name, by a method call).
-
-    ``CONFIG.update(...)``, ``NAMES[0] = x``, ``Callback.on_epoch_end = f``, ``del CONFIG["a"]``, ``T[k] += 1``, and
-    the same in the blocks of a loop or an ``if``; not what functions, lambdas and classes defined there do later.
-    """
-    roots = set()
-    pending: list[ast.AST] = [node]
-    while pending:
-        child = pending.pop()
-        if isinstance(child, _DEFINITIONS + (ast.Lambda,)):
-            continue
-        if (isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute)
-                and child.func.attr not in _READING_METHODS):
-            root = _root_name(child.func.value)
-            if root is not None:
-                roots.add((root, True))
-        elif isinstance(child, (ast.Subscript, ast.Attribute)) and isinstance(child.ctx, (ast.Store, ast.Del)):
-            root = _root_name(child.value)
-            if root is not None:
-                roots.add((root, False))
-        pending.extend(ast.iter_child_nodes(child))
-    return roots
-
-
-def _is_constant(node: ast.stmt, str_names: frozenset[str] | set[str] = frozenset()) -> bool:
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is None:
-        return True  # LIMIT: int
-    value = _value_of(node)
-    return value is not None and _is_pure(value, str_names)
-
-
-def is_kept(node: ast.stmt) -> bool:
-    """Definitions, imports, constants, and ``try`` blocks made only of those (kept unconditionally)."""
-    if isinstance(node, _DEFINITIONS + _IMPORTS):
-        return True
-    if isinstance(node, ast.Try):  # e.g. try: import tensorflow_datasets except ImportError: ...
-        handlers = [stmt for handler in node.handlers for stmt in handler.body]
-        return all(is_kept(s) or isinstance(s, ast.Pass) for s in node.body + handlers + node.orelse + node.finalbody)
-    return _is_constant(node)
-
-
-def _used_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 _RUN_NOW = ("listcomp", "setcomp", "dictcomp", "genexpr")  # comprehensions at top level run with the statement
@@ -384,7 +180,7 @@ def _scopes(node: ast.stmt) -> tuple[set[str], set[str], set[str], set[str]]:
     try:
         table = symtable.symtable(ast.unparse(node), "<cell>", "exec")
     except (SyntaxError, ValueError, RecursionError):  # unparse gave what symtable refuses: guess widely
-        names = _used_names(node)
+        names = used_names(node)
         stored = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
         return stored, set(), names, names
     assigned = {s.get_name() for s in table.get_symbols() if s.is_assigned()}
@@ -441,10 +237,10 @@ def _modules_of(nodes: list[ast.stmt]) -> dict[str, str]:
     pending = list(nodes)
     while pending:
         node = pending.pop()
-        if isinstance(node, _IMPORTS):
+        if isinstance(node, IMPORTS):
             for name, module, attribute in _import_bindings(node):
                 modules[name] = module if attribute is None else f"{module}.{attribute}"
-        elif not isinstance(node, _DEFINITIONS + (ast.Lambda,)):  # an import inside a function is not top level
+        elif not isinstance(node, DEFINITIONS + (ast.Lambda,)):  # an import inside a function is not top level
             pending.extend(ast.iter_child_nodes(node))
     return modules
 
@@ -472,7 +268,7 @@ class _Statement:
         first_use = None
         for child in ast.walk(self.node):
             if ((isinstance(child, ast.Name) and child.id == name and isinstance(child.ctx, ast.Store))
-                    or (isinstance(child, _DEFINITIONS) and child.name == name)
+                    or (isinstance(child, DEFINITIONS) and child.name == name)
                     or (isinstance(child, ast.ExceptHandler) and child.name == name)
                     or (isinstance(child, ast.alias) and (child.asname or child.name.split(".")[0]) == name)):
                 return child.lineno
@@ -498,22 +294,22 @@ def _kind(node: ast.stmt, modules: dict[str, str], str_names: set[str], current:
 
     if isinstance(node, ast.ImportFrom) and node.module == "__future__":
         return "future"
-    if isinstance(node, _DEFINITIONS):
+    if isinstance(node, DEFINITIONS):
         return "definition"
-    if isinstance(node, _IMPORTS):
+    if isinstance(node, IMPORTS):
         return "import"
     if isinstance(node, ast.Try) and is_kept(node):
         return "try"
-    if _is_constant(node, str_names):
+    if is_constant(node, str_names):
         return "constant"
-    if _value_of(node) is not None and _is_library_value(_value_of(node), modules, str_names):
+    if value_of(node) is not None and is_library_value(value_of(node), modules, str_names):
         return "library"
-    fills = {"item": _filled_container(node), "fill": _filled_by_call(node), "attribute": _set_attribute(node)}
+    fills = {"item": filled_container(node), "fill": filled_by_call(node), "attribute": set_attribute(node)}
     for kind, container in fills.items():
         if value_holder(container, kind == "attribute") and all(
-                _is_library_value(part, modules, str_names) for part in _fill_parts(node)):
+                is_library_value(part, modules, str_names) for part in fill_parts(node)):
             return kind  # PREPROCESSORS["vgg16"] = keras.applications.vgg16.preprocess_input
-    containers = _filling_loop(node, modules)
+    containers = filling_loop(node, modules)
     if containers and all(value_holder(name) for name in containers):
         return "loop"
     return "other"
@@ -526,7 +322,7 @@ def _class_parts(statement: _Statement, modules: dict[str, str]) -> None:
     constants and library values read is ``soft``: a part whose values are missing is not run, not the class."""
     node = statement.node
     header = [*node.decorator_list, *node.bases, *(keyword.value for keyword in node.keywords)]
-    statement.now = set().union(*(_used_names(expression) for expression in header))
+    statement.now = set().union(*(used_names(expression) for expression in header))
     statement.later, statement.soft = set(), set()
     local: set[str] = set()  # names the class body bound above: read there, they are the class's
     for child in node.body:
@@ -600,13 +396,13 @@ def _statements(cells: list[str], notebook_name: str) -> list[_Statement]:
             # setup cell) binds the same module a kept import does: it does not take the name's value away.
             statement.binds |= statement.imported
         elif statement.kind in ("item", "fill", "attribute"):
-            statement.binds.add(_filled_container(node) or _filled_by_call(node) or _set_attribute(node))
+            statement.binds.add(filled_container(node) or filled_by_call(node) or set_attribute(node))
         elif statement.kind == "loop":
             targets = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
             statement.now -= targets  # the loop gives them their values
-            statement.binds |= _filling_loop(node, modules)
+            statement.binds |= filling_loop(node, modules)
         elif statement.kind == "other":  # a value it may change in place has no value the program can give after it
-            for root, by_call in _mutated_roots(node):
+            for root, by_call in mutated_roots(node):
                 binder = current.get(root)
                 if binder is not None and (binder.kind in _VALUE_KINDS
                                            or (not by_call and binder.kind == "definition")):
