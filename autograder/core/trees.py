@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_MEASURED_DEPTH = 64  # a tree deeper than this is no grading output: it counts as too large
 
 
@@ -26,6 +26,21 @@ MAX_MEASURED_DEPTH = 64  # a tree deeper than this is no grading output: it coun
 def _opened(name: str | Path, parent: int | None = None) -> Iterator[int]:
     descriptor = os.open(name, _FOLDER_FLAGS, dir_fd=parent)
     try:
+        yield descriptor
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def folder_in(root: str | Path, parts: tuple[str, ...] = ()) -> Iterator[int]:
+    """A descriptor of the folder ``root/parts...``, each part opened relative to the one before and without
+    following a link (OSError where one is a link or no folder): what a worker made on the way cannot redirect it."""
+    descriptor = os.open(root, _FOLDER_FLAGS)
+    try:
+        for part in parts:
+            inner = os.open(part, _FOLDER_FLAGS, dir_fd=descriptor)
+            os.close(descriptor)
+            descriptor = inner
         yield descriptor
     finally:
         os.close(descriptor)

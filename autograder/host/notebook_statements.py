@@ -121,12 +121,17 @@ def value_of(node: ast.stmt) -> ast.expr | None:
     return None
 
 
-def filled_container(node: ast.stmt) -> str | None:
-    """The name whose item ``node`` sets (``NAME[key] = value``), else None."""
-    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Subscript)
+def _name_whose(node: ast.stmt, part: type) -> str | None:
+    """The name whose item or attribute (``part``: ast.Subscript or ast.Attribute) one assignment sets, else None."""
+    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], part)
             and isinstance(node.targets[0].value, ast.Name)):
         return node.targets[0].value.id
     return None
+
+
+def filled_container(node: ast.stmt) -> str | None:
+    """The name whose item ``node`` sets (``NAME[key] = value``), else None."""
+    return _name_whose(node, ast.Subscript)
 
 
 def filled_by_call(node: ast.stmt) -> str | None:
@@ -140,10 +145,7 @@ def filled_by_call(node: ast.stmt) -> str | None:
 
 def set_attribute(node: ast.stmt) -> str | None:
     """The name whose attribute ``node`` sets (``AccuracyCallback.on_epoch_end = _on_epoch_end``), else None."""
-    if (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute)
-            and isinstance(node.targets[0].value, ast.Name)):
-        return node.targets[0].value.id
-    return None
+    return _name_whose(node, ast.Attribute)
 
 
 def fill_parts(node: ast.stmt) -> list[ast.expr]:

@@ -37,7 +37,7 @@ from autograder.host.notebook_code import extract_file
 from autograder.host.steps import ProgressChannel, Step, StepSequence
 from autograder.core.outcomes import ProbeStatus
 from autograder.core.spec import Assignment
-from autograder.core.trees import MAX_MEASURED_DEPTH, TemporaryFolder, remove_tree, tree_bytes
+from autograder.core.trees import MAX_MEASURED_DEPTH, TemporaryFolder, folder_in, remove_tree, tree_bytes
 
 POLL_SECONDS = 0.05
 MEMORY_POLL_SECONDS = 0.25
@@ -135,21 +135,6 @@ def kill_group(process: subprocess.Popen) -> None:
     except (ProcessLookupError, PermissionError):
         pass
     process.wait()
-
-
-@contextlib.contextmanager
-def _folder_in(root: Path, parts: tuple[str, ...]):
-    """A descriptor of the folder ``root/parts...``, each part opened without following a link (OSError else)."""
-    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-    descriptor = os.open(root, flags)
-    try:
-        for part in parts:
-            inner = os.open(part, flags, dir_fd=descriptor)
-            os.close(descriptor)
-            descriptor = inner
-        yield descriptor
-    finally:
-        os.close(descriptor)
 
 
 def _over_output_limit(*folders: Path) -> bool:
@@ -367,7 +352,7 @@ class SandboxSession:
             # The folders on the way (out/, out/<assignment>/, import/) are the worker's: walked by descriptor,
             # never through a link, so a link planted there cannot make this rename move a host folder
             # (tests/test_attacks.py: x_link_output_folders).
-            with _folder_in(attempt_dir / "output", relative.parts[:-1]) as parent:
+            with folder_in(attempt_dir / "output", relative.parts[:-1]) as parent:
                 os.rename(relative.parts[-1], target, src_dir_fd=parent)
         except OSError:
             return target  # nothing there (or a link on the way): the step's report reads as missing
