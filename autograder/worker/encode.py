@@ -7,6 +7,9 @@ Keras models ``.keras`` archives (read back by :mod:`autograder.host.evidence` w
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +36,30 @@ def _is_json_value(value: Any) -> bool:
     return True
 
 
+def save_model(model, path: Path) -> None:
+    """``model`` as a ``.keras`` archive at ``path``: the files of Keras's own unzipped save (config.json,
+    metadata.json, model.weights.h5, and any assets) stored in a zip, as ``keras.Model.save`` stores them.
+
+    Keras's zipped save writes the weights through h5py into an in-memory file object, one Python call per chunk:
+    2 to 6 s of CPU for the six VGG16-sized models a transfer submission ships, against under 1 s this way (the
+    unzipped save writes the HDF5 file natively, in the worker's temporary folder). A Keras without unzipped
+    saving saves as before.
+    """
+    with tempfile.TemporaryDirectory(prefix="ag-save-") as scratch:
+        folder = Path(scratch) / "model"
+        try:
+            model.save(folder, zipped=False)
+        except TypeError:  # a Keras without `zipped`
+            model.save(path)
+            return
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+            for root, folders, files in os.walk(folder):
+                folders.sort()
+                for name in sorted(files):
+                    file = Path(root) / name
+                    archive.write(file, file.relative_to(folder).as_posix())
+
+
 def encode_values(values: dict[str, Any], directory: Path) -> dict[str, dict]:
     """Write a probe's observations under ``directory``; return the manifest."""
     import keras  # the sandbox always has it loaded by now
@@ -44,7 +71,7 @@ def encode_values(values: dict[str, Any], directory: Path) -> dict[str, dict]:
         array = _to_array(value)
         if isinstance(value, keras.Model):
             path = directory / f"{key}.keras"
-            value.save(path)
+            save_model(value, path)
             manifest[key] = {"kind": "model", "file": path.name}
         elif array is not None and array.dtype != object:
             path = directory / f"{key}.npy"
