@@ -9,6 +9,7 @@ work, gigabytes of memory, or an internal grader error.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import importlib.util
 import json
@@ -524,6 +525,23 @@ def test_the_worker_saves_the_archive_keras_itself_would_and_leaves_no_temporary
         assert sorted(ours.namelist()) == sorted(theirs.namelist()) == sorted(ALLOWED_ARCHIVE_ENTRIES)
         assert {info.compress_type for info in ours.infolist()} == {zipfile.ZIP_STORED}
     assert list(scratch.iterdir()) == []
+
+
+def test_with_no_room_in_its_temporary_folder_the_worker_saves_as_keras_does(tmp_path, monkeypatch):
+    """A full temporary folder (student code may fill the sandbox's) costs nothing: Keras's own zipped save."""
+    model = _valid_models()["adam"]
+    keras_save = model.save
+
+    def save(filepath, *args, zipped=None, **kwargs):
+        if zipped is False:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return keras_save(filepath, *args, **kwargs)
+
+    monkeypatch.setattr(model, "save", save)
+    save_model(model, tmp_path / "saved.keras")
+    loaded = load_model_safely(tmp_path / "saved.keras")
+    for before, after in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(before.numpy(), after.numpy())
 
 
 def test_a_load_draws_no_random_weights_yet_every_weight_is_the_saved_one(tmp_path, monkeypatch):

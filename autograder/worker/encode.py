@@ -42,22 +42,21 @@ def save_model(model, path: Path) -> None:
 
     Keras's zipped save writes the weights through h5py into an in-memory file object, one Python call per chunk:
     2 to 6 s of CPU for the six VGG16-sized models a transfer submission ships, against under 1 s this way (the
-    unzipped save writes the HDF5 file natively, in the worker's temporary folder). A Keras without unzipped
-    saving saves as before.
+    unzipped save writes the HDF5 file natively, in the worker's temporary folder). Where that cannot be done (a
+    Keras without unzipped saving, a temporary folder with no room left) Keras's own zipped save is used.
     """
-    with tempfile.TemporaryDirectory(prefix="ag-save-") as scratch:
-        folder = Path(scratch) / "model"
-        try:
+    try:
+        with tempfile.TemporaryDirectory(prefix="ag-save-") as scratch:
+            folder = Path(scratch) / "model"
             model.save(folder, zipped=False)
-        except TypeError:  # a Keras without `zipped`
-            model.save(path)
-            return
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
-            for root, folders, files in os.walk(folder):
-                folders.sort()
-                for name in sorted(files):
-                    file = Path(root) / name
-                    archive.write(file, file.relative_to(folder).as_posix())
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+                for root, folders, files in os.walk(folder):
+                    folders.sort()
+                    for name in sorted(files):
+                        file = Path(root) / name
+                        archive.write(file, file.relative_to(folder).as_posix())
+    except (TypeError, OSError):  # no `zipped` in this Keras; no room in the temporary folder
+        model.save(path)
 
 
 def encode_values(values: dict[str, Any], directory: Path) -> dict[str, dict]:
