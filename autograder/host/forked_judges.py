@@ -209,22 +209,25 @@ def _results_of(child: _Child, status: int, usage, limits: JudgeLimits) -> list[
             return [result_from_json(child.assignment, item) for item in json.loads(child.received.decode("utf-8"))]
         except (ValueError, KeyError, TypeError):
             pass  # a child cut short while writing: as if it died
+    stopped = _why_stopped(child, status, usage, limits)
+    return [not_run(child.assignment, check, stopped) for check in child.checks]
+
+
+def _why_stopped(child: _Child, status: int, usage, limits: JudgeLimits) -> ProbeStatus:
+    """Why a child ended without its results: a limit it reached (the student's error), or a fault of the kit's."""
     if child.over_memory:
-        stopped = ProbeStatus("error", tr(
+        return ProbeStatus("error", tr(
             "Judging what your code returned used more than {limit} MiB of memory and was stopped: a model far "
             "larger than the assignment asks for?", limit=limits.memory_mb))
-        return [not_run(child.assignment, check, stopped) for check in child.checks]
     code = os.waitstatus_to_exitcode(status)
     if code == -signal.SIGXCPU or usage.ru_utime + usage.ru_stime >= limits.cpu_seconds:  # its soft or hard limit
-        stopped = ProbeStatus("error", tr(
+        return ProbeStatus("error", tr(
             "Judging what your code returned took more than {limit} s of processor time and was stopped: a model "
             "far larger than the assignment asks for?", limit=limits.cpu_seconds))
-        return [not_run(child.assignment, check, stopped) for check in child.checks]
     how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
-    died = ProbeStatus("grader_error", tr(
+    return ProbeStatus("grader_error", tr(
         "Internal grader error (the judging process ended with {how}). This is not your fault; please tell "
         "your instructor.", how=how))
-    return [not_run(child.assignment, check, died) for check in child.checks]
 
 
 def _judge_and_exit(pipe: int, judge: Callable[[], list[CheckResult]], parent: int) -> None:
