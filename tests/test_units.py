@@ -181,7 +181,12 @@ from autograder.host.context import configure_tensorflow
 configure_tensorflow(1)  # the grading process's start (the worker's uses the same context manager)
 import keras
 from keras.src.visualization import plot_image_gallery
-assert type(sys.modules["matplotlib.pyplot"]).__name__ == "_LazyModule", "pyplot ran at Keras's import"
+waiting = sys.modules["matplotlib.pyplot"]
+assert type(waiting).__name__ == "_WaitingModule", "pyplot ran at Keras's import"
+# TensorFlow's autograph reads __file__ of every loaded module each time it converts a function:
+files = [getattr(module, "__file__", None) for module in list(sys.modules.values())]
+assert waiting.__file__ == waiting.__spec__.origin and waiting.__name__ == "matplotlib.pyplot"
+assert type(waiting).__name__ == "_WaitingModule", "reading pyplot's __file__ ran it"
 assert not any(type(f).__name__ == "_DeferringFinder" for f in sys.meta_path), "the finder outlived the import"
 import json.tool  # other modules are imported as usual
 assert type(sys.modules["json.tool"]).__name__ == "module"

@@ -5,6 +5,10 @@ a 1.8 s start, paid by every sandbox worker and grading process, although neithe
 inside :func:`loaded_on_first_use`, such a module is registered as usual but runs (``importlib.util.LazyLoader``)
 only when one of its attributes is first read: by a student's plot in the worker, say, which then gets the
 same module as a plain import gives.
+
+Reading the module's import metadata (``__file__``, ``__spec__``...) does not run it: TensorFlow's autograph reads
+``__file__`` of every module in ``sys.modules`` each time it converts a function (``dataset.map(normalize)``),
+which with the standard library's lazy module alone ran pyplot (0.3 s of a worker) after all.
 """
 from __future__ import annotations
 
@@ -16,6 +20,24 @@ import sys
 from collections.abc import Iterator
 
 DEFERRED = frozenset({"matplotlib.pyplot"})
+# What the import system set before the module ran: answered from the waiting module itself.
+IMPORT_METADATA = frozenset({"__name__", "__file__", "__cached__", "__spec__", "__loader__", "__package__",
+                             "__path__", "__class__"})
+
+
+class _WaitingModule(importlib.util._LazyModule):  # noqa: SLF001 - the standard library's lazy module, narrowed
+    """A lazily loaded module that runs at the first read of anything but its import metadata."""
+
+    def __getattribute__(self, attr):
+        if attr in IMPORT_METADATA:
+            return object.__getattribute__(self, attr)
+        return super().__getattribute__(attr)
+
+
+class _WaitingLoader(importlib.util.LazyLoader):
+    def exec_module(self, module):
+        super().exec_module(module)
+        module.__class__ = _WaitingModule
 
 
 class _DeferringFinder(importlib.abc.MetaPathFinder):
@@ -26,7 +48,7 @@ class _DeferringFinder(importlib.abc.MetaPathFinder):
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is not None and hasattr(spec.loader, "exec_module"):
-            spec.loader = importlib.util.LazyLoader(spec.loader)
+            spec.loader = _WaitingLoader(spec.loader)
         return spec
 
 
