@@ -175,6 +175,23 @@ def test_a_checks_prediction_on_a_few_images_is_what_model_predict_gives():
         models.predict(model, np.zeros((2, 4), np.float32), "m")
 
 
+def test_a_trusted_training_step_reports_exactly_the_weights_it_moved():
+    """Frozen weights stay, trainable ones and the batch-norm statistics the step updates move: the values
+    before the step are kept as they were, not changed along with the weights."""
+    from autograder.graders.common import models
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((4,))
+    frozen, norm, head = layers.Dense(3, name="frozen"), layers.BatchNormalization(name="norm"), layers.Dense(1)
+    frozen.trainable = False
+    model = keras.Model(inputs, head(norm(frozen(inputs))))
+    x = np.random.default_rng(4).normal(size=(8, 4)).astype(np.float32)
+    moved = models.changed_after_training_step(model, x, np.ones((8, 1), np.float32))
+    assert {w.path: moved[id(w)] for w in model.weights} == {
+        "frozen/kernel": False, "frozen/bias": False, "norm/gamma": True, "norm/beta": True,
+        "norm/moving_mean": True, "norm/moving_variance": True, f"{head.name}/kernel": True, f"{head.name}/bias": True}
+
+
 PYPLOT_DEFERRED = r"""
 import sys
 from autograder.host.context import configure_tensorflow

@@ -28,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from autograder.host import modelspec
+
 FORMAT = b"tf2-exercise-kit/frozen-features/1"
 # Entries a run keeps (two per base: the training and the test images; about 0.8 MB for transfer's). A class
 # whose bases all differ (re-initialised weights) would otherwise fill the disk; past it, features are computed.
@@ -49,9 +51,9 @@ def digest(base, images: np.ndarray) -> str:
     for part in (keras.__version__, tf.__version__, base.to_json(sort_keys=True)):
         _update(hasher, part.encode("utf-8"))
     for weight in base.weights:
-        value = np.ascontiguousarray(weight.numpy())
-        _update(hasher, f"{value.dtype.str}|{value.shape}".encode("utf-8"))  # which layer's: the order
-        _update(hasher, value.tobytes())
+        kind, value = modelspec.weight_bytes(weight)  # the bytes a copy would hold, hashed in place
+        _update(hasher, kind.encode("utf-8"))  # which layer's: the order
+        _update(hasher, value)
     images = np.ascontiguousarray(images)
     _update(hasher, f"{images.dtype.str}|{images.shape}".encode("utf-8"))
     _update(hasher, images.tobytes())

@@ -111,3 +111,14 @@ def learning_rate(model) -> float | None:
     if optimizer is None:
         return None
     return float(optimizer.learning_rate)
+
+
+def weight_bytes(weight):
+    """``(dtype|shape, bytes)`` of a weight's value: the bytes a flat uint8 NumPy view, read where they lie, for
+    hashing; never kept past the next update (the view may share the variable's buffer). Copying a VGG16 base's
+    59 MB instead cost 0.4-0.7 s of CPU on the 2-core machine (fresh memory is slow to touch), hashing it 0.04 s."""
+    import keras
+    import numpy as np
+
+    value = np.ascontiguousarray(np.asarray(keras.ops.convert_to_tensor(weight)))
+    return f"{value.dtype.str}|{value.shape}", value.reshape(-1).view(np.uint8)  # any dtype, bfloat16 included
