@@ -17,6 +17,7 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
+import types
 from collections.abc import Iterator
 
 DEFERRED = frozenset({"matplotlib.pyplot"})
@@ -25,7 +26,11 @@ IMPORT_METADATA = frozenset({"__name__", "__file__", "__cached__", "__spec__", "
                              "__path__", "__class__"})
 
 
-class _WaitingModule(importlib.util._LazyModule):  # noqa: SLF001 - the standard library's lazy module, narrowed
+# The standard library's lazy module (private); a Python without it gets the plain LazyLoader's behaviour.
+_LazyModule = getattr(importlib.util, "_LazyModule", None)
+
+
+class _WaitingModule(_LazyModule or types.ModuleType):
     """A lazily loaded module that runs at the first read of anything but its import metadata."""
 
     def __getattribute__(self, attr):
@@ -37,7 +42,8 @@ class _WaitingModule(importlib.util._LazyModule):  # noqa: SLF001 - the standard
 class _WaitingLoader(importlib.util.LazyLoader):
     def exec_module(self, module):
         super().exec_module(module)
-        module.__class__ = _WaitingModule
+        if _LazyModule is not None and type(module) is _LazyModule:
+            module.__class__ = _WaitingModule
 
 
 class _DeferringFinder(importlib.abc.MetaPathFinder):
