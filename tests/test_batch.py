@@ -145,6 +145,39 @@ def test_a_grader_that_dies_without_a_result_fails_closed(tmp_path, grading_proc
     assert set(outcomes(payload).values()) == {"error"} and "exit code 3" in payload["tests"][0]["output"]
 
 
+def test_the_next_student_is_graded_while_the_last_ones_outputs_are_written(tmp_path, monkeypatch,
+                                                                              grading_processes_exit_3):
+    """A grading slot is free once the grading process ends: drawing a student's feedback does not hold it."""
+    import threading
+    import time
+
+    from autograder.classroom import grade_all as module
+
+    events, next_started = [], threading.Event()
+    grade_in_child, write_outputs = module.grade_in_child, module.write_outputs
+
+    def graded(target, *args, **kwargs):
+        events.append(("grading", target.name))
+        if target.name == "b":
+            next_started.set()
+        return grade_in_child(target, *args, **kwargs)
+
+    def written(folder, student, *args):
+        if student == "a":  # held until the next student's grading has started (at most 60 s)
+            next_started.wait(timeout=60)
+        events.append(("written", student))
+        return write_outputs(folder, student, *args)
+
+    monkeypatch.setattr(module, "grade_in_child", graded)
+    monkeypatch.setattr(module, "write_outputs", written)
+    begun = time.monotonic()
+    report = grade_all(make_class(tmp_path / "class", {"a": BASES[ASSIGNMENT], "b": BASES[ASSIGNMENT]}),
+                       tmp_path / "out", BatchOptions(assignments=(ASSIGNMENT,), workers=1))
+    assert time.monotonic() - begun < 50, "the first student's outputs waited for the next grading to start"
+    assert sorted(s.student for s in report.summaries) == ["a", "b"] and set(rows(tmp_path / "out")) == {"a", "b"}
+    assert events.index(("grading", "b")) < events.index(("written", "a")), events
+
+
 def test_a_feedback_page_the_kit_fails_to_draw_costs_neither_the_grade_nor_the_class(tmp_path, monkeypatch, capsys):
     """Drawing a page from what a student's code returned ended grade-all once (a metric name matplotlib could
     not draw): whatever the kit fails to draw, the grade is written and the fault goes to the instructor."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import json
 import math
 import sys
@@ -23,7 +24,7 @@ import unicodedata
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 from autograder import graders
 from autograder.classroom import workdirs
@@ -184,9 +185,10 @@ def failed_result(student: str, options: Settings, state: str, message: Text) ->
 
 
 def grade_one(student: Student, options: Settings, out: Path, stop: threading.Event,
-              zygote: Zygote | None = None, run: GradingRun = GradingRun()) -> SubmissionSummary:
+              zygote: Zygote | None = None, run: GradingRun = GradingRun()) -> Callable[[], SubmissionSummary]:
     """Grade one student in a child process, as ``run`` says (:func:`class_run`), within the time and memory
-    limits (forked from ``zygote`` when given); write their outputs."""
+    limits (forked from ``zygote`` when given). Returns what writes their outputs: the caller runs it, so that
+    the next student need not wait for a feedback page to be drawn."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -194,31 +196,35 @@ def grade_one(student: Student, options: Settings, out: Path, stop: threading.Ev
         try:
             target = _submission_target(student, options, workdir)
         except ValueError as exc:
-            return _record(student, options, folder, "failed", literal(str(exc)), started, 0.0)
+            return functools.partial(_record, student, options, folder, "failed", literal(str(exc)), started, 0.0,
+                                     ended=time.monotonic())
         end = grade_in_child(target, options, run, workdir=workdir, log=folder / LOG_FILE, stop=stop, zygote=zygote)
     if end.stopped == "interrupted":
         raise KeyboardInterrupt
-    return summarize(student, options, folder, end, started)
+    return functools.partial(summarize, student, options, folder, end, started, ended=time.monotonic())
 
 
 def summarize(student: Student, options: Settings, folder: Path, end: ChildEnd, started: float,
-              where: dict | None = None) -> SubmissionSummary:
-    """Write a student's outputs from how their grading process ended (here or on a cluster's worker, ``where``)."""
+              where: dict | None = None, *, ended: float | None = None) -> SubmissionSummary:
+    """Write a student's outputs from how their grading process ended (here or on a cluster's worker, ``where``);
+    ``ended``: when it ended, if not now."""
     if end.stopped == "timeout":
         return _record(student, options, folder, "timeout",
                        tr("Grading this submission took longer than {limit:g} s and was stopped.",
-                          limit=options.submission_timeout), started, end.peak_mb, where)
+                          limit=options.submission_timeout), started, end.peak_mb, where, ended=ended)
     if end.stopped == "memory":
         return _record(student, options, folder, "memory",
                        tr("Grading this submission used more than {limit} MiB of memory and was stopped.",
-                          limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, end.peak_mb, where)
+                          limit=options.memory_mb + GRADER_ALLOWANCE_MB), started, end.peak_mb, where, ended=ended)
     result = end.result
     if result is None:
         return _record(student, options, folder, "failed",
                        tr("The grader ended without a result (exit code {code}); see {log}.",
-                          code=end.returncode, log=f"{student.id}/{LOG_FILE}"), started, end.peak_mb, where)
-    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, time.monotonic() - started,
-                                end.peak_mb, where=dict(where or {}))
+                          code=end.returncode, log=f"{student.id}/{LOG_FILE}"), started, end.peak_mb, where,
+                       ended=ended)
+    seconds = (time.monotonic() if ended is None else ended) - started
+    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, seconds, end.peak_mb,
+                                where=dict(where or {}))
     write_outputs(folder, student.id, result, summary, options)
     return summary
 
@@ -231,10 +237,10 @@ def record_failure(student: Student, options: Settings, out: Path, message: Text
 
 
 def _record(student: Student, options: Settings, folder: Path, status: str, message: Text,
-            started: float, peak: float, where: dict | None = None) -> SubmissionSummary:
+            started: float, peak: float, where: dict | None = None, *, ended: float | None = None) -> SubmissionSummary:
     state = "timeout" if status == "timeout" else "error"
     result = failed_result(student.id, options, state, message)
-    result.seconds = time.monotonic() - started
+    result.seconds = (time.monotonic() if ended is None else ended) - started
     summary = SubmissionSummary(student.id, status, 0.0, result.max_score, result.seconds, peak, message,
                                 dict(where or {}))
     write_outputs(folder, student.id, result, summary, options)
@@ -359,26 +365,36 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
     stop = threading.Event()
     workdirs.sweep(WORKDIR_PREFIX)  # what a grade-all killed before (SIGKILL) left behind
     zygote = _start_zygote() if todo else None
-    with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool:
+    # One thread writes the outputs (feedback pages, plots), so a grading slot is free the moment its grading
+    # process ends: students graded side by side end together, and the next ones started a second or two late.
+    with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool, \
+            ThreadPoolExecutor(max_workers=1) as writer:
         if zygote is not None:
             cleanup.callback(zygote.close)  # after the pool: no grading process is running any more
         run = class_run(shared_features_folder(options, cleanup))
-        pending: dict[Future, Student] = {}
+        grading: dict[Future, Student] = {}
+        writing: set[Future] = set()
         queue = list(todo)
         try:
-            while queue or pending:
-                while queue and len(pending) < options.worker_count:
+            while queue or grading or writing:
+                while queue and len(grading) < options.worker_count:
                     student = queue.pop(0)
                     notify("start", student)
-                    pending[pool.submit(grade_one, student, options, out, stop, zygote, run)] = student
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    grading[pool.submit(grade_one, student, options, out, stop, zygote, run)] = student
+                finished, _ = wait([*grading, *writing], return_when=FIRST_COMPLETED)
                 for future in finished:
-                    pending.pop(future)
-                    yield future.result()
+                    if future in writing:
+                        writing.remove(future)
+                        yield future.result()
+                    else:
+                        grading.pop(future)
+                        writing.add(writer.submit(future.result()))
         except KeyboardInterrupt:
             stop.set()  # each running grade_one kills its process group and raises
-            for future in pending:
+            for future in grading:
                 future.exception()  # wait for them, ignore the KeyboardInterrupt they raise
+            for future in writing:
+                future.exception()  # a student graded before the interrupt keeps their outputs
             raise
 
 
