@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from autograder import graders
-from autograder.core.collector import imports_then_frozen
+from autograder.core.collector import CollectAfterGrowth, imports_then_frozen
 from autograder.core.lazy_imports import loaded_on_first_use
 from autograder.core.files import write_text_atomically
 from autograder.core.wire import RESULT_FILE, describe
@@ -130,9 +130,6 @@ class Student:
                                detail=str(exc)[:400], where=where))
 
 
-# After a probe, the collector runs (about 40 ms with Keras loaded) only once the worker has grown by this much since it
-# last ran: a probe's models hold reference cycles, and a VGG16 base is 59 MB, but a small dense model is not worth it.
-COLLECT_AFTER_GROWTH_BYTES = 64 * 2**20
 MAX_CAPTURED_BYTES = 64 * 2**10  # of what capture_output read from file descriptors 1 and 2
 
 
@@ -285,31 +282,8 @@ def _fresh_keras_state(defaults: dict[str, Any], seed: int) -> None:
     keras.utils.set_random_seed(seed)
 
 
-class _Collector:
-    """Collects reference cycles after a probe when the worker grew past COLLECT_AFTER_GROWTH_BYTES since the last
-    collection (or when its size cannot be read), so large models are freed before the next probe builds its own."""
-
-    def __init__(self) -> None:
-        self.collected_at = _resident_bytes()
-
-    def after_probe(self) -> None:
-        resident = _resident_bytes()
-        if resident is None or self.collected_at is None or resident - self.collected_at > COLLECT_AFTER_GROWTH_BYTES:
-            gc.collect()
-            self.collected_at = _resident_bytes()
-
-
-def _resident_bytes() -> int | None:
-    """This process's resident memory (Linux /proc), or None where it cannot be read."""
-    try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def _run_part(part: dict, job_dir: Path, output: Path, context: ProbeContext, defaults: dict[str, Any],
-              mark: Callable[[str], None], collector: _Collector) -> None:
+              mark: Callable[[str], None], collector: CollectAfterGrowth) -> None:
     """Import one assignment's file and run its probes (progress: import, imported or import-failed, start, end)."""
     assignment = part["assignment"]
     probes = graders.load_probes(assignment)
@@ -355,7 +329,7 @@ def main(argv: list[str]) -> int:
     context = ProbeContext(seed=int(job["seed"]), scratch=Path.cwd())
     provide_class_index(str(job_dir / job["imagenet_class_index"]))
     block_network()
-    collector = _Collector()
+    collector = CollectAfterGrowth()
     for part in job["parts"]:
         _run_part(part, job_dir, output, context, defaults, mark, collector)
     mark("done")
