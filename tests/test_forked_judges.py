@@ -318,3 +318,30 @@ def test_the_sandbox_hands_over_each_probe_before_its_assignment(tmp_path, gradi
             assert status.state == "not_attempted"  # the stubs
     assert [item[0] for item in items if not isinstance(item, ProbeDone)] == ["fashion_mnist", "cnn"]
     assert len(done) == sum(len(assignment.probes) for assignment, _ in parts)
+
+
+def test_checks_of_several_probes_judged_together_and_stopped_are_judged_again_probe_by_probe():
+    """With every lane busy, probes' checks wait and go to one judge together; when one probe's model makes that
+    judge reach its memory limit, the other probe's checks keep their marks (judged again alone)."""
+    from autograder.host.grading import _ForkedDispatch
+
+    baseline = psutil.Process().memory_info().rss / 2**20
+
+    def judge_list(aid, checks, observed):
+        if any(check.probe == "first" for check in checks) and not all(c.threshold for c in checks):
+            _hoard_memory()
+        time.sleep(1.0 if checks[0].threshold else 0)  # the training runs keep the one lane busy
+        return [_passed(check) for check in checks]
+
+    assignment = _dispatch_assignment()
+    with ForkedJudges(1, JudgeLimits(cpu_seconds=30, memory_mb=int(baseline) + 300)) as judges:
+        dispatch = _ForkedDispatch(judges, {"demo": assignment}, judge_list)
+        dispatch.probe_done(_probe_done("first"))
+        dispatch.probe_done(_probe_done("second"))
+        dispatch.assignment_done("demo")
+        finished = dispatch.settled()
+    results = {result.check_id: result for item in finished for result in item.results}
+    assert sorted(results) == sorted(check.id for check in assignment.checks)
+    assert {c for c, r in results.items() if r.outcome == Outcome.PASSED} == {"trains", "flags", "names",
+                                                                             "also_trains"}, results
+    assert results["shape"].outcome == Outcome.ERROR and "MiB of memory" in render(results["shape"].message, "en")

@@ -107,6 +107,8 @@ class Finished:
     assignment: str
     results: list[CheckResult]
     seconds: float
+    checks: list[Check] = field(default_factory=list)
+    limit_reached: bool = False  # stopped for its processor time or memory: the student's error, not the kit's
 
 
 class ForkedJudges:
@@ -185,8 +187,9 @@ class ForkedJudges:
             del self._running[pipe]
             os.close(pipe)
             _, status, usage = os.wait4(child.pid, 0)
-            self.finished.append(Finished(child.assignment, _results_of(child, status, usage, self.limits),
-                                          time.monotonic() - child.started))
+            results, stopped = _results_of(child, status, usage, self.limits)
+            self.finished.append(Finished(child.assignment, results, time.monotonic() - child.started, child.checks,
+                                          limit_reached=stopped is not None and stopped.state == "error"))
         return bool(readable)
 
     def _stop_children_over_memory(self) -> None:
@@ -203,14 +206,16 @@ class ForkedJudges:
                     os.kill(child.pid, signal.SIGKILL)
 
 
-def _results_of(child: _Child, status: int, usage, limits: JudgeLimits) -> list[CheckResult]:
+def _results_of(child: _Child, status: int, usage, limits: JudgeLimits) -> tuple[list[CheckResult], ProbeStatus | None]:
+    """The child's results, and why it was stopped (None: it finished)."""
     if os.waitstatus_to_exitcode(status) == 0:
         try:
-            return [result_from_json(child.assignment, item) for item in json.loads(child.received.decode("utf-8"))]
+            return [result_from_json(child.assignment, item)
+                    for item in json.loads(child.received.decode("utf-8"))], None
         except (ValueError, KeyError, TypeError):
             pass  # a child cut short while writing: as if it died
     stopped = _why_stopped(child, status, usage, limits)
-    return [not_run(child.assignment, check, stopped) for check in child.checks]
+    return [not_run(child.assignment, check, stopped) for check in child.checks], stopped
 
 
 def _why_stopped(child: _Child, status: int, usage, limits: JudgeLimits) -> ProbeStatus:

@@ -22,7 +22,7 @@ from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.core.settings import Settings
 from autograder.host.runner import Limits, ProbeDone, SandboxSession
 from autograder.core.spec import Assignment, Check
-from autograder.host.forked_judges import ForkedJudges, JudgeLimits, default_lanes, tensorflow_has_run
+from autograder.host.forked_judges import Finished, ForkedJudges, JudgeLimits, default_lanes, tensorflow_has_run
 from autograder.host.deferred import Deferral
 
 SUBMISSION_SUFFIXES = (".py", ".ipynb")
@@ -301,7 +301,7 @@ def _judged_in_forks(parts, *, context, limits, tensorflow, deferral) -> dict[st
                 else:
                     worker_seconds[item[0]] = session.seconds[item[0]]
                     dispatch.assignment_done(item[0])
-            finished = judges.drain()  # before the session's folder, which holds what the children read, goes
+            finished = dispatch.settled()  # before the session's folder, which holds what the children read, goes
     judged = {}
     for aid, assignment in assignments.items():
         mine = [item for item in finished if item.assignment == aid]
@@ -341,6 +341,18 @@ class _ForkedDispatch:
         if self.waiting[aid]:
             checks, self.waiting[aid] = self.waiting[aid], []
             self._submit(aid, checks)
+
+    def settled(self) -> list[Finished]:
+        """Every judge's results, once all have ended. Checks of several probes judged together (to save forks)
+        whose judge reached a limit are judged again probe by probe: one probe's huge model costs only its own
+        checks, as it does when a lane was free and each probe's checks went alone."""
+        shared = [item for item in self.judges.drain()
+                  if item.limit_reached and len({check.probe for check in item.checks}) > 1]
+        for item in shared:
+            for probe in dict.fromkeys(check.probe for check in item.checks):
+                self._submit(item.assignment, [check for check in item.checks if check.probe == probe])
+        again = {id(item) for item in shared}
+        return [item for item in self.judges.drain() if id(item) not in again]
 
     def _submit(self, aid: str, checks: list[Check]) -> None:
         observed = {check.probe: self.observed[aid][check.probe] for check in checks}
