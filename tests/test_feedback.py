@@ -1,9 +1,12 @@
 """Feedback pages and the class summary: they render, read in both languages, and leak no hidden check."""
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import time
+from pathlib import Path
 from html.parser import HTMLParser
 
 import pytest
@@ -157,7 +160,9 @@ def test_summary_shows_distributions_common_mistakes_times_and_errors():
     assert "ক্লাসের সারসংক্ষেপ" in summary_html(students, language="bn")
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+# `make test` installs Chromium (.ci/system-deps) while the suite runs, and creates this file once that has ended.
+SYSTEM_DEPS_DONE_ENV = "KIT_SYSTEM_DEPS_DONE"
+SYSTEM_DEPS_WAIT_SECONDS = 900
 NO_CHROMIUM = ("no chromium, chromium-browser or google-chrome on PATH: `make test` installs Debian's chromium and "
                "fonts-noto-core through .ci/system-deps where it runs as root with apt-get; elsewhere install them")
 BROWSER_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -234,10 +239,24 @@ class DomTree(HTMLParser):
         self.current.children.append(data)
 
 
-def headless_chromium(tmp_path, *args: str) -> str:
+@pytest.fixture
+def chromium() -> str:
+    """Chromium's path, once `make test`'s install of it (``$KIT_SYSTEM_DEPS_DONE``) has ended; skips without it."""
+    done = os.environ.get(SYSTEM_DEPS_DONE_ENV)
+    deadline = time.monotonic() + SYSTEM_DEPS_WAIT_SECONDS
+    while done and not Path(done).exists():
+        assert time.monotonic() < deadline, f".ci/system-deps did not end within {SYSTEM_DEPS_WAIT_SECONDS} s"
+        time.sleep(1)
+    found = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if found is None:
+        pytest.skip(NO_CHROMIUM)
+    return found
+
+
+def headless_chromium(chromium: str, tmp_path, *args: str) -> str:
     """Run Chromium headless with a fresh profile and no network chatter; its stdout."""
     profile = tmp_path / f"chromium-profile-{len(list(tmp_path.glob('chromium-profile-*')))}"
-    run = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
+    run = subprocess.run([chromium, *BROWSER_FLAGS, f"--user-data-dir={profile}", *args], capture_output=True,
                          timeout=120, encoding="utf-8", errors="replace")
     assert run.returncode == 0, f"chromium {' '.join(args)} exited {run.returncode}: {run.stderr[-2000:]}"
     return run.stdout
@@ -247,14 +266,13 @@ def vertices(path_data: str) -> int:
     return len(re.findall(r"[ML]\s", path_data))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
-def test_feedback_renders_in_a_headless_browser(tmp_path):
+def test_feedback_renders_in_a_headless_browser(tmp_path, chromium):
     """What the student's browser shows of a Bengali page: the DOM Chromium built from it, not the template's text."""
     result = sample_result()
     assignment = result.assignments[0]
     page = tmp_path / "feedback.html"
     page.write_text(feedback_html(result, student="s001", course="tf2-course", language="bn"), encoding="utf-8")
-    dom = DomTree(headless_chromium(tmp_path, "--dump-dom", page.as_uri())).root
+    dom = DomTree(headless_chromium(chromium, tmp_path, "--dump-dom", page.as_uri())).root
 
     assert dom.one("html").attrs.get("lang") == "bn"
     total_label = render(LABELS["total"], "bn")
@@ -292,5 +310,5 @@ def test_feedback_renders_in_a_headless_browser(tmp_path):
     assert figures[0].one("figcaption").text() == render(LABELS["training_curve"], "bn")
 
     shot = tmp_path / "feedback.png"
-    headless_chromium(tmp_path, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri())
+    headless_chromium(chromium, tmp_path, f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri())
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
