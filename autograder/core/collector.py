@@ -1,5 +1,5 @@
 """The cyclic garbage collector around the kit's own start (TensorFlow's and Keras' import, once per process), and
-after each probe: in the sandbox worker, and in the grading process once a probe's checks are judged."""
+after each probe of the sandbox worker."""
 from __future__ import annotations
 
 import contextlib
@@ -30,16 +30,14 @@ def imports_then_frozen() -> Iterator[None]:
             gc.enable()
 
 
-# After a probe, the collector runs (about 40 ms in the worker, more in a grading process that has trained models) only
-# once the process has grown by this much since it last ran: a probe's models hold reference cycles, and a VGG16 base
-# is 59 MB, but a small dense model is not worth a collection.
+# After a probe, the collector runs (about 40 ms with Keras loaded) only once the worker has grown by this much since it
+# last ran: a probe's models hold reference cycles, and a VGG16 base is 59 MB, but a small dense model is not worth it.
 COLLECT_AFTER_GROWTH_BYTES = 64 * 2**20
 
 
 class CollectAfterGrowth:
     """Collects reference cycles after a probe when the process grew past COLLECT_AFTER_GROWTH_BYTES since the last
-    collection (or when its size cannot be read), so large models are freed before the next probe builds or loads
-    its own. One per process that runs or judges probes: the sandbox worker, a grading process, a forked judge."""
+    collection (or when its size cannot be read), so large models are freed before the next probe builds its own."""
 
     def __init__(self) -> None:
         self.collected_at = resident_bytes()

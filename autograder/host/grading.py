@@ -8,6 +8,7 @@ per-student child, Gradescope, the notebook kernel's child) calls it with the re
 from __future__ import annotations
 
 import functools
+import gc
 import stat
 import time
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from autograder import graders
-from autograder.core.collector import CollectAfterGrowth
 from autograder.host.context import GradingContext, configure_tensorflow
 from autograder.core.i18n import Text, tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
@@ -233,7 +233,6 @@ def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, l
     assignments = {assignment.id: assignment for assignment, _ in parts}
     if len(assignments) != len(parts):
         raise ValueError(f"one file per assignment. Received: {[a.id for a, _ in parts]}")
-    collector = CollectAfterGrowth()
     with SandboxSession(parts, seed=context.seed, limits=limits) as session:
         session.start()
         if tensorflow is not None:
@@ -241,7 +240,7 @@ def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, l
         for aid, observed in session.run():
             if tensorflow is not None:
                 tensorflow.probes_done(observed)
-            yield aid, _judge_releasing(aid, assignments[aid].checks, observed, context, deferral, collector), \
+            yield aid, _judge_releasing(aid, assignments[aid].checks, observed, context, deferral), \
                 session.seconds[aid]
 
 
@@ -366,18 +365,16 @@ def _judged_list(aid: str, checks: list[Check], observed: dict, context: Grading
 
 
 def _judge_releasing(aid: str, checks: list[Check], observed: dict, context: GradingContext,
-                     deferral: Deferral | None = None, collector: CollectAfterGrowth | None = None):
+                     deferral: Deferral | None = None):
     """Judge each check in turn (or defer it: ``deferral``), releasing a probe's loaded models after its last
-    check (less memory at once). Keras models hold reference cycles: ``collector`` (one per judging process;
-    default: a new one) collects them once the process has grown enough for it to be worth a collection."""
-    collector = collector or CollectAfterGrowth()
+    check (less memory at once)."""
     last_check = {check.probe: index for index, check in enumerate(checks)}
     for index, check in enumerate(checks):
         status, evidence = observed[check.probe]
         deferred = deferral.defer(aid, check, status, evidence) if deferral is not None else None
         yield deferred or judge(aid, check, status, evidence, context)
         if last_check[check.probe] == index and observed[check.probe][1].release():
-            collector.after_probe()
+            gc.collect()  # Keras models hold reference cycles
 
 
 def _configured(assignment_id: str, settings: Settings) -> Assignment:
