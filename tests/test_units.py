@@ -140,6 +140,26 @@ def test_the_collector_is_paused_for_the_kits_imports_then_collects_once_and_fre
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
+def test_a_model_built_for_its_shapes_alone_draws_no_weights_and_leaves_the_next_build_as_a_plain_one():
+    """The probes' shape-only calls of student code (another input size, the default one, the ImageNet request)
+    skip the random draws of the weights nobody reads; what is built after them is built as without them."""
+    from autograder.graders.common.probes import built_for_shapes
+
+    def dense():
+        layer = layers.Dense(4)
+        layer.build((None, 3))
+        return layer
+
+    keras.utils.set_random_seed(3)
+    dense()
+    plain_second = dense().kernel.numpy()
+    keras.utils.set_random_seed(3)
+    shaped = built_for_shapes(dense)
+    after = dense().kernel.numpy()
+    assert shaped.kernel.shape == (3, 4) and not np.any(shaped.kernel.numpy())
+    assert np.any(after) and np.array_equal(after, plain_second)
+
+
 def test_a_keras_layer_error_is_summarised_by_its_cause_not_by_the_calls_arguments():
     from autograder.host.context import error_summary
 

@@ -53,8 +53,9 @@ class _WeightsRequested(OSError):
 def weights_requested(observed: dict, key: str, call: Callable[[], Any]) -> list[str]:
     """The names of the weight files ``call()`` asks Keras to fetch (``VGG16(weights="imagenet")`` asks for
     ImageNet's through ``file_utils.get_file``), fetching none: the first request ends the call, whether or not
-    the file is in the Keras cache, so the probe costs one model build and never a download or a load. A call that
-    fails before asking keeps its error as :func:`failure_kept` does."""
+    the file is in the Keras cache, so the probe costs one model build and never a download or a load (nor the
+    random draws of that build's weights: see :func:`built_for_shapes`). A call that fails before asking keeps its
+    error as :func:`failure_kept` does."""
     from keras.src.utils import file_utils  # where keras.applications fetch weights (no public hook)
 
     requested: list[str] = []
@@ -66,10 +67,20 @@ def weights_requested(observed: dict, key: str, call: Callable[[], Any]) -> list
     fetch = file_utils.get_file
     file_utils.get_file = request
     try:
-        failure_kept(observed, key, call)
+        built_for_shapes(lambda: failure_kept(observed, key, call))
     finally:
         file_utils.get_file = fetch
     return requested
+
+
+def built_for_shapes(call: Callable[[], Any]) -> Any:
+    """``call()``, a call of student code whose returned model is read for its shapes alone: its layers' weights
+    start as zeros, not as random draws that nobody reads (about 0.1 s for each VGG16 built; see
+    :func:`autograder.core.keras_init.random_draws_skipped`, which leaves the random streams as a plain build does)."""
+    from autograder.core.keras_init import random_draws_skipped
+
+    with random_draws_skipped():
+        return call()
 
 
 def shippable(value: Any) -> Any:

@@ -13,7 +13,7 @@ from autograder.core.i18n import tr
 from autograder.core.spec import NotAttempted, ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.common.contract import shapes
-from autograder.graders.common.probes import failure_kept, shippable, weights_requested
+from autograder.graders.common.probes import built_for_shapes, failure_kept, shippable, weights_requested
 from autograder.graders.pretrained.contract import (BATCHES, FEATURE_BATCHES, FEATURE_INPUT, KNOWN_INPUT,
                                                     MODEL_NAMES, N_CLASSES, TARGET, features_model, top_calls)
 
@@ -109,8 +109,8 @@ def predictions(student, inputs, ctx):
 def feature_extractor(student, inputs, ctx):
     import keras
 
-    sized = student.call("build_feature_extractor", weights=None, input_shape=FEATURE_INPUT)
-    default = student.call("build_feature_extractor", weights=None)
+    sized = student.call("build_feature_extractor", weights=None, input_shape=FEATURE_INPUT)  # shipped as built
+    default = built_for_shapes(lambda: student.call("build_feature_extractor", weights=None))
     observed = {"model": shippable(sized),
                 "default": shapes(default) if isinstance(default, keras.Model) else describe(default)}
     observed["imagenet_requested"] = weights_requested(

@@ -8,7 +8,7 @@ import numpy as np
 from autograder.core.spec import ProbeSet
 from autograder.core.wire import describe
 from autograder.graders.common.contract import shapes
-from autograder.graders.common.probes import failure_kept, shippable, weights_requested
+from autograder.graders.common.probes import built_for_shapes, failure_kept, shippable, weights_requested
 from autograder.graders.transfer.contract import (FIRST_UNFROZEN, SIZE, TRAIN_SIZE, compiled_transfer_model,
                                                   reference_base, reference_transfer_model, weight_layers)
 
@@ -28,9 +28,9 @@ def _shapes_or_description(value):
 
 @PROBES.register
 def vgg_base(student, inputs, ctx):
-    small = student.call("load_vgg_base", image_size=SIZE, weights=None)
-    other = student.call("load_vgg_base", image_size=inputs["other_size"], weights=None)
-    default = student.call("load_vgg_base", weights=None)
+    small = student.call("load_vgg_base", image_size=SIZE, weights=None)  # shipped: its weights as built
+    other = built_for_shapes(lambda: student.call("load_vgg_base", image_size=inputs["other_size"], weights=None))
+    default = built_for_shapes(lambda: student.call("load_vgg_base", weights=None))
     observed = {"model": shippable(small), "other": _shapes_or_description(other),
                 "default": _shapes_or_description(default)}
     observed["imagenet_requested"] = weights_requested(
