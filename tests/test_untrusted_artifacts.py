@@ -710,3 +710,55 @@ def test_a_valid_result_file_is_read(tmp_path):
     payload = {"state": "ok", "values": {"x": {"kind": "json", "value": [1, 2]}}}
     (tmp_path / RESULT_FILE).write_text(json.dumps(payload), encoding="utf-8")
     assert read_probe_result(tmp_path) == payload
+
+
+def _compiled_dense(built: bool = True):
+    model = keras.Sequential(([keras.Input((6,))] if built else []) + [layers.Dense(8, activation="relu"),
+                                                                        layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def _trained_weights(model, x, y):
+    keras.utils.set_random_seed(5)
+    model.run_eagerly = False
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0, shuffle=True)
+    return [w.numpy() for w in model.weights] + [model.predict(x, verbose=0)]
+
+
+def test_a_training_check_takes_over_the_model_the_reading_checks_loaded_and_trains_it_as_a_new_load(tmp_path):
+    """Evidence.model(fresh=True) hands over the cached model (a second load of a VGG16-sized file costs 0.1-0.3 s);
+    the checks after it load their own, and training it gives what training a new load gives, to the bit."""
+    save_model(_compiled_dense(), tmp_path / "model.keras")
+    manifest = {"model": {"kind": "model", "file": "model.keras"}}
+    rng = np.random.default_rng(0)
+    x, y = rng.random((32, 6), dtype=np.float32), rng.integers(0, 3, 32)
+
+    read = Evidence(manifest, tmp_path, {})
+    cached = read.model("model")
+    cached.predict(x[:4], verbose=0)
+    cached.evaluate(x[:8], y[:8], verbose=0)  # what the reading checks do: inference and metric state only
+    handed = read.model("model", fresh=True)
+    assert handed is cached and handed.predict_function is None and not handed.run_eagerly
+    later = read.model("model")
+    assert later is not cached and later.run_eagerly  # a later check loads its own
+    assert read.release() and not read.release()
+
+    taken = _trained_weights(handed, x, y)
+    loaded = _trained_weights(Evidence(manifest, tmp_path, {}).model("model", fresh=True), x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(taken, loaded, strict=True))
+
+    fresh_only = Evidence(manifest, tmp_path, {})
+    fresh_only.model("model", fresh=True)
+    assert fresh_only.release(), "a model loaded only to train was not reported, so its cycles would wait"
+
+
+def test_a_model_loaded_unbuilt_is_not_handed_over_once_a_reading_check_has_built_it(tmp_path):
+    """Its weights were drawn by the first prediction, not after the training run's own seed: training gets a new
+    load instead."""
+    save_model(_compiled_dense(built=False), tmp_path / "model.keras")
+    read = Evidence({"model": {"kind": "model", "file": "model.keras"}}, tmp_path, {})
+    cached = read.model("model")
+    assert not cached.built
+    cached.predict(np.zeros((2, 6), dtype=np.float32), verbose=0)
+    assert read.model("model", fresh=True) is not cached

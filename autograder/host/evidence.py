@@ -572,12 +572,15 @@ class Evidence:
         self._directory = directory
         self.inputs = inputs
         self._models: dict[str, Any] = {}
+        self._run_eagerly_as_loaded: dict[str, Any] = {}  # of the cached models that may be handed over
+        self._loaded = False  # a model was loaded since the last release (cached, handed over or fresh)
 
     def release(self) -> bool:
         """Forget the models loaded so far (the probe's checks are done), so their memory can be reused;
-        whether there were any."""
-        had = bool(self._models)
+        whether any was loaded since the last release."""
+        had, self._loaded = self._loaded, False
         self._models.clear()
+        self._run_eagerly_as_loaded.clear()
         return had
 
     def export(self, folder: Path) -> dict | None:
@@ -623,7 +626,17 @@ class Evidence:
             raise UnsafeArtifact(tr("{what}: {problem}", what=what or key, problem=exc.message)) from exc
 
     def model(self, key: str, what: Text | None = None, *, fresh: bool = False):
-        """The returned model, loaded safely; ``fresh=True`` gives an uncached copy to train."""
+        """The returned model, loaded safely. ``fresh=True``: a model for the caller alone, to train: the one the
+        probe's earlier checks read, handed over (a later check that asks for the model loads its own), or a new
+        load. Those checks only read it (predict, evaluate: inference, nothing a training run starts from); the
+        functions Keras traced for them are dropped, so the training run makes its own, as on a new load. A model
+        loaded unbuilt is never handed over: the first prediction built it, with weights the run would draw after
+        its own seed. Handing over spares a second load of the same file: 0.1-0.3 s for each VGG16-sized model."""
+        if fresh and key in self._run_eagerly_as_loaded:
+            model = self._models.pop(key)
+            model.run_eagerly = self._run_eagerly_as_loaded.pop(key)
+            model.train_function = model.test_function = model.predict_function = None
+            return model
         if fresh or key not in self._models:
             entry = self._require(key, what)
             if entry["kind"] != "model":
@@ -638,10 +651,13 @@ class Evidence:
                     "{what}: the model could not be reloaded with safe_mode=True ({error}). Build it from standard "
                     "Keras layers only (no Lambda layers or custom classes).", what=what or key,
                     error=f"{type(exc).__name__}: {str(exc)[:300]}")) from exc
+            self._loaded = True
             if fresh:
                 return model  # to train: the training run decides how it runs
             # Checks call predict and evaluate on a few images: tracing a tf.function for that costs several
             # times what running it eagerly does (same numbers).
+            if model.built:  # else a check's prediction builds it, drawing weights a training run would draw itself
+                self._run_eagerly_as_loaded[key] = model.run_eagerly
             model.run_eagerly = True
             self._models[key] = model
         return self._models[key]
