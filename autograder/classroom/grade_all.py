@@ -208,6 +208,7 @@ def summarize(student: Student, options: Settings, folder: Path, end: ChildEnd, 
               where: dict | None = None, *, ended: float | None = None) -> SubmissionSummary:
     """Write a student's outputs from how their grading process ended (here or on a cluster's worker, ``where``);
     ``ended``: when it ended, if not now."""
+    ended = time.monotonic() if ended is None else ended
     if end.stopped == "timeout":
         return _record(student, options, folder, "timeout",
                        tr("Grading this submission took longer than {limit:g} s and was stopped.",
@@ -222,8 +223,7 @@ def summarize(student: Student, options: Settings, folder: Path, end: ChildEnd, 
                        tr("The grader ended without a result (exit code {code}); see {log}.",
                           code=end.returncode, log=f"{student.id}/{LOG_FILE}"), started, end.peak_mb, where,
                        ended=ended)
-    seconds = (time.monotonic() if ended is None else ended) - started
-    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, seconds, end.peak_mb,
+    summary = SubmissionSummary(student.id, "graded", result.score, result.max_score, ended - started, end.peak_mb,
                                 where=dict(where or {}))
     write_outputs(folder, student.id, result, summary, options)
     return summary
@@ -233,14 +233,15 @@ def record_failure(student: Student, options: Settings, out: Path, message: Text
     """A student whose grading produced no result at all (e.g. it killed its cluster workers): zero, with why."""
     folder = out / student.id
     folder.mkdir(parents=True, exist_ok=True)
-    return _record(student, options, folder, "failed", message, started, 0.0)
+    return _record(student, options, folder, "failed", message, started, 0.0, ended=time.monotonic())
 
 
 def _record(student: Student, options: Settings, folder: Path, status: str, message: Text,
-            started: float, peak: float, where: dict | None = None, *, ended: float | None = None) -> SubmissionSummary:
+            started: float, peak: float, where: dict | None = None, *, ended: float) -> SubmissionSummary:
+    """Zero for the student, with why (``status``, ``message``); ``ended``: when their grading ended."""
     state = "timeout" if status == "timeout" else "error"
     result = failed_result(student.id, options, state, message)
-    result.seconds = (time.monotonic() if ended is None else ended) - started
+    result.seconds = ended - started
     summary = SubmissionSummary(student.id, status, 0.0, result.max_score, result.seconds, peak, message,
                                 dict(where or {}))
     write_outputs(folder, student.id, result, summary, options)

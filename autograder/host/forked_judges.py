@@ -187,9 +187,9 @@ class ForkedJudges:
             del self._running[pipe]
             os.close(pipe)
             _, status, usage = os.wait4(child.pid, 0)
-            results, stopped = _results_of(child, status, usage, self.limits)
+            results, limit_reached = _results_of(child, status, usage, self.limits)
             self.finished.append(Finished(child.assignment, results, time.monotonic() - child.started, child.checks,
-                                          limit_reached=stopped is not None and stopped.state == "error"))
+                                          limit_reached))
         return bool(readable)
 
     def _stop_children_over_memory(self) -> None:
@@ -206,16 +206,16 @@ class ForkedJudges:
                     os.kill(child.pid, signal.SIGKILL)
 
 
-def _results_of(child: _Child, status: int, usage, limits: JudgeLimits) -> tuple[list[CheckResult], ProbeStatus | None]:
-    """The child's results, and why it was stopped (None: it finished)."""
+def _results_of(child: _Child, status: int, usage, limits: JudgeLimits) -> tuple[list[CheckResult], bool]:
+    """The child's results, and whether it was stopped at one of its limits (not finished, nor the kit's fault)."""
     if os.waitstatus_to_exitcode(status) == 0:
         try:
             return [result_from_json(child.assignment, item)
-                    for item in json.loads(child.received.decode("utf-8"))], None
+                    for item in json.loads(child.received.decode("utf-8"))], False
         except (ValueError, KeyError, TypeError):
             pass  # a child cut short while writing: as if it died
     stopped = _why_stopped(child, status, usage, limits)
-    return [not_run(child.assignment, check, stopped) for check in child.checks], stopped
+    return [not_run(child.assignment, check, stopped) for check in child.checks], stopped.state == "error"
 
 
 def _why_stopped(child: _Child, status: int, usage, limits: JudgeLimits) -> ProbeStatus:
