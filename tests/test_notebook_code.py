@@ -554,9 +554,9 @@ def test_a_long_chain_of_values_is_extracted_quickly(tmp_path):
     lines += ["def f():\n    return a19999"]
     path = tmp_path / "big.ipynb"
     path.write_text(notebook_json("\n".join(lines)), encoding="utf-8")
-    started = time.perf_counter()
+    started = time.process_time()  # this process's CPU: other tests' load on the cores does not count
     program = extract_file(path)
-    assert time.perf_counter() - started < 10
+    assert time.process_time() - started < 10  # linear: 1-6 s here; one pass per value took minutes
     assert "a19999 = np.vectorize(lambda: a19998)" in program.source
 
 
