@@ -259,7 +259,8 @@ def grade_and_report(submission: Path, settings, run, *, results_json: Path | No
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        result = grade_submission(submission, settings, context=grading_context(settings, run.shared_features),
+        context = grading_context(settings, run.shared_features, run.nursery)
+        result = grade_submission(submission, settings, context=context,
                                   tensorflow=TensorflowStart(run.threads, run.tensorflow_on_demand),
                                   deferral=None if run.defer_to is None else Deferral(run.defer_to))
     except (FileNotFoundError, ValueError) as exc:

@@ -1,17 +1,18 @@
-"""What a sandbox worker forked from one that has TensorFlow imported would save (issue 16's remaining gap).
+"""What a sandbox worker forked from one that has TensorFlow imported saves (issue 16).
 
     .venv/bin/python benchmarks/forked_worker_cost.py [--workers 5]
 
-Not used by the kit: a measurement, and a check that the design can work on this machine, for a worker
-*nursery* that ``grade-all`` would start once. Each student's sandbox worker today is a fresh bubblewrap
-sandbox whose Python imports TensorFlow and Keras again (``fresh`` below). The nursery is one bubblewrap
-sandbox that imports them once and then only forks; each child walls itself off before anything else runs:
-a user namespace of its own (nested in the nursery's), then its own mount, PID, network, IPC and UTS
+A self-contained model of the worker nursery (``autograder/worker/nursery.py``), written to measure it before it
+was built, and a check that its design can work on a machine. A fresh sandbox worker (``fresh`` below: what
+``grade`` starts, and ``grade-all`` where there is no nursery) imports TensorFlow and Keras again. The nursery is
+one bubblewrap sandbox that imports them once and then only forks; each child walls itself off before anything
+else runs: a user namespace of its own (nested in the nursery's), then its own mount, PID, network, IPC and UTS
 namespaces, its slot of the spool bound where the worker expects it, every other slot hidden under a tmpfs,
 a fresh ``/tmp`` and ``/dev/shm``, a ``/proc`` of its own PID namespace, no capabilities and
-``no_new_privs``. The nursery is given the machine's ``/proc`` instead of bubblewrap's own: the kernel lets a
-namespace mount a new ``/proc`` only where a fully visible one is mounted already, and bubblewrap's is not
-(it covers ``/proc/sys`` and others), so a child could not have a ``/proc`` of its own, and TensorFlow needs one.
+``no_new_privs``. The nursery is given the machine's ``/proc``, read-only, besides bubblewrap's own (where a
+child writes its user namespace's maps): the kernel lets a namespace mount a new ``/proc`` only where a fully
+visible one is mounted already, and bubblewrap's is not (it covers ``/proc/sys`` and others), so a child could
+not have a ``/proc`` of its own, and TensorFlow needs one.
 
 Both kinds then run the same small Keras training, which must give the same loss. Printed: each kind's wall
 and CPU seconds per worker (the nursery's one import shown apart) and their ratio, and what each forked child
@@ -60,7 +61,7 @@ def wall_off(slot):
     uid, gid = os.getuid(), os.getgid()
     ok(libc.unshare(NEWUSER), "unshare(CLONE_NEWUSER)")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/proc/self/{name}", "w") as f:
+        with open(f"/nursery-proc/self/{name}", "w") as f:
             f.write(text)
     ok(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
     mount(None, "/", None, REC | PRIVATE)
@@ -72,7 +73,7 @@ def wall_off(slot):
 
 def as_pid_1():
     """In the new PID namespace: its own /proc, then no capability left and none to gain."""
-    mount("proc", "/proc", "proc", NOSUID | NODEV | NOEXEC)
+    mount("proc", "/proc", "proc", 1 | NOSUID | NODEV | NOEXEC)  # MS_RDONLY, as the machine's is bound
     for cap in range(64):
         libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last one)
 
@@ -155,7 +156,7 @@ def _run_inside(args: list[str], slots: int) -> tuple[dict, float]:
         command, env, cwd = isolation.command([sys.executable, "-I", "{job}/inside.py", *args], paths, _worker_env(1))
         if args[0] == "forked":  # the nursery: the machine's /proc (see the docstring), the spool at /spool
             at = command.index("--proc")
-            command[at:at + 2] = ["--bind", "/proc", "/proc"]
+            command[at:at + 2] = ["--ro-bind", "/proc", "/proc", "--proc", "/nursery-proc"]
             at = command.index("/output")
             command[at:at + 1] = ["/spool", "--dir", "/output"]
         started = time.perf_counter()

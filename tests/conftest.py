@@ -55,12 +55,25 @@ def graded_solutions(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Pat
 
 @pytest.fixture(scope="session")
 def grading_context(tmp_path_factory):
-    """Shared by a test process's in-process gradings, as grade-all's students share a run: the same data, and
-    frozen-base features (autograder.host.feature_cache), so the corpus' verdicts are those of that path too."""
+    """Shared by a test process's in-process gradings, as grade-all's students share a run: the same data,
+    frozen-base features (autograder.host.feature_cache) and sandbox workers forked from one nursery
+    (autograder.host.nursery), so the corpus' verdicts are those of that path too."""
     from autograder.host.context import GradingContext, configure_tensorflow
+    from autograder.host.nursery import NurseryUnavailable
+    from autograder.host.runner import Limits, start_nursery
 
     configure_tensorflow(1)
-    return GradingContext(seed=0, shared_features=tmp_path_factory.mktemp("shared-features"))
+    try:
+        nursery = start_nursery(Limits().threads)
+        address = nursery.ready()
+    except NurseryUnavailable as exc:  # each worker is a fresh sandbox, as grade-all's are then
+        print(f"note: no worker nursery here ({exc}); each worker starts in a fresh sandbox")
+        nursery = address = None
+    try:
+        yield GradingContext(seed=0, shared_features=tmp_path_factory.mktemp("shared-features"), nursery=address)
+    finally:
+        if nursery is not None:
+            nursery.close()
 
 
 @pytest.fixture

@@ -85,6 +85,10 @@ def _solution_lines() -> list[str]:
 
 
 SOLUTION_LINES = _solution_lines()
+# A worker's run folder on the grader's disk: a sandbox session's own, or one in the spool of grade-all's worker
+# nursery (autograder.host.nursery: <batch folder>/spool/<session>/run<k>).
+SESSION_FOLDERS = ("ag-*", "ag-*/spool/ag-*")
+RUN_FOLDERS = tuple(f"{root}/run*" for root in SESSION_FOLDERS)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -324,8 +328,8 @@ def _undo_successful_writes(arena: Arena) -> None:
     # A grading process killed because an attack hung it cannot remove its job folder: remove this run's.
     for folder in Path(tempfile.gettempdir()).glob("ag-*"):
         try:
-            if any(token in p.read_text(encoding="utf-8", errors="replace")
-                   for p in folder.glob("run*/job/submission/*.py")):
+            if any(token in p.read_text(encoding="utf-8", errors="replace") for pattern in RUN_FOLDERS
+                   for p in folder.glob(f"{pattern.removeprefix('ag-*/')}/job/submission/*.py")):
                 remove_tree(folder)
         except OSError:
             pass
@@ -562,7 +566,8 @@ def _memory(arena, name):
 def _output_flood(arena, name):
     message = arena.message(name, "normalize_values")
     assert "wrote more than 2048 MiB of files" in message, f"the output limit did not stop it: {message}"
-    leftovers = list(Path(tempfile.gettempdir()).glob(f"ag-*/run*/output/flood-{arena.token}*"))
+    leftovers = [path for pattern in RUN_FOLDERS
+                 for path in Path(tempfile.gettempdir()).glob(f"{pattern}/output/flood-{arena.token}*")]
     assert not leftovers, f"flood files left on the grader's disk: {leftovers}"
 
 
@@ -577,7 +582,7 @@ def _scratch_flood(arena, name):
 def _deep_tree(arena, name):
     """The class was graded (this arena's grade-all ended well: every result is there) and no folder of the attack
     is left on the grader's disk, where it would have ended the next run's sweep of dead runs' folders."""
-    patterns = [f"ag-*/{'*/' * depth}deep-{arena.token}" for depth in range(4)]
+    patterns = [f"{root}/{'*/' * depth}deep-{arena.token}" for root in SESSION_FOLDERS for depth in range(4)]
     leftovers = [str(path) for pattern in patterns for path in Path(tempfile.gettempdir()).glob(pattern)]
     assert not leftovers, f"the deep folder was left on the grader's disk: {leftovers}"
     assert arena.results(name)["tests"], arena.report(name)

@@ -36,6 +36,8 @@ from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, Subm
 from autograder.core.i18n import Text, literal, tr
 from autograder.host.isolation import LEVELS
 from autograder.host.zygote import Zygote, ZygoteUnavailable
+from autograder.host.nursery import Nursery, NurseryProcess, NurseryUnavailable
+from autograder.host.runner import start_nursery
 from autograder.core.outcomes import ProbeStatus, not_run
 from autograder.publish.feedback import feedback_html, feedback_markdown
 from autograder.publish.records import read_record, write_record
@@ -365,14 +367,15 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
     On Ctrl-C every running grading process is killed and waited for before the KeyboardInterrupt goes on."""
     stop = threading.Event()
     workdirs.sweep(WORKDIR_PREFIX)  # what a grade-all killed before (SIGKILL) left behind
-    zygote = _start_zygote() if todo else None
     # One thread writes the outputs (feedback pages, plots), so a grading slot is free the moment its grading
     # process ends: students graded side by side end together, and the next ones started a second or two late.
     with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool, \
             ThreadPoolExecutor(max_workers=1) as writer:
+        nursery = _start_nursery(options, cleanup) if todo else None  # imports TensorFlow while the zygote does
+        zygote = _start_zygote() if todo else None
         if zygote is not None:
-            cleanup.callback(zygote.close)  # after the pool: no grading process is running any more
-        run = class_run(shared_features_folder(options, cleanup))
+            cleanup.callback(zygote.close)
+        run = class_run(shared_features_folder(options, cleanup), nursery=_nursery_ready(nursery))
         grading: dict[Future, Student] = {}
         writing: set[Future] = set()
         queue = list(todo)
@@ -399,10 +402,37 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
             raise
 
 
-def class_run(shared_features: Path | None, defer_to: Path | None = None) -> GradingRun:
+def class_run(shared_features: Path | None, defer_to: Path | None = None, nursery: Nursery | None = None) -> GradingRun:
     """How each student's grading process grades in a class: its cores are busy with other students, so one
-    TensorFlow thread, one judge, and TensorFlow only once a probe ran (a stub's or a crash's grading needs none)."""
-    return GradingRun(threads=1, tensorflow_on_demand=True, defer_to=defer_to, shared_features=shared_features)
+    TensorFlow thread, one judge, and TensorFlow only once a probe ran (a stub's or a crash's grading needs none);
+    their sandbox workers forked from the run's ``nursery`` where there is one."""
+    return GradingRun(threads=1, tensorflow_on_demand=True, defer_to=defer_to, shared_features=shared_features,
+                      nursery=nursery)
+
+
+def _start_nursery(options: Settings, cleanup: contextlib.ExitStack) -> NurseryProcess | None:
+    """The run's worker nursery (:mod:`autograder.host.nursery`), starting, closed with ``cleanup`` (after the
+    pool: no grading process is running any more), in a folder a later run sweeps if this one is killed; None
+    (said on stderr) where the isolation level is not bwrap or it cannot start: each worker is then a fresh
+    sandbox, as before."""
+    if options.isolation != "bwrap":
+        return None
+    try:
+        folder = cleanup.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))
+        return cleanup.enter_context(start_nursery(sandbox_limits(options).threads, folder))
+    except (NurseryUnavailable, OSError) as exc:
+        print(f"note: each sandbox worker starts in a fresh sandbox ({exc})", file=sys.stderr)
+        return None
+
+
+def _nursery_ready(nursery: NurseryProcess | None) -> Nursery | None:
+    if nursery is None:
+        return None
+    try:
+        return nursery.ready()
+    except NurseryUnavailable as exc:
+        print(f"note: each sandbox worker starts in a fresh sandbox ({exc})", file=sys.stderr)
+        return None
 
 
 def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:

@@ -33,6 +33,7 @@ import psutil
 
 from autograder.core.settings import Settings
 from autograder.core.trees import TemporaryFolder
+from autograder.host.nursery import Nursery
 from autograder.host.runner import kill_group, resident_mb
 
 CHILD_ARGV = (sys.executable, "-P", "-m", "autograder.host.child")  # -P: nothing of the working folder on sys.path
@@ -82,13 +83,15 @@ class GradingRun:
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in its judging (see
     :class:`autograder.host.grading.TensorflowStart`); ``defer_to``: a folder for the training checks, which
     another process judges (:mod:`autograder.host.deferred`); ``shared_features``: the run's folder of
-    frozen-base features, which only grading processes reach (:mod:`autograder.host.feature_cache`).
+    frozen-base features, which only grading processes reach (:mod:`autograder.host.feature_cache`); ``nursery``:
+    where the run's sandbox workers are forked from (:mod:`autograder.host.nursery`).
     """
 
     threads: int = 1
     tensorflow_on_demand: bool = False
     defer_to: Path | None = None
     shared_features: Path | None = None
+    nursery: Nursery | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1:
@@ -99,16 +102,18 @@ class GradingRun:
     def plain(self) -> dict[str, Any]:
         folders = {key: None if value is None else str(value)
                    for key, value in (("defer_to", self.defer_to), ("shared_features", self.shared_features))}
-        return {"threads": self.threads, "tensorflow_on_demand": self.tensorflow_on_demand, **folders}
+        return {"threads": self.threads, "tensorflow_on_demand": self.tensorflow_on_demand, **folders,
+                "nursery": None if self.nursery is None else self.nursery.plain()}
 
     @classmethod
     def from_plain(cls, data: Any) -> GradingRun:
         """The run :meth:`plain` describes; ValueError or TypeError for anything else."""
         if not isinstance(data, dict) or set(data) != {"threads", "tensorflow_on_demand", "defer_to",
-                                                       "shared_features"}:
+                                                       "shared_features", "nursery"}:
             raise ValueError(f"not a grading run. Received: {str(data)[:200]!r}")
         folders = {key: None if data[key] is None else Path(data[key]) for key in ("defer_to", "shared_features")}
-        return cls(data["threads"], data["tensorflow_on_demand"], **folders)
+        nursery = None if data["nursery"] is None else Nursery.from_plain(data["nursery"])
+        return cls(data["threads"], data["tensorflow_on_demand"], **folders, nursery=nursery)
 
 
 def request(submission: Path, settings: Settings, record: Path, run: GradingRun) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from autograder.student import datasets
 from autograder.host import feature_cache, frozen_base
 from autograder.host import imagenet
 from autograder.host import modelspec
+from autograder.host.nursery import Nursery
 from autograder.core.i18n import tr
 from autograder.core.spec import CheckFailed
 
@@ -87,6 +88,8 @@ class GradingContext:
     data_dir: str | None = None
     # where a run's gradings share frozen-base features (autograder.host.feature_cache); None: not shared
     shared_features: Path | None = None
+    # where the run's sandbox workers are forked from (autograder.host.nursery); None: a fresh sandbox each
+    nursery: Nursery | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self):

@@ -20,6 +20,7 @@ from autograder.host.context import GradingContext, configure_tensorflow
 from autograder.core.i18n import Text, tr
 from autograder.core.outcomes import CheckResult, ProbeStatus, judge, not_run
 from autograder.core.settings import Settings
+from autograder.host.nursery import Nursery
 from autograder.host.runner import Limits, ProbeDone, SandboxSession
 from autograder.core.spec import Assignment, Check
 from autograder.host.forked_judges import Finished, ForkedJudges, JudgeLimits, default_lanes, tensorflow_has_run
@@ -37,11 +38,13 @@ def assignment_ids(settings: Settings) -> tuple[str, ...]:
     return graders.ASSIGNMENT_IDS if settings.assignments is None else tuple(settings.assignments)
 
 
-def grading_context(settings: Settings, shared_features: Path | None = None) -> GradingContext:
+def grading_context(settings: Settings, shared_features: Path | None = None,
+                    nursery: Nursery | None = None) -> GradingContext:
     """Seeded data for the checks, as the settings say (seed, data source, data directory); ``shared_features``:
-    the run's folder of frozen-base features (:mod:`autograder.host.feature_cache`), None for none."""
+    the run's folder of frozen-base features (:mod:`autograder.host.feature_cache`), None for none; ``nursery``:
+    where the run's sandbox workers are forked from (:mod:`autograder.host.nursery`), None for a fresh sandbox each."""
     return GradingContext(seed=settings.seed, data_source=settings.data, data_dir=settings.data_dir,
-                          shared_features=shared_features)
+                          shared_features=shared_features, nursery=nursery)
 
 
 def sandbox_limits(settings: Settings) -> Limits:
@@ -233,7 +236,7 @@ def _judging(parts: list[tuple[Assignment, Path]], *, context: GradingContext, l
     assignments = {assignment.id: assignment for assignment, _ in parts}
     if len(assignments) != len(parts):
         raise ValueError(f"one file per assignment. Received: {[a.id for a, _ in parts]}")
-    with SandboxSession(parts, seed=context.seed, limits=limits) as session:
+    with SandboxSession(parts, seed=context.seed, limits=limits, nursery=context.nursery) as session:
         session.start()
         if tensorflow is not None:
             tensorflow.worker_starting()
@@ -290,7 +293,7 @@ def _judged_in_forks(parts, *, context, limits, tensorflow, deferral) -> dict[st
     assignments = {assignment.id: assignment for assignment, _ in parts}
     worker_seconds: dict[str, float] = {}
     with ForkedJudges(tensorflow.lanes, JudgeLimits(memory_mb=limits.memory_mb or JudgeLimits.memory_mb)) as judges:
-        with SandboxSession(parts, seed=context.seed, limits=limits) as session:
+        with SandboxSession(parts, seed=context.seed, limits=limits, nursery=context.nursery) as session:
             session.start()
             tensorflow.worker_starting()
             dispatch = _ForkedDispatch(judges, assignments, functools.partial(_judged_list, context=context,

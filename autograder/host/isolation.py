@@ -155,11 +155,36 @@ class Isolation:
             argv = [a.replace("{job}", str(paths.job)).replace("{output}", str(paths.output)) for a in argv]
             return argv, {**env, "HOME": str(paths.scratch), "TMPDIR": str(paths.scratch)}, str(paths.scratch)
         argv = [a.replace("{job}", SANDBOX_JOB).replace("{output}", SANDBOX_OUTPUT) for a in argv]
+        command = self._bwrap_root(extra_read_only, proc=["--proc", "/proc"], binds=[
+            "--ro-bind", str(paths.job), SANDBOX_JOB, "--bind", str(paths.output), SANDBOX_OUTPUT])
+        return self._bwrap_finish(command, env, argv), {}, "/"
+
+    def nursery_command(self, argv: list[str], spool: Path, control: Path, env: dict[str, str],
+                        extra_read_only: dict[str, str] | None = None) -> tuple[list[str], dict[str, str], str]:
+        """The worker nursery's sandbox (:mod:`autograder.worker.nursery`): the worker's, but with the spool of
+        every worker's job and output folders and the nursery's control folder instead of one job's, and the
+        machine's ``/proc``, read-only, at ``/proc``: the kernel lets a namespace mount a new ``/proc`` only where a
+        fully visible one is mounted already, and bubblewrap's covers ``/proc/sys`` and others, so each forked
+        worker could not have a ``/proc`` of its own PID namespace. Bubblewrap's own ``/proc`` (of the nursery's
+        PID namespace) is at ``/nursery-proc``, where a child writes its user namespace's maps. The nursery runs no
+        student code; each worker it forks mounts its own ``/proc`` over the machine's and hides the other before
+        anything else runs."""
+        if self.level != "bwrap":
+            raise IsolationUnavailable(f"the worker nursery runs under bwrap only. Received: {self.level!r}")
+        command = self._bwrap_root(extra_read_only, proc=["--ro-bind", "/proc", "/proc", "--proc", "/nursery-proc"],
+                                   binds=[
+            "--bind", str(spool), "/spool", "--bind", str(control), "/control", "--dir", SANDBOX_JOB,
+            "--dir", SANDBOX_OUTPUT])
+        return self._bwrap_finish(command, env, argv), {}, "/"
+
+    @staticmethod
+    def _bwrap_root(extra_read_only: dict[str, str] | None, proc: list[str], binds: list[str]) -> list[str]:
+        """bwrap's options and binds, ``binds`` (the sandbox's own folders) among them, before the environment."""
         command = [bwrap_binary() or "bwrap", "--unshare-all", "--unshare-user", "--die-with-parent",
                    "--new-session", "--uid", str(UNPRIVILEGED_UID), "--gid", str(UNPRIVILEGED_GID),
                    "--hostname", "sandbox", "--clearenv", "--cap-drop", "ALL",
                    # tmpfs first: a later bind may lie under /tmp (a checkout or venv in a temporary folder)
-                   "--proc", "/proc", "--dev", "/dev",
+                   *proc, "--dev", "/dev",
                    "--size", str(SCRATCH_BYTES), "--tmpfs", "/tmp",
                    "--size", str(SCRATCH_BYTES), "--tmpfs", SANDBOX_SCRATCH]
         for directory in SYSTEM_DIRS:
@@ -172,17 +197,19 @@ class Isolation:
         package = _kit_package()
         if any(_inside(str(package), root) for root in roots):
             command += ["--tmpfs", str(package)]  # installed into site-packages: its judging side hidden there too
-        command += ["--ro-bind", str(paths.job), SANDBOX_JOB,
-                    "--bind", str(paths.output), SANDBOX_OUTPUT]
+        command += binds
         for relative in worker_kit_files(package):
             command += ["--ro-bind", str(package / relative), f"{SANDBOX_KIT}/{package.name}/{relative}"]
         for host, inside in (extra_read_only or {}).items():
             command += ["--ro-bind", host, inside]
+        return command
+
+    @staticmethod
+    def _bwrap_finish(command: list[str], env: dict[str, str], argv: list[str]) -> list[str]:
         inside_env = {**env, "HOME": SANDBOX_SCRATCH, "TMPDIR": "/tmp", "PATH": "/usr/bin:/bin"}
         for key, value in inside_env.items():
             command += ["--setenv", key, value]
-        command += ["--chdir", SANDBOX_SCRATCH, "--", *argv]
-        return command, {}, "/"
+        return command + ["--chdir", SANDBOX_SCRATCH, "--", *argv]
 
     def prepare(self, paths: WorkerPaths) -> None:
         """Level uid: let the unprivileged user read the job and write only its output and scratch.

@@ -34,6 +34,7 @@ from autograder.core.i18n import Text, tr
 from autograder.core.settings import DEFAULTS
 from autograder.host.isolation import PASSED_ENV, Isolation, TreeLimits, WorkerPaths
 from autograder.host.notebook_code import extract_file
+from autograder.host.nursery import Nursery, NurseryProcess, NurseryUnavailable, NurseryWorker
 from autograder.host.steps import ProgressChannel, Step, StepSequence
 from autograder.core.outcomes import ProbeStatus
 from autograder.core.spec import Assignment
@@ -87,6 +88,24 @@ def _worker_env(threads: int) -> dict[str, str]:
     return env
 
 
+def _worker_env_and_binds(threads: int, level: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The worker's environment and its extra read-only folders (host path -> where the worker sees it)."""
+    extra = {}
+    if cached_vgg16_weights():  # real weights the instructor cached; read-only, never downloaded
+        extra[str(keras_cache_dir())] = "/keras/models"
+    env = _worker_env(threads)
+    if extra:
+        env["KERAS_HOME"] = "/keras" if level == "bwrap" else str(keras_cache_dir().parent)
+    return env, extra
+
+
+def start_nursery(threads: int = 1, folder: Path | None = None) -> NurseryProcess:
+    """A nursery (:mod:`autograder.host.nursery`) whose workers are those a :class:`SandboxSession` at level
+    bwrap with ``threads`` would start, in ``folder`` (see :class:`NurseryProcess`); raises
+    :class:`NurseryUnavailable` where there can be none."""
+    return NurseryProcess(threads, *_worker_env_and_binds(threads, "bwrap"), folder=folder)
+
+
 PROBE_KEY_ENV = "AUTOGRADER_PROBE_KEY"
 PROBE_KEY_FILE = Path("~/.config/tf2-autograder/probe-key")
 
@@ -118,9 +137,14 @@ def probe_seed(seed: int) -> int:
 
 
 def resident_mb(process: psutil.Process) -> float:
-    """Resident memory of a process and all its children, in MiB."""
+    """Resident memory of a process and all its children, in MiB (0 once it has ended: a nursery's worker is not
+    this process's child, so it leaves no zombie behind to list)."""
     total = 0
-    for member in [process, *process.children(recursive=True)]:
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for member in members:
         try:
             total += member.memory_info().rss
         except psutil.Error:  # it ended between listing and measuring
@@ -128,12 +152,16 @@ def resident_mb(process: psutil.Process) -> float:
     return total / 2**20
 
 
-def kill_group(process: subprocess.Popen) -> None:
-    """Kill a process started with ``start_new_session=True`` and everything it started."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+def kill_group(process: "subprocess.Popen | NurseryWorker") -> None:
+    """Kill a process started with ``start_new_session=True`` and everything it started (a nursery's worker: PID 1
+    of its own PID namespace, whose end the kernel makes everything in it share)."""
+    if isinstance(process, NurseryWorker):
+        process.kill()
+    else:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
     process.wait()
 
 
@@ -197,12 +225,17 @@ class SandboxSession:
     folder is moved out of the worker's reach before anything of it is read.
     """
 
-    def __init__(self, parts: list[tuple[Assignment, Path]], *, seed: int, limits: Limits):
+    def __init__(self, parts: list[tuple[Assignment, Path]], *, seed: int, limits: Limits,
+                 nursery: "Nursery | None" = None):
         self.seed = seed
         self.limits = limits
         self.isolation = Isolation(limits.isolation)
         self.isolation.verify()  # fail closed: no sandbox, no grading
-        self._tmp = TemporaryFolder(prefix="ag-" + "-".join(a.id for a, _ in parts)[:60] + "-")
+        # workers forked by a run's nursery (autograder.host.nursery) where it serves this level and these threads
+        self.nursery = nursery if nursery is not None and nursery.serves(self.isolation.level, limits.threads) \
+            else None
+        self._tmp = TemporaryFolder(prefix="ag-" + "-".join(a.id for a, _ in parts)[:60] + "-",
+                                    dir=self.nursery.spool if self.nursery is not None else None)
         self.root = Path(self._tmp.name)
         self.taken = self.root / "taken"
         self.taken.mkdir(mode=0o700)  # never in the worker's view, whatever the isolation level
@@ -386,21 +419,18 @@ class SandboxSession:
         paths.scratch.mkdir()
         progress = ProgressChannel(run_dir / "progress")
         self.isolation.prepare(paths)
-        extra = {}
-        if cached_vgg16_weights():  # real weights the instructor cached; read-only, never downloaded
-            extra[str(keras_cache_dir())] = "/keras/models"
-        env = _worker_env(self.limits.threads)
-        if extra:
-            env["KERAS_HOME"] = "/keras" if self.isolation.level == "bwrap" else str(keras_cache_dir().parent)
+        env, extra = _worker_env_and_binds(self.limits.threads, self.isolation.level)
         command, env, cwd = self.isolation.command(
             self.isolation.worker_argv("autograder.worker.main", "{job}", "{output}", str(progress.write_end)),
             paths, env, extra)
         limits = TreeLimits.create(self.limits.memory_mb)
         try:
             with open(run_dir / "worker.log", "wb") as log:
-                process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                           cwd=cwd, env=env, start_new_session=True, pass_fds=(progress.write_end,),
-                                           preexec_fn=self.isolation.preexec(limits))
+                process = self._forked_worker(run_dir, log.fileno(), progress.write_end, limits)
+                if process is None:
+                    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
+                                               stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True,
+                                               pass_fds=(progress.write_end,), preexec_fn=self.isolation.preexec(limits))
                 progress.handed_over()
                 state = self._wait(process, run_dir, progress, sequence, len(steps) + len({aid for aid, _ in steps}))
             if state == "exited" and limits is not None and limits.hit_memory_limit():
@@ -420,6 +450,18 @@ class SandboxSession:
             return _WorkerEnd("worker_failed", sequence.next_step, process.returncode)
         return _WorkerEnd(state if state in ("timeout", "memory", "output") else "died", sequence.next_step,
                           process.returncode)
+
+    def _forked_worker(self, run_dir: Path, log: int, progress: int, limits: TreeLimits | None):
+        """The worker forked by the run's nursery, or None: no nursery, no cgroup for it, or it could not fork one
+        (then a fresh sandbox runs it, and the rest of this session's workers too)."""
+        if self.nursery is None or limits is None:
+            return None
+        try:
+            return self.nursery.spawn(run_dir, log, progress, limits)
+        except NurseryUnavailable as exc:
+            sys.stderr.write(f"note: a fresh sandbox runs this worker: {exc}\n")
+            self.nursery = None
+            return None
 
     def _follow(self, reached: list[Step], run_dir: Path) -> None:
         """Act on the steps the worker just reached: take each finished probe's folder (or a failed import's
@@ -450,7 +492,11 @@ class SandboxSession:
         """Watch the worker until it exits or breaks a limit; every limit is measured here, never by the worker."""
         output = run_dir / "output"
         last_step = time.monotonic()
-        watched, next_memory_check, next_output_check = psutil.Process(process.pid), 0.0, 0.0
+        try:
+            watched = psutil.Process(process.pid)
+        except psutil.Error:  # a nursery's worker that ended already: it is not this process's child to wait for
+            watched = None
+        next_memory_check, next_output_check = 0.0, 0.0
         deadline = time.monotonic() + STARTUP_SECONDS + self.limits.step_timeout * (steps + 1)
         state = "exited"
         while process.poll() is None:
@@ -466,7 +512,7 @@ class SandboxSession:
                 state = "timeout"
             elif self.limits.memory_mb and now >= next_memory_check:
                 next_memory_check = now + MEMORY_POLL_SECONDS
-                if resident_mb(watched) > self.limits.memory_mb:
+                if watched is not None and resident_mb(watched) > self.limits.memory_mb:
                     state = "memory"
             if state == "exited" and now >= next_output_check:
                 next_output_check = now + OUTPUT_CHECK_SECONDS

@@ -1,0 +1,208 @@
+"""Sandbox workers forked from the run's nursery (autograder.host.nursery): walled off from each other, from the
+nursery and from the machine as a fresh sandbox is, and graded exactly as a fresh sandbox grades."""
+import json
+import os
+import signal
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from autograder import graders
+from autograder.core.i18n import render
+from autograder.host.isolation import Isolation, IsolationUnavailable
+from autograder.host.nursery import NurseryUnavailable
+from autograder.host.runner import Limits, SandboxSession, start_nursery
+from conftest import ROOT
+
+try:
+    Isolation("bwrap").verify()
+except IsolationUnavailable as unavailable:
+    pytest.skip(f"the bubblewrap sandbox cannot be created here: {unavailable}", allow_module_level=True)
+
+ASSIGNMENT = "fashion_mnist"
+# Student code run at import: what it can see and do, reported in the import error's message.
+LOOK_AROUND = r'''
+import json, os, socket, time
+
+def _facts():
+    facts = {}
+    status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+    facts["pid"] = os.getpid()
+    facts["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    facts["spool"] = os.listdir("/spool") if os.path.isdir("/spool") else None
+    facts["control"] = os.listdir("/control") if os.path.isdir("/control") else None
+    facts["cap_eff"] = int(status["CapEff"], 16)
+    facts["cap_bnd"] = int(status["CapBnd"], 16)
+    facts["no_new_privs"] = int(status["NoNewPrivs"])
+    facts["parent"] = os.getppid()
+    facts["hostname"] = socket.gethostname()
+    try:
+        open("/job/planted", "w").write("x")
+        facts["job_writable"] = True
+    except OSError:
+        facts["job_writable"] = False
+    for name in ("kill_1", "unshare"):
+        facts[name] = None
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(("1.1.1.1", 53))
+        facts["network"] = True
+    except OSError:
+        facts["network"] = False
+    facts["others"] = [p for p in facts["processes"] if p != os.getpid()]
+    facts["nursery_proc"] = os.listdir("/nursery-proc") if os.path.isdir("/nursery-proc") else None
+    facts["dev"] = sorted(os.listdir("/dev"))
+    facts["tmp"] = sorted(os.listdir("/tmp"))
+
+    return facts
+
+HOLD_SECONDS = 0.0
+if HOLD_SECONDS:  # the worker that holds plants files where a worker it shared them with would find them
+    open("/dev/planted", "w").close()
+    open("/tmp/planted", "w").close()
+time.sleep(HOLD_SECONDS)
+raise RuntimeError("FACTS" + json.dumps(_facts()) + "END")
+'''
+
+
+@pytest.fixture(scope="module")
+def nursery():
+    try:
+        process = start_nursery(Limits().threads)
+        address = process.ready()
+    except NurseryUnavailable as exc:
+        pytest.skip(f"no worker nursery here: {exc}")
+    yield process, address
+    process.close()
+
+
+def _import_message(directory: Path, nursery_address, source: str) -> tuple[str, bool]:
+    """The import error's message (English) of ``source`` as fashion_mnist.py, and whether the nursery forked it."""
+    (directory / f"{ASSIGNMENT}.py").write_text(source, encoding="utf-8")
+    assignment = graders.load(ASSIGNMENT)
+    with SandboxSession([(assignment, directory / f"{ASSIGNMENT}.py")], seed=0, limits=Limits(step_timeout=60),
+                        nursery=nursery_address) as session:
+        forked = session.nursery is not None
+        messages = [render(status.message, "en") for _, observed in session.run() for status, _ in observed.values()]
+        forked = forked and session.nursery is not None  # still: no worker fell back to a fresh sandbox
+    return messages[0], forked
+
+
+def _facts(message: str) -> dict:
+    assert "FACTS" in message, message
+    return json.loads(message[message.index("FACTS") + 5:message.index("END")])
+
+
+def test_a_forked_worker_sees_only_itself_and_can_reach_nothing(tmp_path, nursery):
+    message, forked = _import_message(tmp_path, nursery[1], LOOK_AROUND)
+    facts = _facts(message)
+    assert forked
+    assert facts["pid"] == 1 and facts["others"] == [] and facts["parent"] == 0, facts  # its own PID namespace
+    assert facts["spool"] == [] and facts["control"] == [], facts  # no other worker's folders, no nursery socket
+    assert facts["nursery_proc"] == [] and facts["tmp"] == [], facts
+    assert set(facts["dev"]) == {"fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty",
+                                 "urandom", "zero"}, facts
+    assert facts["cap_eff"] == 0 and facts["cap_bnd"] == 0 and facts["no_new_privs"] == 1, facts
+    assert facts["hostname"] == "sandbox" and not facts["job_writable"] and not facts["network"], facts
+
+
+def test_two_workers_at_once_cannot_see_each_other(tmp_path, nursery):
+    """While one worker holds its import for seconds, the other looks for any process or folder but its own."""
+    held = LOOK_AROUND.replace("HOLD_SECONDS = 0.0", "HOLD_SECONDS = 6.0")
+    results = {}
+
+    def grade(name, source):
+        folder = tmp_path / name
+        folder.mkdir()
+        results[name] = _import_message(folder, nursery[1], source)
+
+    holder = threading.Thread(target=grade, args=("holder", held))
+    holder.start()
+    time.sleep(2.0)
+    grade("looker", LOOK_AROUND)
+    holder.join()
+    for name in ("holder", "looker"):
+        facts = _facts(results[name][0])
+        assert results[name][1] and facts["others"] == [] and facts["spool"] == [], (name, facts)
+    holder, looker = _facts(results["holder"][0]), _facts(results["looker"][0])
+    assert "planted" in holder["dev"] and "planted" in holder["tmp"], holder  # each in its own view only
+    assert "planted" not in looker["dev"] and "planted" not in looker["tmp"], looker
+
+
+def test_a_process_left_behind_ends_with_its_worker(tmp_path, nursery):
+    """A daemon (double fork, its own session) outlives the worker in no way: the worker is PID 1 of its namespace."""
+    bwrap = psutil.Process(nursery[0].pid)
+    before = {p.pid for p in bwrap.children(recursive=True)}
+    daemon = ("import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+              "        time.sleep(120)\n    os._exit(0)\nraise RuntimeError('left a daemon behind')\n")
+    message, forked = _import_message(tmp_path, nursery[1], daemon)
+    assert forked and "left a daemon behind" in message
+    deadline = time.monotonic() + 10
+    while {p.pid for p in bwrap.children(recursive=True)} != before and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert {p.pid for p in bwrap.children(recursive=True)} == before
+
+
+def test_a_hang_is_stopped_at_its_limit_and_the_nursery_serves_on(tmp_path, nursery):
+    hang = "import time\nwhile True:\n    time.sleep(0.1)\n"
+    (tmp_path / "hang").mkdir()
+    (tmp_path / "hang" / f"{ASSIGNMENT}.py").write_text(hang, encoding="utf-8")
+    assignment = graders.load(ASSIGNMENT)
+    with SandboxSession([(assignment, tmp_path / "hang" / f"{ASSIGNMENT}.py")], seed=0,
+                        limits=Limits(step_timeout=4), nursery=nursery[1]) as session:
+        states = {status.state for _, observed in session.run() for status, _ in observed.values()}
+        assert session.nursery is not None
+    assert states == {"timeout"}
+    message, forked = _import_message(tmp_path, nursery[1], LOOK_AROUND)
+    assert forked and _facts(message)["others"] == []
+
+
+def test_a_submission_is_judged_alike_forked_or_fresh(nursery):
+    """Every check's verdict and message on the reference and on a mistake, forked from the nursery and fresh."""
+    from autograder.host.context import GradingContext
+    from autograder.host.grading import judge_files
+
+    assignment = graders.load(ASSIGNMENT)
+    solution = (ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
+    mistake = solution.replace("/ 255", "/ 256")
+    assert mistake != solution
+    verdicts = {}
+    for kind, address in (("forked", nursery[1]), ("fresh", None)):
+        for name, source in (("reference", solution), ("mistake", mistake)):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / f"{ASSIGNMENT}.py"
+                path.write_text(source, encoding="utf-8")
+                checks = judge_files([(assignment, path)], context=GradingContext(seed=0, nursery=address),
+                                     limits=Limits())[ASSIGNMENT]
+            verdicts[kind, name] = [(c.check_id, c.outcome, c.score, render(c.message, "en")) for c in checks]
+    assert verdicts["forked", "reference"] == verdicts["fresh", "reference"]
+    assert verdicts["forked", "mistake"] == verdicts["fresh", "mistake"]
+    assert verdicts["fresh", "reference"] != verdicts["fresh", "mistake"]
+
+
+def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
+    try:
+        process = start_nursery(Limits().threads)
+        address = process.ready()
+    except NurseryUnavailable as exc:
+        pytest.skip(f"no worker nursery here: {exc}")
+    (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # killed, its folder still there: it refuses the connection
+        psutil.Process(process.pid).wait(10)
+        for dead in (address, None):  # then gone with its folder (None: closed below, first)
+            if dead is None:
+                process.close()
+                dead = address
+            with SandboxSession([(graders.load(ASSIGNMENT), tmp_path / f"{ASSIGNMENT}.py")], seed=0,
+                                limits=Limits(), nursery=dead) as session:
+                states = {status.state for _, observed in session.run() for status, _ in observed.values()}
+                assert session.nursery is None  # it fell back to a fresh sandbox
+            assert states == {"ok"}
+    finally:
+        process.close()
