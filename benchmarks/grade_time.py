@@ -197,7 +197,7 @@ class TreeMonitor(threading.Thread):
             processes = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
-        rss, pss, parent, zygotes = {}, {}, {}, set()
+        rss, pss, parent, zygotes, nursery = {}, {}, {}, set(), set()
         for process in processes:
             try:
                 with process.oneshot():
@@ -205,8 +205,11 @@ class TreeMonitor(threading.Thread):
                     if with_pss:
                         pss[process.pid] = process.memory_full_info().pss
                     parent[process.pid] = process.ppid()
-                    if process.cmdline()[-1:] == ["autograder.host.zygote"]:
+                    command = process.cmdline()
+                    if command[-1:] == ["autograder.host.zygote"]:
                         zygotes.add(process.pid)
+                    if "autograder.worker.nursery" in " ".join(command):  # its two bubblewrap processes, itself
+                        nursery.add(process.pid)
                     times = process.cpu_times()
                     self.cpu[(process.pid, process.create_time())] = times.user + times.system
             except psutil.Error:  # gone, or a zombie
@@ -214,9 +217,10 @@ class TreeMonitor(threading.Thread):
         if not rss:
             return
         # a direct child of the root (or of grade-all's zygote, which forks the students' grading processes)
-        # -> RSS of it and its descendants: one student's grading tree
+        # -> RSS of it and its descendants: one student's grading tree; a child of the worker nursery (which
+        # forks the students' sandbox workers, autograder.host.nursery) -> one student's worker
         branches: dict[int, int] = {}
-        tops = {self.pid} | zygotes
+        tops = {self.pid} | zygotes | nursery
         for pid, size in rss.items():
             top = pid
             while top in parent and parent[top] not in tops and top != self.pid:
@@ -227,7 +231,12 @@ class TreeMonitor(threading.Thread):
         self.peak_tree = max(self.peak_tree, sum(rss.values()))
         if with_pss:
             self.peak_tree_pss = max(self.peak_tree_pss, sum(pss.values()))
-        self.peak_branch = max(self.peak_branch, max(branches.values(), default=0))
+        # A student's worker forked by the nursery is not in its grading process's tree: one student's tree is at
+        # most the largest grading tree plus the largest worker (an upper bound: they may be two students'). The
+        # nursery itself is shared by the run, counted in the whole tree only.
+        workers = [size for top, size in branches.items() if parent.get(top) in nursery]
+        grading = [size for top, size in branches.items() if parent.get(top) not in nursery and top not in nursery]
+        self.peak_branch = max(self.peak_branch, max(grading, default=0) + max(workers, default=0))
         self.processes = max(self.processes, len(self.cpu))
 
     def stop(self) -> None:
