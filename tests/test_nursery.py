@@ -206,3 +206,35 @@ def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
             assert states == {"ok"}
     finally:
         process.close()
+
+
+def test_what_the_sandbox_binds_under_tmp_stays_readable_and_read_only(tmp_path, monkeypatch):
+    """A checkout or an environment in a temporary folder (a fresh clone in /tmp) is bound under the nursery's
+    /tmp; each forked worker's own /tmp keeps it there, read-only."""
+    from autograder.host import isolation
+
+    root = Path(tempfile.mkdtemp(prefix="kit-root-", dir="/tmp"))
+    try:
+        (root / "marker").write_text("the kit's environment", encoding="utf-8")
+        real = isolation._read_only_roots
+        monkeypatch.setattr(isolation, "_read_only_roots", lambda: [*real(), str(root)])
+        try:
+            process = start_nursery(Limits().threads)
+            address = process.ready()
+        except NurseryUnavailable as exc:
+            pytest.skip(f"no worker nursery here: {exc}")
+        probe = (f"import os\nmarker = {str(root / 'marker')!r}\ntry:\n    open(marker, 'a').write('x')\n"
+                 "    writable = True\nexcept OSError:\n    writable = False\n"
+                 "raise RuntimeError('SEEN ' + open(marker).read() + ' WRITABLE ' + str(writable) + ' TMP ' + "
+                 "str(sorted(os.listdir('/tmp'))))\n")
+        try:
+            (tmp_path / "student").mkdir()
+            message, forked = _import_message(tmp_path / "student", address, probe)
+        finally:
+            process.close()
+        assert forked and "SEEN the kit's environment WRITABLE False" in message, message
+        assert (root / "marker").read_text(encoding="utf-8") == "the kit's environment"
+        assert "TMP ['" + root.name + "']" in message, message  # nothing else of the nursery's /tmp
+    finally:
+        import shutil
+        shutil.rmtree(root)

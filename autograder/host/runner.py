@@ -252,6 +252,7 @@ class SandboxSession:
         self._stop = threading.Event()
         self._results: queue.Queue = queue.Queue()
         self._supervisor: threading.Thread | None = None
+        self._forked_last = False  # whether the last worker was forked by the nursery
 
     @staticmethod
     def _part(assignment: Assignment, submission: Path) -> _Part:
@@ -325,6 +326,12 @@ class SandboxSession:
             pending = [step for step in pending if step not in self._statuses]
             if not pending or end.state == "stopped":
                 break
+            if end.state == "worker_failed" and self._forked_last:  # the nursery's fault: a fresh sandbox runs it
+                log = (self.root / f"run{attempt}" / "worker.log").read_text(encoding="utf-8", errors="replace")
+                sys.stderr.write(f"note: a worker forked by the nursery failed to start; a fresh sandbox runs what "
+                                 f"is left:\n{log[-3000:]}\n")
+                self.nursery = None
+                continue
             if end.state == "done":  # "done" with probes unrun: only code in the worker can have written that
                 self._record_all(pending, ProbeStatus("error", tr(
                     "The grading worker stopped before this check's code ran (did your code exit, or write into "
@@ -427,6 +434,7 @@ class SandboxSession:
         try:
             with open(run_dir / "worker.log", "wb") as log:
                 process = self._forked_worker(run_dir, log.fileno(), progress.write_end, limits)
+                self._forked_last = process is not None
                 if process is None:
                     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                                stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True,

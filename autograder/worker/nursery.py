@@ -36,6 +36,7 @@ import select
 import signal
 import socket
 import struct
+import sys
 
 CONTROL = "/control"
 SOCKET = f"{CONTROL}/nursery.sock"
@@ -88,12 +89,32 @@ def wall_off(slot: str) -> None:
     _mount(f"{SPOOL}/{slot}/job", "/job", None, _BIND | _REC)
     _mount(None, "/job", None, _BIND | _REMOUNT | _RDONLY | _NOSUID | _NODEV)
     _mount(f"{SPOOL}/{slot}/output", "/output", None, _BIND | _REC)
-    for folder, size in (("/tmp", SCRATCH_BYTES), ("/scratch", SCRATCH_BYTES)):
-        _mount("tmpfs", folder, "tmpfs", _NOSUID | _NODEV, f"size={size},mode=1777")
+    _mount("tmpfs", "/scratch", "tmpfs", _NOSUID | _NODEV, f"size={SCRATCH_BYTES},mode=1777")
+    _fresh_tmp()
     _fresh_dev()
     for hidden in (SPOOL, CONTROL, NURSERY_PROC):
         _mount("tmpfs", hidden, "tmpfs", _RDONLY | _NOSUID | _NODEV | _NOEXEC, "size=4k,mode=0555")
     _ok(_libc.sethostname(b"sandbox", 7), "sethostname")
+
+
+def _fresh_tmp() -> None:
+    """A /tmp of this worker's own, with what the nursery's sandbox bound under its /tmp bound again (a checkout or
+    an environment in a temporary folder: the interpreter and the kit), read-only as there."""
+    tops: list[str] = []
+    with open("/proc/self/mountinfo") as mounts:
+        for point in sorted({line.split()[4] for line in mounts}):
+            if point.startswith("/tmp/") and not any(point.startswith(top + "/") for top in tops):
+                tops.append(point)
+    staging = "/scratch/.nursery-tmp"
+    os.mkdir(staging)
+    _mount("/tmp", staging, None, _BIND | _REC)
+    _mount("tmpfs", "/tmp", "tmpfs", _NOSUID | _NODEV, f"size={SCRATCH_BYTES},mode=1777")
+    for top in tops:
+        os.makedirs(top, exist_ok=True)
+        _mount(staging + top[len("/tmp"):], top, None, _BIND | _REC)
+        _mount(None, top, None, _BIND | _REMOUNT | _RDONLY | _NOSUID | _NODEV)
+    _ok(_libc.umount2(staging.encode(), 2), "umount the nursery's /tmp")  # MNT_DETACH
+    os.rmdir(staging)
 
 
 def _fresh_dev() -> None:
@@ -193,8 +214,9 @@ def _self_test() -> str | None:
             wall_off(".self-test/child")
             inner = os.fork()
             if inner == 0:
-                as_pid_1()
-                os._exit(0)
+                as_pid_1()  # and what every worker needs is still there: the interpreter, the kit
+                os._exit(0 if os.access(sys.executable, os.X_OK) and os.path.isfile(
+                    "/kit/autograder/worker/main.py") else 3)
             os._exit(os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1]))
         except BaseException as exc:  # noqa: BLE001 - reported to the client, which then starts fresh sandboxes
             os.write(write, repr(exc).encode()[:500])
