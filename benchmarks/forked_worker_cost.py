@@ -2,17 +2,13 @@
 
     .venv/bin/python benchmarks/forked_worker_cost.py [--workers 5]
 
-A self-contained model of the worker nursery (``autograder/worker/nursery.py``), written to measure it before it
-was built, and a check that its design can work on a machine. A fresh sandbox worker (``fresh`` below: what
-``grade`` starts, and ``grade-all`` where there is no nursery) imports TensorFlow and Keras again. The nursery is
-one bubblewrap sandbox that imports them once and then only forks; each child walls itself off before anything
-else runs: a user namespace of its own (nested in the nursery's), then its own mount, PID, network, IPC and UTS
-namespaces, its slot of the spool bound where the worker expects it, every other slot hidden under a tmpfs,
-a fresh ``/tmp`` and ``/dev/shm``, a ``/proc`` of its own PID namespace, no capabilities and
-``no_new_privs``. The nursery is given the machine's ``/proc``, read-only, besides bubblewrap's own (where a
-child writes its user namespace's maps): the kernel lets a namespace mount a new ``/proc`` only where a fully
-visible one is mounted already, and bubblewrap's is not (it covers ``/proc/sys`` and others), so a child could
-not have a ``/proc`` of its own, and TensorFlow needs one.
+A fresh sandbox worker (``fresh`` below: what ``grade`` starts, and ``grade-all`` where there is no nursery)
+imports TensorFlow and Keras again. The worker nursery (``autograder/worker/nursery.py``) is one bubblewrap
+sandbox, started with the kit's own command line for it (``Isolation.nursery_command``), that imports them once
+and then only forks; each child walls itself off with the nursery's own code (``wall_off``, ``as_pid_1``) before
+anything else runs: namespaces of its own, its slot of the spool, every other slot hidden, a fresh ``/tmp``,
+``/dev`` and ``/proc``, no capabilities and ``no_new_privs``. This script forks such children from a stand-in
+for the nursery (it runs a training instead of serving requests).
 
 Both kinds then run the same small Keras training, which must give the same loss. Printed: each kind's wall
 and CPU seconds per worker (the nursery's one import shown apart) and their ratio, and what each forked child
@@ -37,54 +33,12 @@ from autograder.host.runner import _worker_env  # noqa: E402
 from _tables import print_table  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 INSIDE = r'''
-import ctypes, json, os, sys, time
+import json, os, sys, time
 started, cpu = time.perf_counter(), time.process_time()
 import numpy as np, tensorflow, keras
 imported = {"wall": time.perf_counter() - started, "cpu": time.process_time() - cpu}
-libc = ctypes.CDLL(None, use_errno=True)
-NEWNS, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET = 0x20000, 0x4000000, 0x8000000, 0x10000000, 0x20000000, 0x40000000
-NOSUID, NODEV, NOEXEC, BIND, REC, PRIVATE = 2, 4, 8, 4096, 16384, 1 << 18
-
-
-def ok(result, what):
-    if result != 0:
-        raise OSError(ctypes.get_errno(), f"{what}: {os.strerror(ctypes.get_errno())}")
-
-
-def mount(source, target, kind, flags, data=None):
-    ok(libc.mount(source and source.encode(), target.encode(), kind and kind.encode(), ctypes.c_ulong(flags),
-                  data and data.encode()), f"mount {target}")
-
-
-def wall_off(slot):
-    """This child's own namespaces and file system view; the spool's other slots hidden."""
-    uid, gid = os.getuid(), os.getgid()
-    ok(libc.unshare(NEWUSER), "unshare(CLONE_NEWUSER)")
-    for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
-        with open(f"/nursery-proc/self/{name}", "w") as f:
-            f.write(text)
-    ok(libc.unshare(NEWNS | NEWPID | NEWNET | NEWIPC | NEWUTS), "unshare")
-    mount(None, "/", None, REC | PRIVATE)
-    mount(f"/spool/{slot}", "/output", None, BIND | REC)
-    mount("tmpfs", "/spool", "tmpfs", NOSUID | NODEV, "size=4k,mode=0555")
-    mount("tmpfs", "/tmp", "tmpfs", NOSUID | NODEV, "size=512m")
-    mount("tmpfs", "/dev/shm", "tmpfs", NOSUID | NODEV, "size=64m")
-
-
-def as_pid_1():
-    """In the new PID namespace: its own /proc, then no capability left and none to gain."""
-    mount("proc", "/proc", "proc", 1 | NOSUID | NODEV | NOEXEC)  # MS_RDONLY, as the machine's is bound
-    for cap in range(64):
-        libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP (EINVAL past the last one)
-
-    class Header(ctypes.Structure):
-        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
-
-    class Data(ctypes.Structure):
-        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
-
-    ok(libc.capset(ctypes.byref(Header(0x20080522, 0)), (Data * 2)()), "capset")
-    ok(libc.prctl(38, 1, 0, 0, 0), "PR_SET_NO_NEW_PRIVS")
+sys.path.insert(0, "/kit")
+from autograder.worker.nursery import as_pid_1, wall_off  # the nursery's own: what each forked worker runs
 
 
 def workload():
@@ -98,7 +52,7 @@ def workload():
 
 def child(slot, report):
     started = time.perf_counter()
-    wall_off(slot)
+    wall_off(f"bench/{slot}")
     pid = os.fork()
     if pid:
         _, status = os.waitpid(pid, 0)
@@ -143,29 +97,34 @@ else:
 
 
 def _run_inside(args: list[str], slots: int) -> tuple[dict, float]:
-    """Run INSIDE under the kit's bubblewrap command line: (its JSON, wall s). CPU is measured inside: a fresh
-    process counts from its interpreter's start, a forked child from its fork."""
+    """Run INSIDE under the kit's bubblewrap command line, a worker's (``fresh``) or the nursery's (``forked``):
+    (its JSON, wall s). CPU is measured inside: a fresh process counts from its interpreter's start, a forked
+    child from its fork."""
     with tempfile.TemporaryDirectory(prefix="ag-bench-fork-") as tmp:
-        paths = WorkerPaths(job=Path(tmp) / "job", output=Path(tmp) / "spool", scratch=Path(tmp) / "scratch")
-        for path in (paths.job, paths.output, paths.scratch):
+        root = Path(tmp)
+        paths = WorkerPaths(job=root / "job", output=root / "output", scratch=root / "scratch")
+        spool, control = root / "spool", root / "control"
+        for path in (paths.job, paths.output, paths.scratch, control, spool):
             path.mkdir()
         for slot in range(slots):
-            (paths.output / str(slot)).mkdir()
-        (paths.job / "inside.py").write_text(INSIDE, encoding="utf-8")
+            for folder in ("job", "output"):
+                (spool / "bench" / str(slot) / folder).mkdir(parents=True)
+        for folder in (paths.job, spool):
+            (folder / "inside.py").write_text(INSIDE, encoding="utf-8")
         isolation = Isolation("bwrap")
-        command, env, cwd = isolation.command([sys.executable, "-I", "{job}/inside.py", *args], paths, _worker_env(1))
-        if args[0] == "forked":  # the nursery: the machine's /proc (see the docstring), the spool at /spool
-            at = command.index("--proc")
-            command[at:at + 2] = ["--ro-bind", "/proc", "/proc", "--proc", "/nursery-proc"]
-            at = command.index("/output")
-            command[at:at + 1] = ["/spool", "--dir", "/output"]
+        if args[0] == "forked":
+            command, env, cwd = isolation.nursery_command([sys.executable, "-I", "/spool/inside.py", *args], spool,
+                                                          control, _worker_env(1))
+        else:
+            command, env, cwd = isolation.command([sys.executable, "-I", "{job}/inside.py", *args], paths,
+                                                  _worker_env(1))
         started = time.perf_counter()
         done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
         wall = time.perf_counter() - started
         if done.returncode != 0:
             raise SystemExit(f"{args[0]} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-        written = sorted((paths.output / str(slot) / "mine").read_text() for slot in range(slots)
-                         if (paths.output / str(slot) / "mine").is_file())
+        mine = [spool / "bench" / str(slot) / "output" / "mine" for slot in range(slots)]
+        written = sorted(path.read_text() for path in mine if path.is_file())
         if written != sorted(str(slot) for slot in range(slots)):
             raise SystemExit(f"{args[0]}: each child should have written its own slot; found {written}")
         return json.loads(done.stdout.strip().splitlines()[-1]), wall

@@ -93,6 +93,15 @@ def _import_message(directory: Path, nursery_address, source: str) -> tuple[str,
     return messages[0], forked
 
 
+def _kit_under_tmp(extra: tuple[str, ...] = ()) -> list[str]:
+    """What a worker's own /tmp holds: the first folder of each of the sandbox's read-only roots that lies under /tmp
+    (a checkout or an environment in a temporary folder), bound there again; nothing of the nursery's /tmp."""
+    from autograder.host import isolation
+
+    return sorted({Path(root).relative_to("/tmp").parts[0] for root in (*isolation._read_only_roots(), *extra)
+                   if root.startswith("/tmp/")})
+
+
 def _facts(message: str) -> dict:
     assert "FACTS" in message, message
     return json.loads(message[message.index("FACTS") + 5:message.index("END")])
@@ -104,7 +113,7 @@ def test_a_forked_worker_sees_only_itself_and_can_reach_nothing(tmp_path, nurser
     assert forked
     assert facts["pid"] == 1 and facts["others"] == [] and facts["parent"] == 0, facts  # its own PID namespace
     assert facts["spool"] == [] and facts["control"] == [], facts  # no other worker's folders, no nursery socket
-    assert facts["nursery_proc"] == [] and facts["tmp"] == [], facts
+    assert facts["nursery_proc"] == [] and facts["tmp"] == _kit_under_tmp(), facts
     assert set(facts["dev"]) == {"fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty",
                                  "urandom", "zero"}, facts
     assert facts["cap_eff"] == 0 and facts["cap_bnd"] == 0 and facts["no_new_privs"] == 1, facts
@@ -234,7 +243,7 @@ def test_what_the_sandbox_binds_under_tmp_stays_readable_and_read_only(tmp_path,
             process.close()
         assert forked and "SEEN the kit's environment WRITABLE False" in message, message
         assert (root / "marker").read_text(encoding="utf-8") == "the kit's environment"
-        assert "TMP ['" + root.name + "']" in message, message  # nothing else of the nursery's /tmp
+        assert f"TMP {_kit_under_tmp((str(root),))}" in message, message  # nothing else of the nursery's /tmp
     finally:
         import shutil
         shutil.rmtree(root)
