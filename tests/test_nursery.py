@@ -32,7 +32,7 @@ def _facts():
     facts = {}
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     facts["pid"] = os.getpid()
-    facts["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+    processes = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
     facts["spool"] = os.listdir("/spool") if os.path.isdir("/spool") else None
     facts["control"] = os.listdir("/control") if os.path.isdir("/control") else None
     facts["cap_eff"] = int(status["CapEff"], 16)
@@ -54,9 +54,11 @@ def _facts():
         facts["network"] = True
     except OSError:
         facts["network"] = False
-    facts["others"] = [p for p in facts["processes"] if p != os.getpid()]
+    facts["others"] = [p for p in processes if p != os.getpid()]  # (the message has room for a few hundred characters)
     facts["nursery_proc"] = os.listdir("/nursery-proc") if os.path.isdir("/nursery-proc") else None
     facts["dev"] = sorted(os.listdir("/dev"))
+    import subprocess
+    facts["shell_echo"] = subprocess.run(["/bin/sh", "-c", "echo into-the-log"]).returncode  # stdout inherited
     facts["tmp"] = sorted(os.listdir("/tmp"))
 
     return facts
@@ -118,6 +120,7 @@ def test_a_forked_worker_sees_only_itself_and_can_reach_nothing(tmp_path, nurser
                                  "urandom", "zero"}, facts
     assert facts["cap_eff"] == 0 and facts["cap_bnd"] == 0 and facts["no_new_privs"] == 1, facts
     assert facts["hostname"] == "sandbox" and not facts["job_writable"] and not facts["network"], facts
+    assert facts["shell_echo"] == 0, facts  # what it starts writes to its log, as from a fresh sandbox
 
 
 def test_two_workers_at_once_cannot_see_each_other(tmp_path, nursery):

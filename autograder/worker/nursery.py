@@ -164,7 +164,9 @@ def _child(slot: str, log: int, progress: int, handshake: int, nursery: list[soc
             sock.detach()
         # Only the log (stdout, stderr), the progress pipe (fd 3) and the handshake (fd 4) stay open.
         log, progress, handshake = (fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in (log, progress, handshake))
-        for source, target in ((log, 1), (log, 2), (progress, PROGRESS_FD), (handshake, PROGRESS_FD + 1)):
+        for source, target in ((log, 1), (log, 2)):  # inherited by what the student's code may start, as they are
+            os.dup2(source, target)                   # by a fresh sandbox's
+        for source, target in ((progress, PROGRESS_FD), (handshake, PROGRESS_FD + 1)):
             os.dup2(source, target, inheritable=False)
         os.closerange(PROGRESS_FD + 2, os.sysconf("SC_OPEN_MAX"))
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
