@@ -45,8 +45,6 @@ def _facts():
         facts["job_writable"] = True
     except OSError:
         facts["job_writable"] = False
-    for name in ("kill_1", "unshare"):
-        facts[name] = None
     try:
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.settimeout(2)
@@ -54,22 +52,36 @@ def _facts():
         facts["network"] = True
     except OSError:
         facts["network"] = False
-    facts["others"] = [p for p in processes if p != os.getpid()]  # (the message has room for a few hundred characters)
+    facts["others"] = [p for p in processes if p != os.getpid()]
     facts["nursery_proc"] = os.listdir("/nursery-proc") if os.path.isdir("/nursery-proc") else None
-    facts["dev"] = sorted(os.listdir("/dev"))
+    # The message has room for 400 characters, however long the kit's paths: only what differs from the expected.
+    facts["dev_extra"] = sorted(set(os.listdir("/dev")) - DEV_EXPECTED)
+    facts["dev_missing"] = sorted(DEV_EXPECTED - set(os.listdir("/dev")))
     import subprocess
     facts["shell_echo"] = subprocess.run(["/bin/sh", "-c", "echo into-the-log"]).returncode  # stdout inherited
-    facts["tmp"] = sorted(os.listdir("/tmp"))
+    facts["tmp_extra"] = sorted(set(os.listdir("/tmp")) - TMP_KIT)
+    facts["tmp_kit_missing"] = len(TMP_KIT - set(os.listdir("/tmp")))
 
     return facts
 
 HOLD_SECONDS = 0.0
+DEV_EXPECTED = set()
+TMP_KIT = set()
 if HOLD_SECONDS:  # the worker that holds plants files where a worker it shared them with would find them
     open("/dev/planted", "w").close()
     open("/tmp/planted", "w").close()
 time.sleep(HOLD_SECONDS)
-raise RuntimeError("FACTS" + json.dumps(_facts()) + "END")
+raise RuntimeError("FACTS" + json.dumps(_facts(), separators=(",", ":")) + "END")
 '''
+# A fresh sandbox's /dev: the device nodes bubblewrap makes, nothing of the machine's or the nursery's.
+DEV_EXPECTED = {"fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"}
+
+
+def _look_around(hold_seconds: float = 0.0) -> str:
+    """LOOK_AROUND told what to expect, so that it reports only what differs, and how long to hold."""
+    return (LOOK_AROUND.replace("HOLD_SECONDS = 0.0", f"HOLD_SECONDS = {hold_seconds!r}")
+            .replace("DEV_EXPECTED = set()", f"DEV_EXPECTED = set({sorted(DEV_EXPECTED)!r})")
+            .replace("TMP_KIT = set()", f"TMP_KIT = set({_kit_under_tmp()!r})"))
 
 
 @pytest.fixture(scope="module")
@@ -106,18 +118,18 @@ def _kit_under_tmp(extra: tuple[str, ...] = ()) -> list[str]:
 
 def _facts(message: str) -> dict:
     assert "FACTS" in message, message
-    return json.loads(message[message.index("FACTS") + 5:message.index("END")])
+    start = message.index("FACTS") + 5
+    return json.loads(message[start:message.index("END", start)])
 
 
 def test_a_forked_worker_sees_only_itself_and_can_reach_nothing(tmp_path, nursery):
-    message, forked = _import_message(tmp_path, nursery[1], LOOK_AROUND)
+    message, forked = _import_message(tmp_path, nursery[1], _look_around())
     facts = _facts(message)
     assert forked
     assert facts["pid"] == 1 and facts["others"] == [] and facts["parent"] == 0, facts  # its own PID namespace
     assert facts["spool"] == [] and facts["control"] == [], facts  # no other worker's folders, no nursery socket
-    assert facts["nursery_proc"] == [] and facts["tmp"] == _kit_under_tmp(), facts
-    assert set(facts["dev"]) == {"fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty",
-                                 "urandom", "zero"}, facts
+    assert facts["nursery_proc"] == [] and facts["tmp_extra"] == [] and facts["tmp_kit_missing"] == 0, facts
+    assert facts["dev_extra"] == [] and facts["dev_missing"] == [], facts
     assert facts["cap_eff"] == 0 and facts["cap_bnd"] == 0 and facts["no_new_privs"] == 1, facts
     assert facts["hostname"] == "sandbox" and not facts["job_writable"] and not facts["network"], facts
     assert facts["shell_echo"] == 0, facts  # what it starts writes to its log, as from a fresh sandbox
@@ -125,7 +137,7 @@ def test_a_forked_worker_sees_only_itself_and_can_reach_nothing(tmp_path, nurser
 
 def test_two_workers_at_once_cannot_see_each_other(tmp_path, nursery):
     """While one worker holds its import for seconds, the other looks for any process or folder but its own."""
-    held = LOOK_AROUND.replace("HOLD_SECONDS = 0.0", "HOLD_SECONDS = 6.0")
+    held = _look_around(hold_seconds=6.0)
     results = {}
 
     def grade(name, source):
@@ -136,14 +148,14 @@ def test_two_workers_at_once_cannot_see_each_other(tmp_path, nursery):
     holder = threading.Thread(target=grade, args=("holder", held))
     holder.start()
     time.sleep(2.0)
-    grade("looker", LOOK_AROUND)
+    grade("looker", _look_around())
     holder.join()
     for name in ("holder", "looker"):
         facts = _facts(results[name][0])
         assert results[name][1] and facts["others"] == [] and facts["spool"] == [], (name, facts)
     holder, looker = _facts(results["holder"][0]), _facts(results["looker"][0])
-    assert "planted" in holder["dev"] and "planted" in holder["tmp"], holder  # each in its own view only
-    assert "planted" not in looker["dev"] and "planted" not in looker["tmp"], looker
+    assert holder["dev_extra"] == ["planted"] and holder["tmp_extra"] == ["planted"], holder  # its own view only
+    assert looker["dev_extra"] == [] and looker["tmp_extra"] == [], looker
 
 
 def test_a_process_left_behind_ends_with_its_worker(tmp_path, nursery):
@@ -170,7 +182,7 @@ def test_a_hang_is_stopped_at_its_limit_and_the_nursery_serves_on(tmp_path, nurs
         states = {status.state for _, observed in session.run() for status, _ in observed.values()}
         assert session.nursery is not None
     assert states == {"timeout"}
-    message, forked = _import_message(tmp_path, nursery[1], LOOK_AROUND)
+    message, forked = _import_message(tmp_path, nursery[1], _look_around())
     assert forked and _facts(message)["others"] == []
 
 
