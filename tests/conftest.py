@@ -1,3 +1,4 @@
+import contextlib
 import os
 import signal
 import subprocess
@@ -53,6 +54,22 @@ def graded_solutions(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Pat
     return run_cli("grade", str(ROOT / "solutions"), "--json", str(out), timeout=1800), out
 
 
+SUITE_NURSERY_PREFIX = "ag-suite-nursery-"
+
+
+@contextlib.contextmanager
+def suite_nursery():
+    """A worker nursery (autograder.host.nursery) for this test process, in a folder named after it, which a later
+    test run sweeps if this one is killed (SIGKILL), as grade-all's are; raises NurseryUnavailable where there can
+    be none."""
+    from autograder.classroom import workdirs
+    from autograder.host.runner import Limits, start_nursery
+
+    workdirs.sweep(SUITE_NURSERY_PREFIX)
+    with workdirs.owned_workdir(SUITE_NURSERY_PREFIX) as folder, start_nursery(Limits().threads, folder) as nursery:
+        yield nursery
+
+
 @pytest.fixture(scope="session")
 def grading_context(tmp_path_factory):
     """Shared by a test process's in-process gradings, as grade-all's students share a run: the same data,
@@ -60,20 +77,15 @@ def grading_context(tmp_path_factory):
     (autograder.host.nursery), so the corpus' verdicts are those of that path too."""
     from autograder.host.context import GradingContext, configure_tensorflow
     from autograder.host.nursery import NurseryUnavailable
-    from autograder.host.runner import Limits, start_nursery
 
     configure_tensorflow(1)
-    try:
-        nursery = start_nursery(Limits().threads)
-        address = nursery.ready()
-    except NurseryUnavailable as exc:  # each worker is a fresh sandbox, as grade-all's are then
-        print(f"note: no worker nursery here ({exc}); each worker starts in a fresh sandbox")
-        nursery = address = None
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            address = stack.enter_context(suite_nursery()).ready()
+        except NurseryUnavailable as exc:  # each worker is a fresh sandbox, as grade-all's are then
+            print(f"note: no worker nursery here ({exc}); each worker starts in a fresh sandbox")
+            address = None
         yield GradingContext(seed=0, shared_features=tmp_path_factory.mktemp("shared-features"), nursery=address)
-    finally:
-        if nursery is not None:
-            nursery.close()
 
 
 @pytest.fixture

@@ -326,13 +326,13 @@ def _undo_successful_writes(arena: Arena) -> None:
     for path in planted:
         path.unlink(missing_ok=True)
     # A grading process killed because an attack hung it cannot remove its job folder: remove this run's.
-    for folder in Path(tempfile.gettempdir()).glob("ag-*"):
+    tmp = Path(tempfile.gettempdir())
+    for submission in (path for pattern in RUN_FOLDERS for path in tmp.glob(f"{pattern}/job/submission/*.py")):
         try:
-            if any(token in p.read_text(encoding="utf-8", errors="replace") for pattern in RUN_FOLDERS
-                   for p in folder.glob(f"{pattern.removeprefix('ag-*/')}/job/submission/*.py")):
-                remove_tree(folder)
+            if token in submission.read_text(encoding="utf-8", errors="replace"):
+                remove_tree(tmp / submission.relative_to(tmp).parts[0])
         except OSError:
-            pass
+            pass  # removed already, with the folder of another file of the same run
 
 
 def _with_named_metrics(solution: str) -> str:

@@ -1,5 +1,6 @@
 """Sandbox workers forked from the run's nursery (autograder.host.nursery): walled off from each other, from the
 nursery and from the machine as a fresh sandbox is, and graded exactly as a fresh sandbox grades."""
+import contextlib
 import json
 import os
 import signal
@@ -15,8 +16,9 @@ from autograder import graders
 from autograder.core.i18n import render
 from autograder.host.isolation import Isolation, IsolationUnavailable
 from autograder.host.nursery import NurseryUnavailable
-from autograder.host.runner import Limits, SandboxSession, start_nursery
-from conftest import ROOT
+from autograder.core.trees import remove_tree
+from autograder.host.runner import Limits, SandboxSession
+from conftest import ROOT, suite_nursery
 
 try:
     Isolation("bwrap").verify()
@@ -86,13 +88,13 @@ def _look_around(hold_seconds: float = 0.0) -> str:
 
 @pytest.fixture(scope="module")
 def nursery():
-    try:
-        process = start_nursery(Limits().threads)
-        address = process.ready()
-    except NurseryUnavailable as exc:
-        pytest.skip(f"no worker nursery here: {exc}")
-    yield process, address
-    process.close()
+    with contextlib.ExitStack() as stack:
+        try:
+            process = stack.enter_context(suite_nursery())
+            address = process.ready()
+        except NurseryUnavailable as exc:
+            pytest.skip(f"no worker nursery here: {exc}")
+        yield process, address
 
 
 def _import_message(directory: Path, nursery_address, source: str) -> tuple[str, bool]:
@@ -210,26 +212,25 @@ def test_a_submission_is_judged_alike_forked_or_fresh(nursery):
 
 
 def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
-    try:
-        process = start_nursery(Limits().threads)
-        address = process.ready()
-    except NurseryUnavailable as exc:
-        pytest.skip(f"no worker nursery here: {exc}")
     (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            process = stack.enter_context(suite_nursery())
+            address = process.ready()
+        except NurseryUnavailable as exc:
+            pytest.skip(f"no worker nursery here: {exc}")
         os.killpg(process.pid, signal.SIGKILL)  # killed, its folder still there: it refuses the connection
         psutil.Process(process.pid).wait(10)
-        for dead in (address, None):  # then gone with its folder (None: closed below, first)
+        for dead in (address, None):  # then gone with its folder (None: closed and removed, first)
             if dead is None:
                 process.close()
+                remove_tree(address.spool.parent)
                 dead = address
             with SandboxSession([(graders.load(ASSIGNMENT), tmp_path / f"{ASSIGNMENT}.py")], seed=0,
                                 limits=Limits(), nursery=dead) as session:
                 states = {status.state for _, observed in session.run() for status, _ in observed.values()}
                 assert session.nursery is None  # it fell back to a fresh sandbox
             assert states == {"ok"}
-    finally:
-        process.close()
 
 
 def test_what_the_sandbox_binds_under_tmp_stays_readable_and_read_only(tmp_path, monkeypatch):
@@ -242,20 +243,17 @@ def test_what_the_sandbox_binds_under_tmp_stays_readable_and_read_only(tmp_path,
         (root / "marker").write_text("the kit's environment", encoding="utf-8")
         real = isolation._read_only_roots
         monkeypatch.setattr(isolation, "_read_only_roots", lambda: [*real(), str(root)])
-        try:
-            process = start_nursery(Limits().threads)
-            address = process.ready()
-        except NurseryUnavailable as exc:
-            pytest.skip(f"no worker nursery here: {exc}")
         probe = (f"import os\nmarker = {str(root / 'marker')!r}\ntry:\n    open(marker, 'a').write('x')\n"
                  "    writable = True\nexcept OSError:\n    writable = False\n"
                  "raise RuntimeError('SEEN ' + open(marker).read() + ' WRITABLE ' + str(writable) + ' TMP ' + "
                  "str(sorted(os.listdir('/tmp'))))\n")
-        try:
+        with contextlib.ExitStack() as stack:
+            try:
+                address = stack.enter_context(suite_nursery()).ready()
+            except NurseryUnavailable as exc:
+                pytest.skip(f"no worker nursery here: {exc}")
             (tmp_path / "student").mkdir()
             message, forked = _import_message(tmp_path / "student", address, probe)
-        finally:
-            process.close()
         assert forked and "SEEN the kit's environment WRITABLE False" in message, message
         assert (root / "marker").read_text(encoding="utf-8") == "the kit's environment"
         assert f"TMP {_kit_under_tmp((str(root),))}" in message, message  # nothing else of the nursery's /tmp

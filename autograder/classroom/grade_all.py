@@ -421,8 +421,7 @@ def _start_nursery(options: Settings, cleanup: contextlib.ExitStack) -> NurseryP
         folder = cleanup.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))
         return cleanup.enter_context(start_nursery(sandbox_limits(options).threads, folder))
     except (NurseryUnavailable, OSError) as exc:
-        print(f"note: each sandbox worker starts in a fresh sandbox ({exc})", file=sys.stderr)
-        return None
+        return _without_nursery(exc)
 
 
 def _nursery_ready(nursery: NurseryProcess | None) -> Nursery | None:
@@ -431,8 +430,11 @@ def _nursery_ready(nursery: NurseryProcess | None) -> Nursery | None:
     try:
         return nursery.ready()
     except NurseryUnavailable as exc:
-        print(f"note: each sandbox worker starts in a fresh sandbox ({exc})", file=sys.stderr)
-        return None
+        return _without_nursery(exc)
+
+
+def _without_nursery(reason: Exception) -> None:
+    print(f"note: each sandbox worker starts in a fresh sandbox ({reason})", file=sys.stderr)
 
 
 def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:

@@ -23,9 +23,8 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from autograder.core.trees import TemporaryFolder
 from autograder.host.isolation import MAX_FILE_BYTES, Isolation, TreeLimits
 
 READY_SECONDS = 300.0   # the nursery's TensorFlow import on a loaded machine
@@ -142,25 +141,23 @@ class NurseryProcess:
     (bubblewrap's ``--die-with-parent``). :meth:`ready` waits for its import and says how to ask it for workers:
     started first, it imports TensorFlow while this process does something else."""
 
-    def __init__(self, threads: int, env: dict[str, str], extra_read_only: dict[str, str] | None = None,
-                 folder: Path | None = None):
+    def __init__(self, threads: int, env: dict[str, str], folder: Path,
+                 extra_read_only: dict[str, str] | None = None):
         """``folder``: an empty folder of the caller's for the spool, the control folder and the log, which the
-        caller removes (else a temporary folder of the nursery's own)."""
+        caller removes (one a later run sweeps, if this one is killed: autograder.classroom.workdirs)."""
         isolation = Isolation("bwrap")
         isolation.verify()
         probe = TreeLimits.create(None)
         if probe is None:  # without a cgroup per worker, their processes would share one count: not here
             raise NurseryUnavailable("no cgroup can be made here for each worker")
         probe.remove()
-        self._folder = TemporaryFolder(prefix="ag-nursery-") if folder is None else None
-        root = Path(self._folder.name) if folder is None else folder
-        self._nursery = Nursery(root / "spool", root / "control", threads)
+        self._nursery = Nursery(folder / "spool", folder / "control", threads)
         self._ready: bool | None = None
-        for folder in (self._nursery.spool, self._nursery.control):
-            folder.mkdir(mode=0o700)
+        for part in (self._nursery.spool, self._nursery.control):
+            part.mkdir(mode=0o700)
         command, _, cwd = isolation.nursery_command(isolation.worker_argv("autograder.worker.nursery"),
                                                     self._nursery.spool, self._nursery.control, env, extra_read_only)
-        self._log = open(root / "nursery.log", "wb")
+        self._log = open(folder / "nursery.log", "wb")
         self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                          stderr=self._log, cwd=cwd, env={}, start_new_session=True,
                                          preexec_fn=_nursery_limits)
@@ -177,16 +174,18 @@ class NurseryProcess:
             deadline, self._ready = time.monotonic() + READY_SECONDS, False
             while not select.select([self._process.stdout], [], [], 1.0)[0]:
                 if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.close()
-                    raise NurseryUnavailable(f"the nursery did not start (its log: {self._log.name})")
+                    self._refuse(f"the nursery did not start (its log: {self._log.name})")
             line = self._process.stdout.readline()
             if b'"ready"' not in line:
-                self.close()
-                raise NurseryUnavailable(f"the nursery cannot fork walled-off workers here: {line[:300]!r}")
+                self._refuse(f"the nursery cannot fork walled-off workers here: {line[:300]!r}")
             self._ready = True
         if not self._ready:
             raise NurseryUnavailable("the nursery did not start")
         return self._nursery
+
+    def _refuse(self, reason: str) -> NoReturn:
+        self.close()
+        raise NurseryUnavailable(reason)
 
     def close(self) -> None:
         if self._process.poll() is None:
@@ -194,8 +193,6 @@ class NurseryProcess:
         self._process.wait()
         self._process.stdout.close()
         self._log.close()
-        if self._folder is not None:
-            self._folder.cleanup()
         self._ready = False
 
     def __enter__(self) -> "NurseryProcess":

@@ -99,11 +99,12 @@ def _worker_env_and_binds(threads: int, level: str) -> tuple[dict[str, str], dic
     return env, extra
 
 
-def start_nursery(threads: int = 1, folder: Path | None = None) -> NurseryProcess:
+def start_nursery(threads: int, folder: Path) -> NurseryProcess:
     """A nursery (:mod:`autograder.host.nursery`) whose workers are those a :class:`SandboxSession` at level
     bwrap with ``threads`` would start, in ``folder`` (see :class:`NurseryProcess`); raises
     :class:`NurseryUnavailable` where there can be none."""
-    return NurseryProcess(threads, *_worker_env_and_binds(threads, "bwrap"), folder=folder)
+    env, extra_read_only = _worker_env_and_binds(threads, "bwrap")
+    return NurseryProcess(threads, env, folder, extra_read_only)
 
 
 PROBE_KEY_ENV = "AUTOGRADER_PROBE_KEY"
