@@ -211,6 +211,23 @@ def test_a_submission_is_judged_alike_forked_or_fresh(nursery):
     assert verdicts["fresh", "reference"] != verdicts["fresh", "mistake"]
 
 
+def test_a_nursery_whose_socket_path_is_longer_than_a_socket_address_forks_its_workers(tmp_path, monkeypatch):
+    """A long TMPDIR (a test's, a batch system's job folder): the nursery's socket lies deeper than the 108 bytes a
+    unix socket address holds (a Dask worker's students were all graded fresh, each said why)."""
+    deep = tmp_path / ("a-long-temporary-folder-" * 4)
+    deep.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(deep))
+    with contextlib.ExitStack() as stack:
+        try:
+            address = stack.enter_context(suite_nursery()).ready()
+        except NurseryUnavailable as exc:
+            pytest.skip(f"no worker nursery here: {exc}")
+        assert len(os.fsencode(address.control / "nursery.sock")) > 108
+        (tmp_path / "student").mkdir()
+        message, forked = _import_message(tmp_path / "student", address, _look_around())
+    assert forked and _facts(message)["pid"] == 1, message
+
+
 def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
     (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
     with contextlib.ExitStack() as stack:

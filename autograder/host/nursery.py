@@ -117,7 +117,7 @@ class Nursery:
             connection.settimeout(FORK_SECONDS)
             ours.settimeout(FORK_SECONDS)
             ours.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-            connection.connect(str(self.control / SOCKET_NAME))
+            _connect(connection, self.control / SOCKET_NAME)
             socket.send_fds(connection, [json.dumps({"slot": slot}).encode()], [log, progress, theirs.fileno()])
             theirs.close()
             answer = json.loads(connection.makefile("rb").readline() or b"{}")
@@ -200,6 +200,16 @@ class NurseryProcess:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _connect(connection: socket.socket, path: Path) -> None:
+    """Connect to the unix socket at ``path`` however long the path (a long TMPDIR: an address holds 108 bytes),
+    through a descriptor of its folder."""
+    folder = os.open(path.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        connection.connect(f"/proc/self/fd/{folder}/{path.name}")
+    finally:
+        os.close(folder)
 
 
 def _introduced_pid(handshake: socket.socket) -> int:
