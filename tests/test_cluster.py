@@ -37,9 +37,15 @@ STUB = (ROOT / "exercises" / f"{ASSIGNMENT}.py").read_text(encoding="utf-8")
 SHARES_POOL_RUN = pytest.mark.xdist_group("dask_pool_run")
 
 
+# A student's worker forked by the run's worker nursery (autograder.host.nursery) is PID 1 of its own namespace;
+# a fresh sandbox's is bubblewrap's child, PID 2. The student's import error says which graded them.
+WORKER_PID = 'import os\nraise RuntimeError(f"the worker is PID {os.getpid()} of its namespace")\n'
+
+
 def make_class(root: Path) -> Path:
-    """A reference student, a stub, a lone-file student with a mistake, and a folder whose file is a link."""
-    write_class(root, {"ref": SOLUTION, "stub": STUB})
+    """A reference student, a stub, a lone-file student with a mistake, a folder whose file is a link, and a
+    student who reports their worker's PID."""
+    write_class(root, {"ref": SOLUTION, "stub": STUB, "pid": WORKER_PID})
     (root / "solo.py").write_text(SOLUTION.replace("Dense(128", "Dense(64"), encoding="utf-8")
     (root / "linked").mkdir()
     (root / "linked" / f"{ASSIGNMENT}.py").symlink_to(root / "ref" / f"{ASSIGNMENT}.py")
@@ -76,6 +82,13 @@ def grade_all(submissions: Path, out: Path, *options: str, timeout: float = 900)
                    *options, timeout=timeout)
 
 
+def forked_by_a_nursery(out: Path) -> bool:
+    """Whether the "pid" student's worker was forked by a worker nursery, as their results say."""
+    results = (out / "pid" / "results.json").read_text(encoding="utf-8")
+    assert "the worker is PID" in results, results[:2000]
+    return "the worker is PID 1 of" in results
+
+
 def grades(out: Path) -> dict[str, dict[str, str]]:
     with open(out / "grades.csv", newline="", encoding="utf-8") as handle:
         return {row["student_id"]: row for row in csv.DictReader(handle)}
@@ -96,6 +109,7 @@ def pool_run(tmp_path_factory):
     table = grades(out)
     assert float(table["ref"]["total"]) == MAXIMUM and float(table["stub"]["total"]) == 0
     assert 0 < float(table["solo"]["total"]) < MAXIMUM and float(table["linked"]["total"]) == 0
+    assert float(table["pid"]["total"]) == 0 and forked_by_a_nursery(out)
     return submissions, (out / "grades.csv").read_bytes()
 
 
@@ -235,9 +249,11 @@ def test_a_local_dask_cluster_grades_the_class_as_the_pool_does(pool_run, tmp_pa
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert (tmp_path / "out" / "grades.csv").read_bytes() == expected
     assert "cluster workers connected: 2" in finished.stdout
-    assert graded_lines(finished.stdout) == collections.Counter({"ref": 1, "stub": 1, "solo": 1, "linked": 1})
+    assert graded_lines(finished.stdout) == collections.Counter({"ref": 1, "stub": 1, "solo": 1, "linked": 1,
+                                                                 "pid": 1})
     feedback = (tmp_path / "out" / "linked" / "feedback.md").read_text(encoding="utf-8")
     assert "is a link" in feedback  # refused on the worker as it is here
+    assert forked_by_a_nursery(tmp_path / "out")  # each Dask worker's nursery, as the pool has one
 
 
 @pytest.mark.slow
@@ -266,8 +282,9 @@ def test_separate_scheduler_and_workers_grade_as_the_pool_does_and_cannot_write_
     assert (out / "grades.csv").read_bytes() == expected  # every output was written by grade-all's own process
     assert "cluster workers connected: 2" in finished.stdout
     assert not (out / "forged.txt").exists()
-    for student in ("ref", "stub", "solo", "linked"):
+    for student in ("ref", "stub", "solo", "linked", "pid"):
         assert {p.name for p in (out / student).iterdir()} >= {"results.json", "feedback.html", "grading.log"}
+    assert forked_by_a_nursery(out)
 
 
 @pytest.mark.slow

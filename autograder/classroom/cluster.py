@@ -182,7 +182,8 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
     ``stop_name``: the Dask Event whose setting (grade-all interrupted) stops the grading."""
     from distributed import get_worker
 
-    from autograder.classroom.worker_zygote import worker_shared_features, worker_zygote
+    from autograder.classroom.worker_zygote import (start_worker_nursery, worker_nursery, worker_shared_features,
+                                                    worker_zygote)
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
     started = time.time()
@@ -201,9 +202,12 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         # [cluster] gpu = true: the training checks are exported here and judged on a GPU worker (judge_deferred)
         defer_to = workdir / "deferred" if options.cluster_gpu else None
         environ = _grading_environ()
-        run = class_run(worker_shared_features(get_worker(), options.isolation), defer_to)
+        start_worker_nursery(get_worker(), options)  # imports TensorFlow while the zygote does
+        zygote = worker_zygote(get_worker(), environ)
+        run = class_run(worker_shared_features(get_worker(), options.isolation), defer_to,
+                        nursery=worker_nursery(get_worker()))
         end = grade_in_child(target, options, run, workdir=workdir, log=log, environ=environ, stop=stop,
-                             zygote=worker_zygote(get_worker(), environ))
+                             zygote=zygote)
         checks = deferred.pack(defer_to) if defer_to is not None and end.record is not None else []
         log_text = _log_end(log)
     return {"record": None if end.record is None else json.dumps(end.record), "returncode": end.returncode,

@@ -371,11 +371,12 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
     # process ends: students graded side by side end together, and the next ones started a second or two late.
     with contextlib.ExitStack() as cleanup, ThreadPoolExecutor(max_workers=options.worker_count) as pool, \
             ThreadPoolExecutor(max_workers=1) as writer:
-        nursery = _start_nursery(options, cleanup) if todo else None  # imports TensorFlow while the zygote does
+        # the nursery imports TensorFlow while the zygote does
+        nursery = start_run_nursery(options, cleanup, WORKDIR_PREFIX) if todo else None
         zygote = _start_zygote() if todo else None
         if zygote is not None:
             cleanup.callback(zygote.close)
-        run = class_run(shared_features_folder(options, cleanup), nursery=_nursery_ready(nursery))
+        run = class_run(shared_features_folder(options, cleanup), nursery=run_nursery_ready(nursery))
         grading: dict[Future, Student] = {}
         writing: set[Future] = set()
         queue = list(todo)
@@ -410,21 +411,23 @@ def class_run(shared_features: Path | None, defer_to: Path | None = None, nurser
                       nursery=nursery)
 
 
-def _start_nursery(options: Settings, cleanup: contextlib.ExitStack) -> NurseryProcess | None:
-    """The run's worker nursery (:mod:`autograder.host.nursery`), starting, closed with ``cleanup`` (after the
-    pool: no grading process is running any more), in a folder a later run sweeps if this one is killed; None
-    (said on stderr) where the isolation level is not bwrap or it cannot start: each worker is then a fresh
-    sandbox, as before."""
+def start_run_nursery(options: Settings, cleanup: contextlib.ExitStack, prefix: str) -> NurseryProcess | None:
+    """A worker nursery (:mod:`autograder.host.nursery`) for a run with ``options``, starting, closed with
+    ``cleanup`` (after the run: no grading process uses it any more), in a folder named ``prefix``... that a later
+    run sweeps if this one is killed; None (said on stderr) where the isolation level is not bwrap or it cannot
+    start: each worker is then a fresh sandbox, as before."""
     if options.isolation != "bwrap":
         return None
     try:
-        folder = cleanup.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))
+        folder = cleanup.enter_context(workdirs.owned_workdir(prefix))
         return cleanup.enter_context(start_nursery(sandbox_limits(options).threads, folder))
     except (NurseryUnavailable, OSError) as exc:
         return _without_nursery(exc)
 
 
-def _nursery_ready(nursery: NurseryProcess | None) -> Nursery | None:
+def run_nursery_ready(nursery: NurseryProcess | None) -> Nursery | None:
+    """How to ask ``nursery`` for workers once it has imported TensorFlow; None (said on stderr) where it did not
+    start."""
     if nursery is None:
         return None
     try:

@@ -1,8 +1,9 @@
 """Each Dask worker's zygote (:mod:`autograder.host.zygote`), as ``grade-all --cluster local`` has one: a worker
 plugin, so the zygote lives as long as the run on its worker does (``grade-all`` registers the plugin at the
 start and unregisters it at the end; the worker's own end tears it down too), not in a global. The plugin also
-holds the worker's folder of shared frozen-base features (:mod:`autograder.host.feature_cache`), as a
-``grade-all`` run on this machine has one.
+holds the worker's folder of shared frozen-base features (:mod:`autograder.host.feature_cache`) and its worker
+nursery (:mod:`autograder.host.nursery`), which forks the students' sandbox workers, as a ``grade-all`` run on
+this machine has them.
 
 The worker's first grading task starts it (in the task's thread, not the worker's event loop, which a start of a few
 seconds would stall); every grading on that worker is then forked from it, without a Python and TensorFlow start
@@ -27,6 +28,7 @@ class ZygotePlugin(WorkerPlugin):
     def setup(self, worker=None) -> None:
         self._lock, self._zygote, self._unavailable = threading.Lock(), None, False
         self._folders, self._features = contextlib.ExitStack(), None
+        self._nursery, self._no_nursery = None, False
 
     def zygote(self, environ: Mapping[str, str]):
         """This worker's zygote, started with ``environ`` the first time (or again, if it ended); None where it cannot
@@ -41,6 +43,27 @@ class ZygotePlugin(WorkerPlugin):
                     self._zygote, self._unavailable = None, True
                     print(f"note: grading processes start without the zygote ({exc})", file=sys.stderr)
             return self._zygote
+
+    def start_nursery(self, options) -> None:
+        """Start this worker's nursery for the run's settings ``options`` the first time (or again, if it ended),
+        without waiting for it: it imports TensorFlow while the task starts the zygote."""
+        from autograder.classroom.cluster import WORKDIR_PREFIX  # swept, after a killed worker, by the next task
+        from autograder.classroom.grade_all import start_run_nursery
+
+        with self._lock:
+            if (self._nursery is None or self._nursery.ended) and not self._no_nursery:
+                self._nursery = start_run_nursery(options, self._folders, WORKDIR_PREFIX)
+                self._no_nursery = self._nursery is None
+
+    def nursery(self):
+        """How to ask this worker's nursery for sandbox workers, once it is ready; None where it cannot start."""
+        from autograder.classroom.grade_all import run_nursery_ready
+
+        with self._lock:
+            ready = run_nursery_ready(self._nursery)
+            if ready is None:
+                self._nursery, self._no_nursery = None, True
+            return ready
 
     def shared_features(self, isolation: str) -> Path | None:
         """This worker's folder of shared features, made the first time (None where ``isolation`` does not
@@ -67,6 +90,19 @@ def worker_zygote(worker, environ: Mapping[str, str]):
     """``worker``'s zygote (None where grade-all registered no plugin, or it cannot start)."""
     plugin = worker.plugins.get(ZYGOTE_PLUGIN)
     return plugin.zygote(environ) if isinstance(plugin, ZygotePlugin) else None
+
+
+def start_worker_nursery(worker, options) -> None:
+    """Start ``worker``'s nursery for a run with ``options`` (nothing where grade-all registered no plugin)."""
+    plugin = worker.plugins.get(ZYGOTE_PLUGIN)
+    if isinstance(plugin, ZygotePlugin):
+        plugin.start_nursery(options)
+
+
+def worker_nursery(worker):
+    """``worker``'s nursery, ready (None where grade-all registered no plugin, or it cannot start)."""
+    plugin = worker.plugins.get(ZYGOTE_PLUGIN)
+    return plugin.nursery() if isinstance(plugin, ZygotePlugin) else None
 
 
 def worker_shared_features(worker, isolation: str) -> Path | None:

@@ -163,6 +163,11 @@ class NurseryProcess:
                                          preexec_fn=_nursery_limits)
 
     @property
+    def ended(self) -> bool:
+        """Whether the nursery ended (it was killed, or closed): a new one must be started for more workers."""
+        return self._process.poll() is not None
+
+    @property
     def pid(self) -> int:
         """The nursery's sandbox (bubblewrap), whose process tree holds the nursery and every worker it forked."""
         return self._process.pid
