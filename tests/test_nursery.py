@@ -228,6 +228,30 @@ def test_a_nursery_whose_socket_path_is_longer_than_a_socket_address_forks_its_w
     assert forked and _facts(message)["pid"] == 1, message
 
 
+def test_a_forked_worker_that_fails_before_student_code_is_run_again_in_a_fresh_sandbox(tmp_path, nursery,
+                                                                                      monkeypatch, capfd):
+    """The nursery forks a worker that cannot start (its job folder is empty): not the student's fault, so a fresh
+    sandbox grades them, fully, and the note says why."""
+    from autograder.host.nursery import Nursery
+
+    forked = Nursery.spawn
+
+    def spawn_without_a_job(self, run_dir, log, progress, limits):
+        empty = self.spool / "no-job" / run_dir.name
+        (empty / "job").mkdir(parents=True)
+        (empty / "output").mkdir()
+        return forked(self, empty, log, progress, limits)
+
+    monkeypatch.setattr(Nursery, "spawn", spawn_without_a_job)
+    (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
+    with SandboxSession([(graders.load(ASSIGNMENT), tmp_path / f"{ASSIGNMENT}.py")], seed=0, limits=Limits(),
+                        nursery=nursery[1]) as session:
+        states = {status.state for _, observed in session.run() for status, _ in observed.values()}
+        assert session.nursery is None  # the rest of the session's workers are fresh too
+    assert states == {"ok"}
+    assert "a worker forked by the nursery failed to start; a fresh sandbox runs what is left" in capfd.readouterr().err
+
+
 def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
     (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
     with contextlib.ExitStack() as stack:
