@@ -86,15 +86,20 @@ def _look_around(hold_seconds: float = 0.0) -> str:
             .replace("TMP_KIT = set()", f"TMP_KIT = set({_kit_under_tmp()!r})"))
 
 
+def _started_nursery(stack: contextlib.ExitStack):
+    """A nursery of the suite's (closed with ``stack``), ready: its process and its address; a skip where there
+    can be none."""
+    try:
+        process = stack.enter_context(suite_nursery())
+        return process, process.ready()
+    except NurseryUnavailable as exc:
+        pytest.skip(f"no worker nursery here: {exc}")
+
+
 @pytest.fixture(scope="module")
 def nursery():
     with contextlib.ExitStack() as stack:
-        try:
-            process = stack.enter_context(suite_nursery())
-            address = process.ready()
-        except NurseryUnavailable as exc:
-            pytest.skip(f"no worker nursery here: {exc}")
-        yield process, address
+        yield _started_nursery(stack)
 
 
 def _import_message(directory: Path, nursery_address, source: str) -> tuple[str, bool]:
@@ -218,10 +223,7 @@ def test_a_nursery_whose_socket_path_is_longer_than_a_socket_address_forks_its_w
     deep.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(deep))
     with contextlib.ExitStack() as stack:
-        try:
-            address = stack.enter_context(suite_nursery()).ready()
-        except NurseryUnavailable as exc:
-            pytest.skip(f"no worker nursery here: {exc}")
+        _, address = _started_nursery(stack)
         assert len(os.fsencode(address.control / "nursery.sock")) > 108
         (tmp_path / "student").mkdir()
         message, forked = _import_message(tmp_path / "student", address, _look_around())
@@ -255,11 +257,7 @@ def test_a_forked_worker_that_fails_before_student_code_is_run_again_in_a_fresh_
 def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
     (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
     with contextlib.ExitStack() as stack:
-        try:
-            process = stack.enter_context(suite_nursery())
-            address = process.ready()
-        except NurseryUnavailable as exc:
-            pytest.skip(f"no worker nursery here: {exc}")
+        process, address = _started_nursery(stack)
         os.killpg(process.pid, signal.SIGKILL)  # killed, its folder still there: it refuses the connection
         psutil.Process(process.pid).wait(10)
         for dead in (address, None):  # then gone with its folder (None: closed and removed, first)
@@ -289,10 +287,7 @@ def test_what_the_sandbox_binds_under_tmp_stays_readable_and_read_only(tmp_path,
                  "raise RuntimeError('SEEN ' + open(marker).read() + ' WRITABLE ' + str(writable) + ' TMP ' + "
                  "str(sorted(os.listdir('/tmp'))))\n")
         with contextlib.ExitStack() as stack:
-            try:
-                address = stack.enter_context(suite_nursery()).ready()
-            except NurseryUnavailable as exc:
-                pytest.skip(f"no worker nursery here: {exc}")
+            _, address = _started_nursery(stack)
             (tmp_path / "student").mkdir()
             message, forked = _import_message(tmp_path / "student", address, probe)
         assert forked and "SEEN the kit's environment WRITABLE False" in message, message
