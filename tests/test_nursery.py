@@ -61,6 +61,8 @@ def _facts():
     facts["dev_missing"] = sorted(DEV_EXPECTED - set(os.listdir("/dev")))
     import subprocess
     facts["shell_echo"] = subprocess.run(["/bin/sh", "-c", "echo into-the-log"]).returncode  # stdout inherited
+    facts["pty"] = len(os.openpty())
+    facts["ptys"] = sorted(os.listdir("/dev/pts"))  # its own instance: the terminal it just opened only
     facts["tmp_extra"] = sorted(set(os.listdir("/tmp")) - TMP_KIT)
     facts["tmp_kit_missing"] = len(TMP_KIT - set(os.listdir("/tmp")))
 
@@ -76,7 +78,8 @@ time.sleep(HOLD_SECONDS)
 raise RuntimeError("FACTS" + json.dumps(_facts(), separators=(",", ":")) + "END")
 '''
 # A fresh sandbox's /dev: the device nodes bubblewrap makes, nothing of the machine's or the nursery's.
-DEV_EXPECTED = {"fd", "full", "null", "random", "shm", "stderr", "stdin", "stdout", "tty", "urandom", "zero"}
+DEV_EXPECTED = {"core", "fd", "full", "null", "ptmx", "pts", "random", "shm", "stderr", "stdin", "stdout", "tty",
+                "urandom", "zero"}
 
 
 def _look_around(hold_seconds: float = 0.0) -> str:
@@ -140,6 +143,16 @@ def test_a_forked_worker_sees_only_itself_and_can_reach_nothing(tmp_path, nurser
     assert facts["cap_eff"] == 0 and facts["cap_bnd"] == 0 and facts["no_new_privs"] == 1, facts
     assert facts["hostname"] == "sandbox" and not facts["job_writable"] and not facts["network"], facts
     assert facts["shell_echo"] == 0, facts  # what it starts writes to its log, as from a fresh sandbox
+    assert facts["pty"] == 2 and facts["ptys"] == ["0", "ptmx"], facts  # a terminal of its own
+
+
+def test_a_forked_workers_dev_is_a_fresh_sandboxs(tmp_path):
+    """What the forked worker's /dev is held to above is what a fresh sandbox's holds (bubblewrap's --dev)."""
+    message, forked = _import_message(tmp_path, None, _look_around())
+    facts = _facts(message)
+    assert not forked and facts["pid"] == 2, facts  # bubblewrap's child, not a nursery's
+    assert facts["dev_extra"] == [] and facts["dev_missing"] == [], facts
+    assert facts["pty"] == 2 and facts["ptys"] == ["0", "ptmx"], facts
 
 
 def test_two_workers_at_once_cannot_see_each_other(tmp_path, nursery):

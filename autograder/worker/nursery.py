@@ -118,8 +118,8 @@ def _fresh_tmp() -> None:
 
 
 def _fresh_dev() -> None:
-    """A /dev of this worker's own (the nursery's is shared and writable): bubblewrap's device nodes bound into
-    a new tmpfs, and a new /dev/shm."""
+    """A /dev of this worker's own (the nursery's is shared and writable), as bubblewrap's ``--dev`` makes one:
+    its device nodes bound into a new tmpfs, the same links, a new instance of /dev/pts and a new /dev/shm."""
     staging = "/tmp/.nursery-dev"
     os.mkdir(staging)
     _mount("/dev", staging, None, _BIND | _REC)
@@ -128,8 +128,10 @@ def _fresh_dev() -> None:
         open(f"/dev/{node}", "w").close()
         _mount(f"{staging}/{node}", f"/dev/{node}", None, _BIND)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
-                         ("stderr", "/proc/self/fd/2")):
+                         ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx")):
         os.symlink(target, f"/dev/{name}")
+    os.mkdir("/dev/pts")  # its own instance: no other worker's terminals
+    _mount("devpts", "/dev/pts", "devpts", _NOSUID | _NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     os.mkdir("/dev/shm")
     _mount("tmpfs", "/dev/shm", "tmpfs", _NOSUID | _NODEV, f"size={SHM_BYTES},mode=1777")
     _ok(_libc.umount2(staging.encode(), 2), "umount the nursery's /dev")  # MNT_DETACH
