@@ -241,6 +241,39 @@ def worker_processes(client, started: list[subprocess.Popen]) -> dict[str, subpr
     return {address: by_pid[pid] for address, pid in client.run(os.getpid).items()}
 
 
+def test_a_dask_workers_nursery_that_ended_is_started_again_and_goes_with_the_run(tmp_path, monkeypatch):
+    """The zygote plugin's nursery (autograder.classroom.worker_zygote): killed, the next task gets a new one that
+    forks workers; the plugin's teardown (the run's end) takes it and its folder away."""
+    from autograder.classroom.worker_zygote import ZygotePlugin
+    from autograder.core.i18n import render
+    from autograder.host.runner import Limits, SandboxSession
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    options = resolve_settings(environ={})
+    plugin = ZygotePlugin()
+    plugin.setup()
+    try:
+        plugin.start_nursery(options)
+        first = plugin.nursery()
+        if first is None:
+            pytest.skip("no worker nursery here (the worker's stderr says why)")
+        os.killpg(plugin._nursery.pid, signal.SIGKILL)  # as the kernel's OOM killer might
+        psutil.Process(plugin._nursery.pid).wait(10)
+        plugin.start_nursery(options)
+        second = plugin.nursery()
+        assert second is not None and second != first
+        source = tmp_path / "student" / f"{ASSIGNMENT}.py"
+        source.parent.mkdir()
+        source.write_text(WORKER_PID, encoding="utf-8")
+        with SandboxSession([(graders.load(ASSIGNMENT), source)], seed=0, limits=Limits(), nursery=second) as session:
+            message = next(render(status.message, "en") for _, observed in session.run()
+                           for status, _ in observed.values())
+        assert "the worker is PID 1 of" in message, message  # forked by the new nursery
+    finally:
+        plugin.teardown()
+    assert not second.control.exists() and not list(tmp_path.glob(f"{cluster.WORKDIR_PREFIX}*"))
+
+
 @pytest.mark.slow
 @SHARES_POOL_RUN
 def test_a_local_dask_cluster_grades_the_class_as_the_pool_does(pool_run, tmp_path):
