@@ -190,6 +190,7 @@ class _WorkerEnd:
     state: str            # "done", "timeout", "memory", "output", "died", "worker_failed", "stopped"
     at: Step | None       # the step the worker was in when it ended (None: it reached "done")
     returncode: int | None
+    forked: bool = False  # its worker was forked by the run's nursery (autograder.host.nursery)
 
 
 Observed = dict[str, tuple[ProbeStatus, Evidence]]  # an assignment's probes: their status and evidence
@@ -253,7 +254,6 @@ class SandboxSession:
         self._stop = threading.Event()
         self._results: queue.Queue = queue.Queue()
         self._supervisor: threading.Thread | None = None
-        self._forked_last = False  # whether the last worker was forked by the nursery
 
     @staticmethod
     def _part(assignment: Assignment, submission: Path) -> _Part:
@@ -327,7 +327,7 @@ class SandboxSession:
             pending = [step for step in pending if step not in self._statuses]
             if not pending or end.state == "stopped":
                 break
-            if end.state == "worker_failed" and self._forked_last:  # the nursery's fault: a fresh sandbox runs it
+            if end.state == "worker_failed" and end.forked:  # the nursery's fault: a fresh sandbox runs it
                 log = (self.root / f"run{attempt}" / "worker.log").read_text(encoding="utf-8", errors="replace")
                 sys.stderr.write(f"note: a worker forked by the nursery failed to start; a fresh sandbox runs what "
                                  f"is left:\n{log[-3000:]}\n")
@@ -435,7 +435,7 @@ class SandboxSession:
         try:
             with open(run_dir / "worker.log", "wb") as log:
                 process = self._forked_worker(run_dir, log.fileno(), progress.write_end, limits)
-                self._forked_last = process is not None
+                forked = process is not None
                 if process is None:
                     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log,
                                                stderr=subprocess.STDOUT, cwd=cwd, env=env, start_new_session=True,
@@ -456,7 +456,7 @@ class SandboxSession:
         if sequence.next_step is None and state == "exited":
             return _WorkerEnd("done", None, process.returncode)
         if not sequence.student_code_started:  # the kit's worker failed before student code ran
-            return _WorkerEnd("worker_failed", sequence.next_step, process.returncode)
+            return _WorkerEnd("worker_failed", sequence.next_step, process.returncode, forked)
         return _WorkerEnd(state if state in ("timeout", "memory", "output") else "died", sequence.next_step,
                           process.returncode)
 

@@ -38,6 +38,7 @@ import socket
 import struct
 import sys
 
+WORKER_MAIN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "main.py")  # the kit this nursery runs
 CONTROL = "/control"
 SOCKET = f"{CONTROL}/nursery.sock"
 SPOOL = "/spool"
@@ -219,8 +220,7 @@ def _self_test() -> str | None:
             inner = os.fork()
             if inner == 0:
                 as_pid_1()  # and what every worker needs is still there: the interpreter, the kit
-                os._exit(0 if os.access(sys.executable, os.X_OK) and os.path.isfile(
-                    "/kit/autograder/worker/main.py") else 3)
+                os._exit(0 if os.access(sys.executable, os.X_OK) and os.path.isfile(WORKER_MAIN) else 3)
             os._exit(os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1]))
         except BaseException as exc:  # noqa: BLE001 - reported to the client, which then starts fresh sandboxes
             os.write(write, repr(exc).encode()[:500])
