@@ -1,18 +1,22 @@
 """Modules that Keras imports as it is imported, but that nothing uses until later: loaded at their first use.
 
-``import keras`` imports ``matplotlib.pyplot`` (for ``keras.visualization.plot_image_gallery``): about 0.2 s of
-a 1.8 s start, paid by every sandbox worker and grading process, although neither draws with it. Imported
-inside :func:`loaded_on_first_use`, such a module is registered as usual but runs (``importlib.util.LazyLoader``)
-only when one of its attributes is first read: by a student's plot in the worker, say, which then gets the
-same module as a plain import gives.
+``import keras`` imports ``matplotlib`` and ``matplotlib.pyplot`` and ``matplotlib.patches`` (for
+``keras.visualization``) and ``IPython`` (for ``keras.saving.KerasFileEditor``'s display): about 0.17 s of a
+2.6 s start, paid by every sandbox worker and grading process, although neither draws or displays anything.
+Imported inside :func:`loaded_on_first_use`, such a module is registered as usual but runs
+(``importlib.util.LazyLoader``) only when one of its attributes is first read: by a student's plot in the worker,
+say, which then gets the same module as a plain import gives.
 
 Reading the module's import metadata (``__file__``, ``__spec__``...) does not run it: TensorFlow's autograph reads
 ``__file__`` of every module in ``sys.modules`` each time it converts a function (``dataset.map(normalize)``),
-which with the standard library's lazy module alone ran pyplot (0.3 s of a worker) after all.
+which with the standard library's lazy module alone ran pyplot (0.3 s of a worker) after all. Nor does reading a
+waiting package's deferred submodule (``from matplotlib import patches``): that gives the waiting submodule, and
+the package runs when the submodule does, as its first import makes it.
 """
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -20,7 +24,7 @@ import sys
 import types
 from collections.abc import Iterator
 
-DEFERRED = frozenset({"matplotlib.pyplot"})
+DEFERRED = frozenset({"matplotlib", "matplotlib.pyplot", "matplotlib.patches", "IPython"})
 # What the import system set before the module ran: answered from the waiting module itself.
 IMPORT_METADATA = frozenset({"__name__", "__file__", "__cached__", "__spec__", "__loader__", "__package__",
                              "__path__", "__class__"})
@@ -36,6 +40,9 @@ class _WaitingModule(_LazyModule or types.ModuleType):
     def __getattribute__(self, attr):
         if attr in IMPORT_METADATA:
             return object.__getattribute__(self, attr)
+        submodule = f"{object.__getattribute__(self, '__spec__').name}.{attr}"
+        if submodule in DEFERRED:  # imported as "from package import submodule" would: waiting too, while it may
+            return importlib.import_module(submodule)
         return super().__getattribute__(attr)
 
 
