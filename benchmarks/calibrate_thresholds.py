@@ -19,9 +19,10 @@ The procedure is the one in ``autograder/graders/common/checks.py`` (``trains``)
 
 with ``keras.utils.set_random_seed(s)`` before each model is built. A model passes
 when its test accuracy is >= the check's ``min_accuracy``; a model whose training
-raises (``CheckFailed``) fails. ``min_accuracy``, ``train_size``, ``test_size``,
-``epochs`` and ``parameters`` are read from the grader's check itself (the variables
-its ``trains`` closure captured), so this script follows the grader if it changes.
+raises (``CheckFailed``) fails. ``min_accuracy`` (the check's threshold), ``train_size``,
+``test_size``, ``epochs`` and ``parameters`` are read from the grader's check itself (the
+variables its ``trains`` closure captured), so this script follows the grader if it changes;
+where they cannot be read it stops rather than guess.
 ``--roundtrip`` also saves every model to ``.keras`` and reloads it with
 ``autograder.host.evidence.load_model_safely`` first, as the real grader does with what
 the sandbox returned.
@@ -70,12 +71,6 @@ ARCHITECTURES = {
     "cnn": ("cnn", "build_cnn", "cnn_trains"),
 }
 VARIANTS = ("reference", "no-softmax", "relu-out", "mse")
-# Fallbacks if the check's closure cannot be read; keep in step with add_classifier_checks(...) in
-# autograder/graders/fashion_mnist/checks.py and autograder/graders/cnn/checks.py.
-FALLBACK = {
-    "dense": {"min_accuracy": 0.85, "train_size": 2000, "test_size": 500, "epochs": 2, "parameters": 101_770},
-    "cnn": {"min_accuracy": 0.85, "train_size": 2000, "test_size": 500, "epochs": 2, "parameters": 421_642},
-}
 BATCH_SIZE = 32             # hard-coded in trains() in autograder/graders/common/checks.py
 MAX_PARAMS_FACTOR = 20      # trains() passes max_params=20 * parameters
 
@@ -103,13 +98,13 @@ def grader_settings(architecture: str) -> Settings:
     assignment_id, _, check_id = ARCHITECTURES[architecture]
     check = next(c for c in graders.load(assignment_id).checks if c.id == check_id)
     captured = inspect.getclosurevars(check.verify).nonlocals
-    names = ("min_accuracy", "train_size", "test_size", "epochs", "parameters")
-    if all(name in captured for name in names):
-        values, source = {name: captured[name] for name in names}, f"read from {assignment_id}.{check_id}"
-    else:
-        values, source = FALLBACK[architecture], "hard-coded fallback (could not read the check)"
-    return Settings(float(values["min_accuracy"]), int(values["train_size"]), int(values["test_size"]),
-                    int(values["epochs"]), int(values["parameters"]), check.title, source)
+    missing = [name for name in ("train_size", "test_size", "epochs", "parameters") if name not in captured]
+    if missing or check.threshold is None:  # no copy of the grader's numbers to fall back on: they would drift
+        raise SystemExit(f"calibrate_thresholds: cannot read {', '.join(missing) or 'the threshold'} from "
+                         f"{assignment_id}.{check_id}; has add_classifier_checks changed?")
+    return Settings(float(check.threshold), int(captured["train_size"]), int(captured["test_size"]),
+                    int(captured["epochs"]), int(captured["parameters"]), check.title,
+                    f"read from {assignment_id}.{check_id}")
 
 
 def load_builder(architecture: str):
