@@ -311,5 +311,5 @@ add_classifier_checks(
     ASSIGNMENT, builder="build_cnn", input_shape=(28, 28, 1),
     layers=["Conv2D(32, 3x3, same)", "ReLU", "MaxPooling2D(2x2, strides 2)", "Conv2D(64, 3x3, same)", "ReLU",
             "MaxPooling2D(2x2, strides 2)", "Flatten", "Dense(128)", "ReLU", "Dense(10)", "Softmax"],
-    parameters=421_642, min_accuracy=0.85, train_size=2000, test_size=500, epochs=2, prefix="cnn",
+    parameters=421_642, min_accuracy=0.85, train_size=1000, test_size=500, epochs=2, prefix="cnn",
 )
