@@ -8,6 +8,7 @@ trip through ``load_model_safely``), the reference model and known-wrong variant
     reference       head → GlobalAveragePooling2D → Dense(1, sigmoid), Adam, binary cross-entropy
     softmax-out     Dense(1, softmax): always outputs 1
     logits-loss     the reference with BinaryCrossentropy(from_logits=True)
+    frozen-head     the head frozen (head.trainable = False): only the 65 new parameters learn
     not-compiled    never compiled (the grader cannot train it)
 ``transfer`` (build_transfer_model on the kit's frozen VGG16 base for 32x32 images; fixed random
 He-normal weights unless ImageNet weights are in the Keras cache):
@@ -54,8 +55,9 @@ def gap_model(variant: str):
     from keras import layers
 
     activation = "softmax" if variant == "softmax-out" else "sigmoid"
-    model = keras.Sequential([reference_head(gap.TRAIN_SIZE), layers.GlobalAveragePooling2D(),
-                              layers.Dense(1, activation=activation)])
+    head = reference_head(gap.TRAIN_SIZE)
+    head.trainable = variant != "frozen-head"
+    model = keras.Sequential([head, layers.GlobalAveragePooling2D(), layers.Dense(1, activation=activation)])
     if variant != "not-compiled":
         loss = keras.losses.BinaryCrossentropy(from_logits=variant == "logits-loss")
         model.compile(optimizer="adam", loss=loss, metrics=["accuracy"])
@@ -77,7 +79,7 @@ def transfer_model(variant: str, seed: int):
 
 
 SETUPS = {  # the grader module supplies sizes, epochs, batch size, input preparation and threshold
-    "gap": dict(variants=("reference", "softmax-out", "logits-loss", "not-compiled"), module=gap,
+    "gap": dict(variants=("reference", "softmax-out", "logits-loss", "frozen-head", "not-compiled"), module=gap,
                 build=lambda variant, seed: gap_model(variant)),
     "transfer": dict(variants=("reference", "sigmoid-logits", "frozen-outer", "book-pairing"), module=transfer,
                      build=transfer_model),
