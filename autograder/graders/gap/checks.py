@@ -31,7 +31,7 @@ HEAD_LAYERS = [op for filters in (32, 32, 64) for op in
 CLASSIFIER_LAYERS = ["Flatten", "BatchNormalization", "Dense(100)", "ReLU", "BatchNormalization", "Dense(100)",
                      "ReLU", "Dense(1)", "Sigmoid"]
 GAP_LAYERS = ["GlobalAveragePooling2D", "Dense(1)", "Sigmoid"]
-MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH, MAX_TRAIN_PARAMETERS = 0.80, 400, 200, 4, 16, 200_000
+MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH, MAX_TRAIN_PARAMETERS = 0.80, 400, 200, 2, 16, 200_000
 
 
 def head_output_size(size: int) -> int:
