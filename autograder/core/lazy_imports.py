@@ -1,8 +1,8 @@
 """Modules that Keras imports as it is imported, but that nothing uses until later: loaded at their first use.
 
 ``import keras`` imports ``matplotlib`` and ``matplotlib.pyplot`` and ``matplotlib.patches`` (for
-``keras.visualization``) and ``IPython`` (for ``keras.saving.KerasFileEditor``'s display): about 0.17 s of a
-2.6 s start, paid by every sandbox worker and grading process, although neither draws or displays anything.
+``keras.visualization``) and ``IPython`` (for ``keras.saving.KerasFileEditor``'s display): about 0.14 s of CPU of a
+2.7 s start, paid by every sandbox worker and grading process, although neither draws or displays anything.
 Imported inside :func:`loaded_on_first_use`, such a module is registered as usual but runs
 (``importlib.util.LazyLoader``) only when one of its attributes is first read: by a student's plot in the worker,
 say, which then gets the same module as a plain import gives.
@@ -41,7 +41,7 @@ class _WaitingModule(_LazyModule or types.ModuleType):
         if attr in IMPORT_METADATA:
             return object.__getattribute__(self, attr)
         submodule = f"{object.__getattribute__(self, '__spec__').name}.{attr}"
-        if submodule in DEFERRED:  # imported as "from package import submodule" would: waiting too, while it may
+        if submodule in DEFERRED:  # from package import submodule: the submodule, waiting if imported in the block
             return importlib.import_module(submodule)
         return super().__getattribute__(attr)
 
