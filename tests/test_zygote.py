@@ -98,10 +98,12 @@ def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
         zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
         # Mid-grading: once the fork runs a sandbox, the zygote has told grade-all its pid. (Killed before
         # that, grade-all gets no pid and rightly grades the student in a process of its own.)
-        deadline = time.monotonic() + 120
-        while forked.is_running() and not _runs_a_worker(forked, grade_all) and time.monotonic() < deadline:
+        started = time.monotonic()
+        while forked.is_running() and not _runs_a_worker(forked, grade_all) and time.monotonic() < started + 120:
             time.sleep(0.05)
-        assert _runs_a_worker(forked, grade_all), "the forked grading process started no sandbox"
+        assert _runs_a_worker(forked, grade_all), (  # seen once under a full suite's load, not reproduced since
+            f"the forked grading process started no sandbox: it {'ran' if running(forked) else 'had ended'} after "
+            f"{time.monotonic() - started:.1f} s; grade-all {'ran' if grade_all.poll() is None else 'had ended'}")
         zygote.kill()  # its forked grading process dies with it
         output, _ = grade_all.communicate(timeout=600)
     finally:
