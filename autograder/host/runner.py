@@ -190,7 +190,7 @@ class _WorkerEnd:
     state: str            # "done", "timeout", "memory", "output", "died", "worker_failed", "stopped"
     at: Step | None       # the step the worker was in when it ended (None: it reached "done")
     returncode: int | None
-    forked: bool = False  # its worker was forked by the run's nursery (autograder.host.nursery)
+    forked: bool          # its worker was forked by the run's nursery (autograder.host.nursery)
 
 
 Observed = dict[str, tuple[ProbeStatus, Evidence]]  # an assignment's probes: their status and evidence
@@ -452,13 +452,13 @@ class SandboxSession:
             with contextlib.suppress(OSError):
                 remove_tree(paths.scratch)
         if state == "stopped":
-            return _WorkerEnd("stopped", sequence.next_step, process.returncode)
+            return _WorkerEnd("stopped", sequence.next_step, process.returncode, forked)
         if sequence.next_step is None and state == "exited":
-            return _WorkerEnd("done", None, process.returncode)
+            return _WorkerEnd("done", None, process.returncode, forked)
         if not sequence.student_code_started:  # the kit's worker failed before student code ran
             return _WorkerEnd("worker_failed", sequence.next_step, process.returncode, forked)
         return _WorkerEnd(state if state in ("timeout", "memory", "output") else "died", sequence.next_step,
-                          process.returncode)
+                          process.returncode, forked)
 
     def _forked_worker(self, run_dir: Path, log: int, progress: int, limits: TreeLimits | None):
         """The worker forked by the run's nursery, or None: no nursery, no cgroup for it, or it could not fork one

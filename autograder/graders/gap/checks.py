@@ -31,6 +31,7 @@ HEAD_LAYERS = [op for filters in (32, 32, 64) for op in
 CLASSIFIER_LAYERS = ["Flatten", "BatchNormalization", "Dense(100)", "ReLU", "BatchNormalization", "Dense(100)",
                      "ReLU", "Dense(1)", "Sigmoid"]
 GAP_LAYERS = ["GlobalAveragePooling2D", "Dense(1)", "Sigmoid"]
+GAP_ADDED_PARAMETERS = 65  # Dense(1) on the 64 averages: 64 weights and a bias (pooling has none)
 MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH, MAX_TRAIN_PARAMETERS = 0.80, 400, 200, 2, 16, 200_000
 
 
@@ -419,7 +420,7 @@ def _given_head_trainable() -> int:
 def gap_parameters(evidence, ctx):
     total, _, _ = models.weight_counts(_gap(evidence))
     added = total - _given_head_parameters()
-    if added != 65:
+    if added != GAP_ADDED_PARAMETERS:
         raise CheckFailed(tr("The model adds {added:,} parameters to the head; expected 65.", added=added))
 
 
@@ -434,7 +435,7 @@ def _trainable_shortfall(evidence) -> tuple[int, int] | None:
     """(trainable, expected) where the model trains fewer parameters than the head it is given and the 65 new ones
     (a frozen part: the head, most often); None where it trains them all."""
     _, trainable, _ = models.weight_counts(_gap(evidence))
-    expected = _given_head_trainable() + 65
+    expected = _given_head_trainable() + GAP_ADDED_PARAMETERS
     return (trainable, expected) if trainable < expected else None
 
 
