@@ -7,7 +7,7 @@ import pytest
 
 from autograder.graders.transfer.checks import model_inputs
 from autograder.graders.transfer.contract import TRAIN_SIZE, reference_base, reference_transfer_model
-from autograder.host import feature_cache
+from autograder.host import feature_cache, training_cache
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +132,11 @@ def test_a_training_run_on_shared_features_is_the_one_computed_here(grading_cont
                                           batch_size=16, max_params=20_000_000, inputs=model_inputs)
 
     alone = run(dataclasses.replace(grading_context, shared_features=None))
-    runs = [run(dataclasses.replace(grading_context, shared_features=shared)) for _ in range(2)]
+    runs = []
+    for _ in range(2):
+        runs.append(run(dataclasses.replace(grading_context, shared_features=shared)))
+        for kept in shared.glob(f"*{training_cache.SUFFIX}"):  # the run itself trains again, on read features
+            kept.unlink()
     assert len(list(shared.glob("*.npy"))) == 2  # the training and the test images
     for found in runs:
         assert found.accuracy == alone.accuracy
@@ -156,14 +160,15 @@ def build_transfer_model(vgg):
 
 def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes_nobodys(tmp_path, monkeypatch):
     """grade-all hands its grading processes the run's folder: a student whose base differs (its weights
-    halved) graded first adds entries of their own, and the reference graded after them gets full marks."""
+    halved) adds entries of their own, and the two students who hand in the reference, one graded before and one
+    after them, share its features and its training run (autograder.host.training_cache) and get full marks."""
     from autograder import graders
     from autograder.classroom import grade_all as grade_all_module
     from autograder.classroom.grade_all import BatchOptions, grade_all
     from conftest import ROOT
 
     solution = (ROOT / "solutions" / "transfer.py").read_text(encoding="utf-8")
-    for student, source in (("eve", OTHER_BASE), ("zed", solution)):
+    for student, source in (("amy", solution), ("eve", OTHER_BASE), ("zed", solution)):
         (tmp_path / "class" / student).mkdir(parents=True)
         (tmp_path / "class" / student / "transfer.py").write_text(source, encoding="utf-8")
     shared = tmp_path / "shared"
@@ -171,5 +176,6 @@ def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes
     monkeypatch.setattr(grade_all_module, "shared_features_folder", lambda options, cleanup: shared)
     report = grade_all(tmp_path / "class", tmp_path / "out", BatchOptions(assignments=("transfer",), workers=1))
     scores = {summary.student: summary.score for summary in report.summaries}
-    assert scores["zed"] == graders.load("transfer").max_score > scores["eve"]
+    assert scores["amy"] == scores["zed"] == graders.load("transfer").max_score > scores["eve"]
     assert len(list(shared.glob("*.npy"))) == 4  # two bases, each with the training and the test images
+    assert len(list(shared.glob(f"*{training_cache.SUFFIX}"))) == 2  # eve's run, and the reference's

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from autograder.student import datasets
-from autograder.host import feature_cache, frozen_base
+from autograder.host import feature_cache, frozen_base, training_cache
 from autograder.host import imagenet
 from autograder.host import modelspec
 from autograder.host.nursery import Nursery
@@ -123,10 +123,9 @@ class GradingContext:
         [0, 1] and match the model's input rank). Accuracy is computed here, not
         read from the student's metrics: argmax for several outputs; for one output,
         a logit above 0 when the loss says ``from_logits`` and a probability above
-        0.5 otherwise.
+        0.5 otherwise. Where the context has a run's shared folder, a run that a grading of this run computed
+        for the same model, data and settings is read instead (:mod:`autograder.host.training_cache`).
         """
-        import keras
-
         if getattr(model, "optimizer", None) is None or not model.get_compile_config():
             raise CheckFailed(tr("The model is not compiled, so it cannot be trained. Call model.compile(...) "
                                  "before returning it."))
@@ -135,6 +134,21 @@ class GradingContext:
         if model.built and model.count_params() > max_params:
             raise CheckFailed(tr("The model has {found:,} parameters, too many to train here (limit {limit:,}).",
                                  found=model.count_params(), limit=max_params))
+        key = None
+        if self.shared_features is not None:
+            key = training_cache.digest(model, (x_train, train.labels, x_test, test.labels), epochs=epochs,
+                                        batch_size=batch_size, seed=self.seed)
+        accuracy, curves = training_cache.training_run(
+            self.shared_features, key,
+            lambda: self._fit_and_test(model, x_train, train.labels, x_test, test.labels, epochs=epochs,
+                                       batch_size=batch_size))
+        return TrainingRun(accuracy, curves)
+
+    def _fit_and_test(self, model, x_train, y_train, x_test, y_test, *, epochs: int, batch_size: int
+                      ) -> tuple[float, dict[str, list[float]]]:
+        """The run itself: the test accuracy and the per-epoch curves."""
+        import keras
+
         # A head on a frozen VGG16 base: the base's features computed once, not once per epoch.
         split = frozen_base.split(model, images=len(x_train) + len(x_test))
         keras.utils.set_random_seed(self.seed)
@@ -146,13 +160,12 @@ class GradingContext:
                 x_train, x_test = (feature_cache.features(self.shared_features, base, x,
                                                           lambda x=x: base.predict(x, verbose=0, batch_size=64))
                                    for x in (x_train, x_test))
-            built_before_fit(model, x_train[:batch_size], train.labels[:batch_size])
-            history = model.fit(x_train, train.labels, epochs=epochs, batch_size=batch_size, verbose=0,
-                                shuffle=True)
+            built_before_fit(model, x_train[:batch_size], y_train[:batch_size])
+            history = model.fit(x_train, y_train, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True)
             predictions = np.asarray(model.predict(x_test, verbose=0, batch_size=64))
         except Exception as exc:  # noqa: BLE001 - a student model/compile combination that cannot train
             raise CheckFailed(tr("Training the model failed: {error}", error=error_summary(exc))) from exc
-        if predictions.ndim != 2 or predictions.shape[0] != len(test.labels):
+        if predictions.ndim != 2 or predictions.shape[0] != len(y_test):
             raise CheckFailed(tr("The model's predictions have shape {shape}; expected one row of scores per image.",
                                  shape=predictions.shape))
         if predictions.shape[1] == 1:
@@ -160,10 +173,10 @@ class GradingContext:
             predicted = (predictions[:, 0] > threshold).astype(np.int64)
         else:
             predicted = np.argmax(predictions, axis=1)
-        accuracy = float(np.mean(predicted == test.labels))
+        accuracy = float(np.mean(predicted == y_test))
         curves = {_curve_name(name, k): [float(v) for v in values]
                   for k, (name, values) in enumerate(history.history.items())}
-        return TrainingRun(accuracy, curves)
+        return accuracy, curves
 
     @staticmethod
     def fit_to_input(model, images: np.ndarray) -> np.ndarray:

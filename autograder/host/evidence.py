@@ -17,6 +17,7 @@ import contextlib
 import errno
 import json
 import os
+import random
 import re
 import shutil
 import site
@@ -505,15 +506,36 @@ def _repacked(unpacked: Path, entries: dict, target: Path) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def _default_seeds_fixed():
+    """Within the block, Python's global random numbers start from one fixed state, restored afterwards.
+
+    A layer built with ``seed=None`` (Dropout, GaussianNoise) draws its seed there as it is made, and a saved
+    model does not keep it: without this a loaded model's dropout masks, and so its training run, depended on
+    what the process had drawn before; with it, every load of one file trains alike
+    (tests/test_training_cache.py), and gradings can share the run (autograder.host.training_cache).
+    """
+    saved = random.getstate()
+    random.seed(DEFAULT_SEEDS_STATE)
+    try:
+        yield
+    finally:
+        random.setstate(saved)
+
+
+DEFAULT_SEEDS_STATE = 1337
+
+
 def _keras_load(source: Path, budget: int):
     """``keras.models.load_model`` of checked files with ``safe_mode=True``, sys.path limited to the installed
-    packages and ``budget`` bytes for the weights the layers create; None when the budget refused them."""
+    packages, the layers' default seeds fixed and ``budget`` bytes for the weights the layers create; None when
+    the budget refused them."""
     import keras
 
     model = None
     # No random draws for the weights the layers make: the load replaces all of them, and refuses a weights file
     # that lacks any (tests/test_untrusted_artifacts.py); a fifth of a VGG16 load went on those draws.
-    with warnings.catch_warnings(), _installed_packages_only(), random_draws_skipped(), \
+    with warnings.catch_warnings(), _installed_packages_only(), random_draws_skipped(), _default_seeds_fixed(), \
             _variable_budget(budget) as refused:
         warnings.simplefilter("ignore")  # optimizer-variable notices are irrelevant here
         try:

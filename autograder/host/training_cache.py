@@ -1,0 +1,136 @@
+"""A training check's run, computed once per grading run and read by every student whose model, data and settings
+are the same.
+
+In ``grade-all`` most students of a course hand in the book's model: the same layers, built under the run's one
+seed, so the same initial weights, compiled alike. Each training check (``dense_trains``, ``cnn_trains``,
+``gap_trains``, ``transfer_trains``) then trains the same numbers on the same data, about 6 s of a core per
+student. A run's grading processes share the outcome through the folder they share frozen-base features in
+(:mod:`autograder.host.feature_cache`: the run's own temporary folder, mode 0700, never bound into a sandbox,
+not used under isolation none), one small JSON file per run: the test accuracy and the per-epoch curves.
+
+A file is named after a SHA-256 digest of everything the run depends on: the Keras and TensorFlow versions and
+thread settings, the model's whole configuration (every layer's settings and how they connect, trainable flags
+included) and compile configuration (optimizer, loss, metrics and their settings), every variable's value in the
+model's order (weights, the random seeds of layers such as Dropout, the optimizer's slots where the student
+trained before returning), the inputs and labels the run trains and is tested on, the epochs, the batch size and
+the run's seed. Training in the grading process is deterministic given those (tests/test_training_cache.py), so
+another student reads a file only when computing would give them exactly what it holds. A compile configuration
+that is not plain JSON has no digest: such a run is computed, never shared. A file that does not hold a run of
+the expected form is computed again, never trusted, and JSON is all that is ever read.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from autograder.host import modelspec
+
+FORMAT = b"tf2-exercise-kit/training-run/1"
+SUFFIX = ".training.json"
+# Entries a run keeps (about 1 KB each): one per distinct (model, check). A class whose models all differ would
+# otherwise write without end; past it, runs are computed and not kept.
+MAX_ENTRIES = 4096
+MAX_FILE_BYTES = 64 * 2**10
+# A curve's name as train_and_evaluate writes it (autograder.host.context._curve_name).
+CURVE_NAME = re.compile(r"[A-Za-z0-9_.\- ]{1,40}")
+
+
+def digest(model, arrays: tuple[np.ndarray, ...], *, epochs: int, batch_size: int, seed: int) -> str | None:
+    """SHA-256 of what training ``model`` on ``arrays`` (inputs and labels, training then test) depends on (see
+    the module's docstring); None where the compile configuration is not plain JSON."""
+    import keras
+    import tensorflow as tf
+
+    try:
+        described = (model.to_json(sort_keys=True),
+                     json.dumps(model.get_compile_config(), sort_keys=True, allow_nan=False))
+    except (TypeError, ValueError):  # an object JSON cannot state exactly: no digest rather than a loose one
+        return None
+    threads = (tf.config.threading.get_intra_op_parallelism_threads(),
+               tf.config.threading.get_inter_op_parallelism_threads())
+    hasher = hashlib.sha256(FORMAT)
+    for part in (keras.__version__, tf.__version__, f"{threads}|{epochs}|{batch_size}|{seed}", *described):
+        _update(hasher, part.encode("utf-8"))
+    optimizer = getattr(model, "optimizer", None)
+    variables = [*model.variables, *(getattr(optimizer, "variables", None) or [])]
+    _update(hasher, str(len(variables)).encode("utf-8"))
+    for variable in variables:
+        kind, value = modelspec.weight_bytes(variable)
+        _update(hasher, kind.encode("utf-8"))  # the order says whose (a path holds a process-wide counter)
+        _update(hasher, value)
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        _update(hasher, f"{array.dtype.str}|{array.shape}".encode("utf-8"))
+        _update(hasher, array.reshape(-1).view(np.uint8))
+    return hasher.hexdigest()
+
+
+def _update(hasher, data) -> None:
+    hasher.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two sequences of parts hash alike
+    hasher.update(data)
+
+
+def training_run(folder: Path | None, key: str | None, compute: Callable[[], tuple[float, dict]]
+                 ) -> tuple[float, dict[str, list[float]]]:
+    """``compute()`` (a run's test accuracy and curves), read from ``folder`` when a grading of this run computed
+    it already, else computed and kept there. ``folder`` or ``key`` None: computed, nothing kept."""
+    if folder is None or key is None:
+        return compute()
+    path = Path(folder) / f"{key}{SUFFIX}"
+    kept = _read(path)
+    if kept is not None:
+        return kept
+    accuracy, curves = compute()
+    _write(path, accuracy, curves)
+    return accuracy, curves
+
+
+def _read(path: Path) -> tuple[float, dict[str, list[float]]] | None:
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(MAX_FILE_BYTES + 1) or b"-")
+    except (OSError, ValueError):  # absent, being replaced, too long or not JSON: compute instead
+        return None
+    return _valid(data)
+
+
+def _valid(data) -> tuple[float, dict[str, list[float]]] | None:
+    """The run ``data`` holds, or None unless it has exactly the form :func:`_write` gives it."""
+    if not isinstance(data, dict) or set(data) != {"accuracy", "history"}:
+        return None
+    accuracy, history = data["accuracy"], data["history"]
+    if type(accuracy) is not float or not 0.0 <= accuracy <= 1.0 or not isinstance(history, dict):
+        return None
+    for name, values in history.items():
+        if not (CURVE_NAME.fullmatch(name) and isinstance(values, list)
+                and all(type(v) is float for v in values)):
+            return None
+    return accuracy, history
+
+
+def _write(path: Path, accuracy: float, curves: dict[str, list[float]]) -> None:
+    """Whole or not at all: a concurrent reader finds the old file, the new one, or none. Nothing past
+    :data:`MAX_ENTRIES` (concurrent writers may pass it by a few), and nothing :func:`_valid` would refuse."""
+    data = {"accuracy": float(accuracy),
+            "history": {name: [float(v) for v in values] for name, values in curves.items()}}
+    if _valid(data) is None:
+        return
+    try:
+        if sum(1 for _ in path.parent.glob(f"*{SUFFIX}")) >= MAX_ENTRIES and not path.exists():
+            return
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".training-", suffix=".json")
+    except OSError:  # the folder is gone (the run ended) or full: the run is just not kept
+        return
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            json.dump(data, out)
+        os.replace(temporary, path)
+    except (OSError, ValueError):
+        Path(temporary).unlink(missing_ok=True)
