@@ -163,3 +163,49 @@ def test_a_full_folder_keeps_nothing_more(shared, monkeypatch):
     for _ in range(2):
         training_cache.training_run(shared, "c" * 64, lambda: calls.append(1) or (0.5, {"loss": [1.0]}))
     assert len(calls) == 2 and len(entries(shared)) == 2
+
+
+def _hold_then_compute(shared, key, release, result):
+    """In a thread: compute ``key``'s run, which takes until ``release`` is set; returns the thread."""
+    import threading
+
+    started = threading.Event()
+
+    def computing():
+        started.set()
+        release.wait(30)
+        return result
+
+    thread = threading.Thread(target=training_cache.training_run, args=(shared, key, computing))
+    thread.start()
+    assert started.wait(30)
+    return thread
+
+
+def test_two_gradings_needing_one_run_at_once_compute_it_once(shared):
+    import threading
+
+    key, release, result = "d" * 64, threading.Event(), (0.75, {"loss": [0.5]})
+    holder = _hold_then_compute(shared, key, release, result)
+    threading.Timer(0.5, release.set).start()
+    calls = []
+    found = training_cache.training_run(shared, key, lambda: calls.append(1) or (0.1, {"loss": [9.0]}))
+    holder.join(30)
+    assert calls == [] and found == result
+
+
+def test_a_grading_waits_for_another_only_so_long_then_computes(shared, monkeypatch):
+    import threading
+    import time
+
+    monkeypatch.setattr(training_cache, "MAX_WAIT_SECONDS", 0.3)
+    key, release = "e" * 64, threading.Event()
+    holder = _hold_then_compute(shared, key, release, (0.75, {"loss": [0.5]}))
+    started = time.monotonic()
+    try:
+        found = training_cache.training_run(shared, key, lambda: (0.25, {"loss": [1.5]}))
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        holder.join(30)
+    assert found == (0.25, {"loss": [1.5]}) and 0.3 <= waited < 10

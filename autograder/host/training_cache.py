@@ -16,15 +16,20 @@ trained before returning), the inputs and labels the run trains and is tested on
 the run's seed. Training in the grading process is deterministic given those (tests/test_training_cache.py), so
 another student reads a file only when computing would give them exactly what it holds. A compile configuration
 that is not plain JSON has no digest: such a run is computed, never shared. A file that does not hold a run of
-the expected form is computed again, never trusted, and JSON is all that is ever read.
+the expected form is computed again, never trusted, and JSON is all that is ever read. Two gradings that need
+one run at once (two workers starting a class) train it once: the second waits, at most two minutes, for the
+first's file.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -38,6 +43,10 @@ SUFFIX = ".training.json"
 # otherwise write without end; past it, runs are computed and not kept.
 MAX_ENTRIES = 4096
 MAX_FILE_BYTES = 64 * 2**10
+# How long a grading waits for another that is computing the same run (a transfer run takes about 1 s, a cnn run
+# about 3 s of a core) before computing it itself.
+MAX_WAIT_SECONDS = 120.0
+WAIT_POLL_SECONDS = 0.05
 # A curve's name as train_and_evaluate writes it (autograder.host.context._curve_name).
 CURVE_NAME = re.compile(r"[A-Za-z0-9_.\- ]{1,40}")
 
@@ -87,9 +96,38 @@ def training_run(folder: Path | None, key: str | None, compute: Callable[[], tup
     kept = _read(path)
     if kept is not None:
         return kept
-    accuracy, curves = compute()
-    _write(path, accuracy, curves)
+    with _claimed(Path(folder) / f"{key}.lock"):  # another grading computing this run: wait for it, then read
+        kept = _read(path)
+        if kept is not None:
+            return kept
+        accuracy, curves = compute()
+        _write(path, accuracy, curves)
     return accuracy, curves
+
+
+@contextlib.contextmanager
+def _claimed(lock: Path):
+    """Hold ``lock`` (an exclusive ``flock``, which the kernel releases when its holder ends, killed or not) while
+    computing a run, so that two students graded at once do not train the same numbers twice. Waits at most
+    :data:`MAX_WAIT_SECONDS`, then goes on unclaimed: a slow holder costs a waiter no more than that."""
+    try:
+        handle = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:  # the folder is gone (the run ended) or full: compute unclaimed
+        yield
+        return
+    try:
+        deadline = time.monotonic() + MAX_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(WAIT_POLL_SECONDS)
+        yield
+    finally:
+        os.close(handle)  # releases the lock where it was taken
 
 
 def _read(path: Path) -> tuple[float, dict[str, list[float]]] | None:
