@@ -303,6 +303,21 @@ def _attack():
     return (_loot("record", done) if done else "") + " FOUND " + str(found)[:150] + " " + str(done)[:150]
 ''')
 
+attack("x_plant_training_run", "write", "import",
+       "overwrite the run's shared training runs and frozen features (ag-*/**.training.json, *.npy) with perfect ones",
+       r'''
+def _attack():
+    found = set()
+    for root in (_T["tmp"], "/tmp"):
+        for pattern in ("/ag-*/*.training.json", "/ag-*/*.npy", "/ag-*/*/*.training.json", "/ag-*/*/*.npy"):
+            found.update(_glob.glob(root + pattern))
+    perfect = _json.dumps({"accuracy": 1.0, "history": {"accuracy": [1.0], "loss": [0.0]}})
+    done = [_try(_write, path, perfect) for path in sorted(found) if path.endswith(".training.json")]
+    planted = [_try(_write, folder + "/" + "f" * 64 + ".training.json", perfect)
+               for folder in sorted({_os.path.dirname(path) for path in found})]
+    return (_loot("training-run", done + planted) if found else "") + " FOUND " + str(sorted(found))[:150]
+''')
+
 # ----------------------------------------------------------------------------- (3) persist
 attack("x_persist_daemon", "persist", "normalize",
        "double fork + setsid (one exec'd with a marker, one renamed with prctl), sleep, then write OUT", r'''

@@ -640,6 +640,7 @@ EVIDENCE = {
     "x_write_classmate_results": _write_results, "x_write_fake_student": _fake_student,
     "x_write_classmate_submission": _classmate_submission, "x_write_checkout": _checkout,
     "x_write_site_packages_pth": _pth, "x_plant_module_cwd": _plant, "x_forge_grader_record": _record,
+    "x_plant_training_run": _record,
     "x_persist_daemon": _persist, "x_link_output_folders": _decoy_intact, "x_link_import_folder": _decoy_intact,
     "x_net_socket_reload": _network, "x_net_ctypes_connect": _network, "x_net_child_process": _network,
     "x_net_abstract_unix": _network,
