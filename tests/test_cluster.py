@@ -253,12 +253,15 @@ def test_a_dask_workers_nursery_that_ended_is_started_again_and_goes_with_the_ru
     plugin = ZygotePlugin()
     plugin.setup()
     try:
+        before = {child.pid for child in psutil.Process().children()}
         plugin.start_nursery(options)
         first = plugin.nursery()
         if first is None:
             pytest.skip("no worker nursery here (the worker's stderr says why)")
-        os.killpg(plugin._nursery.pid, signal.SIGKILL)  # as the kernel's OOM killer might
-        psutil.Process(plugin._nursery.pid).wait(10)
+        started = [child for child in psutil.Process().children() if child.pid not in before]
+        assert len(started) == 1, started  # the nursery's process (its sandbox), in a group of its own
+        os.killpg(started[0].pid, signal.SIGKILL)  # as the kernel's OOM killer might
+        started[0].wait(10)
         plugin.start_nursery(options)
         second = plugin.nursery()
         assert second is not None and second != first
