@@ -126,7 +126,8 @@ def test_one_changed_weight_setting_or_input_is_another_entry(grading_context, s
 
 
 @pytest.mark.parametrize("content", ["not json", "a list", "accuracy above 1", "accuracy as text", "a curve of text",
-                                     "a curve named with markup", "an extra field", "too long"])
+                                     "a curve named with markup", "an extra field", "too long",
+                                     "nested past the parser"])
 def test_a_file_that_is_not_a_run_is_computed_again(grading_context, saved, shared, content):
     model = saved()
     key = training_cache.digest(model, arrays(grading_context, model), epochs=EPOCHS, batch_size=BATCH, seed=0)
@@ -136,7 +137,8 @@ def test_a_file_that_is_not_a_run_is_computed_again(grading_context, saved, shar
             "a curve of text": json.dumps({**good, "history": {"loss": ["1.0"]}}),
             "a curve named with markup": json.dumps({**good, "history": {"<b>loss</b>": [1.0]}}),
             "an extra field": json.dumps({**good, "passed": True}),
-            "too long": json.dumps({**good, "history": {"loss": [1.0] * 20_000}})}[content]
+            "too long": json.dumps({**good, "history": {"loss": [1.0] * 20_000}}),
+            "nested past the parser": "[" * 30_000 + "]" * 30_000}[content]
     (shared / f"{key}{training_cache.SUFFIX}").write_text(text)
     found = train(dataclasses.replace(grading_context, shared_features=shared), model)
     alone = train(dataclasses.replace(grading_context, shared_features=None), saved())

@@ -66,13 +66,8 @@ def error_summary(exc: BaseException, limit: int = 240) -> str:
     return f"{type(exc).__name__}: {chosen[:limit]}"
 
 
-# A curve keeps its metric's name where Keras could have made it; any other name (a student's compile config chose
-# it: markup, newlines, a matplotlib formula) becomes "metric <k>" before it reaches a page or a figure.
-_PLAIN_METRIC_NAME = re.compile(r"[A-Za-z0-9_.\- ]{1,40}")
-
-
 def _curve_name(name: Any, index: int) -> str:
-    return name if isinstance(name, str) and _PLAIN_METRIC_NAME.fullmatch(name) else f"metric {index}"
+    return name if isinstance(name, str) and training_cache.CURVE_NAME.fullmatch(name) else f"metric {index}"
 
 
 @dataclass(frozen=True)

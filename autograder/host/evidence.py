@@ -506,6 +506,9 @@ def _repacked(unpacked: Path, entries: dict, target: Path) -> Path:
     return target
 
 
+DEFAULT_SEEDS_STATE = 1337
+
+
 @contextlib.contextmanager
 def _default_seeds_fixed():
     """Within the block, Python's global random numbers start from one fixed state, restored afterwards.
@@ -521,9 +524,6 @@ def _default_seeds_fixed():
         yield
     finally:
         random.setstate(saved)
-
-
-DEFAULT_SEEDS_STATE = 1337
 
 
 def _keras_load(source: Path, budget: int):

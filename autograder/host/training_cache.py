@@ -47,7 +47,9 @@ MAX_FILE_BYTES = 64 * 2**10
 # about 3 s of a core) before computing it itself.
 MAX_WAIT_SECONDS = 120.0
 WAIT_POLL_SECONDS = 0.05
-# A curve's name as train_and_evaluate writes it (autograder.host.context._curve_name).
+# A curve keeps its metric's name where Keras could have made it; any other name (a student's compile config chose
+# it: markup, newlines, a matplotlib formula) becomes "metric <k>" (autograder.host.context._curve_name) before it
+# reaches a page, a figure or a file here.
 CURVE_NAME = re.compile(r"[A-Za-z0-9_.\- ]{1,40}")
 
 
@@ -134,8 +136,8 @@ def _read(path: Path) -> tuple[float, dict[str, list[float]]] | None:
     try:
         with open(path, "rb") as handle:
             data = json.loads(handle.read(MAX_FILE_BYTES + 1) or b"-")
-    except (OSError, ValueError):  # absent, being replaced, too long or not JSON: compute instead
-        return None
+    except (OSError, ValueError, RecursionError):  # absent, being replaced, too long, not JSON or nested past
+        return None                                    # what the parser takes: compute instead
     return _valid(data)
 
 
