@@ -66,8 +66,8 @@ class ZygotePlugin(WorkerPlugin):
             return ready
 
     def shared_features(self, isolation: str) -> Path | None:
-        """This worker's folder of shared features, made the first time (None where ``isolation`` does not
-        allow sharing: :func:`autograder.host.feature_cache.may_share`)."""
+        """This worker's folder of shared features and training runs, made the first time (None where
+        ``isolation`` does not allow sharing: :func:`autograder.host.feature_cache.may_share`)."""
         from autograder.classroom import workdirs
         from autograder.classroom.cluster import WORKDIR_PREFIX  # swept, after a killed worker, by the next task
         from autograder.host.feature_cache import may_share
@@ -106,6 +106,7 @@ def worker_nursery(worker):
 
 
 def worker_shared_features(worker, isolation: str) -> Path | None:
-    """``worker``'s folder of shared frozen-base features (None where grade-all registered no plugin)."""
+    """``worker``'s folder of shared frozen-base features and training runs (None where grade-all registered no
+    plugin)."""
     plugin = worker.plugins.get(ZYGOTE_PLUGIN)
     return plugin.shared_features(isolation) if isinstance(plugin, ZygotePlugin) else None

@@ -83,7 +83,8 @@ class GradingRun:
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in its judging (see
     :class:`autograder.host.grading.TensorflowStart`); ``defer_to``: a folder for the training checks, which
     another process judges (:mod:`autograder.host.deferred`); ``shared_features``: the run's folder of
-    frozen-base features, which only grading processes reach (:mod:`autograder.host.feature_cache`); ``nursery``:
+    frozen-base features and training runs, which only grading processes reach (:mod:`autograder.host.feature_cache`,
+    :mod:`autograder.host.training_cache`); ``nursery``:
     where the run's sandbox workers are forked from (:mod:`autograder.host.nursery`).
     """
 

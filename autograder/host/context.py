@@ -81,7 +81,8 @@ class GradingContext:
     seed: int = 0
     data_source: str = "synthetic"
     data_dir: str | None = None
-    # where a run's gradings share frozen-base features (autograder.host.feature_cache); None: not shared
+    # where a run's gradings share frozen-base features and training runs (autograder.host.feature_cache,
+    # autograder.host.training_cache); None: not shared
     shared_features: Path | None = None
     # where the run's sandbox workers are forked from (autograder.host.nursery); None: a fresh sandbox each
     nursery: Nursery | None = None
