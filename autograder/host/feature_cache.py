@@ -49,20 +49,30 @@ def digest(base, images: np.ndarray) -> str:
 
     hasher = hashlib.sha256(FORMAT)
     for part in (keras.__version__, tf.__version__, base.to_json(sort_keys=True)):
-        _update(hasher, part.encode("utf-8"))
-    for weight in base.weights:
-        kind, value = modelspec.weight_bytes(weight)  # the bytes a copy would hold, hashed in place
-        _update(hasher, kind.encode("utf-8"))  # which layer's: the order
-        _update(hasher, value)
-    images = np.ascontiguousarray(images)
-    _update(hasher, f"{images.dtype.str}|{images.shape}".encode("utf-8"))
-    _update(hasher, images.tobytes())
+        hash_part(hasher, part.encode("utf-8"))
+    hash_values(hasher, base.weights)
+    hash_array(hasher, images)
     return hasher.hexdigest()
 
 
-def _update(hasher, data: bytes) -> None:
-    hasher.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two sequences of parts hash alike
+def hash_part(hasher, data) -> None:
+    """Add ``data`` (bytes, or a uint8 array) to ``hasher``, length-prefixed: no two sequences of parts hash alike."""
+    hasher.update(len(data).to_bytes(8, "little"))
     hasher.update(data)
+
+
+def hash_values(hasher, variables) -> None:
+    """Add each variable's type, shape and bytes, in their order (which says whose each is)."""
+    for variable in variables:
+        kind, value = modelspec.weight_bytes(variable)  # the bytes a copy would hold, hashed in place
+        hash_part(hasher, kind.encode("utf-8"))
+        hash_part(hasher, value)
+
+
+def hash_array(hasher, array: np.ndarray) -> None:
+    array = np.ascontiguousarray(array)
+    hash_part(hasher, f"{array.dtype.str}|{array.shape}".encode("utf-8"))
+    hash_part(hasher, array.reshape(-1).view(np.uint8))
 
 
 def features(folder: Path | None, base, images: np.ndarray, compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -90,17 +100,22 @@ def _read(path: Path, expected: tuple[int, ...]) -> np.ndarray | None:
 
 
 def _write(path: Path, value: np.ndarray) -> None:
-    """Whole or not at all: a concurrent reader finds the old file, the new one, or none. Nothing past
-    :data:`MAX_ENTRIES` (concurrent writers may pass it by a few)."""
+    keep_whole(path, "*.npy", MAX_ENTRIES, lambda out: np.save(out, value, allow_pickle=False))
+
+
+def keep_whole(path: Path, kind: str, max_entries: int, write: Callable) -> None:
+    """``write(binary file)`` into ``path``, whole or not at all: a concurrent reader finds the old file, the new
+    one, or none. Nothing once the folder holds ``max_entries`` files matching ``kind`` (concurrent writers may
+    pass it by a few), and nothing where the folder is gone (the run ended) or full: the entry is just not kept."""
     try:
-        if sum(1 for _ in path.parent.glob("*.npy")) >= MAX_ENTRIES and not path.exists():
+        if sum(1 for _ in path.parent.glob(kind)) >= max_entries and not path.exists():
             return
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".features-", suffix=".npy")
-    except OSError:  # the folder is gone (the run ended) or full: the features are just not kept
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".entry-", suffix=path.suffix)
+    except OSError:
         return
     try:
         with os.fdopen(handle, "wb") as out:
-            np.save(out, value, allow_pickle=False)
+            write(out)
         os.replace(temporary, path)
-    except OSError:
+    except (OSError, ValueError):
         Path(temporary).unlink(missing_ok=True)

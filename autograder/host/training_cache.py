@@ -28,14 +28,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from autograder.host import modelspec
+from autograder.host.feature_cache import hash_array, hash_part, hash_values, keep_whole
 
 FORMAT = b"tf2-exercise-kit/training-run/1"
 SUFFIX = ".training.json"
@@ -68,24 +67,14 @@ def digest(model, arrays: tuple[np.ndarray, ...], *, epochs: int, batch_size: in
                tf.config.threading.get_inter_op_parallelism_threads())
     hasher = hashlib.sha256(FORMAT)
     for part in (keras.__version__, tf.__version__, f"{threads}|{epochs}|{batch_size}|{seed}", *described):
-        _update(hasher, part.encode("utf-8"))
+        hash_part(hasher, part.encode("utf-8"))
     optimizer = getattr(model, "optimizer", None)
     variables = [*model.variables, *(getattr(optimizer, "variables", None) or [])]
-    _update(hasher, str(len(variables)).encode("utf-8"))
-    for variable in variables:
-        kind, value = modelspec.weight_bytes(variable)
-        _update(hasher, kind.encode("utf-8"))  # the order says whose (a path holds a process-wide counter)
-        _update(hasher, value)
+    hash_part(hasher, str(len(variables)).encode("utf-8"))
+    hash_values(hasher, variables)  # by order: a variable's path holds a process-wide counter
     for array in arrays:
-        array = np.ascontiguousarray(array)
-        _update(hasher, f"{array.dtype.str}|{array.shape}".encode("utf-8"))
-        _update(hasher, array.reshape(-1).view(np.uint8))
+        hash_array(hasher, array)
     return hasher.hexdigest()
-
-
-def _update(hasher, data) -> None:
-    hasher.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two sequences of parts hash alike
-    hasher.update(data)
 
 
 def training_run(folder: Path | None, key: str | None, compute: Callable[[], tuple[float, dict]]
@@ -156,21 +145,8 @@ def _valid(data) -> tuple[float, dict[str, list[float]]] | None:
 
 
 def _write(path: Path, accuracy: float, curves: dict[str, list[float]]) -> None:
-    """Whole or not at all: a concurrent reader finds the old file, the new one, or none. Nothing past
-    :data:`MAX_ENTRIES` (concurrent writers may pass it by a few), and nothing :func:`_valid` would refuse."""
+    """Kept whole (:func:`autograder.host.feature_cache.keep_whole`), and nothing :func:`_valid` would refuse."""
     data = {"accuracy": float(accuracy),
             "history": {name: [float(v) for v in values] for name, values in curves.items()}}
-    if _valid(data) is None:
-        return
-    try:
-        if sum(1 for _ in path.parent.glob(f"*{SUFFIX}")) >= MAX_ENTRIES and not path.exists():
-            return
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".training-", suffix=".json")
-    except OSError:  # the folder is gone (the run ended) or full: the run is just not kept
-        return
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(data, out)
-        os.replace(temporary, path)
-    except (OSError, ValueError):
-        Path(temporary).unlink(missing_ok=True)
+    if _valid(data) is not None:
+        keep_whole(path, f"*{SUFFIX}", MAX_ENTRIES, lambda out: out.write(json.dumps(data).encode("utf-8")))

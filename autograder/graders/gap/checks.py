@@ -421,7 +421,8 @@ def gap_parameters(evidence, ctx):
     total, _, _ = models.weight_counts(_gap(evidence))
     added = total - _given_head_parameters()
     if added != GAP_ADDED_PARAMETERS:
-        raise CheckFailed(tr("The model adds {added:,} parameters to the head; expected 65.", added=added))
+        raise CheckFailed(tr("The model adds {added:,} parameters to the head; expected {expected}.", added=added,
+                             expected=GAP_ADDED_PARAMETERS))
 
 
 @ASSIGNMENT.check("gap_model", points=1, title=tr("the model is built on the head it was given"),
