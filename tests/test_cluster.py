@@ -439,6 +439,10 @@ def test_a_worker_removes_the_folders_its_killed_predecessors_left(tmp_path, mon
     monkeypatch.setattr(workdirs.tempfile, "tempdir", str(tmp_path))
     ended = subprocess.Popen([sys.executable, "-c", "pass"])
     ended.wait()
+    # ended, not yet reaped: as a Dask worker killed a moment ago, whose task the scheduler already handed on
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])
+    while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.05)
     with workdirs.owned_workdir(cluster.WORKDIR_PREFIX) as own:  # named as the sweep reads it
         namespace, pid = own.name[len(cluster.WORKDIR_PREFIX):].split("-")[:2]
     assert pid == str(os.getpid())
@@ -446,11 +450,13 @@ def test_a_worker_removes_the_folders_its_killed_predecessors_left(tmp_path, mon
     alive = tmp_path / f"{cluster.WORKDIR_PREFIX}{namespace}-{os.getppid()}-x2"
     elsewhere = tmp_path / f"{cluster.WORKDIR_PREFIX}1{namespace}-{ended.pid}-x3"  # another pid namespace's
     other_kind = tmp_path / f"ag-batch-{namespace}-{ended.pid}-x4"  # another prefix: not this sweep's
-    for folder in (left, alive, elsewhere, other_kind):
+    unreaped = tmp_path / f"{cluster.WORKDIR_PREFIX}{namespace}-{zombie.pid}-x5"
+    for folder in (left, alive, elsewhere, other_kind, unreaped):
         (folder / "b").mkdir(parents=True)
         (folder / "b" / "grading.log").write_text("left")
     workdirs.sweep(cluster.WORKDIR_PREFIX)
-    assert not left.exists()
+    zombie.wait()
+    assert not left.exists() and not unreaped.exists()
     assert alive.exists() and elsewhere.exists() and other_kind.exists()
 
 

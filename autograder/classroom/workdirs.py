@@ -14,6 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import psutil
+
 from autograder.core.trees import TemporaryFolder, remove_tree
 
 
@@ -39,10 +41,18 @@ def sweep(prefix: str) -> None:
         owner = folder.name[len(prefix) + len(namespace) + 1:].split("-", 1)[0]
         if not owner.isdigit() or int(owner) == os.getpid():
             continue
-        try:
-            os.kill(int(owner), 0)
-        except ProcessLookupError:
+        if _ended(int(owner)):
             with contextlib.suppress(OSError):
                 remove_tree(folder)
-        except PermissionError:  # alive, another user's
-            pass
+
+
+def _ended(pid: int) -> bool:
+    """Whether the process ``pid`` has ended: gone, or a zombie its parent has not reaped yet. A killed Dask
+    worker is such a zombie for a moment, while the scheduler may already have handed its task to another
+    worker, whose sweep must not take it for alive."""
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.Error:  # cannot be read (another user's, say): alive
+        return False
