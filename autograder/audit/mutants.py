@@ -62,14 +62,17 @@ class Equivalence:
 
 
 class _Positions(Visitor):
-    """Start lines of every place ``operator`` can mutate, in the order MutationVisitor counts them."""
+    """For each operator, the start lines of every place it can mutate, in the order MutationVisitor counts them.
+    One walk serves every operator: it only reads the tree (a walk and a parse per operator took 3/4 of the
+    enumeration's time)."""
 
-    def __init__(self, operator):
-        self.operator = operator
-        self.lines: list[int] = []
+    def __init__(self, operators: dict):
+        self.operators = operators
+        self.lines: dict[str, list[int]] = {name: [] for name in operators}
 
     def visit(self, node):
-        self.lines.extend(start[0] for start, _end in self.operator.mutation_positions(node))
+        for name, operator in self.operators.items():
+            self.lines[name].extend(start[0] for start, _end in operator.mutation_positions(node))
         return node
 
 
@@ -115,10 +118,11 @@ def enumerate_mutants(assignment: str, source: str, names: tuple[str, ...]) -> l
     original_lines = source.splitlines()
     seen: set[str] = set()
     mutants: list[Mutant] = []
-    for name, operator in audit_operators().items():
-        positions = _Positions(operator)
-        positions.walk(get_ast(source))
-        for occurrence, line in enumerate(positions.lines):
+    operators = audit_operators()
+    positions = _Positions(operators)
+    positions.walk(get_ast(source))
+    for name, operator in operators.items():
+        for occurrence, line in enumerate(positions.lines[name]):
             if _function_at(line, regions) is None or line in docstrings:
                 continue
             mutated = mutate_code(source, operator, occurrence)
