@@ -149,7 +149,8 @@ class Assignment:
         """The order the sandbox worker runs the probes in: those a training check (a threshold) judges first,
         then the rest, each group in declaration order. A training run is a grading's longest check, and it
         can start only once its probe is done: it then starts while the worker runs the other probes, instead of
-        after them. Each probe starts from the same seed, so what it observes does not depend on this order."""
+        after them. Each probe starts from the run's seed, so its random draws do not depend on this order (the
+        names Keras numbers, dense_1 and the like, may; the corpora are graded alike in either order)."""
         training = {check.probe for check in self.checks if check.threshold is not None}
         return tuple(sorted(self.probes, key=lambda name: name not in training))
 
