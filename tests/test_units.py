@@ -7,7 +7,6 @@ from keras import layers
 
 from autograder.host import modelspec
 from autograder.core.outcomes import Outcome, ProbeStatus, judge
-from autograder.core.i18n import tr
 from autograder.core.spec import Assignment, CheckFailed, ProbeSet
 
 
@@ -61,18 +60,6 @@ def test_declarations_are_validated():
         probes.add("run_f", lambda student, inputs, ctx: {})
     with pytest.raises(ValueError, match="undeclared probe"):
         assignment.check("nope", points=1, title="t")
-
-
-def test_the_worker_runs_the_probes_of_training_checks_first_and_the_rest_in_declaration_order():
-    assignment = Assignment("demo", "Demo", ("f", "g"))
-    for name in ("shape", "trains", "flags", "also_trains"):
-        assignment.probe(name, uses="f")
-    assignment.check("shape", points=1, title="shape")(lambda evidence, ctx: None)
-    for name in ("trains", "also_trains"):
-        assignment.check(name, points=1, title=tr("at least {min_accuracy:.0%}", min_accuracy=0.5), id=name,
-                         threshold=0.5)(lambda evidence, ctx, threshold: None)
-    assert assignment.running_order == ("trains", "also_trains", "shape", "flags")
-    assert list(assignment.probes) == ["shape", "trains", "flags", "also_trains"]  # declared: unchanged
 
 
 def _stack(*model_layers, shape=(28, 28)):

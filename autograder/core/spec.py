@@ -144,16 +144,6 @@ class Assignment:
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
 
-    @property
-    def running_order(self) -> tuple[str, ...]:
-        """The order the sandbox worker runs the probes in: those a training check (a threshold) judges first,
-        then the rest, each group in declaration order. A training run is a grading's longest check, and it
-        can start only once its probe is done: it then starts while the worker runs the other probes, instead of
-        after them. Each probe starts from the run's seed, so its random draws do not depend on this order (the
-        names Keras numbers, dense_1 and the like, may; the corpora are graded alike in either order)."""
-        training = {check.probe for check in self.checks if check.threshold is not None}
-        return tuple(sorted(self.probes, key=lambda name: name not in training))
-
     def configured(self, points: dict[str, float] | None = None, threshold: float | None = None) -> Assignment:
         """A copy with a course's points per check id and minimum accuracy; unknown ids are an error."""
         points = dict(points or {})

@@ -316,7 +316,7 @@ class SandboxSession:
             self._results.put(None)
 
     def _steps(self) -> list[tuple[str, str]]:
-        return [(aid, name) for aid, part in self.parts.items() for name in part.assignment.running_order]
+        return [(aid, name) for aid, part in self.parts.items() for name in part.assignment.probes]
 
     def _supervise(self) -> None:
         pending = self._steps()
@@ -370,7 +370,7 @@ class SandboxSession:
         """Queue each probe that has a status, then every assignment whose probes all have one, in the parts'
         order, each once."""
         for aid, part in self.parts.items():
-            for name in part.assignment.running_order:
+            for name in part.assignment.probes:
                 if (aid, name) in self._statuses and (aid, name) not in self._evidences:
                     self._evidences[aid, name] = self._evidence(aid, name)
                     self._results.put(ProbeDone(aid, name, self._statuses[aid, name], self._evidences[aid, name]))
