@@ -29,7 +29,7 @@ from typing import Callable, Iterator, NamedTuple
 from autograder import graders
 from autograder.classroom import workdirs
 from autograder.core.settings import Settings
-from autograder.host.feature_cache import may_share
+from autograder.host.shared_folder import may_share
 from autograder.host.child import GRADER_ALLOWANCE_MB, RECORD_FILE, ChildEnd, GradingRun, grade_in_child
 from autograder.host.grading import (SUBMISSION_SUFFIXES, AssignmentResult, SubmissionResult, applied_settings,
                                      assignment_ids, grading_context, sandbox_limits)
@@ -444,7 +444,7 @@ def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> 
     """The run's folder where its grading processes share frozen-base features and training runs
     (:mod:`autograder.host.feature_cache`, :mod:`autograder.host.training_cache`):
     mode 0700, this user's, never bound into a sandbox, removed when ``cleanup`` closes (or swept, if this process
-    is killed). None where the isolation level does not allow sharing (``feature_cache.may_share``)."""
+    is killed). None where the isolation level does not allow sharing (``shared_folder.may_share``)."""
     if not may_share(options.isolation):
         return None
     return cleanup.enter_context(workdirs.owned_workdir(WORKDIR_PREFIX))

@@ -67,10 +67,10 @@ class ZygotePlugin(WorkerPlugin):
 
     def shared_features(self, isolation: str) -> Path | None:
         """This worker's folder of shared features and training runs, made the first time (None where
-        ``isolation`` does not allow sharing: :func:`autograder.host.feature_cache.may_share`)."""
+        ``isolation`` does not allow sharing: :func:`autograder.host.shared_folder.may_share`)."""
         from autograder.classroom import workdirs
         from autograder.classroom.cluster import WORKDIR_PREFIX  # swept, after a killed worker, by the next task
-        from autograder.host.feature_cache import may_share
+        from autograder.host.shared_folder import may_share
 
         if not may_share(isolation):
             return None

@@ -4,9 +4,9 @@ are the same.
 In ``grade-all`` most students of a course hand in the book's model: the same layers, built under the run's one
 seed, so the same initial weights, compiled alike. Each training check (``dense_trains``, ``cnn_trains``,
 ``gap_trains``, ``transfer_trains``) then trains the same numbers on the same data, about 6 s of a core per
-student. A run's grading processes share the outcome through the folder they share frozen-base features in
-(:mod:`autograder.host.feature_cache`: the run's own temporary folder, mode 0700, never bound into a sandbox,
-not used under isolation none), one small JSON file per run: the test accuracy and the per-epoch curves.
+student. A run's grading processes share the outcome through the run's shared folder, beside the frozen-base
+features (:mod:`autograder.host.shared_folder`: the run's own temporary folder, mode 0700, never bound into a
+sandbox, not used under isolation none), one small JSON file per run: the test accuracy and the per-epoch curves.
 
 A file is named after a SHA-256 digest of everything the run depends on: the Keras and TensorFlow versions and
 thread settings, the model's whole configuration (every layer's settings and how they connect, trainable flags
@@ -34,7 +34,7 @@ from typing import Callable
 
 import numpy as np
 
-from autograder.host.feature_cache import hash_array, hash_part, hash_values, keep_whole
+from autograder.host.shared_folder import hash_array, hash_part, hash_values, keep_whole
 
 FORMAT = b"tf2-exercise-kit/training-run/1"
 SUFFIX = ".training.json"
@@ -145,7 +145,7 @@ def _valid(data) -> tuple[float, dict[str, list[float]]] | None:
 
 
 def _write(path: Path, accuracy: float, curves: dict[str, list[float]]) -> None:
-    """Kept whole (:func:`autograder.host.feature_cache.keep_whole`), and nothing :func:`_valid` would refuse."""
+    """Kept whole (:func:`autograder.host.shared_folder.keep_whole`), and nothing :func:`_valid` would refuse."""
     data = {"accuracy": float(accuracy),
             "history": {name: [float(v) for v in values] for name, values in curves.items()}}
     if _valid(data) is not None:
