@@ -441,8 +441,8 @@ def _without_nursery(reason: Exception) -> None:
 
 
 def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:
-    """The run's folder where its grading processes share frozen-base features and training runs
-    (:mod:`autograder.host.feature_cache`, :mod:`autograder.host.training_cache`):
+    """The run's shared folder (:mod:`autograder.host.shared_folder`), where its grading processes share frozen-base
+    features and training runs (:mod:`autograder.host.feature_cache`, :mod:`autograder.host.training_cache`):
     mode 0700, this user's, never bound into a sandbox, removed when ``cleanup`` closes (or swept, if this process
     is killed). None where the isolation level does not allow sharing (``shared_folder.may_share``)."""
     if not may_share(options.isolation):
