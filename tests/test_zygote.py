@@ -44,6 +44,23 @@ def _zygote_and_forked_child(grade_all: subprocess.Popen, deadline: float):
         time.sleep(0.1)
 
 
+def _forked_child_and_its_session(grade_all: subprocess.Popen, deadline: float):
+    """(zygote, a grading process it forked, that process's parent pid, its process group) once it has settled
+    into its session. Seen just after the fork, a child may not have called setsid() yet; and one found just
+    before it ended may be reaped before its group is read (seen once under a full suite's load): then the
+    zygote's children are looked at again (bob's hangs for the whole step limit)."""
+    while True:
+        zygote, forked = _zygote_and_forked_child(grade_all, deadline)
+        try:
+            parent = forked.ppid()
+            settled = time.monotonic() + 10
+            while os.getpgid(forked.pid) != forked.pid and time.monotonic() < settled:
+                time.sleep(0.05)
+            return zygote, forked, parent, os.getpgid(forked.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+
+
 def _runs_a_worker(forked: psutil.Process, grade_all: subprocess.Popen) -> bool:
     """Whether ``forked`` (the one grading process of a run with one worker) runs a sandbox worker: a fresh
     sandbox of its own, or one forked for it by the run's worker nursery (autograder.host.nursery)."""
@@ -73,12 +90,9 @@ def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_b
     classroom = _class(tmp_path / "class", {"ada": BASES[ASSIGNMENT], "bob": SLEEPS_IN_BUILD})
     grade_all = _start(classroom, tmp_path / "out", "--workers", "2")
     try:
-        zygote, forked = _zygote_and_forked_child(grade_all, time.monotonic() + 240)
-        assert forked.ppid() == zygote.pid
-        settled = time.monotonic() + 10  # seen just after the fork, it may not have called setsid() yet
-        while os.getpgid(forked.pid) != forked.pid and time.monotonic() < settled:
-            time.sleep(0.05)
-        assert os.getpgid(forked.pid) == forked.pid  # a session of its own, as a started grading process has
+        zygote, forked, parent, group = _forked_child_and_its_session(grade_all, time.monotonic() + 240)
+        assert parent == zygote.pid
+        assert group == forked.pid  # a session of its own, as a started grading process has
         output, _ = grade_all.communicate(timeout=600)
     finally:
         if grade_all.poll() is None:
