@@ -126,6 +126,37 @@ def test_one_changed_weight_setting_or_input_is_another_entry(grading_context, s
     assert len(others) == 8 and key not in others
 
 
+def test_a_model_named_otherwise_is_the_same_entry_unless_training_sees_its_names(grading_context):
+    """A model built after others (its layers numbered on: ``dense_3`` for ``dense``) trains to the same numbers
+    and is the same entry. Where the names reach the run (a loss given per output, keyed by the output's name;
+    curves named after several outputs) they count."""
+    import keras
+
+    first, second = dense_model(), dense_model()
+    assert [layer.name for layer in first.layers] != [layer.name for layer in second.layers]
+    data = arrays(grading_context, first)
+    keys = {training_cache.digest(m, data, epochs=EPOCHS, batch_size=BATCH, seed=0) for m in (first, second)}
+    assert len(keys) == 1 and None not in keys
+    alone = dataclasses.replace(grading_context, shared_features=None)
+    one, two = train(alone, first), train(alone, second)
+    assert (one.accuracy, one.history) == (two.accuracy, two.history)
+
+    def per_output(model):
+        model.compile(optimizer="adam", loss={model.layers[-1].name: "sparse_categorical_crossentropy"})
+        return training_cache.digest(model, data, epochs=EPOCHS, batch_size=BATCH, seed=0)
+    assert per_output(dense_model()) != per_output(dense_model())
+
+    def two_outputs():
+        keras.utils.set_random_seed(3)
+        inputs = keras.Input((28, 28))
+        flat = keras.layers.Flatten()(inputs)
+        model = keras.Model(inputs, [keras.layers.Dense(10, "softmax")(flat), keras.layers.Dense(10, "softmax")(flat)])
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return training_cache.digest(model, (data[0], (data[1], data[1]), data[2], (data[3], data[3])),
+                                     epochs=EPOCHS, batch_size=BATCH, seed=0)
+    assert two_outputs() != two_outputs()
+
+
 @pytest.mark.parametrize("content", ["not json", "a list", "accuracy above 1", "accuracy as text", "a curve of text",
                                      "a curve named with markup", "an extra field", "too long",
                                      "nested past the parser"])

@@ -7,16 +7,17 @@ through a folder that only the grading side can reach (the run's own temporary f
 into a sandbox), one ``.npy`` file per (base, images).
 
 A file is named after a SHA-256 digest of everything the features depend on: the Keras and TensorFlow
-versions, the base's whole configuration (every layer's settings and how they connect), every weight's
-shape, type and bytes in the base's order, and the images' shape, type and bytes. Another student reads a
-file only when their base and images are those bytes too, so reads give exactly what computing would (the
-same ops on the same numbers; checked: bitwise equal with 1 and 2 threads). A file that cannot be read back
-as the float32 array of the expected shape is computed again, never trusted.
+versions, the base's architecture (every layer's settings and how they connect), every weight's shape, type and
+bytes in the base's order, and the images' shape, type and bytes. Another student reads a file only when their
+base and images are those bytes too, so reads give exactly what computing would (the same ops on the same
+numbers; checked: bitwise equal with 1 and 2 threads). A file that cannot be read back as the float32 array of
+the expected shape is computed again, never trusted.
 
-The names in the configuration count too, so a base whose layers Keras named otherwise (``vgg16_3`` for
-``vgg16_2``: the student's code built one more model first) is an entry of its own, computed as before. Used
-by ``grade-all`` under isolation bwrap or uid (not none, where student code could write into the folder): one
-folder per run on this machine, one per Dask worker and run on a cluster.
+The names in the architecture do not count (:func:`autograder.host.shared_folder.architecture_without_names`):
+a base whose layers Keras named otherwise (``input_layer_6`` for ``input_layer``: the student's notebook built
+six models first) computes the same features, and reads them. Used by ``grade-all`` under isolation bwrap or
+uid (not none, where student code could write into the folder): one folder per run on this machine, one per
+Dask worker and run on a cluster.
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ from typing import Callable
 
 import numpy as np
 
-from autograder.host.shared_folder import hash_array, hash_part, hash_values, keep_whole
+from autograder.host.shared_folder import architecture_without_names, hash_array, hash_part, hash_values, keep_whole
 
-FORMAT = b"tf2-exercise-kit/frozen-features/1"
+FORMAT = b"tf2-exercise-kit/frozen-features/2"
 # Entries a run keeps (two per base: the training and the test images; about 0.8 MB for transfer's). A class
 # whose bases all differ (re-initialised weights) would otherwise fill the disk; past it, features are computed.
 MAX_ENTRIES = 64
@@ -40,7 +41,7 @@ def digest(base, images: np.ndarray) -> str:
     import tensorflow as tf
 
     hasher = hashlib.sha256(FORMAT)
-    for part in (keras.__version__, tf.__version__, base.to_json(sort_keys=True)):
+    for part in (keras.__version__, tf.__version__, architecture_without_names(base)[0]):
         hash_part(hasher, part.encode("utf-8"))
     hash_values(hasher, base.weights)
     hash_array(hasher, images)

@@ -9,8 +9,9 @@ features (:mod:`autograder.host.shared_folder`: the run's own temporary folder, 
 sandbox, not used under isolation none), one small JSON file per run: the test accuracy and the per-epoch curves.
 
 A file is named after a SHA-256 digest of everything the run depends on: the Keras and TensorFlow versions and
-thread settings, the model's whole configuration (every layer's settings and how they connect, trainable flags
-included) and compile configuration (optimizer, loss, metrics and their settings), every variable's value in the
+thread settings, the model's architecture (every layer's settings and how they connect, trainable flags
+included) and compile configuration (optimizer, loss, metrics and their settings), without the names that
+training cannot see (:func:`_described`: a notebook's models are numbered on), every variable's value in the
 model's order (weights, the random seeds of layers such as Dropout, the optimizer's slots where the student
 trained before returning), the inputs and labels the run trains and is tested on, the epochs, the batch size and
 the run's seed. Training in the grading process is deterministic given those (tests/test_training_cache.py), so
@@ -34,9 +35,9 @@ from typing import Callable
 
 import numpy as np
 
-from autograder.host.shared_folder import hash_array, hash_part, hash_values, keep_whole
+from autograder.host.shared_folder import architecture_without_names, hash_array, hash_part, hash_values, keep_whole
 
-FORMAT = b"tf2-exercise-kit/training-run/1"
+FORMAT = b"tf2-exercise-kit/training-run/2"
 SUFFIX = ".training.json"
 # Entries a run keeps (about 1 KB each): one per distinct (model, check). A class whose models all differ would
 # otherwise write without end; past it, runs are computed and not kept.
@@ -59,8 +60,7 @@ def digest(model, arrays: tuple[np.ndarray, ...], *, epochs: int, batch_size: in
     import tensorflow as tf
 
     try:
-        described = (model.to_json(sort_keys=True),
-                     json.dumps(model.get_compile_config(), sort_keys=True, allow_nan=False))
+        described = _described(model)
     except (TypeError, ValueError):  # an object JSON cannot state exactly: no digest rather than a loose one
         return None
     threads = (tf.config.threading.get_intra_op_parallelism_threads(),
@@ -75,6 +75,29 @@ def digest(model, arrays: tuple[np.ndarray, ...], *, epochs: int, batch_size: in
     for array in arrays:
         hash_array(hasher, array)
     return hasher.hexdigest()
+
+
+def _described(model) -> tuple[str, str]:
+    """The model's architecture and compile settings, as JSON, without names where training cannot see them.
+
+    The optimizer's name (``adam_1`` where the process made an Adam before) never reaches a run. A layer's name
+    does only through the outputs: a loss or metric given per output is keyed by its name, and several outputs
+    name their curves after them (``a_loss``). So a model of one output whose compile settings name none of its
+    layers is described without names; any other keeps them.
+    """
+    settings = model.get_compile_config()
+    optimizer = settings.get("optimizer") if isinstance(settings, dict) else None
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
+        settings = {**settings, "optimizer": {**optimizer, "config": {**optimizer["config"], "name": None}}}
+    compiled = json.dumps(settings, sort_keys=True, allow_nan=False)
+    architecture, names = architecture_without_names(model)
+    try:
+        outputs = len(model.outputs)
+    except (AttributeError, ValueError):
+        outputs = None
+    if outputs != 1 or any(json.dumps(name) in compiled for name in names):
+        return model.to_json(sort_keys=True), json.dumps(model.get_compile_config(), sort_keys=True, allow_nan=False)
+    return architecture, compiled
 
 
 def training_run(folder: Path | None, key: str | None, compute: Callable[[], tuple[float, dict]]
