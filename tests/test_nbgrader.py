@@ -101,11 +101,21 @@ def gradebook_scores(course_dir: Path, student: str) -> dict[str, float]:
         return {grade.name: grade.score for grade in notebook.grades}
 
 
-def kit_scores(notebook: Path, tmp_path: Path) -> dict[str, float]:
-    out = tmp_path / f"{notebook.parent.parent.name}.json"
-    result = run_cli("grade", str(notebook), "--json", str(out))
-    assert result.returncode == 0, result.stderr
-    tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
+@pytest.fixture(scope="session")
+def kit_graded(graded, tmp_path_factory) -> Path:
+    """The three hand-ins graded by the kit's own grade-all (one zygote for all three): OUT/<student>/results.json."""
+    class_dir, out = tmp_path_factory.mktemp("kit-class"), tmp_path_factory.mktemp("kit-results")
+    for student in (graded["solver"], "stub-student", "wrong-student"):
+        (class_dir / student).mkdir()
+        shutil.copyfile(graded["dir"] / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb",
+                        class_dir / student / f"{ASSIGNMENT}.ipynb")
+    result = run_cli("grade-all", str(class_dir), "--out", str(out), "--assignment", ASSIGNMENT)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def kit_scores(kit_graded: Path, student: str) -> dict[str, float]:
+    tests = json.loads((kit_graded / student / "results.json").read_text(encoding="utf-8"))["tests"]
     return {check_cell_id(ASSIGNMENT, t["extra_data"]["check_id"]): t["score"] for t in tests}
 
 
@@ -120,10 +130,9 @@ def test_autograde_gives_the_reference_full_marks_and_the_stubs_zero(graded):
 
 
 @pytest.mark.parametrize("student", ["wrong-student", "stub-student", "solver"])
-def test_autograde_awards_what_the_kit_awards_check_by_check(graded, student, tmp_path):
+def test_autograde_awards_what_the_kit_awards_check_by_check(graded, kit_graded, student):
     student = graded["solver"] if student == "solver" else student
-    submitted = graded["dir"] / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    expected = kit_scores(submitted, tmp_path)
+    expected = kit_scores(kit_graded, student)
     assert gradebook_scores(graded["dir"], student) == expected
     if student == "wrong-student":
         assert 0 < sum(expected.values()) < graders.load(ASSIGNMENT).max_score
