@@ -42,6 +42,7 @@ def test_exception_at_import_names_the_line(submit, grading_context):
     assert "line" in result.checks[0].message
 
 
+@pytest.mark.slow
 def test_hang_at_import_times_out(submit, grading_context):
     directory = submit({"fashion_mnist.py": "import time\nwhile True:\n    time.sleep(0.1)\n"})
     result = _only(_grade(directory, grading_context, "fashion_mnist", Limits(step_timeout=6)), "fashion_mnist")
@@ -55,6 +56,7 @@ def test_exit_at_import_is_an_error_not_a_pass(call, submit, grading_context):
     _assert_all(result, Outcome.ERROR, "exit")
 
 
+@pytest.mark.slow
 def test_hang_in_one_function_costs_only_its_checks(submit, grading_context):
     source = FASHION_BASE.replace("    images = tf.cast(images, tf.float32) / 255.0",
                                   "    while True:\n        pass")

@@ -279,6 +279,7 @@ def test_grade_all_grades_only_the_courses_assignments(tmp_path, grading_process
     assert list(rows(tmp_path / "out")["x"])[:3] == ["student_id", "cnn", "gap"]
 
 
+@pytest.mark.slow
 def test_a_grading_process_killed_at_its_time_limit_leaves_no_temporary_files(tmp_path):
     """Through the CLI: the grading process is SIGKILLed while its sandbox's job folder exists; the
     folders it made (its TMPDIR) go with it, so a class of hangs cannot fill the grader's disk."""

@@ -63,6 +63,7 @@ def test_every_check_is_broken_by_some_mistake():
     assert not unbroken, f"checks that no mistake in tests/corpus.py breaks: {unbroken}"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [p for p in VARIANTS.params(NAMED) if p.values[0] in MISTAKES])
 def test_mistake_loses_exactly_the_checks_it_breaks(variant, tmp_path_factory, grading_context):
     assignment, checks = _grade_affected(variant, tmp_path_factory, grading_context)
@@ -80,6 +81,7 @@ def test_mistake_loses_exactly_the_checks_it_breaks(variant, tmp_path_factory, g
         assert words in messages[check_id], (check_id, messages[check_id])
 
 
+@pytest.mark.slow
 @pytest.mark.xdist_group("corpus-reference")
 @pytest.mark.parametrize("assignment_id", graders.ASSIGNMENT_IDS)
 def test_reference_gets_full_marks(assignment_id, reference_graded):
@@ -87,6 +89,7 @@ def test_reference_gets_full_marks(assignment_id, reference_graded):
     assert result.score == result.max_score > 0, {c.check_id: c.message for c in result.checks if not c.passed}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variant", [p for p in VARIANTS.params(NAMED) if p.values[0] in CORRECT])
 def test_correct_variant_gets_full_marks(variant, tmp_path_factory, grading_context):
     """Graded on the probes of the functions it rewrites, like the mistakes: the rest is the reference."""

@@ -22,6 +22,7 @@ def _comparable(result) -> dict:
     return {key: data[key] for key in ("check_id", "score", "max_score", "outcome", "message", "hidden", "details")}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("source", [BASES[ASSIGNMENT], NO_SOFTMAX], ids=["reference", "no-softmax"])
 def test_a_deferred_training_check_judged_in_a_child_gets_the_verdict_judged_here(source, tmp_path,
                                                                                    grading_context):

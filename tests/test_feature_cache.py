@@ -187,6 +187,7 @@ def build_transfer_model(vgg):
 """
 
 
+@pytest.mark.slow
 def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes_nobodys(tmp_path, monkeypatch):
     """grade-all hands its grading processes the run's folder: a student whose base differs (its weights
     halved) adds entries of their own, and the two students who hand in the reference, one graded before and one

@@ -108,6 +108,7 @@ def test_a_judge_over_its_limit_is_stopped_and_costs_its_own_checks_as_an_error(
     assert expected in render(stopped[0].message, "en"), render(stopped[0].message, "en")
 
 
+@pytest.mark.slow
 def test_grade_stops_a_model_that_asks_the_judge_for_gigabytes(tmp_path):
     """Through the CLI: activations of 1344x1344x16 per image ask the judge for gigabytes; grading completes,
     the classifier's checks say the judge's memory limit stopped them, and the other functions keep their marks."""
@@ -166,6 +167,7 @@ def test_one_judge_where_there_is_one_thread_or_a_gpu(monkeypatch):
     assert default_lanes(4) == 1
 
 
+@pytest.mark.slow
 def test_judged_in_two_forks_or_in_this_process_a_submission_gets_the_same_verdicts(tmp_path):
     """``grade`` with two threads judges in forked judges; with one, in its own process, as grade-all does."""
     if default_lanes(2) < 2:

@@ -85,6 +85,7 @@ def test_a_kit_installed_into_site_packages_is_hidden_there_too(tmp_path, monkey
     assert "/kit/autograder/graders/gap/probes.py" in bound and not any("checks" in b for b in bound), bound
 
 
+@pytest.mark.slow
 def test_the_graders_judging_code_cannot_be_read_from_the_sandbox(tmp_path):
     """Student code can read no checks.py (hidden checks, thresholds) nor the grading process's code anywhere it
     can look, yet the probes it is graded by are there: an error message would otherwise carry them out."""

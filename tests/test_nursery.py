@@ -155,6 +155,7 @@ def test_a_forked_workers_dev_is_a_fresh_sandboxs(tmp_path):
     assert facts["pty"] == 2 and facts["ptys"] == ["0", "ptmx"], facts
 
 
+@pytest.mark.slow
 def test_two_workers_at_once_cannot_see_each_other(tmp_path, nursery):
     """While one worker holds its import for seconds, the other looks for any process or folder but its own."""
     held = _look_around(hold_seconds=6.0)
@@ -206,6 +207,7 @@ def test_a_hang_is_stopped_at_its_limit_and_the_nursery_serves_on(tmp_path, nurs
     assert forked and _facts(message)["others"] == []
 
 
+@pytest.mark.slow
 def test_a_submission_is_judged_alike_forked_or_fresh(nursery):
     """Every check's verdict and message on the reference and on a mistake, forked from the nursery and fresh."""
     from autograder.host.context import GradingContext
@@ -267,6 +269,7 @@ def test_a_forked_worker_that_fails_before_student_code_is_run_again_in_a_fresh_
     assert "a worker forked by the nursery failed to start; a fresh sandbox runs what is left" in capfd.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
     (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
     with contextlib.ExitStack() as stack:

@@ -3,6 +3,8 @@ import shutil
 import subprocess
 import sys
 
+import pytest
+
 from autograder import graders
 from conftest import ROOT
 
@@ -12,6 +14,7 @@ def _pytest(folder):
                           capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
+@pytest.mark.slow
 def test_public_tests_pass_on_solutions(tmp_path):
     """A student folder whose every file holds the reference answers: exercises/' tests beside solutions/' modules."""
     for assignment_id in graders.ASSIGNMENT_IDS:
@@ -22,6 +25,7 @@ def test_public_tests_pass_on_solutions(tmp_path):
     assert " passed" in completed.stdout and "failed" not in completed.stdout
 
 
+@pytest.mark.slow
 def test_public_tests_fail_kindly_on_stubs():
     completed = _pytest(ROOT / "exercises")
     assert completed.returncode == 1

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from autograder.core.settings import Settings
 from autograder.host.grading import grade_submission
 from conftest import ROOT
@@ -56,6 +58,7 @@ def test_global_keras_state_left_by_one_file_does_not_reach_the_next(tmp_path, g
     assert cnn.score == cnn.max_score, [(c.check_id, c.message) for c in cnn.checks if c.score < c.max_score]
 
 
+@pytest.mark.slow
 def test_a_hang_and_a_crash_cost_only_their_own_checks(tmp_path, grading_context):
     # waits rather than spins (the limit is wall time; tests/test_bad_submissions.py has a spinning hang)
     hang = _solution("fashion_mnist").replace("def normalize(", "def normalize(*_a, **_k):\n    import time\n"
@@ -92,6 +95,7 @@ print(json.dumps({"score": result.score, "max": result.max_score, "tensorflow": 
 """
 
 
+@pytest.mark.slow
 def test_judging_on_demand_starts_tensorflow_only_when_a_probe_ran(tmp_path):
     """grade-all's grading processes: a stub's (nothing ran) never imports TensorFlow; a solution's does."""
     import json

@@ -8,6 +8,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from conftest import ROOT, running
 from corpus import BASES, SLEEPS_IN_BUILD
@@ -86,6 +87,7 @@ def _start(classroom, out, *extra, tmp=None):
                             env=None if tmp is None else {**os.environ, "TMPDIR": str(tmp)})
 
 
+@pytest.mark.slow
 def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_before(tmp_path):
     classroom = _class(tmp_path / "class", {"ada": BASES[ASSIGNMENT], "bob": SLEEPS_IN_BUILD})
     grade_all = _start(classroom, tmp_path / "out", "--workers", "2")
@@ -104,6 +106,7 @@ def test_each_students_grading_process_is_forked_from_one_zygote_and_graded_as_b
     assert not psutil.pid_exists(zygote.pid)  # it ended with the run
 
 
+@pytest.mark.slow
 def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
     classroom = _class(tmp_path / "class", {"a_hang": SLEEPS_IN_BUILD, "b_ref": BASES[ASSIGNMENT],
                                             "c_ref": BASES[ASSIGNMENT]})
@@ -135,6 +138,7 @@ def test_a_zygote_lost_mid_run_costs_only_the_student_it_was_grading(tmp_path):
     assert not psutil.pid_exists(forked.pid)
 
 
+@pytest.mark.slow
 def test_grade_all_killed_takes_its_zygote_and_every_grading_process_with_it(tmp_path):
     """SIGKILL leaves grade-all no time to clean up: the zygote dies with it, and each forked grading process
     with the zygote (a fork does not inherit its parent's death signal: the child sets its own)."""
