@@ -1,6 +1,7 @@
 """A frozen base's features are shared by the gradings of one run only when base and images are the same bytes
 (autograder/host/feature_cache.py), and give the same training run as computing them."""
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -187,18 +188,29 @@ def build_transfer_model(vgg):
 """
 
 
+def reference_head() -> str:
+    """The reference's build_transfer_model (solutions/transfer.py) alone, with the imports it uses."""
+    import ast
+    from conftest import ROOT
+
+    source = (ROOT / "solutions" / "transfer.py").read_text(encoding="utf-8")
+    function = next(node for node in ast.parse(source).body
+                    if isinstance(node, ast.FunctionDef) and node.name == "build_transfer_model")
+    return "import keras\nfrom keras import layers\n\n\n" + ast.get_source_segment(source, function) + "\n"
+
+
 @pytest.mark.slow
 def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes_nobodys(tmp_path, monkeypatch):
     """grade-all hands its grading processes the run's folder: a student whose base differs (its weights
-    halved) adds entries of their own, and the two students who hand in the reference, one graded before and one
-    after them, share its features and its training run (autograder.host.training_cache) and get full marks."""
+    halved) adds entries of their own, and the two students who hand in the reference's head, one graded before
+    and one after them, share its features and its training run (autograder.host.training_cache) and get every
+    point their head earns: the training check's among them, which the halved base loses."""
     from autograder import graders
     from autograder.classroom import grade_all as grade_all_module
     from autograder.classroom.grade_all import BatchOptions, grade_all
-    from conftest import ROOT
 
-    solution = (ROOT / "solutions" / "transfer.py").read_text(encoding="utf-8")
-    for student, source in (("amy", solution), ("eve", OTHER_BASE), ("zed", solution)):
+    head = reference_head()
+    for student, source in (("amy", head), ("eve", OTHER_BASE), ("zed", head)):
         (tmp_path / "class" / student).mkdir(parents=True)
         (tmp_path / "class" / student / "transfer.py").write_text(source, encoding="utf-8")
     shared = tmp_path / "shared"
@@ -206,6 +218,14 @@ def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes
     monkeypatch.setattr(grade_all_module, "shared_features_folder", lambda options, cleanup: shared)
     report = grade_all(tmp_path / "class", tmp_path / "out", BatchOptions(assignments=("transfer",), workers=1))
     scores = {summary.student: summary.score for summary in report.summaries}
-    assert scores["amy"] == scores["zed"] == graders.load("transfer").max_score > scores["eve"]
+    transfer = graders.load("transfer")
+    head_points = sum(check.points for check in transfer.checks
+                      if transfer.probes[check.probe].uses == ("build_transfer_model",))
+    assert scores["amy"] == scores["zed"] == head_points > scores["eve"]
+    trains = {student: json.loads((tmp_path / "out" / student / "results.json").read_text(encoding="utf-8"))
+              for student in scores}
+    trains = {student: next(t["score"] for t in payload["tests"] if t["extra_data"]["check_id"] == "transfer_trains")
+              for student, payload in trains.items()}
+    assert trains["amy"] == trains["zed"] > trains["eve"] == 0
     assert len(list(shared.glob("*.npy"))) == 4  # two bases, each with the training and the test images
     assert len(list(shared.glob(f"*{training_cache.SUFFIX}"))) == 2  # eve's run, and the reference's
