@@ -6,12 +6,12 @@ already computes them once per student instead of once per epoch). A run's gradi
 through a folder that only the grading side can reach (the run's own temporary folder, mode 0700, never bound
 into a sandbox), one ``.npy`` file per (base, images).
 
-A file is named after a SHA-256 digest of everything the features depend on: the Keras and TensorFlow
-versions, the base's architecture (every layer's settings and how they connect), every weight's shape, type and
-bytes in the base's order, and the images' shape, type and bytes. Another student reads a file only when their
-base and images are those bytes too, so reads give exactly what computing would (the same ops on the same
-numbers; checked: bitwise equal with 1 and 2 threads). A file that cannot be read back as the float32 array of
-the expected shape is computed again, never trusted.
+A file is named after a SHA-256 digest of everything the features depend on: the Keras and TensorFlow versions, the
+base's architecture (every layer's settings and how they connect), every weight's shape, type and bytes in the
+base's order, and the images' shape, type and bytes. Another student reads a file only when their base (but for its
+names) and images are those bytes too, so reads give exactly what computing would (the same ops on the same
+numbers; checked: bitwise equal with 1 and 2 threads). A file that cannot be read back as the float32 array of the
+expected shape is computed again, never trusted.
 
 The names in the architecture do not count (:func:`autograder.host.shared_folder.architecture_without_names`):
 a base whose layers Keras named otherwise (``input_layer_6`` for ``input_layer``: the student's notebook built
