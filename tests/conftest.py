@@ -1,5 +1,6 @@
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,6 +61,18 @@ def graded_solutions(tmp_path_factory) -> tuple[subprocess.CompletedProcess, Pat
     """``python -m autograder grade solutions --json``: the finished command and its results.json."""
     out = tmp_path_factory.mktemp("graded-solutions") / "results.json"
     return run_cli("grade", str(ROOT / "solutions"), "--json", str(out), timeout=1800), out
+
+
+def solution_blocks(assignment_id: str, demo: bool = True) -> list[str]:
+    """The solution's text cut before each top-level definition: imports first, then one block per definition."""
+    text = (ROOT / "solutions" / f"{assignment_id}.py").read_text(encoding="utf-8")
+    if not demo:
+        text = text.split('\nif __name__ == "__main__"')[0]
+    return re.split(r"\n(?=(?:def|class) )", text.strip())
+
+
+def block(blocks: list[str], name: str) -> str:
+    return next(b for b in blocks if re.match(rf"(?:def|class) {name}\b", b))
 
 
 SUITE_NURSERY_PREFIX = "ag-suite-nursery-"

@@ -191,14 +191,11 @@ def build_transfer_model(vgg):
 
 
 def reference_head() -> str:
-    """The reference's build_transfer_model (solutions/transfer.py) alone, with the imports it uses."""
-    import ast
-    from conftest import ROOT
+    """The reference's build_transfer_model (solutions/transfer.py) alone, after the module's imports."""
+    from conftest import block, solution_blocks
 
-    source = (ROOT / "solutions" / "transfer.py").read_text(encoding="utf-8")
-    function = next(node for node in ast.parse(source).body
-                    if isinstance(node, ast.FunctionDef) and node.name == "build_transfer_model")
-    return "import keras\nfrom keras import layers\n\n\n" + ast.get_source_segment(source, function) + "\n"
+    blocks = solution_blocks("transfer", demo=False)
+    return f"{blocks[0]}\n\n\n{block(blocks, 'build_transfer_model')}\n"
 
 
 @pytest.mark.slow

@@ -10,29 +10,16 @@ notebook's graded function really reads a value only top-level code computes: it
 checks, with a message that says so.
 """
 import json
-import re
 
 import nbformat
 import pytest
 
 from autograder import graders
-from conftest import ROOT, run_cli
+from conftest import block, run_cli, solution_blocks
 
 FULL_MARKS = ("fashion_mnist", "cnn", "transfer")
 # The tests share one grading run: keep them in one test process under pytest-xdist.
 SHARES_GRADING = pytest.mark.xdist_group("notebook_submissions")
-
-
-def solution_blocks(assignment_id: str, demo: bool = True) -> list[str]:
-    """The solution's text cut before each top-level definition: imports first, then one block per definition."""
-    text = (ROOT / "solutions" / f"{assignment_id}.py").read_text(encoding="utf-8")
-    if not demo:
-        text = text.split('\nif __name__ == "__main__"')[0]
-    return re.split(r"\n(?=(?:def|class) )", text.strip())
-
-
-def block(blocks: list[str], name: str) -> str:
-    return next(b for b in blocks if re.match(rf"(?:def|class) {name}\b", b))
 
 
 def magic(first_line: str, source: str) -> str:

@@ -86,17 +86,18 @@ def _described(model) -> tuple[str, str]:
     layers is described without names; any other keeps them.
     """
     settings = model.get_compile_config()
+    nameless = settings
     optimizer = settings.get("optimizer") if isinstance(settings, dict) else None
     if isinstance(optimizer, dict) and isinstance(optimizer.get("config"), dict):
-        settings = {**settings, "optimizer": {**optimizer, "config": {**optimizer["config"], "name": None}}}
-    compiled = json.dumps(settings, sort_keys=True, allow_nan=False)
+        nameless = {**settings, "optimizer": {**optimizer, "config": {**optimizer["config"], "name": None}}}
+    compiled = json.dumps(nameless, sort_keys=True, allow_nan=False)
     architecture, names = architecture_without_names(model)
     try:
         outputs = len(model.outputs)
     except (AttributeError, ValueError):
         outputs = None
     if outputs != 1 or any(json.dumps(name) in compiled for name in names):
-        return model.to_json(sort_keys=True), json.dumps(model.get_compile_config(), sort_keys=True, allow_nan=False)
+        return model.to_json(sort_keys=True), json.dumps(settings, sort_keys=True, allow_nan=False)
     return architecture, compiled
 
 
