@@ -38,7 +38,7 @@ LAYER_NAME_CHOICES = (("block1_conv1", "block1_conv2", "block1_pool", "block2_co
 BASE_LEARNING_RATE = 1e-4
 OTHER_BASE_LEARNING_RATES = (3e-4, 5e-4, 1e-3, 2e-3, 5e-3)  # compile_for_fine_tuning(..., base_learning_rate=<drawn>)
 OTHER_SIZES = (32, 48, 96, 128)  # load_vgg_base(image_size=<drawn>) besides SIZE and the default
-MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH = 0.75, 240, 150, 4, 16
+MIN_ACCURACY, N_TRAIN, N_TEST, EPOCHS, BATCH = 0.75, 240, 100, 4, 16
 MAX_TRAIN_PARAMETERS = 20_000_000
 
 
