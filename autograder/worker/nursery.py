@@ -26,6 +26,7 @@ child ends, and kills the child if the connection closes first. Imports nothing 
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import fcntl
 import importlib
@@ -106,28 +107,20 @@ def _fresh_tmp() -> None:
         for point in sorted({line.split()[4] for line in mounts}):
             if point.startswith("/tmp/") and not any(point.startswith(top + "/") for top in tops):
                 tops.append(point)
-    staging = "/scratch/.nursery-tmp"
-    os.mkdir(staging)
-    _mount("/tmp", staging, None, _BIND | _REC)
-    _mount("tmpfs", "/tmp", "tmpfs", _NOSUID | _NODEV, f"size={SCRATCH_BYTES},mode=1777")
-    for top in tops:
-        os.makedirs(top, exist_ok=True)
-        _mount(staging + top[len("/tmp"):], top, None, _BIND | _REC)
-        _mount(None, top, None, _BIND | _REMOUNT | _RDONLY | _NOSUID | _NODEV)
-    _ok(_libc.umount2(staging.encode(), 2), "umount the nursery's /tmp")  # MNT_DETACH
-    os.rmdir(staging)
+    with _tmpfs_over("/tmp", "/scratch/.nursery-tmp", _NOSUID | _NODEV, f"size={SCRATCH_BYTES},mode=1777") as old:
+        for top in tops:
+            os.makedirs(top, exist_ok=True)
+            _mount(old + top[len("/tmp"):], top, None, _BIND | _REC)
+            _mount(None, top, None, _BIND | _REMOUNT | _RDONLY | _NOSUID | _NODEV)
 
 
 def _fresh_dev() -> None:
     """A /dev of this worker's own (the nursery's is shared and writable), as bubblewrap's ``--dev`` makes one:
     its device nodes bound into a new tmpfs, the same links, a new instance of /dev/pts and a new /dev/shm."""
-    staging = "/tmp/.nursery-dev"
-    os.mkdir(staging)
-    _mount("/dev", staging, None, _BIND | _REC)
-    _mount("tmpfs", "/dev", "tmpfs", _NOSUID | _NOEXEC, "size=64k,mode=0755")
-    for node in DEVICES:
-        open(f"/dev/{node}", "w").close()
-        _mount(f"{staging}/{node}", f"/dev/{node}", None, _BIND)
+    with _tmpfs_over("/dev", "/tmp/.nursery-dev", _NOSUID | _NOEXEC, "size=64k,mode=0755") as old:
+        for node in DEVICES:
+            open(f"/dev/{node}", "w").close()
+            _mount(f"{old}/{node}", f"/dev/{node}", None, _BIND)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
                          ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore"), ("ptmx", "pts/ptmx")):
         os.symlink(target, f"/dev/{name}")
@@ -135,7 +128,18 @@ def _fresh_dev() -> None:
     _mount("devpts", "/dev/pts", "devpts", _NOSUID | _NOEXEC, "newinstance,ptmxmode=0666,mode=620")
     os.mkdir("/dev/shm")
     _mount("tmpfs", "/dev/shm", "tmpfs", _NOSUID | _NODEV, f"size={SHM_BYTES},mode=1777")
-    _ok(_libc.umount2(staging.encode(), 2), "umount the nursery's /dev")  # MNT_DETACH
+
+
+@contextlib.contextmanager
+def _tmpfs_over(target: str, staging: str, flags: int, options: str):
+    """A new tmpfs on ``target``; in the block, the tree it hides is still reached at ``staging`` (the path is
+    yielded), to bind parts of it back; after it, that tree is detached and ``staging`` removed. An error leaves
+    things as they are: the worker then fails to start, and nothing runs in it."""
+    os.mkdir(staging)
+    _mount(target, staging, None, _BIND | _REC)
+    _mount("tmpfs", target, "tmpfs", flags, options)
+    yield staging
+    _ok(_libc.umount2(staging.encode(), 2), f"umount the nursery's {target}")  # MNT_DETACH
     os.rmdir(staging)
 
 
