@@ -4,6 +4,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -286,6 +287,43 @@ def test_a_dead_nursery_costs_nothing_the_worker_starts_fresh(tmp_path):
                 states = {status.state for _, observed in session.run() for status, _ in observed.values()}
                 assert session.nursery is None  # it fell back to a fresh sandbox
             assert states == {"ok"}
+
+
+def test_a_request_the_nursery_refuses_is_answered_it_serves_on_and_the_worker_starts_fresh(tmp_path, nursery,
+                                                                                              monkeypatch, capfd):
+    """A request that is not {"slot": ...} with three descriptors gets a "refused" answer, not a fork, and the
+    nursery forks the next worker as before. Refused, the session's worker starts in a fresh sandbox instead."""
+    from autograder.host import nursery as host_nursery
+
+    address = nursery[1]
+    server = min((p for p in psutil.Process(nursery[0].pid).children(recursive=True)
+                  if "autograder.worker.nursery" in p.cmdline()), key=lambda p: p.create_time())  # not a worker
+    open_before = server.num_fds()
+    devnull = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]
+    try:
+        for message, fds in ((b'{"slot": "a/b"}', devnull[:2]), (b"not json", devnull), (b'["slot"]', devnull)):
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
+                connection.settimeout(10)
+                host_nursery._connect(connection, address.control / host_nursery.SOCKET_NAME)
+                socket.send_fds(connection, [message], fds)
+                answer = json.loads(connection.makefile("rb").readline())
+            assert set(answer) == {"refused"}, answer
+    finally:
+        for fd in devnull:
+            os.close(fd)
+    assert server.num_fds() == open_before  # nothing a refused request sent is kept open
+    message, forked = _import_message(tmp_path, address, "raise RuntimeError('still served')\n")
+    assert "still served" in message and forked
+
+    (tmp_path / f"{ASSIGNMENT}.py").write_text((ROOT / "solutions" / f"{ASSIGNMENT}.py").read_text(), "utf-8")
+    sent = socket.send_fds
+    monkeypatch.setattr(socket, "send_fds", lambda sock, buffers, fds, *rest: sent(sock, buffers, fds[:2], *rest))
+    with SandboxSession([(graders.load(ASSIGNMENT), tmp_path / f"{ASSIGNMENT}.py")], seed=0, limits=Limits(),
+                        nursery=address) as session:
+        states = {status.state for _, observed in session.run() for status, _ in observed.values()}
+        assert session.nursery is None  # refused once, the session's workers start fresh
+    assert states == {"ok"}
+    assert "the nursery refused the worker" in capfd.readouterr().err
 
 
 def test_what_the_sandbox_binds_under_tmp_stays_readable_and_read_only(tmp_path, monkeypatch):

@@ -271,12 +271,15 @@ def main(argv: list[str]) -> int:
 
 def _accept(listener: socket.socket, children: dict[int, socket.socket]) -> None:
     connection, _ = listener.accept()
+    fds: list[int] = []
     try:
         message, fds, _, _ = socket.recv_fds(connection, 4096, 3)
         request = json.loads(message.decode())
         if len(fds) != 3 or not isinstance(request, dict) or not isinstance(request.get("slot"), str):
             raise ValueError("a request is {\"slot\": ...} with three file descriptors")
     except (OSError, ValueError) as exc:
+        for fd in fds:  # what a refused request sent is not kept open here
+            os.close(fd)
         connection.sendall(json.dumps({"refused": str(exc)}).encode() + b"\n")
         connection.close()
         return
