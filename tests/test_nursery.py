@@ -5,6 +5,7 @@ import json
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -296,8 +297,8 @@ def test_a_request_the_nursery_refuses_is_answered_it_serves_on_and_the_worker_s
     from autograder.host import nursery as host_nursery
 
     address = nursery[1]
-    server = min((p for p in psutil.Process(nursery[0].pid).children(recursive=True)
-                  if "autograder.worker.nursery" in p.cmdline()), key=lambda p: p.create_time())  # not a worker
+    server = min((p for p in psutil.Process(nursery[0].pid).children(recursive=True)  # bwrap's, then the nursery's
+                  if p.cmdline()[:1] == [sys.executable]), key=lambda p: p.create_time())  # not a worker: the oldest
     open_before = server.num_fds()
     devnull = [os.open(os.devnull, os.O_RDONLY) for _ in range(3)]
     try:
