@@ -259,7 +259,7 @@ def grade_and_report(submission: Path, settings, run, *, results_json: Path | No
     if not sandbox_ready(settings.isolation):
         return EXIT_NO_SANDBOX
     try:
-        context = grading_context(settings, run.shared_features, run.nursery)
+        context = grading_context(settings, run.shared_folder, run.nursery)
         result = grade_submission(submission, settings, context=context,
                                   tensorflow=TensorflowStart(run.threads, run.tensorflow_on_demand),
                                   deferral=None if run.defer_to is None else Deferral(run.defer_to))

@@ -115,7 +115,7 @@ def grading_context(tmp_path_factory):
         except NurseryUnavailable as exc:  # each worker is a fresh sandbox, as grade-all's are then
             print(f"note: no worker nursery here ({exc}); each worker starts in a fresh sandbox")
             address = None
-        yield GradingContext(seed=0, shared_features=tmp_path_factory.mktemp("shared-features"), nursery=address)
+        yield GradingContext(seed=0, shared_folder=tmp_path_factory.mktemp("shared-folder"), nursery=address)
 
 
 @pytest.fixture

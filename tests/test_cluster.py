@@ -460,7 +460,7 @@ def test_a_worker_removes_the_folders_its_killed_predecessors_left(tmp_path, mon
     assert alive.exists() and elsewhere.exists() and other_kind.exists()
 
 
-def test_a_workers_plugin_keeps_one_private_folder_of_shared_features_until_it_is_torn_down(tmp_path, monkeypatch):
+def test_a_workers_plugin_keeps_one_private_shared_folder_until_it_is_torn_down(tmp_path, monkeypatch):
     """Each Dask worker's gradings share frozen-base features as a grade-all run's do (autograder.host.
     feature_cache): one folder of the worker's own, 0700, named for the sweep, gone with the plugin."""
     from autograder.classroom.worker_zygote import ZygotePlugin
@@ -468,11 +468,11 @@ def test_a_workers_plugin_keeps_one_private_folder_of_shared_features_until_it_i
     monkeypatch.setattr(workdirs.tempfile, "tempdir", str(tmp_path))
     plugin = ZygotePlugin()
     plugin.setup()
-    folder = plugin.shared_features("bwrap")
+    folder = plugin.shared_folder("bwrap")
     assert folder.is_dir() and folder.name.startswith(cluster.WORKDIR_PREFIX) and folder.parent == tmp_path
     assert folder.stat().st_mode & 0o777 == 0o700
-    assert plugin.shared_features("uid") == folder
-    assert plugin.shared_features("none") is None  # student code could write into it
+    assert plugin.shared_folder("uid") == folder
+    assert plugin.shared_folder("none") is None  # student code could write into it
     plugin.teardown()
     assert not folder.exists()
 

@@ -163,10 +163,10 @@ def test_a_training_run_on_shared_features_is_the_one_computed_here(grading_cont
         return context.train_and_evaluate(load_model_safely(tmp_path / "model.keras"), train, test, epochs=2,
                                           batch_size=16, max_params=20_000_000, inputs=model_inputs)
 
-    alone = run(dataclasses.replace(grading_context, shared_features=None))
+    alone = run(dataclasses.replace(grading_context, shared_folder=None))
     runs = []
     for _ in range(2):
-        runs.append(run(dataclasses.replace(grading_context, shared_features=shared)))
+        runs.append(run(dataclasses.replace(grading_context, shared_folder=shared)))
         for kept in shared.glob(f"*{training_cache.SUFFIX}"):  # the run itself trains again, on read features
             kept.unlink()
     assert len(list(shared.glob("*.npy"))) == 2  # the training and the test images
@@ -214,7 +214,7 @@ def test_a_class_shares_features_by_base_and_a_student_with_another_base_changes
         (tmp_path / "class" / student / "transfer.py").write_text(source, encoding="utf-8")
     shared = tmp_path / "shared"
     shared.mkdir(mode=0o700)
-    monkeypatch.setattr(grade_all_module, "shared_features_folder", lambda options, cleanup: shared)
+    monkeypatch.setattr(grade_all_module, "run_shared_folder", lambda options, cleanup: shared)
     report = grade_all(tmp_path / "class", tmp_path / "out", BatchOptions(assignments=("transfer",), workers=1))
     scores = {summary.student: summary.score for summary in report.summaries}
     transfer = graders.load("transfer")

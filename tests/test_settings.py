@@ -235,14 +235,14 @@ def test_the_child_refuses_a_request_that_is_not_one(tmp_path):
 
 
 @pytest.mark.parametrize("run", [
-    None, [], {"threads": 1}, {"threads": 0, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None},
-    {"threads": True, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None},
-    {"threads": 2.0, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None},
-    {"threads": 1, "tensorflow_on_demand": "yes", "defer_to": None, "shared_features": None},
-    {"threads": 1, "tensorflow_on_demand": False, "defer_to": 3, "shared_features": None},
-    {"threads": 1, "tensorflow_on_demand": False, "defer_to": None, "shared_features": None, "extra": 1}])
+    None, [], {"threads": 1}, {"threads": 0, "tensorflow_on_demand": False, "defer_to": None, "shared_folder": None},
+    {"threads": True, "tensorflow_on_demand": False, "defer_to": None, "shared_folder": None},
+    {"threads": 2.0, "tensorflow_on_demand": False, "defer_to": None, "shared_folder": None},
+    {"threads": 1, "tensorflow_on_demand": "yes", "defer_to": None, "shared_folder": None},
+    {"threads": 1, "tensorflow_on_demand": False, "defer_to": 3, "shared_folder": None},
+    {"threads": 1, "tensorflow_on_demand": False, "defer_to": None, "shared_folder": None, "extra": 1}])
 def test_a_grading_run_is_read_back_only_as_written(run):
     with pytest.raises((ValueError, TypeError)):
         child.GradingRun.from_plain(run)
-    good = child.GradingRun(threads=3, tensorflow_on_demand=True, shared_features=Path("/tmp/x"))
+    good = child.GradingRun(threads=3, tensorflow_on_demand=True, shared_folder=Path("/tmp/x"))
     assert child.GradingRun.from_plain(json.loads(json.dumps(good.plain()))) == good

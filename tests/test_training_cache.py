@@ -69,7 +69,7 @@ def test_training_is_the_same_for_every_copy_of_a_model_whatever_ran_before(grad
     key = {training_cache.digest(m, arrays(grading_context, m), epochs=EPOCHS, batch_size=BATCH, seed=0)
            for m in (first, second)}
     assert len(key) == 1 and None not in key
-    alone = dataclasses.replace(grading_context, shared_features=None)
+    alone = dataclasses.replace(grading_context, shared_folder=None)
     one, two = train(alone, first), train(alone, second)
     assert (one.accuracy, one.history) == (two.accuracy, two.history)
 
@@ -77,8 +77,8 @@ def test_training_is_the_same_for_every_copy_of_a_model_whatever_ran_before(grad
 def test_the_second_grading_reads_what_the_first_computed(grading_context, saved, shared, monkeypatch):
     import keras
 
-    alone = train(dataclasses.replace(grading_context, shared_features=None), saved())
-    context = dataclasses.replace(grading_context, shared_features=shared)
+    alone = train(dataclasses.replace(grading_context, shared_folder=None), saved())
+    context = dataclasses.replace(grading_context, shared_folder=shared)
     first = train(context, saved())
     assert len(entries(shared)) == 1
     monkeypatch.setattr(keras.Model, "fit", lambda *a, **k: pytest.fail("trained again instead of reading"))
@@ -137,7 +137,7 @@ def test_a_model_named_otherwise_is_the_same_entry_unless_training_sees_its_name
     data = arrays(grading_context, first)
     keys = {training_cache.digest(m, data, epochs=EPOCHS, batch_size=BATCH, seed=0) for m in (first, second)}
     assert len(keys) == 1 and None not in keys
-    alone = dataclasses.replace(grading_context, shared_features=None)
+    alone = dataclasses.replace(grading_context, shared_folder=None)
     one, two = train(alone, first), train(alone, second)
     assert (one.accuracy, one.history) == (two.accuracy, two.history)
 
@@ -172,8 +172,8 @@ def test_a_file_that_is_not_a_run_is_computed_again(grading_context, saved, shar
             "too long": json.dumps({**good, "history": {"loss": [1.0] * 20_000}}),
             "nested past the parser": "[" * 30_000 + "]" * 30_000}[content]
     (shared / f"{key}{training_cache.SUFFIX}").write_text(text)
-    found = train(dataclasses.replace(grading_context, shared_features=shared), model)
-    alone = train(dataclasses.replace(grading_context, shared_features=None), saved())
+    found = train(dataclasses.replace(grading_context, shared_folder=shared), model)
+    alone = train(dataclasses.replace(grading_context, shared_folder=None), saved())
     assert (found.accuracy, found.history) == (alone.accuracy, alone.history)
     assert json.loads(entries(shared)[0].read_text()) == {"accuracy": alone.accuracy, "history": alone.history}
 
@@ -185,7 +185,7 @@ def test_a_compile_config_that_json_cannot_state_is_computed_and_not_kept(gradin
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=float("nan")), loss=model.loss)
     assert training_cache.digest(model, arrays(grading_context, model), epochs=EPOCHS, batch_size=BATCH,
                                  seed=0) is None
-    found = train(dataclasses.replace(grading_context, shared_features=shared), model)
+    found = train(dataclasses.replace(grading_context, shared_folder=shared), model)
     assert 0 <= found.accuracy <= 1 and entries(shared) == []
 
 

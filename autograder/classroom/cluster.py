@@ -182,7 +182,7 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
     ``stop_name``: the Dask Event whose setting (grade-all interrupted) stops the grading."""
     from distributed import get_worker
 
-    from autograder.classroom.worker_zygote import (start_worker_nursery, worker_nursery, worker_shared_features,
+    from autograder.classroom.worker_zygote import (start_worker_nursery, worker_nursery, worker_shared_folder,
                                                     worker_zygote)
     from autograder.host.isolation import Isolation, IsolationUnavailable
 
@@ -204,7 +204,7 @@ def grade_packed(packed: dict[str, Any], settings: dict[str, Any], stop_name: st
         environ = _grading_environ()
         start_worker_nursery(get_worker(), options)  # imports TensorFlow while the zygote does
         zygote = worker_zygote(get_worker(), environ)
-        run = class_run(worker_shared_features(get_worker(), options.isolation), defer_to,
+        run = class_run(worker_shared_folder(get_worker(), options.isolation), defer_to,
                         nursery=worker_nursery(get_worker()))
         end = grade_in_child(target, options, run, workdir=workdir, log=log, environ=environ, stop=stop,
                              zygote=zygote)

@@ -376,7 +376,7 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
         zygote = _start_zygote() if todo else None
         if zygote is not None:
             cleanup.callback(zygote.close)
-        run = class_run(shared_features_folder(options, cleanup), nursery=run_nursery_ready(nursery))
+        run = class_run(run_shared_folder(options, cleanup), nursery=run_nursery_ready(nursery))
         grading: dict[Future, Student] = {}
         writing: set[Future] = set()
         queue = list(todo)
@@ -403,11 +403,11 @@ def _pool_outcomes(todo: list[Student], options: Settings, out: Path, notify) ->
             raise
 
 
-def class_run(shared_features: Path | None, defer_to: Path | None = None, nursery: Nursery | None = None) -> GradingRun:
+def class_run(shared_folder: Path | None, defer_to: Path | None = None, nursery: Nursery | None = None) -> GradingRun:
     """How each student's grading process grades in a class: its cores are busy with other students, so one
     TensorFlow thread, one judge, and TensorFlow only once a probe ran (a stub's or a crash's grading needs none);
     their sandbox workers forked from the run's ``nursery`` where there is one."""
-    return GradingRun(threads=1, tensorflow_on_demand=True, defer_to=defer_to, shared_features=shared_features,
+    return GradingRun(threads=1, tensorflow_on_demand=True, defer_to=defer_to, shared_folder=shared_folder,
                       nursery=nursery)
 
 
@@ -440,7 +440,7 @@ def _without_nursery(reason: Exception) -> None:
     print(f"note: each sandbox worker starts in a fresh sandbox ({reason})", file=sys.stderr)
 
 
-def shared_features_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:
+def run_shared_folder(options: Settings, cleanup: contextlib.ExitStack) -> Path | None:
     """The run's shared folder (:mod:`autograder.host.shared_folder`), where its grading processes share frozen-base
     features and training runs (:mod:`autograder.host.feature_cache`, :mod:`autograder.host.training_cache`):
     mode 0700, this user's, never bound into a sandbox, removed when ``cleanup`` closes (or swept, if this process

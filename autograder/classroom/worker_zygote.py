@@ -65,7 +65,7 @@ class ZygotePlugin(WorkerPlugin):
                 self._nursery, self._no_nursery = None, True
             return ready
 
-    def shared_features(self, isolation: str) -> Path | None:
+    def shared_folder(self, isolation: str) -> Path | None:
         """This worker's folder of shared features and training runs, made the first time (None where
         ``isolation`` does not allow sharing: :func:`autograder.host.shared_folder.may_share`)."""
         from autograder.classroom import workdirs
@@ -105,8 +105,8 @@ def worker_nursery(worker):
     return plugin.nursery() if isinstance(plugin, ZygotePlugin) else None
 
 
-def worker_shared_features(worker, isolation: str) -> Path | None:
+def worker_shared_folder(worker, isolation: str) -> Path | None:
     """``worker``'s folder of shared frozen-base features and training runs (None where grade-all registered no
     plugin)."""
     plugin = worker.plugins.get(ZYGOTE_PLUGIN)
-    return plugin.shared_features(isolation) if isinstance(plugin, ZygotePlugin) else None
+    return plugin.shared_folder(isolation) if isinstance(plugin, ZygotePlugin) else None

@@ -82,7 +82,7 @@ class GradingRun:
 
     ``threads`` and ``tensorflow_on_demand``: TensorFlow in its judging (see
     :class:`autograder.host.grading.TensorflowStart`); ``defer_to``: a folder for the training checks, which
-    another process judges (:mod:`autograder.host.deferred`); ``shared_features``: the run's folder of
+    another process judges (:mod:`autograder.host.deferred`); ``shared_folder``: the run's folder of
     frozen-base features and training runs, which only grading processes reach (:mod:`autograder.host.feature_cache`,
     :mod:`autograder.host.training_cache`); ``nursery``:
     where the run's sandbox workers are forked from (:mod:`autograder.host.nursery`).
@@ -91,7 +91,7 @@ class GradingRun:
     threads: int = 1
     tensorflow_on_demand: bool = False
     defer_to: Path | None = None
-    shared_features: Path | None = None
+    shared_folder: Path | None = None
     nursery: Nursery | None = None
 
     def __post_init__(self) -> None:
@@ -102,7 +102,7 @@ class GradingRun:
 
     def plain(self) -> dict[str, Any]:
         folders = {key: None if value is None else str(value)
-                   for key, value in (("defer_to", self.defer_to), ("shared_features", self.shared_features))}
+                   for key, value in (("defer_to", self.defer_to), ("shared_folder", self.shared_folder))}
         return {"threads": self.threads, "tensorflow_on_demand": self.tensorflow_on_demand, **folders,
                 "nursery": None if self.nursery is None else self.nursery.plain()}
 
@@ -110,9 +110,9 @@ class GradingRun:
     def from_plain(cls, data: Any) -> GradingRun:
         """The run :meth:`plain` describes; ValueError or TypeError for anything else."""
         if not isinstance(data, dict) or set(data) != {"threads", "tensorflow_on_demand", "defer_to",
-                                                       "shared_features", "nursery"}:
+                                                       "shared_folder", "nursery"}:
             raise ValueError(f"not a grading run. Received: {str(data)[:200]!r}")
-        folders = {key: None if data[key] is None else Path(data[key]) for key in ("defer_to", "shared_features")}
+        folders = {key: None if data[key] is None else Path(data[key]) for key in ("defer_to", "shared_folder")}
         nursery = None if data["nursery"] is None else Nursery.from_plain(data["nursery"])
         return cls(data["threads"], data["tensorflow_on_demand"], **folders, nursery=nursery)
 

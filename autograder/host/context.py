@@ -83,7 +83,7 @@ class GradingContext:
     data_dir: str | None = None
     # where a run's gradings share frozen-base features and training runs (autograder.host.feature_cache,
     # autograder.host.training_cache); None: not shared
-    shared_features: Path | None = None
+    shared_folder: Path | None = None
     # where the run's sandbox workers are forked from (autograder.host.nursery); None: a fresh sandbox each
     nursery: Nursery | None = None
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -131,11 +131,11 @@ class GradingContext:
             raise CheckFailed(tr("The model has {found:,} parameters, too many to train here (limit {limit:,}).",
                                  found=model.count_params(), limit=max_params))
         key = None
-        if self.shared_features is not None:
+        if self.shared_folder is not None:
             key = training_cache.digest(model, (x_train, train.labels, x_test, test.labels), epochs=epochs,
                                         batch_size=batch_size, seed=self.seed)
         accuracy, curves = training_cache.training_run(
-            self.shared_features, key,
+            self.shared_folder, key,
             lambda: self._fit_and_test(model, x_train, train.labels, x_test, test.labels, epochs=epochs,
                                        batch_size=batch_size))
         return TrainingRun(accuracy, curves)
@@ -153,7 +153,7 @@ class GradingContext:
             if split is not None:
                 base, model = split
                 model.run_eagerly = False
-                x_train, x_test = (feature_cache.features(self.shared_features, base, x,
+                x_train, x_test = (feature_cache.features(self.shared_folder, base, x,
                                                           lambda x=x: base.predict(x, verbose=0, batch_size=64))
                                    for x in (x_train, x_test))
             built_before_fit(model, x_train[:batch_size], y_train[:batch_size])

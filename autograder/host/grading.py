@@ -38,14 +38,14 @@ def assignment_ids(settings: Settings) -> tuple[str, ...]:
     return graders.ASSIGNMENT_IDS if settings.assignments is None else tuple(settings.assignments)
 
 
-def grading_context(settings: Settings, shared_features: Path | None = None,
+def grading_context(settings: Settings, shared_folder: Path | None = None,
                     nursery: Nursery | None = None) -> GradingContext:
-    """Seeded data for the checks, as the settings say (seed, data source, data directory); ``shared_features``:
+    """Seeded data for the checks, as the settings say (seed, data source, data directory); ``shared_folder``:
     the run's shared folder of frozen-base features and training runs (:mod:`autograder.host.shared_folder`), None
     for none; ``nursery``: where the run's sandbox workers are forked from (:mod:`autograder.host.nursery`), None
     for a fresh sandbox each."""
     return GradingContext(seed=settings.seed, data_source=settings.data, data_dir=settings.data_dir,
-                          shared_features=shared_features, nursery=nursery)
+                          shared_folder=shared_folder, nursery=nursery)
 
 
 def sandbox_limits(settings: Settings) -> Limits:
