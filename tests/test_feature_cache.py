@@ -1,5 +1,5 @@
-"""A frozen base's features are shared by the gradings of one run only when base and images are the same bytes
-(autograder/host/feature_cache.py), and give the same training run as computing them."""
+"""A frozen base's features are shared by the gradings of one run only when base and images are the same bytes, but
+for the names Keras numbers on (autograder/host/feature_cache.py), and give the same training run as computing them."""
 import dataclasses
 import json
 
@@ -9,6 +9,7 @@ import pytest
 from autograder.graders.transfer.checks import model_inputs
 from autograder.graders.transfer.contract import TRAIN_SIZE, reference_base, reference_transfer_model
 from autograder.host import feature_cache, training_cache
+from conftest import block, solution_blocks
 
 
 @pytest.fixture(scope="module")
@@ -192,8 +193,6 @@ def build_transfer_model(vgg):
 
 def reference_head() -> str:
     """The reference's build_transfer_model (solutions/transfer.py) alone, after the module's imports."""
-    from conftest import block, solution_blocks
-
     blocks = solution_blocks("transfer", demo=False)
     return f"{blocks[0]}\n\n\n{block(blocks, 'build_transfer_model')}\n"
 

@@ -17,7 +17,8 @@ import pytest
 from autograder import graders
 from autograder.core.i18n import render
 from autograder.host.isolation import Isolation, IsolationUnavailable
-from autograder.host.nursery import NurseryUnavailable
+from autograder.host.nursery import SOCKET_NAME, NurseryUnavailable
+from autograder.host.nursery import _connect as nursery_connect  # a socket path of any length
 from autograder.core.trees import remove_tree
 from autograder.host.runner import Limits, SandboxSession
 from conftest import ROOT, suite_nursery
@@ -294,8 +295,6 @@ def test_a_request_the_nursery_refuses_is_answered_it_serves_on_and_the_worker_s
                                                                                               monkeypatch, capfd):
     """A request that is not {"slot": ...} with three descriptors gets a "refused" answer, not a fork, and the
     nursery forks the next worker as before. Refused, the session's worker starts in a fresh sandbox instead."""
-    from autograder.host import nursery as host_nursery
-
     address = nursery[1]
     server = min((p for p in psutil.Process(nursery[0].pid).children(recursive=True)  # bwrap's, then the nursery's
                   if p.cmdline()[:1] == [sys.executable]), key=lambda p: p.create_time())  # not a worker: the oldest
@@ -305,7 +304,7 @@ def test_a_request_the_nursery_refuses_is_answered_it_serves_on_and_the_worker_s
         for message, fds in ((b'{"slot": "a/b"}', devnull[:2]), (b"not json", devnull), (b'["slot"]', devnull)):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
                 connection.settimeout(10)
-                host_nursery._connect(connection, address.control / host_nursery.SOCKET_NAME)
+                nursery_connect(connection, address.control / SOCKET_NAME)
                 socket.send_fds(connection, [message], fds)
                 answer = json.loads(connection.makefile("rb").readline())
             assert set(answer) == {"refused"}, answer
